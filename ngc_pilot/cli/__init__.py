@@ -1,0 +1,1 @@
+"""The ``ngc-pilot`` command line: thin commands over the service functions."""

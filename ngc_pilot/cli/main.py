@@ -1,0 +1,86 @@
+"""Entry point of ``ngc-pilot``: global options, error handling, sub-command groups.
+
+Errors meant for people (:class:`ngc_pilot.errors.NgcPilotError`) are printed
+without a traceback, one line per problem, and set the exit code (2 for bad
+input).  Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from ngc_pilot.cli import audit_cmd, db_cmd, demo_cmd, intake_cmd, policy_cmd, select_cmd
+from ngc_pilot.cli.context import AppContext
+from ngc_pilot.errors import InputError, NgcPilotError
+from ngc_pilot.settings import build_settings
+
+app = typer.Typer(
+    name="ngc-pilot",
+    help="Run the National Genome Center's private-cloud pilot: intake, selection, and more.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(intake_cmd.app, name="intake")
+app.add_typer(select_cmd.app, name="select")
+app.add_typer(policy_cmd.app, name="policy")
+app.command("audit")(audit_cmd.audit)
+app.command("demo")(demo_cmd.demo)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option("--db", help="Database URL (default: SQLite at ./var/ngc-pilot.db; env NGC_PILOT_DATABASE_URL).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML settings file (env NGC_PILOT_CONFIG).", exists=True, dir_okay=False)] = None,
+    policy: Annotated[Path | None, typer.Option("--policy", help="Selection policy YAML (default: the shipped policies/selection.yaml).")] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Who is acting, for the audit log (default: login name).")] = None,
+) -> None:
+    overrides: dict[str, Any] = {}
+    if db:
+        overrides["database"] = {"url": db}
+    if policy:
+        overrides["policy"] = {"selection_file": str(policy)}
+    if actor:
+        overrides["audit"] = {"actor": actor}
+    ctx.obj = AppContext(build_settings(config, overrides))
+
+
+def _print_error(error: NgcPilotError) -> None:
+    if isinstance(error, InputError):
+        count = len(error.problems)
+        sys.stderr.write(f"error: {count} problem{'s' if count != 1 else ''}; nothing was changed\n")
+        for problem in error.problems:
+            sys.stderr.write(f"  {problem}\n")
+    else:
+        sys.stderr.write(f"error: {error}\n")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="ngc-pilot", standalone_mode=False)
+    except NgcPilotError as error:
+        _print_error(error)
+        return error.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def entry() -> None:
+    sys.exit(run())

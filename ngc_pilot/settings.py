@@ -1,0 +1,137 @@
+"""One settings object, built once at the entry point and passed down.
+
+Sources, lowest to highest priority: defaults here, an optional TOML file
+(``--config FILE`` or ``NGC_PILOT_CONFIG``), ``NGC_PILOT_*`` environment
+variables (nested groups with ``__``, e.g. ``NGC_PILOT_DATABASE__URL``; the
+database URL also as ``NGC_PILOT_DATABASE_URL``), then command-line options.
+Nothing reads settings at import time.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+class DatabaseSettings(BaseModel):
+    url: str = Field(
+        default="",
+        description=(
+            "SQLAlchemy URL. Empty means SQLite at <var_dir>/ngc-pilot.db: embedded, zero set-up, "
+            "right for one operator; use postgresql+psycopg://... for a shared service."
+        ),
+    )
+    echo: bool = Field(default=False, description="Log SQL statements (debugging only).")
+
+
+class PolicySettings(BaseModel):
+    selection_file: Path | None = Field(
+        default=None,
+        description="Selection policy YAML; empty means the shipped policies/selection.yaml.",
+    )
+
+
+class AuditSettings(BaseModel):
+    actor: str = Field(
+        default="",
+        description="Who is acting, recorded in the audit log; empty means the login name.",
+    )
+
+
+class Settings(BaseSettings):
+    """All of ngc-pilot's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NGC_PILOT_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    var_dir: Path = Field(
+        default=DEFAULT_VAR_DIR,
+        description="Where local state lives (SQLite database, researcher environments).",
+    )
+    database: DatabaseSettings = DatabaseSettings()
+    policy: PolicySettings = PolicySettings()
+    audit: AuditSettings = AuditSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.var_dir / 'ngc-pilot.db'}"
+
+    @property
+    def actor(self) -> str:
+        if self.audit.actor:
+            return self.audit.actor
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry in some containers
+            return "unknown"
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def build_settings(
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build settings from file, environment and explicit overrides (highest wins)."""
+    env = os.environ if environ is None else environ
+    file = config_file or (Path(env["NGC_PILOT_CONFIG"]) if env.get("NGC_PILOT_CONFIG") else None)
+    from_file: dict[str, Any] = {}
+    if file is not None:
+        with open(file, "rb") as handle:
+            from_file = tomllib.load(handle)
+    from_env = _from_env(env)
+    data = _merge(_merge(from_file, from_env), overrides or {})
+    # model_validate (unlike Settings()) reads no environment itself: the
+    # sources were merged above, in one visible order.
+    return Settings.model_validate(data)
+
+
+def _from_env(env: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in env.items():
+        if not key.startswith("NGC_PILOT_") or key == "NGC_PILOT_CONFIG":
+            continue
+        name = key[len("NGC_PILOT_") :].lower()
+        if name.startswith("test_"):
+            continue
+        if name == "database_url":
+            data = _merge(data, {"database": {"url": value}})
+            continue
+        parts = name.split("__")
+        node: dict[str, Any] = {}
+        cursor = node
+        for part in parts[:-1]:
+            cursor[part] = {}
+            cursor = cursor[part]
+        cursor[parts[-1]] = value
+        data = _merge(data, node)
+    return data

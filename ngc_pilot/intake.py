@@ -53,23 +53,40 @@ class ImportReport:
 # ------------------------------------------------------------------ reading files
 
 
-def _records_yaml(text: str, source: str) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
+def _records_yaml(
+    text: str, source: str
+) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
     try:
         data, index = load_with_lines(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        return [], None, [
-            Problem(source, "(file)", None, f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                    line=mark.line + 1 if mark else None)
-        ]
+        return (
+            [],
+            None,
+            [
+                Problem(
+                    source,
+                    "(file)",
+                    None,
+                    f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                    line=mark.line + 1 if mark else None,
+                )
+            ],
+        )
     return _records_from_document(data, source, index)
 
 
-def _records_json(text: str, source: str) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
+def _records_json(
+    text: str, source: str
+) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        return [], None, [Problem(source, "(file)", None, f"not valid JSON: {exc.msg}", line=exc.lineno)]
+        return (
+            [],
+            None,
+            [Problem(source, "(file)", None, f"not valid JSON: {exc.msg}", line=exc.lineno)],
+        )
     return _records_from_document(data, source, None)
 
 
@@ -77,19 +94,41 @@ def _records_from_document(
     data: Any, source: str, index: LineIndex | None
 ) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
     if not isinstance(data, dict) or "applications" not in data:
-        return [], index, [
-            Problem(source, "applications", None, "expected a top-level key 'applications' with a list of nominations", line=1)
-        ]
+        return (
+            [],
+            index,
+            [
+                Problem(
+                    source,
+                    "applications",
+                    None,
+                    "expected a top-level key 'applications' with a list of nominations",
+                    line=1,
+                )
+            ],
+        )
     extra = sorted(set(data) - {"applications"})
     problems = [
-        Problem(source, key, None, "unknown top-level key; only 'applications' is allowed",
-                line=index.line_of((key,)) if index else None)
+        Problem(
+            source,
+            key,
+            None,
+            "unknown top-level key; only 'applications' is allowed",
+            line=index.line_of((key,)) if index else None,
+        )
         for key in extra
     ]
     items = data["applications"]
     if not isinstance(items, list):
-        problems.append(Problem(source, "applications", type(items).__name__, "expected a list of nominations",
-                                line=index.line_of(("applications",)) if index else None))
+        problems.append(
+            Problem(
+                source,
+                "applications",
+                type(items).__name__,
+                "expected a list of nominations",
+                line=index.line_of(("applications",)) if index else None,
+            )
+        )
         return [], index, problems
     records = []
     for i, item in enumerate(items):
@@ -120,7 +159,9 @@ def _unflatten(row: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def _records_csv(text: str, source: str) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
+def _records_csv(
+    text: str, source: str
+) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
     reader = csv.DictReader(io.StringIO(text))
     records = []
     problems = []
@@ -128,16 +169,29 @@ def _records_csv(text: str, source: str) -> tuple[list[tuple[Any, str | None, in
         for row in reader:
             line = reader.line_num
             if None in row:
-                problems.append(Problem(source, "(row)", row[None], "more cells than header columns", line=line, record=f"row {line}"))
+                problems.append(
+                    Problem(
+                        source,
+                        "(row)",
+                        row[None],
+                        "more cells than header columns",
+                        line=line,
+                        record=f"row {line}",
+                    )
+                )
             data = _unflatten(row)
             record_id = data.get("id")
             records.append((data, str(record_id) if record_id else f"row {line}", line))
     except csv.Error as exc:
-        problems.append(Problem(source, "(file)", None, f"not valid CSV: {exc}", line=reader.line_num))
+        problems.append(
+            Problem(source, "(file)", None, f"not valid CSV: {exc}", line=reader.line_num)
+        )
     return records, None, problems
 
 
-def read_file(path: Path) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
+def read_file(
+    path: Path,
+) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -152,10 +206,23 @@ def read_file(path: Path) -> tuple[list[tuple[Any, str | None, int | None]], Lin
         return _records_json(text, source)
     if suffix == ".csv":
         return _records_csv(text, source)
-    return [], None, [Problem(source, "(file)", suffix or "(none)", "unknown file type; use .yaml, .yml, .json or .csv")]
+    return (
+        [],
+        None,
+        [
+            Problem(
+                source,
+                "(file)",
+                suffix or "(none)",
+                "unknown file type; use .yaml, .yml, .json or .csv",
+            )
+        ],
+    )
 
 
-def validate_files(paths: Sequence[Path], policy: SelectionPolicy) -> tuple[list[SourcedNomination], list[Problem]]:
+def validate_files(
+    paths: Sequence[Path], policy: SelectionPolicy
+) -> tuple[list[SourcedNomination], list[Problem]]:
     """Validate every record in every file; return the good ones and every problem."""
     good: list[SourcedNomination] = []
     problems: list[Problem] = []
@@ -167,12 +234,28 @@ def validate_files(paths: Sequence[Path], policy: SelectionPolicy) -> tuple[list
         for i, (raw, record, line) in enumerate(records):
             where = f"{path}:{line}" if line else f"{path} {record}"
             if not isinstance(raw, dict):
-                problems.append(Problem(str(path), "(record)", raw, "expected a mapping of fields", line=line, record=record))
+                problems.append(
+                    Problem(
+                        str(path),
+                        "(record)",
+                        raw,
+                        "expected a mapping of fields",
+                        line=line,
+                        record=record,
+                    )
+                )
                 continue
             raw_id = raw.get("id")
             if isinstance(raw_id, str | int) and str(raw_id) in seen:
                 problems.append(
-                    Problem(str(path), "id", raw_id, f"duplicate id; first given at {seen[str(raw_id)]}", line=line, record=record)
+                    Problem(
+                        str(path),
+                        "id",
+                        raw_id,
+                        f"duplicate id; first given at {seen[str(raw_id)]}",
+                        line=line,
+                        record=record,
+                    )
                 )
                 continue
             if isinstance(raw_id, str | int):
@@ -226,7 +309,9 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any], prefix: str = "") 
     return changed
 
 
-def store(session: Session, nominations: Sequence[SourcedNomination], *, actor: str, files: Sequence[str]) -> ImportReport:
+def store(
+    session: Session, nominations: Sequence[SourcedNomination], *, actor: str, files: Sequence[str]
+) -> ImportReport:
     """Insert or update applications and audit each change (one transaction, the caller's)."""
     report = ImportReport()
     for item in nominations:
@@ -235,8 +320,13 @@ def store(session: Session, nominations: Sequence[SourcedNomination], *, actor: 
         existing = session.get(Application, nomination.id)
         if existing is None:
             session.add(Application(id=nomination.id, source=item.source, **columns))
-            audit.record(session, actor=actor, action="application.created", subject=nomination.id,
-                         details={"source": item.source, "name": nomination.name})
+            audit.record(
+                session,
+                actor=actor,
+                action="application.created",
+                subject=nomination.id,
+                details={"source": item.source, "name": nomination.name},
+            )
             report.created.append(nomination.id)
             continue
         changed = _changed_fields(existing.document, columns["document"])
@@ -249,20 +339,34 @@ def store(session: Session, nominations: Sequence[SourcedNomination], *, actor: 
         existing.revision += 1
         existing.updated_at = utcnow()
         session.add(existing)
-        audit.record(session, actor=actor, action="application.updated", subject=nomination.id,
-                     details={"source": item.source, "changed": changed, "revision": existing.revision})
+        audit.record(
+            session,
+            actor=actor,
+            action="application.updated",
+            subject=nomination.id,
+            details={"source": item.source, "changed": changed, "revision": existing.revision},
+        )
         report.updated.append(nomination.id)
-    audit.record(session, actor=actor, action="intake.import", subject=", ".join(files)[:200],
-                 details=report.as_dict())
+    audit.record(
+        session,
+        actor=actor,
+        action="intake.import",
+        subject=", ".join(files)[:200],
+        details=report.as_dict(),
+    )
     session.flush()
     return report
 
 
-def import_files(session: Session, paths: Sequence[Path], policy: SelectionPolicy, *, actor: str) -> ImportReport:
+def import_files(
+    session: Session, paths: Sequence[Path], policy: SelectionPolicy, *, actor: str
+) -> ImportReport:
     """Validate all files, then store; raises :class:`InputError` (nothing written) on any problem."""
     nominations, problems = validate_files(paths, policy)
     if problems:
         raise InputError(problems)
     if not nominations:
-        raise InputError([Problem(", ".join(map(str, paths)), "applications", [], "no nominations found")])
+        raise InputError(
+            [Problem(", ".join(map(str, paths)), "applications", [], "no nominations found")]
+        )
     return store(session, nominations, actor=actor, files=[str(p) for p in paths])

@@ -39,15 +39,21 @@ class Application(SQLModel, table=True):
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     source: str = Field(max_length=500)
     revision: int = 1
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
 
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True))
+    at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
+    )
     actor: str = Field(max_length=200)
     action: str = Field(max_length=100, index=True)
     subject: str = Field(max_length=200, index=True)
@@ -59,7 +65,9 @@ class SelectionDecision(SQLModel, table=True):
     __tablename__ = "selection_decision"
 
     id: int | None = Field(default=None, primary_key=True)
-    decided_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    decided_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
     decided_by: str = Field(max_length=200)
     reason: str = Field(max_length=2000)
     policy_digest: str = Field(max_length=64)
@@ -71,7 +79,9 @@ class SelectionDecision(SQLModel, table=True):
     optimal: bool
     gap: float | None = None
     selected: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    explanations: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    explanations: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
 
 
 class Pilot(SQLModel, table=True):
@@ -83,5 +93,9 @@ class Pilot(SQLModel, table=True):
     state: str = Field(default="selected", max_length=32)
     planned_start: date
     planned_end: date
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )

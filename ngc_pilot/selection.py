@@ -65,18 +65,22 @@ class Proposal:
         for pid in r.selected:
             a = self.assessed[pid]
             start, end = planned_dates(
-                a.nomination.ready_date, a.nomination.access_months,
-                self.policy.pilot_period.start, self.policy.pilot_period.end,
+                a.nomination.ready_date,
+                a.nomination.access_months,
+                self.policy.pilot_period.start,
+                self.policy.pilot_period.end,
             )
-            selected.append({
-                "id": pid,
-                "name": a.nomination.name,
-                "institution": a.nomination.institution,
-                "score": a.score.total,
-                "planned_start": start.isoformat(),
-                "planned_end": end.isoformat(),
-                "resources": a.nomination.resources.model_dump(),
-            })
+            selected.append(
+                {
+                    "id": pid,
+                    "name": a.nomination.name,
+                    "institution": a.nomination.institution,
+                    "score": a.score.total,
+                    "planned_start": start.isoformat(),
+                    "planned_end": end.isoformat(),
+                    "resources": a.nomination.resources.model_dump(),
+                }
+            )
         used = {
             name: round(sum(self.instance.by_id()[pid].resources[d] for pid in r.selected), 3)
             for d, name in enumerate(("vcpus", "ram_gb", "storage_tb", "gpus"))
@@ -98,7 +102,9 @@ class Proposal:
             "k_max": self.instance.k_max,
             "lock_in": sorted(self.instance.lock_in),
             "lock_out": sorted(self.instance.lock_out),
-            "capacity": dict(zip(("vcpus", "ram_gb", "storage_tb", "gpus"), self.instance.capacity, strict=True)),
+            "capacity": dict(
+                zip(("vcpus", "ram_gb", "storage_tb", "gpus"), self.instance.capacity, strict=True)
+            ),
             "capacity_used": used,
             "policy_digest": self.policy.digest,
             "explanations": {k: v.as_dict() for k, v in self.explanations.items()},
@@ -112,7 +118,16 @@ def applications(session: Session) -> Sequence[Application]:
 def get_application(session: Session, app_id: str) -> Application:
     app = session.get(Application, app_id)
     if app is None:
-        raise NotFoundError([Problem("database", "id", app_id, "no application with this id; see `ngc-pilot intake list`")])
+        raise NotFoundError(
+            [
+                Problem(
+                    "database",
+                    "id",
+                    app_id,
+                    "no application with this id; see `ngc-pilot intake list`",
+                )
+            ]
+        )
     return app
 
 
@@ -125,28 +140,45 @@ def assess_all(session: Session, policy: SelectionPolicy) -> list[Assessed]:
     return [assess_one(app, policy) for app in applications(session)]
 
 
-def _check_options(options: SelectOptions, assessed: dict[str, Assessed], policy: SelectionPolicy) -> None:
+def _check_options(
+    options: SelectOptions, assessed: dict[str, Assessed], policy: SelectionPolicy
+) -> None:
     problems = []
     for flag, ids in (("--lock-in", options.lock_in), ("--lock-out", options.lock_out)):
         for pid in ids:
             if pid not in assessed:
                 problems.append(Problem("command line", flag, pid, "no application with this id"))
             elif flag == "--lock-in" and not assessed[pid].eligibility.eligible:
-                problems.append(Problem("command line", flag, pid,
-                                        "ineligible, cannot be selected: " + "; ".join(assessed[pid].eligibility.reasons)))
+                problems.append(
+                    Problem(
+                        "command line",
+                        flag,
+                        pid,
+                        "ineligible, cannot be selected: "
+                        + "; ".join(assessed[pid].eligibility.reasons),
+                    )
+                )
     for pid in sorted(set(options.lock_in) & set(options.lock_out)):
-        problems.append(Problem("command line", "--lock-in/--lock-out", pid, "locked both in and out; choose one"))
+        problems.append(
+            Problem(
+                "command line", "--lock-in/--lock-out", pid, "locked both in and out; choose one"
+            )
+        )
     k_min = policy.selection.k_min if options.k_min is None else options.k_min
     k_max = policy.selection.k_max if options.k_max is None else options.k_max
     if k_min < 1:
         problems.append(Problem("command line", "--min", k_min, "must be at least 1"))
     if k_max < k_min:
-        problems.append(Problem("command line", "--max", k_max, f"must be at least --min ({k_min})"))
+        problems.append(
+            Problem("command line", "--max", k_max, f"must be at least --min ({k_min})")
+        )
     if problems:
         raise InputError(problems)
 
 
-def propose(session: Session, policy: SelectionPolicy, options: SelectOptions = SelectOptions()) -> Proposal:
+def propose(
+    session: Session, policy: SelectionPolicy, options: SelectOptions = SelectOptions()
+) -> Proposal:
     assessed = {a.id: a for a in assess_all(session, policy)}
     _check_options(options, assessed, policy)
     candidates = [
@@ -155,8 +187,12 @@ def propose(session: Session, policy: SelectionPolicy, options: SelectOptions = 
         if a.eligibility.eligible
     ]
     instance = make_instance(
-        candidates, policy, k_min=options.k_min, k_max=options.k_max,
-        lock_in=options.lock_in, lock_out=options.lock_out,
+        candidates,
+        policy,
+        k_min=options.k_min,
+        k_max=options.k_max,
+        lock_in=options.lock_in,
+        lock_out=options.lock_out,
     )
     result = optimize(instance, policy.selection.time_limit_seconds)
     explanations = (
@@ -167,31 +203,62 @@ def propose(session: Session, policy: SelectionPolicy, options: SelectOptions = 
     return Proposal(options, instance, result, explanations, assessed, policy)
 
 
-def explain_why_not(session: Session, policy: SelectionPolicy, app_id: str, options: SelectOptions = SelectOptions()) -> dict[str, Any]:
+def explain_why_not(
+    session: Session, policy: SelectionPolicy, app_id: str, options: SelectOptions = SelectOptions()
+) -> dict[str, Any]:
     app = get_application(session, app_id)
     one = assess_one(app, policy)
     if not one.eligibility.eligible:
-        return {"id": app_id, "eligible": False, "selected": False, "reasons": list(one.eligibility.reasons)}
-    proposal = propose(session, policy, SelectOptions(options.k_min, options.k_max, options.lock_in, options.lock_out, explain=False))
+        return {
+            "id": app_id,
+            "eligible": False,
+            "selected": False,
+            "reasons": list(one.eligibility.reasons),
+        }
+    proposal = propose(
+        session,
+        policy,
+        SelectOptions(
+            options.k_min, options.k_max, options.lock_in, options.lock_out, explain=False
+        ),
+    )
     if not proposal.result.feasible:
-        return {"id": app_id, "eligible": True, "selected": False,
-                "reasons": ["no selection is feasible at all"], "infeasibility": list(proposal.result.infeasibility)}
-    answer: WhyNot = why_not(proposal.instance, proposal.result, app_id, time_limit=policy.selection.time_limit_seconds)
+        return {
+            "id": app_id,
+            "eligible": True,
+            "selected": False,
+            "reasons": ["no selection is feasible at all"],
+            "infeasibility": list(proposal.result.infeasibility),
+        }
+    answer: WhyNot = why_not(
+        proposal.instance, proposal.result, app_id, time_limit=policy.selection.time_limit_seconds
+    )
     out = answer.as_dict()
     out["selected"] = app_id in proposal.result.selected
     out["objective"] = proposal.result.objective
     return out
 
 
-def commit(session: Session, proposal: Proposal, *, by: str, reason: str, actor: str) -> SelectionDecision:
+def commit(
+    session: Session, proposal: Proposal, *, by: str, reason: str, actor: str
+) -> SelectionDecision:
     """Record the proposal as the decision: pilots with planned dates, audited."""
     problems = []
     if not by.strip():
         problems.append(Problem("command line", "--by", by, "name the person who decides"))
     if not reason.strip():
-        problems.append(Problem("command line", "--reason", reason, "give the reason for the decision"))
+        problems.append(
+            Problem("command line", "--reason", reason, "give the reason for the decision")
+        )
     if not proposal.result.feasible:
-        problems.append(Problem("selection", "selected", [], "no feasible selection to commit: " + "; ".join(proposal.result.infeasibility)))
+        problems.append(
+            Problem(
+                "selection",
+                "selected",
+                [],
+                "no feasible selection to commit: " + "; ".join(proposal.result.infeasibility),
+            )
+        )
     if problems:
         raise InputError(problems)
     r = proposal.result
@@ -215,10 +282,18 @@ def commit(session: Session, proposal: Proposal, *, by: str, reason: str, actor:
     now = utcnow()
     for pid in r.selected:
         nomination = proposal.assessed[pid].nomination
-        start, end = planned_dates(nomination.ready_date, nomination.access_months, period.start, period.end)
+        start, end = planned_dates(
+            nomination.ready_date, nomination.access_months, period.start, period.end
+        )
         pilot = session.get(Pilot, pid)
         if pilot is None:
-            pilot = Pilot(id=pid, application_id=pid, decision_id=decision.id, planned_start=start, planned_end=end)
+            pilot = Pilot(
+                id=pid,
+                application_id=pid,
+                decision_id=decision.id,
+                planned_start=start,
+                planned_end=end,
+            )
             action = "pilot.selected"
         else:
             pilot.decision_id, pilot.planned_start, pilot.planned_end = decision.id, start, end
@@ -226,19 +301,50 @@ def commit(session: Session, proposal: Proposal, *, by: str, reason: str, actor:
             pilot.updated_at = now
             action = "pilot.reconfirmed"
         session.add(pilot)
-        audit.record(session, actor=actor, action=action, subject=pid, reason=reason,
-                     details={"decision": decision.id, "planned_start": start.isoformat(), "planned_end": end.isoformat()})
-    stale = session.exec(select(Pilot).where(col(Pilot.id).not_in(list(r.selected)), Pilot.state == "selected")).all()
+        audit.record(
+            session,
+            actor=actor,
+            action=action,
+            subject=pid,
+            reason=reason,
+            details={
+                "decision": decision.id,
+                "planned_start": start.isoformat(),
+                "planned_end": end.isoformat(),
+            },
+        )
+    stale = session.exec(
+        select(Pilot).where(col(Pilot.id).not_in(list(r.selected)), Pilot.state == "selected")
+    ).all()
     for pilot in stale:
         pilot.state = "withdrawn"
         pilot.updated_at = now
         session.add(pilot)
-        audit.record(session, actor=actor, action="pilot.withdrawn", subject=pilot.id, reason=reason,
-                     details={"decision": decision.id})
-    audit.record(session, actor=actor, action="selection.committed", subject=f"decision {decision.id}", reason=reason,
-                 details={"decided_by": decision.decided_by, "selected": list(r.selected), "objective": r.objective,
-                          "optimal": r.optimal, "gap": r.gap, "policy_digest": decision.policy_digest,
-                          "lock_in": decision.lock_in, "lock_out": decision.lock_out})
+        audit.record(
+            session,
+            actor=actor,
+            action="pilot.withdrawn",
+            subject=pilot.id,
+            reason=reason,
+            details={"decision": decision.id},
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="selection.committed",
+        subject=f"decision {decision.id}",
+        reason=reason,
+        details={
+            "decided_by": decision.decided_by,
+            "selected": list(r.selected),
+            "objective": r.objective,
+            "optimal": r.optimal,
+            "gap": r.gap,
+            "policy_digest": decision.policy_digest,
+            "lock_in": decision.lock_in,
+            "lock_out": decision.lock_out,
+        },
+    )
     session.flush()
     return decision
 

@@ -50,7 +50,9 @@ def nominations(count: int, policy: SelectionPolicy, seed: int = 2021) -> list[N
             "name": f"Generated project {n}",
             "principal_investigator": {"name": f"PI {n}", "email": f"pi{n}@example.org"},
             "institution": f"{institution} {n % 40}" if count > 200 else institution,
-            "institution_type": kind if kind in vocab.institution_types else next(iter(vocab.institution_types)),
+            "institution_type": kind
+            if kind in vocab.institution_types
+            else next(iter(vocab.institution_types)),
             "nominated_by": nominator,
             "pitch": "A generated nomination used to measure selection at scale.",
             "data": {
@@ -65,7 +67,9 @@ def nominations(count: int, policy: SelectionPolicy, seed: int = 2021) -> list[N
                 "gpus": gpus,
                 "storage_tb": float(rng.choice([1, 5, 20, 50, 100, 250])),
             },
-            "task_types": rng.sample(tasks, rng.randint(1, 2)) if gpus == 0 else ["gpu_machine_learning"],
+            "task_types": rng.sample(tasks, rng.randint(1, 2))
+            if gpus == 0
+            else ["gpu_machine_learning"],
             "access_months": rng.randint(2, 5),
             "maturity": rng.randint(1, 5),
             "ready_date": start + timedelta(days=rng.randint(-30, span - 10)),

@@ -59,12 +59,16 @@ class WhyNot:
         return asdict(self)
 
 
-def shapley_coverage(selected: Sequence[Candidate], instance: SelectionInstance) -> dict[str, float]:
+def shapley_coverage(
+    selected: Sequence[Candidate], instance: SelectionInstance
+) -> dict[str, float]:
     counts = coverage_counts(selected)
     share = {}
     for c in selected:
         share[c.id] = sum(
-            instance.value_weights.get(v, 0.0) * credit(counts[v], instance.repeat_credit) / counts[v]
+            instance.value_weights.get(v, 0.0)
+            * credit(counts[v], instance.repeat_credit)
+            / counts[v]
             for v in c.values
         )
     return share
@@ -82,7 +86,11 @@ def explain_selection(
     total = objective(selected, instance)
     counts = coverage_counts(selected)
     shapley = shapley_coverage(selected, instance)
-    outside = [c for c in instance.candidates if c.id not in set(result.selected) and c.id not in instance.lock_out]
+    outside = [
+        c
+        for c in instance.candidates
+        if c.id not in set(result.selected) and c.id not in instance.lock_out
+    ]
     out = {}
     for c in selected:
         rest = [s for s in selected if s is not c]
@@ -90,7 +98,9 @@ def explain_selection(
         marginal = total - objective(rest, instance)
         replan_loss = replan_sel = None
         if replan and c.id not in instance.lock_in:
-            again = optimize(instance.with_locks(instance.lock_in, instance.lock_out | {c.id}), time_limit)
+            again = optimize(
+                instance.with_locks(instance.lock_in, instance.lock_out | {c.id}), time_limit
+            )
             if again.feasible:
                 replan_loss = round(total - again.objective, 6)
                 replan_sel = again.selected
@@ -127,17 +137,27 @@ def why_not(
 ) -> WhyNot:
     """Explain an unselected, eligible candidate by forcing it in and re-solving."""
     if candidate_id in result.selected:
-        return WhyNot(candidate_id, True, ("it is selected",), result.objective, 0.0, result.selected, ())
+        return WhyNot(
+            candidate_id, True, ("it is selected",), result.objective, 0.0, result.selected, ()
+        )
     reasons = []
     lock_out = set(instance.lock_out)
     if candidate_id in lock_out:
-        reasons.append("it is locked out by the operator; the cost below is of forcing it in anyway")
+        reasons.append(
+            "it is locked out by the operator; the cost below is of forcing it in anyway"
+        )
         lock_out.discard(candidate_id)
     forced = optimize(instance.with_locks(instance.lock_in | {candidate_id}, lock_out), time_limit)
     if not forced.feasible:
         return WhyNot(
-            candidate_id, True, tuple(reasons + ["no feasible selection contains it"]),
-            None, None, None, (), forced.infeasibility,
+            candidate_id,
+            True,
+            tuple(reasons + ["no feasible selection contains it"]),
+            None,
+            None,
+            None,
+            (),
+            forced.infeasibility,
         )
     cost = round(result.objective - forced.objective, 6)
     displaced = tuple(sorted(set(result.selected) - set(forced.selected)))
@@ -146,4 +166,6 @@ def why_not(
         f"({result.objective:g} -> {forced.objective:g})"
         + (f" and displaces {', '.join(displaced)}" if displaced else "")
     )
-    return WhyNot(candidate_id, True, tuple(reasons), forced.objective, cost, forced.selected, displaced)
+    return WhyNot(
+        candidate_id, True, tuple(reasons), forced.objective, cost, forced.selected, displaced
+    )

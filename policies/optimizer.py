@@ -237,7 +237,9 @@ def _feasible_add(
 
 def _marginal(a: _Arrays, counts: np.ndarray, credits: np.ndarray) -> np.ndarray:
     """Objective gain of adding each candidate to a set with value ``counts``."""
-    next_credit = np.where(counts < credits.size, credits[np.minimum(counts, credits.size - 1)], 0.0)
+    next_credit = np.where(
+        counts < credits.size, credits[np.minimum(counts, credits.size - 1)], 0.0
+    )
     value_gain = a.weights * next_credit
     gains = a.quality.copy()
     for i, idx in enumerate(a.members):
@@ -246,7 +248,9 @@ def _marginal(a: _Arrays, counts: np.ndarray, credits: np.ndarray) -> np.ndarray
     return gains
 
 
-def greedy(instance: SelectionInstance, candidates: Sequence[Candidate] | None = None) -> list[str] | None:
+def greedy(
+    instance: SelectionInstance, candidates: Sequence[Candidate] | None = None
+) -> list[str] | None:
     """Greedy by marginal gain, then 1-swap local search; None if it finds no feasible set.
 
     Greedy alone can miss a feasible set when capacity binds (it may fill up on
@@ -290,7 +294,10 @@ def greedy(instance: SelectionInstance, candidates: Sequence[Candidate] | None =
 
 
 def _local_search(
-    selected: list[Candidate], pool: Sequence[Candidate], instance: SelectionInstance, rounds: int = 50
+    selected: list[Candidate],
+    pool: Sequence[Candidate],
+    instance: SelectionInstance,
+    rounds: int = 50,
 ) -> list[Candidate]:
     """Best-improvement 1-swaps (and 1-adds while below k_max) until none helps."""
     current = list(selected)
@@ -327,9 +334,7 @@ def _build_compact(a: _Arrays, instance: SelectionInstance) -> tuple[highspy.Hig
     n_y = m * len(credits)
     lp = highspy.HighsLp()
     lp.num_col_ = n + n_y
-    cost = np.concatenate(
-        [a.quality, np.repeat(a.weights, len(credits)) * np.tile(credits, m)]
-    )
+    cost = np.concatenate([a.quality, np.repeat(a.weights, len(credits)) * np.tile(credits, m)])
     lp.col_cost_ = cost
     lower = np.zeros(n + n_y)
     upper = np.ones(n + n_y)
@@ -454,7 +459,9 @@ def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> Se
         warm = np.array([1.0 if cid in chosen else 0.0 for cid in a.ids])
     status, x, _, bound, gap = _solve(lp, n, time_limit, warm)
     if status == "infeasible":
-        return _infeasible(instance, diagnose_infeasibility(instance), started, considered, len(reduced))
+        return _infeasible(
+            instance, diagnose_infeasibility(instance), started, considered, len(reduced)
+        )
     if x is None:
         if warm_ids is None:
             return _infeasible(
@@ -477,7 +484,9 @@ def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> Se
             seconds=time.perf_counter() - started,
             candidates_considered=considered,
             candidates_after_reduction=len(reduced),
-            notes=("the solver found no solution in time; this is the greedy + local search result",),
+            notes=(
+                "the solver found no solution in time; this is the greedy + local search result",
+            ),
         )
     selected = [by_id[a.ids[i]] for i in np.flatnonzero(x > 0.5)]
     selected = canonical_swaps(selected, reduced, instance)
@@ -514,7 +523,9 @@ def canonical_swaps(
                 if inn.id in ids or inn.id >= out.id:
                     continue
                 move = [c for c in current if c is not out] + [inn]
-                if abs(objective(move, instance) - best) <= TOLERANCE and not violations(move, instance):
+                if abs(objective(move, instance) - best) <= TOLERANCE and not violations(
+                    move, instance
+                ):
                     current = sorted(move, key=lambda c: c.id)
                     changed = True
                     break
@@ -524,7 +535,11 @@ def canonical_swaps(
 
 
 def _infeasible(
-    instance: SelectionInstance, reasons: Sequence[str], started: float, considered: int, reduced: int
+    instance: SelectionInstance,
+    reasons: Sequence[str],
+    started: float,
+    considered: int,
+    reduced: int,
 ) -> SelectionResult:
     return SelectionResult(
         selected=(),
@@ -549,19 +564,40 @@ def _families(instance: SelectionInstance) -> dict[str, SelectionInstance]:
     big = float(sum(sum(c.resources) for c in instance.candidates) + 1)
     out = {}
     out["minimum size"] = SelectionInstance(
-        instance.candidates, instance.value_weights, instance.repeat_credit, 0, max(instance.k_max, len(instance.lock_in)),
-        instance.institution_cap, instance.capacity, instance.lock_in, instance.lock_out,
+        instance.candidates,
+        instance.value_weights,
+        instance.repeat_credit,
+        0,
+        max(instance.k_max, len(instance.lock_in)),
+        instance.institution_cap,
+        instance.capacity,
+        instance.lock_in,
+        instance.lock_out,
     )
     for d, name in enumerate(RESOURCES):
         capacity = list(instance.capacity)
         capacity[d] = big
         out[f"{name} capacity"] = SelectionInstance(
-            instance.candidates, instance.value_weights, instance.repeat_credit, instance.k_min,
-            instance.k_max, instance.institution_cap, tuple(capacity), instance.lock_in, instance.lock_out,
+            instance.candidates,
+            instance.value_weights,
+            instance.repeat_credit,
+            instance.k_min,
+            instance.k_max,
+            instance.institution_cap,
+            tuple(capacity),
+            instance.lock_in,
+            instance.lock_out,
         )
     out["per-institution cap"] = SelectionInstance(
-        instance.candidates, instance.value_weights, instance.repeat_credit, instance.k_min,
-        instance.k_max, len(instance.candidates) + 1, instance.capacity, instance.lock_in, instance.lock_out,
+        instance.candidates,
+        instance.value_weights,
+        instance.repeat_credit,
+        instance.k_min,
+        instance.k_max,
+        len(instance.candidates) + 1,
+        instance.capacity,
+        instance.lock_in,
+        instance.lock_out,
     )
     if instance.lock_in:
         out["lock-ins"] = instance.with_locks((), instance.lock_out)
@@ -593,13 +629,17 @@ def diagnose_infeasibility(instance: SelectionInstance) -> tuple[str, ...]:
             f"{instance.k_min} are required"
         )
     if len(instance.lock_in) > instance.k_max:
-        reasons.append(f"lock-ins: {len(instance.lock_in)} locked in, at most {instance.k_max} allowed")
+        reasons.append(
+            f"lock-ins: {len(instance.lock_in)} locked in, at most {instance.k_max} allowed"
+        )
     by_id = instance.by_id()
     locked = [by_id[i] for i in instance.lock_in if i in by_id]
     for d, name in enumerate(RESOURCES):
         need = sum(c.resources[d] for c in locked)
         if need > instance.capacity[d] + 1e-9:
-            reasons.append(f"{name} capacity: the locked-in projects need {need:g}, capacity is {instance.capacity[d]:g}")
+            reasons.append(
+                f"{name} capacity: the locked-in projects need {need:g}, capacity is {instance.capacity[d]:g}"
+            )
         else:
             smallest = sorted(c.resources[d] for c in pool)[: instance.k_min]
             if len(smallest) == instance.k_min and sum(smallest) > instance.capacity[d] + 1e-9:
@@ -628,7 +668,9 @@ def diagnose_infeasibility(instance: SelectionInstance) -> tuple[str, ...]:
             f"{name}: relaxing this constraint alone would make a selection possible"
             for name in relaxable
         )
-    return ("no single constraint is to blame; several bind together (size, capacity, caps, locks)",)
+    return (
+        "no single constraint is to blame; several bind together (size, capacity, caps, locks)",
+    )
 
 
 # ------------------------------------------------------------------- brute force
@@ -672,18 +714,32 @@ def naive_model(instance: SelectionInstance) -> tuple[highspy.HighsLp, int]:
             rows.append((-highspy.kHighsInf, 0.0, entries))
     rows.append((float(instance.k_min), float(instance.k_max), {i: 1.0 for i in range(n)}))
     for d in range(4):
-        rows.append((-highspy.kHighsInf, float(instance.capacity[d]), {i: float(a.resources[i, d]) for i in range(n)}))
+        rows.append(
+            (
+                -highspy.kHighsInf,
+                float(instance.capacity[d]),
+                {i: float(a.resources[i, d]) for i in range(n)},
+            )
+        )
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(n):
         groups[int(a.institution[i])].append(i)
     for members in groups.values():
-        rows.append((-highspy.kHighsInf, float(instance.institution_cap), dict.fromkeys(members, 1.0)))
+        rows.append(
+            (-highspy.kHighsInf, float(instance.institution_cap), dict.fromkeys(members, 1.0))
+        )
     lp = highspy.HighsLp()
     lp.num_col_ = highs_cols
     lp.num_row_ = len(rows)
-    lp.col_cost_ = np.concatenate([a.quality, np.repeat(a.weights, len(credits)) * np.tile(credits, m)])
-    lp.col_lower_ = np.array([1.0 if cid in instance.lock_in else 0.0 for cid in a.ids] + [0.0] * (highs_cols - n))
-    lp.col_upper_ = np.array([0.0 if cid in instance.lock_out else 1.0 for cid in a.ids] + [1.0] * (highs_cols - n))
+    lp.col_cost_ = np.concatenate(
+        [a.quality, np.repeat(a.weights, len(credits)) * np.tile(credits, m)]
+    )
+    lp.col_lower_ = np.array(
+        [1.0 if cid in instance.lock_in else 0.0 for cid in a.ids] + [0.0] * (highs_cols - n)
+    )
+    lp.col_upper_ = np.array(
+        [0.0 if cid in instance.lock_out else 1.0 for cid in a.ids] + [1.0] * (highs_cols - n)
+    )
     lp.row_lower_ = np.array([r[0] for r in rows])
     lp.row_upper_ = np.array([r[1] for r in rows])
     starts, index, value = [0], [], []
@@ -701,7 +757,9 @@ def naive_model(instance: SelectionInstance) -> tuple[highspy.HighsLp, int]:
     return lp, n
 
 
-def solve_naive(instance: SelectionInstance, time_limit: float | None = 60.0) -> tuple[str, float | None]:
+def solve_naive(
+    instance: SelectionInstance, time_limit: float | None = 60.0
+) -> tuple[str, float | None]:
     """Solve :func:`naive_model`; return (status, objective)."""
     lp, n = naive_model(instance)
     status, _, value, _, _ = _solve(lp, n, time_limit, None)

@@ -13,7 +13,9 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def planned_dates(ready: date, access_months: int, period_start: date, period_end: date) -> tuple[date, date]:
+def planned_dates(
+    ready: date, access_months: int, period_start: date, period_end: date
+) -> tuple[date, date]:
     """Start when both the project and the pilot are ready; end after the months asked
     for (the day before the same date ``access_months`` later) or at the pilot's end."""
     start = max(ready, period_start)

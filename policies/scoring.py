@@ -37,8 +37,12 @@ class Score:
         return {
             "total": self.total,
             "criteria": {
-                c.name: {"points": c.points, "weight": c.weight, "fraction": round(c.fraction, 4),
-                         "detail": c.detail}
+                c.name: {
+                    "points": c.points,
+                    "weight": c.weight,
+                    "fraction": round(c.fraction, 4),
+                    "detail": c.detail,
+                }
                 for c in self.criteria
             },
         }
@@ -65,7 +69,10 @@ def _volume_fraction(nomination: Nomination, policy: SelectionPolicy) -> tuple[f
         fraction = 1.0
     else:
         fraction = math.log(volume / floor) / math.log(ceiling / floor)
-    return fraction, f"{nomination.data.volume} on a log scale from {policy.scoring.data_volume_floor} to {policy.scoring.data_volume_ceiling}"
+    return (
+        fraction,
+        f"{nomination.data.volume} on a log scale from {policy.scoring.data_volume_floor} to {policy.scoring.data_volume_ceiling}",
+    )
 
 
 def score(nomination: Nomination, policy: SelectionPolicy) -> Score:
@@ -74,12 +81,21 @@ def score(nomination: Nomination, policy: SelectionPolicy) -> Score:
     volume, volume_detail = _volume_fraction(nomination, policy)
     level = policy.maturity_levels.get(nomination.maturity, "")
     criteria = (
-        Criterion("maturity", weights.maturity, (nomination.maturity - 1) / 4,
-                  f"level {nomination.maturity}: {level}"),
+        Criterion(
+            "maturity",
+            weights.maturity,
+            (nomination.maturity - 1) / 4,
+            f"level {nomination.maturity}: {level}",
+        ),
         Criterion("readiness", weights.readiness, readiness, readiness_detail),
-        Criterion("commitment", weights.commitment, 1.0 if nomination.commits_to_evaluation else 0.0,
-                  "commits resources to evaluation" if nomination.commits_to_evaluation
-                  else "no commitment to evaluation"),
+        Criterion(
+            "commitment",
+            weights.commitment,
+            1.0 if nomination.commits_to_evaluation else 0.0,
+            "commits resources to evaluation"
+            if nomination.commits_to_evaluation
+            else "no commitment to evaluation",
+        ),
         Criterion("data_volume", weights.data_volume, volume, volume_detail),
     )
     return Score(total=round(sum(c.points for c in criteria), 2), criteria=criteria)

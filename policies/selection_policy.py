@@ -76,7 +76,12 @@ class Capacity(_Frozen):
     gpus: Annotated[int, Field(ge=0)]
 
     def as_dict(self) -> dict[str, float]:
-        return {"vcpus": self.vcpus, "ram_gb": self.ram_gb, "storage_tb": self.storage_tb, "gpus": self.gpus}
+        return {
+            "vcpus": self.vcpus,
+            "ram_gb": self.ram_gb,
+            "storage_tb": self.storage_tb,
+            "gpus": self.gpus,
+        }
 
 
 class Vocabularies(_Frozen):
@@ -146,7 +151,9 @@ class Bucket(_Frozen):
 
 
 class Attribute(_Frozen):
-    weight: Annotated[float, Field(ge=0, description="points for the first project covering a value")]
+    weight: Annotated[
+        float, Field(ge=0, description="points for the first project covering a value")
+    ]
     buckets: list[Bucket] | None = None
 
 
@@ -171,7 +178,9 @@ class Heterogeneity(_Frozen):
         problems = []
         for name, attribute in value.items():
             if name not in ATTRIBUTE_NAMES:
-                problems.append(f"unknown attribute {name!r}; allowed: {', '.join(ATTRIBUTE_NAMES)}")
+                problems.append(
+                    f"unknown attribute {name!r}; allowed: {', '.join(ATTRIBUTE_NAMES)}"
+                )
             needs_buckets = name in ("data_volume", "compute_need")
             if needs_buckets and not attribute.buckets:
                 problems.append(f"attribute {name!r} needs buckets")
@@ -189,12 +198,16 @@ def _bucket_problems(name: str, buckets: list[Bucket]) -> list[str]:
         last = i == len(buckets) - 1
         if bucket.below is None:
             if not last:
-                problems.append(f"{name} bucket {bucket.name!r}: only the last bucket may omit 'below'")
+                problems.append(
+                    f"{name} bucket {bucket.name!r}: only the last bucket may omit 'below'"
+                )
             continue
         if last:
             problems.append(f"{name} bucket {bucket.name!r}: the last bucket must omit 'below'")
         try:
-            bound = float(parse_size(bucket.below)) if name == "data_volume" else float(bucket.below)
+            bound = (
+                float(parse_size(bucket.below)) if name == "data_volume" else float(bucket.below)
+            )
         except (SizeError, ValueError) as exc:
             problems.append(f"{name} bucket {bucket.name!r}: bad bound {bucket.below!r} ({exc})")
             continue
@@ -242,7 +255,9 @@ def parse_policy(text: str, source: str = "selection.yaml") -> SelectionPolicy:
             [Problem(source, "(file)", None, f"not valid YAML: {exc}", line=line)]
         ) from exc
     if not isinstance(data, dict):
-        raise InputProblems([Problem(source, "(file)", None, "expected a mapping at the top level")])
+        raise InputProblems(
+            [Problem(source, "(file)", None, "expected a mapping at the top level")]
+        )
     data = {**data, "digest": hashlib.sha256(text.encode()).hexdigest()}
     try:
         return SelectionPolicy.model_validate(data)
@@ -258,5 +273,7 @@ def load_policy(path: Path | str | None = None) -> SelectionPolicy:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InputProblems([Problem(str(file), "(file)", None, f"cannot read: {exc.strerror}")]) from exc
+        raise InputProblems(
+            [Problem(str(file), "(file)", None, f"cannot read: {exc.strerror}")]
+        ) from exc
     return parse_policy(text, source=str(file))

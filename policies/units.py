@@ -26,7 +26,9 @@ UNITS: dict[str, int] = {
     "PiB": 1024**5,
 }
 
-ALLOWED_UNITS_TEXT = "B, kB, MB, GB, TB, PB (powers of 1000) or KiB, MiB, GiB, TiB, PiB (powers of 1024)"
+ALLOWED_UNITS_TEXT = (
+    "B, kB, MB, GB, TB, PB (powers of 1000) or KiB, MiB, GiB, TiB, PiB (powers of 1024)"
+)
 
 _SIZE = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[A-Za-z]+)\s*$")
 

@@ -14,20 +14,33 @@ from ngc_pilot.db import session_scope
 
 def audit(
     ctx: typer.Context,
-    action: Annotated[str | None, typer.Option(help="Only actions starting with this, e.g. 'pilot.'.")] = None,
-    subject: Annotated[str | None, typer.Option(help="Only this subject, e.g. an application id.")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Only actions starting with this, e.g. 'pilot.'.")
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Only this subject, e.g. an application id.")
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the newest N entries.", min=1)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show who changed what, when, and why."""
     obj: AppContext = ctx.obj
     with session_scope(obj.engine) as session:
-        rows = [audit_log.as_dict(e) for e in audit_log.events(session, action=action, subject=subject, limit=limit)]
+        rows = [
+            audit_log.as_dict(e)
+            for e in audit_log.events(session, action=action, subject=subject, limit=limit)
+        ]
     if as_json:
         emit_json(rows)
         return
     table = Table("#", "when (UTC)", "actor", "action", "subject", "reason")
     for row in rows:
-        table.add_row(str(row["id"]), row["at"][:19].replace("T", " "), row["actor"], row["action"],
-                      row["subject"], row["reason"] or "")
+        table.add_row(
+            str(row["id"]),
+            row["at"][:19].replace("T", " "),
+            row["actor"],
+            row["action"],
+            row["subject"],
+            row["reason"] or "",
+        )
     obj.out.print(table)

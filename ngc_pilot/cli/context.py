@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import click
 from rich.console import Console
 from sqlalchemy import Engine, inspect
 
@@ -39,6 +40,9 @@ class AppContext:
     @cached_property
     def engine(self) -> Engine:
         engine = make_engine(self.settings.database_url, echo=self.settings.database.echo)
+        context = click.get_current_context(silent=True)
+        if context is not None:
+            context.find_root().call_on_close(engine.dispose)
         if not inspect(engine).has_table("alembic_version"):
             # A fresh database (e.g. the default SQLite file) is created on first use.
             migrate.upgrade(engine)

@@ -10,7 +10,9 @@ from ngc_pilot import migrate
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.db import make_engine
 
-app = typer.Typer(help="Database schema: upgrade, downgrade, show the revision.", no_args_is_help=True)
+app = typer.Typer(
+    help="Database schema: upgrade, downgrade, show the revision.", no_args_is_help=True
+)
 
 
 def _engine(ctx: typer.Context):  # type: ignore[no-untyped-def]
@@ -19,7 +21,9 @@ def _engine(ctx: typer.Context):  # type: ignore[no-untyped-def]
 
 
 @app.command()
-def upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+def upgrade(
+    ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Target revision.")] = "head"
+) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     engine = _engine(ctx)
     migrate.upgrade(engine, revision)
@@ -27,7 +31,10 @@ def upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Ta
 
 
 @app.command()
-def downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Target revision ('base' removes every table).")]) -> None:
+def downgrade(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="Target revision ('base' removes every table).")],
+) -> None:
     """Revert migrations down to REVISION."""
     engine = _engine(ctx)
     migrate.downgrade(engine, revision)
@@ -35,7 +42,10 @@ def downgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument(help="
 
 
 @app.command()
-def current(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+def current(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
     """Show the database's revision and the newest one this ngc-pilot knows."""
     engine = _engine(ctx)
     data = {"current": migrate.current(engine), "head": migrate.head(engine)}

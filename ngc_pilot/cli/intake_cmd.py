@@ -42,7 +42,9 @@ def validate(ctx: typer.Context, files: Files, as_json: JsonFlag = False) -> Non
     obj: AppContext = ctx.obj
     good, problems = intake.validate_files(files, obj.policy)
     if as_json:
-        emit_json({"valid": [g.nomination.id for g in good], "problems": [p.as_dict() for p in problems]})
+        emit_json(
+            {"valid": [g.nomination.id for g in good], "problems": [p.as_dict() for p in problems]}
+        )
         if problems:
             raise typer.Exit(2)
         return
@@ -78,7 +80,9 @@ def _row(a: selection.Assessed) -> dict[str, Any]:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    eligible_only: Annotated[bool, typer.Option("--eligible", help="Only eligible nominations.")] = False,
+    eligible_only: Annotated[
+        bool, typer.Option("--eligible", help="Only eligible nominations.")
+    ] = False,
     sort: Annotated[str, typer.Option(help="Sort by: score, id, ready.")] = "score",
     as_json: JsonFlag = False,
 ) -> None:
@@ -89,8 +93,11 @@ def list_(
     with session_scope(obj.engine) as session:
         assessed = selection.assess_all(session, obj.policy)
     rows = [_row(a) for a in assessed if a.eligibility.eligible or not eligible_only]
-    key = {"score": lambda r: (not r["eligible"], -r["score"], r["id"]),
-           "id": lambda r: r["id"], "ready": lambda r: (r["ready_date"], r["id"])}[sort]
+    key = {
+        "score": lambda r: (not r["eligible"], -r["score"], r["id"]),
+        "id": lambda r: r["id"],
+        "ready": lambda r: (r["ready_date"], r["id"]),
+    }[sort]
     rows.sort(key=key)
     if as_json:
         emit_json(rows)
@@ -99,7 +106,9 @@ def list_(
     table = Table("id", "name", "institution", "eligible", "score", *criteria, "data", "ready")
     for r in rows:
         table.add_row(
-            r["id"], r["name"][:40], r["institution"][:28],
+            r["id"],
+            r["name"][:40],
+            r["institution"][:28],
             "yes" if r["eligible"] else "no: " + "; ".join(r["ineligible_reasons"])[:40],
             f"{r['score']:.1f}",
             *(f"{r['score_breakdown'][c]['points']:.1f}" for c in criteria),
@@ -111,13 +120,22 @@ def list_(
 
 
 @app.command()
-def show(ctx: typer.Context, app_id: Annotated[str, typer.Argument(metavar="ID")], as_json: JsonFlag = False) -> None:
+def show(
+    ctx: typer.Context,
+    app_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: JsonFlag = False,
+) -> None:
     """Show one nomination with its eligibility and score breakdown."""
     obj: AppContext = ctx.obj
     with session_scope(obj.engine) as session:
         a = selection.assess_one(selection.get_application(session, app_id), obj.policy)
-    data = {**_row(a), "nomination": a.nomination.model_dump(mode="json"), "source": a.application.source,
-            "created_at": a.application.created_at.isoformat(), "updated_at": a.application.updated_at.isoformat()}
+    data = {
+        **_row(a),
+        "nomination": a.nomination.model_dump(mode="json"),
+        "source": a.application.source,
+        "created_at": a.application.created_at.isoformat(),
+        "updated_at": a.application.updated_at.isoformat(),
+    }
     if as_json:
         emit_json(data)
         return
@@ -126,11 +144,19 @@ def show(ctx: typer.Context, app_id: Annotated[str, typer.Argument(metavar="ID")
     out.print(f"[bold]{n.id}[/bold]  {n.name}")
     out.print(f"PI: {n.principal_investigator.name} <{n.principal_investigator.email}>")
     out.print(f"Institution: {n.institution} ({n.institution_type}), nominated by {n.nominated_by}")
-    out.print(f"Data: {n.data.volume}, types {', '.join(n.data.types)}; sources {', '.join(n.data.sources)}; {n.data.subjects} subjects")
+    out.print(
+        f"Data: {n.data.volume}, types {', '.join(n.data.types)}; sources {', '.join(n.data.sources)}; {n.data.subjects} subjects"
+    )
     r = n.resources
-    out.print(f"Resources: {r.vcpus} vCPU, {r.ram_gb} GB RAM, {r.gpus} GPU, {r.storage_tb:g} TB; tasks {', '.join(n.task_types)}")
-    out.print(f"Access: {n.access_months} months from {n.ready_date}; maturity {n.maturity}; commits to evaluation: {'yes' if n.commits_to_evaluation else 'no'}")
-    out.print(f"Eligible: {'yes' if a.eligibility.eligible else 'no — ' + '; '.join(a.eligibility.reasons)}")
+    out.print(
+        f"Resources: {r.vcpus} vCPU, {r.ram_gb} GB RAM, {r.gpus} GPU, {r.storage_tb:g} TB; tasks {', '.join(n.task_types)}"
+    )
+    out.print(
+        f"Access: {n.access_months} months from {n.ready_date}; maturity {n.maturity}; commits to evaluation: {'yes' if n.commits_to_evaluation else 'no'}"
+    )
+    out.print(
+        f"Eligible: {'yes' if a.eligibility.eligible else 'no — ' + '; '.join(a.eligibility.reasons)}"
+    )
     table = Table("criterion", "points", "weight", "detail", title=f"Score {a.score.total:.2f}")
     for c in a.score.criteria:
         table.add_row(c.name, f"{c.points:.2f}", f"{c.weight:g}", c.detail)

@@ -38,10 +38,32 @@ app.command("demo")(demo_cmd.demo)
 @app.callback()
 def main(
     ctx: typer.Context,
-    db: Annotated[str | None, typer.Option("--db", help="Database URL (default: SQLite at ./var/ngc-pilot.db; env NGC_PILOT_DATABASE_URL).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="TOML settings file (env NGC_PILOT_CONFIG).", exists=True, dir_okay=False)] = None,
-    policy: Annotated[Path | None, typer.Option("--policy", help="Selection policy YAML (default: the shipped policies/selection.yaml).")] = None,
-    actor: Annotated[str | None, typer.Option("--actor", help="Who is acting, for the audit log (default: login name).")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database URL (default: SQLite at ./var/ngc-pilot.db; env NGC_PILOT_DATABASE_URL).",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="TOML settings file (env NGC_PILOT_CONFIG).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", help="Selection policy YAML (default: the shipped policies/selection.yaml)."
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option("--actor", help="Who is acting, for the audit log (default: login name)."),
+    ] = None,
 ) -> None:
     overrides: dict[str, Any] = {}
     if db:
@@ -56,7 +78,9 @@ def main(
 def _print_error(error: NgcPilotError) -> None:
     if isinstance(error, InputError):
         count = len(error.problems)
-        sys.stderr.write(f"error: {count} problem{'s' if count != 1 else ''}; nothing was changed\n")
+        sys.stderr.write(
+            f"error: {count} problem{'s' if count != 1 else ''}; nothing was changed\n"
+        )
         for problem in error.problems:
             sys.stderr.write(f"  {problem}\n")
     else:

@@ -12,13 +12,17 @@ from ngc_pilot.errors import InputError
 from policies.problems import InputProblems
 from policies.selection_policy import load_policy
 
-app = typer.Typer(help="The selection policy: check a file, show the one in force.", no_args_is_help=True)
+app = typer.Typer(
+    help="The selection policy: check a file, show the one in force.", no_args_is_help=True
+)
 
 
 @app.command()
 def check(
     ctx: typer.Context,
-    file: Annotated[Path | None, typer.Argument(help="Policy file (default: the one in force).")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="Policy file (default: the one in force).")
+    ] = None,
 ) -> None:
     """Validate a policy file; every problem is listed with its line (exit code 2)."""
     obj: AppContext = ctx.obj

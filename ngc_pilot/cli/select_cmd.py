@@ -23,8 +23,12 @@ app = typer.Typer(
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 MinOpt = Annotated[int | None, typer.Option("--min", help="Fewest pilots (default: policy k_min).")]
 MaxOpt = Annotated[int | None, typer.Option("--max", help="Most pilots (default: policy k_max).")]
-LockIn = Annotated[list[str] | None, typer.Option("--lock-in", help="Always select this id (repeatable).")]
-LockOut = Annotated[list[str] | None, typer.Option("--lock-out", help="Never select this id (repeatable).")]
+LockIn = Annotated[
+    list[str] | None, typer.Option("--lock-in", help="Always select this id (repeatable).")
+]
+LockOut = Annotated[
+    list[str] | None, typer.Option("--lock-out", help="Never select this id (repeatable).")
+]
 
 
 @app.callback()
@@ -34,9 +38,15 @@ def propose(
     k_max: MaxOpt = None,
     lock_in: LockIn = None,
     lock_out: LockOut = None,
-    commit: Annotated[bool, typer.Option("--commit", help="Record this selection as the decision.")] = False,
-    by: Annotated[str | None, typer.Option("--by", help="Who decides (required with --commit).")] = None,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why (required with --commit).")] = None,
+    commit: Annotated[
+        bool, typer.Option("--commit", help="Record this selection as the decision.")
+    ] = False,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who decides (required with --commit).")
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why (required with --commit).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Propose a selection (and with --commit, record it)."""
@@ -52,8 +62,14 @@ def propose(
         data = proposal.as_dict()
         data["coverage"] = selection.coverage_matrix(proposal) if proposal.result.feasible else {}
         if commit:
-            decision = selection.commit(session, proposal, by=by or "", reason=reason or "", actor=obj.actor)
-            data["decision"] = {"id": decision.id, "decided_by": decision.decided_by, "reason": decision.reason}
+            decision = selection.commit(
+                session, proposal, by=by or "", reason=reason or "", actor=obj.actor
+            )
+            data["decision"] = {
+                "id": decision.id,
+                "decided_by": decision.decided_by,
+                "reason": decision.reason,
+            }
     if as_json:
         emit_json(data)
     else:
@@ -70,7 +86,8 @@ def _print(obj: AppContext, data: dict[str, Any]) -> None:
             out.print(f"  - {reason}")
         return
     certificate = (
-        "certified optimal (gap 0)" if data["optimal"]
+        "certified optimal (gap 0)"
+        if data["optimal"]
         else f"NOT proven optimal: {data['status']}, gap {data['gap']}"
     )
     out.print(
@@ -78,31 +95,60 @@ def _print(obj: AppContext, data: dict[str, Any]) -> None:
         f"objective {data['objective']:.2f}, {certificate}, "
         f"{data['candidates']} eligible candidates, solved in {data['solve_seconds'] * 1000:.0f} ms"
     )
-    table = Table("id", "name", "institution", "score", "coverage", "share", "only it covers",
-                  "loss w/o", "best swap", "start", "end")
+    table = Table(
+        "id",
+        "name",
+        "institution",
+        "score",
+        "coverage",
+        "share",
+        "only it covers",
+        "loss w/o",
+        "best swap",
+        "start",
+        "end",
+    )
     explanations = data["explanations"]
     for s in data["selected"]:
         e = explanations.get(s["id"], {})
-        swap = "-" if e.get("best_swap") is None else f"{e['best_swap']} ({e['best_swap_delta']:+.2f})"
+        swap = (
+            "-" if e.get("best_swap") is None else f"{e['best_swap']} ({e['best_swap_delta']:+.2f})"
+        )
         loss = e.get("replan_loss")
         table.add_row(
-            s["id"], s["name"][:34], s["institution"][:24], f"{s['score']:.1f}",
-            f"{e.get('coverage_points', 0):.1f}", f"{100 * e.get('share_of_score', 0):.1f}%",
+            s["id"],
+            s["name"][:34],
+            s["institution"][:24],
+            f"{s['score']:.1f}",
+            f"{e.get('coverage_points', 0):.1f}",
+            f"{100 * e.get('share_of_score', 0):.1f}%",
             ", ".join(v.split("=", 1)[1] for v in e.get("unique_values", []))[:36] or "-",
-            "-" if loss is None else f"{loss:.2f}", swap, s["planned_start"], s["planned_end"],
+            "-" if loss is None else f"{loss:.2f}",
+            swap,
+            s["planned_start"],
+            s["planned_end"],
         )
     out.print(table)
     cap = data["capacity"]
     used = data["capacity_used"]
     out.print("Capacity: " + ", ".join(f"{k} {used[k]:g}/{cap[k]:g}" for k in cap))
-    gaps = [f"{attr}={value}" for attr, values in data["coverage"].items() for value, ids in values.items() if not ids]
+    gaps = [
+        f"{attr}={value}"
+        for attr, values in data["coverage"].items()
+        for value, ids in values.items()
+        if not ids
+    ]
     if gaps:
         out.print("Not covered by the selection: " + ", ".join(gaps))
     if data.get("decision"):
         d = data["decision"]
-        out.print(f"[bold green]Committed[/bold green] as decision {d['id']} by {d['decided_by']}: {d['reason']}")
+        out.print(
+            f"[bold green]Committed[/bold green] as decision {d['id']} by {d['decided_by']}: {d['reason']}"
+        )
     else:
-        out.print("Proposal only. Record it with: ngc-pilot select --commit --by NAME --reason TEXT")
+        out.print(
+            "Proposal only. Record it with: ngc-pilot select --commit --by NAME --reason TEXT"
+        )
 
 
 @app.command("why-not")
@@ -117,7 +163,9 @@ def why_not(
 ) -> None:
     """Explain why ID is not selected: ineligible (and why), or what forcing it in costs."""
     obj: AppContext = ctx.obj
-    options = selection.SelectOptions(k_min, k_max, tuple(lock_in or ()), tuple(lock_out or ()), explain=False)
+    options = selection.SelectOptions(
+        k_min, k_max, tuple(lock_in or ()), tuple(lock_out or ()), explain=False
+    )
     with session_scope(obj.engine) as session:
         data = selection.explain_why_not(session, obj.policy, app_id, options)
     if as_json:
@@ -142,8 +190,13 @@ def pilots(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     obj: AppContext = ctx.obj
     with session_scope(obj.engine) as session:
         rows = [
-            {"id": p.id, "state": p.state, "decision": p.decision_id,
-             "planned_start": p.planned_start.isoformat(), "planned_end": p.planned_end.isoformat()}
+            {
+                "id": p.id,
+                "state": p.state,
+                "decision": p.decision_id,
+                "planned_start": p.planned_start.isoformat(),
+                "planned_end": p.planned_end.isoformat(),
+            }
             for p in selection.pilots(session)
         ]
     if as_json:
@@ -161,9 +214,19 @@ def decisions(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     obj: AppContext = ctx.obj
     with session_scope(obj.engine) as session:
         rows = [
-            {"id": d.id, "decided_at": d.decided_at.isoformat(), "decided_by": d.decided_by, "reason": d.reason,
-             "selected": d.selected, "objective": d.objective, "optimal": d.optimal, "gap": d.gap,
-             "policy_digest": d.policy_digest, "lock_in": d.lock_in, "lock_out": d.lock_out}
+            {
+                "id": d.id,
+                "decided_at": d.decided_at.isoformat(),
+                "decided_by": d.decided_by,
+                "reason": d.reason,
+                "selected": d.selected,
+                "objective": d.objective,
+                "optimal": d.optimal,
+                "gap": d.gap,
+                "policy_digest": d.policy_digest,
+                "lock_in": d.lock_in,
+                "lock_out": d.lock_out,
+            }
             for d in selection.decisions(session)
         ]
     if as_json:
@@ -171,6 +234,13 @@ def decisions(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         return
     table = Table("#", "when (UTC)", "by", "reason", "selected", "objective", "optimal")
     for r in rows:
-        table.add_row(str(r["id"]), r["decided_at"][:19], r["decided_by"], r["reason"][:40],
-                      ", ".join(r["selected"]), f"{r['objective']:.2f}", "yes" if r["optimal"] else "no")
+        table.add_row(
+            str(r["id"]),
+            r["decided_at"][:19],
+            r["decided_by"],
+            r["reason"][:40],
+            ", ".join(r["selected"]),
+            f"{r['objective']:.2f}",
+            "yes" if r["optimal"] else "no",
+        )
     obj.out.print(table)

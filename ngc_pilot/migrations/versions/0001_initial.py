@@ -93,7 +93,9 @@ def upgrade() -> None:
         "pilot",
         sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("application_id", sa.String(64), sa.ForeignKey("application.id"), nullable=False),
-        sa.Column("decision_id", sa.Integer(), sa.ForeignKey("selection_decision.id"), nullable=False),
+        sa.Column(
+            "decision_id", sa.Integer(), sa.ForeignKey("selection_decision.id"), nullable=False
+        ),
         sa.Column("state", sa.String(32), nullable=False),
         sa.Column("planned_start", sa.Date(), nullable=False),
         sa.Column("planned_end", sa.Date(), nullable=False),

@@ -1,0 +1,63 @@
+"""Settings: defaults, TOML file, NGC_PILOT_* environment, command line."""
+
+from pathlib import Path
+
+from ngc_pilot.settings import build_settings
+
+
+def test_default_is_sqlite_under_var():
+    settings = build_settings(environ={})
+    assert settings.database_url == "sqlite:///var/ngc-pilot.db"
+
+
+def test_environment_file_and_overrides_in_that_order(tmp_path: Path):
+    config = tmp_path / "ngc.toml"
+    config.write_text(
+        'var_dir = "/srv/ngc"\n[database]\nurl = "sqlite:///from-file.db"\n[audit]\nactor = "file"\n'
+    )
+    settings = build_settings(config, environ={})
+    assert settings.database_url == "sqlite:///from-file.db" and settings.actor == "file"
+    env = {
+        "NGC_PILOT_DATABASE_URL": "postgresql+psycopg://x@127.0.0.1/db",
+        "NGC_PILOT_AUDIT__ACTOR": "env",
+    }
+    settings = build_settings(config, environ=env)
+    assert settings.database_url.startswith("postgresql") and settings.actor == "env"
+    settings = build_settings(config, {"audit": {"actor": "cli"}}, environ=env)
+    assert settings.actor == "cli"
+    assert str(settings.var_dir) == "/srv/ngc"
+
+
+def test_config_file_named_by_environment(tmp_path: Path):
+    config = tmp_path / "ngc.toml"
+    config.write_text('[policy]\nselection_file = "/etc/ngc/selection.yaml"\n')
+    settings = build_settings(environ={"NGC_PILOT_CONFIG": str(config)})
+    assert str(settings.policy.selection_file) == "/etc/ngc/selection.yaml"
+
+
+def test_bad_policy_file_through_the_cli_exits_2_with_every_problem(tmp_path: Path, capsys):
+    from ngc_pilot.cli.main import run
+    from policies.selection_policy import default_policy_path
+
+    bad = tmp_path / "policy.yaml"
+    bad.write_text(
+        default_policy_path()
+        .read_text()
+        .replace("k_max: 10", "k_max: ten")
+        .replace("gpus: 16", "gpus: -1")
+    )
+    code = run(
+        [
+            "--db",
+            f"sqlite:///{tmp_path / 'x.db'}",
+            "--policy",
+            str(bad),
+            "policy",
+            "check",
+            str(bad),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "selection.k_max = 'ten'" in err and "capacity.gpus = -1" in err
+    assert "policy.yaml:" in err

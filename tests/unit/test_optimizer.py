@@ -1,0 +1,218 @@
+"""The portfolio optimizer: exact, deterministic, constraint-respecting, explainable."""
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from policies.optimizer import (
+    brute_force,
+    diagnose_infeasibility,
+    greedy,
+    optimize,
+    reduce_dominated,
+    solve_naive,
+)
+from policies.portfolio import Candidate, SelectionInstance, objective, violations
+
+VALUES = [f"a={i}" for i in range(4)] + [f"b={i}" for i in range(3)] + ["c=x", "c=y"]
+WEIGHTS = {v: (8.0 if v.startswith("a") else 5.0 if v.startswith("b") else 3.0) for v in VALUES}
+
+
+@st.composite
+def instances(draw, max_n=9):
+    n = draw(st.integers(min_value=3, max_value=max_n))
+    candidates = []
+    for i in range(n):
+        candidates.append(
+            Candidate(
+                id=f"P{i:02d}",
+                institution=draw(st.sampled_from(["I1", "I2", "I3"])),
+                quality=float(draw(st.integers(min_value=0, max_value=100))),
+                resources=(
+                    float(draw(st.integers(1, 8))),
+                    float(draw(st.integers(1, 8))),
+                    float(draw(st.integers(0, 5))),
+                    float(draw(st.integers(0, 2))),
+                ),
+                values=frozenset(draw(st.lists(st.sampled_from(VALUES), min_size=1, max_size=4))),
+            )
+        )
+    k_min = draw(st.integers(1, 3))
+    k_max = draw(st.integers(k_min, 5))
+    ids = [c.id for c in candidates]
+    lock_in = draw(st.lists(st.sampled_from(ids), max_size=1, unique=True))
+    lock_out = draw(
+        st.lists(st.sampled_from([i for i in ids if i not in lock_in]), max_size=1, unique=True)
+    )
+    return SelectionInstance(
+        candidates=tuple(candidates),
+        value_weights=WEIGHTS,
+        repeat_credit=(1.0, 0.5, 0.25),
+        k_min=k_min,
+        k_max=k_max,
+        institution_cap=draw(st.integers(1, 3)),
+        capacity=(
+            float(draw(st.integers(4, 30))),
+            float(draw(st.integers(4, 30))),
+            float(draw(st.integers(0, 12))),
+            float(draw(st.integers(0, 3))),
+        ),
+        lock_in=frozenset(lock_in),
+        lock_out=frozenset(lock_out),
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_optimum_equals_brute_force_and_respects_every_constraint(instance):
+    best, winners = brute_force(instance)
+    result = optimize(instance, time_limit=30)
+    if not winners:
+        assert result.status == "infeasible"
+        assert result.infeasibility
+        return
+    assert result.optimal and result.gap == 0.0
+    assert result.objective == pytest.approx(best, abs=1e-6)
+    chosen = [instance.by_id()[i] for i in result.selected]
+    assert violations(chosen, instance) == []
+    assert result.selected in winners
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(), st.randoms(use_true_random=False))
+def test_same_input_in_any_order_gives_the_same_set(instance, rnd):
+    shuffled = list(instance.candidates)
+    rnd.shuffle(shuffled)
+    again = SelectionInstance(
+        tuple(shuffled),
+        instance.value_weights,
+        instance.repeat_credit,
+        instance.k_min,
+        instance.k_max,
+        instance.institution_cap,
+        instance.capacity,
+        instance.lock_in,
+        instance.lock_out,
+    )
+    assert optimize(instance).selected == optimize(again).selected
+
+
+@settings(max_examples=80, deadline=None)
+@given(instances(max_n=9))
+def test_dominance_reduction_never_loses_the_optimum(instance):
+    reduced = reduce_dominated(instance)
+    kept = {c.id for c in reduced}
+    assert instance.lock_in <= kept
+    smaller = SelectionInstance(
+        tuple(reduced),
+        instance.value_weights,
+        instance.repeat_credit,
+        instance.k_min,
+        instance.k_max,
+        instance.institution_cap,
+        instance.capacity,
+        instance.lock_in,
+        instance.lock_out & kept,
+    )
+    full, _ = brute_force(instance)
+    part, _ = brute_force(smaller)
+    assert part == pytest.approx(full, abs=1e-6)
+
+
+def _many(n, seed=7, k_max=3):
+    rng = random.Random(seed)
+    candidates = [
+        Candidate(
+            f"Q{i:03d}",
+            f"I{i % 4}",
+            float(rng.randint(0, 100)),
+            (float(rng.randint(1, 9)), float(rng.randint(1, 9)), 1.0, 0.0),
+            frozenset(rng.sample(VALUES, rng.randint(1, 3))),
+        )
+        for i in range(n)
+    ]
+    return SelectionInstance(
+        tuple(candidates), WEIGHTS, (1.0, 0.5, 0.25), 1, k_max, 2, (20.0, 20.0, 10.0, 0.0)
+    )
+
+
+def test_dominance_reduction_removes_candidates_when_many_are_alike():
+    instance = _many(200)
+    assert len(reduce_dominated(instance)) < 200
+
+
+def test_compact_and_naive_models_agree_on_the_optimum():
+    instance = _many(40, k_max=4)
+    status, value = solve_naive(instance)
+    result = optimize(instance)
+    assert status == "optimal" and result.optimal
+    assert result.objective == pytest.approx(value, abs=1e-6)
+
+
+def test_repeated_values_earn_diminishing_credit():
+    a = Candidate("A", "I1", 0.0, (1, 1, 0, 0), frozenset({"a=0"}))
+    b = Candidate("B", "I2", 0.0, (1, 1, 0, 0), frozenset({"a=0"}))
+    c = Candidate("C", "I3", 0.0, (1, 1, 0, 0), frozenset({"a=1"}))
+    inst = SelectionInstance((a, b, c), WEIGHTS, (1.0, 0.5), 2, 2, 1, (9, 9, 9, 9))
+    assert objective([a, b], inst) == 8 * 1.5
+    assert objective([a, c], inst) == 16
+    assert optimize(inst).selected == ("A", "C")
+
+
+def test_greedy_can_miss_a_feasible_set_that_the_milp_finds():
+    # Greedy grabs the big valuable project first and then cannot reach k_min.
+    big = Candidate("BIG", "I1", 100.0, (10, 1, 0, 0), frozenset({"a=0"}))
+    small = [Candidate(f"S{i}", f"I{i}", 10.0, (3, 1, 0, 0), frozenset({"a=1"})) for i in range(3)]
+    inst = SelectionInstance((big, *small), WEIGHTS, (1.0,), 3, 3, 3, (10, 9, 9, 9))
+    assert greedy(inst) is None
+    result = optimize(inst)
+    assert result.optimal and result.selected == ("S0", "S1", "S2")
+
+
+def test_locks_are_honoured():
+    instance = _many(30, k_max=4)
+    free = optimize(instance)
+    out = free.selected[0]
+    locked = optimize(instance.with_locks(lock_in=["Q029"], lock_out=[out]))
+    assert "Q029" in locked.selected and out not in locked.selected
+    assert locked.objective <= free.objective + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"k_min": 9}, "minimum size"),
+        ({"capacity": (2.0, 99.0, 99.0, 99.0)}, "vcpus capacity"),
+        ({"institution_cap": 1, "k_min": 3}, "per-institution cap"),
+    ],
+)
+def test_infeasible_selection_names_the_constraint(change, expected):
+    base = dict(
+        candidates=(
+            Candidate("A", "I1", 1.0, (3, 1, 0, 0), frozenset({"a=0"})),
+            Candidate("B", "I1", 1.0, (3, 1, 0, 0), frozenset({"a=1"})),
+            Candidate("C", "I2", 1.0, (3, 1, 0, 0), frozenset({"a=2"})),
+        ),
+        value_weights=WEIGHTS,
+        repeat_credit=(1.0,),
+        k_min=2,
+        k_max=3,
+        institution_cap=2,
+        capacity=(99.0, 99.0, 99.0, 99.0),
+    )
+    base.update(change)
+    instance = SelectionInstance(**base)
+    result = optimize(instance)
+    assert result.status == "infeasible"
+    assert any(expected in reason for reason in result.infeasibility), result.infeasibility
+    assert diagnose_infeasibility(instance) == result.infeasibility
+
+
+def test_locking_in_more_than_capacity_is_explained_with_numbers():
+    a = Candidate("A", "I1", 1.0, (8, 1, 0, 0), frozenset({"a=0"}))
+    b = Candidate("B", "I2", 1.0, (8, 1, 0, 0), frozenset({"a=1"}))
+    inst = SelectionInstance((a, b), WEIGHTS, (1.0,), 1, 2, 2, (10, 9, 9, 9), frozenset({"A", "B"}))
+    reasons = optimize(inst).infeasibility
+    assert any("locked-in projects need 16, capacity is 10" in r for r in reasons)

@@ -155,10 +155,20 @@ class Nomination(_Strict):
         return _check_values(value, info, "task_types")
 
 
-def nomination_json_schema() -> dict[str, Any]:
-    """JSON Schema of an intake file (``{"applications": [...]}``)."""
+def nomination_json_schema(vocabularies: Any = None) -> dict[str, Any]:
+    """JSON Schema of an intake file (``{"applications": [...]}``).
+
+    With the policy's ``vocabularies`` the list fields carry their allowed
+    values as ``enum``, so editors can complete and check them.
+    """
     item = Nomination.model_json_schema()
     defs = item.pop("$defs", {})
+    if vocabularies is not None:
+        item["properties"]["institution_type"]["enum"] = list(vocabularies.institution_types)
+        item["properties"]["task_types"]["items"]["enum"] = list(vocabularies.task_types)
+        data = defs["DataDescription"]["properties"]
+        data["types"]["items"]["enum"] = list(vocabularies.data_types)
+        data["sources"]["items"]["enum"] = list(vocabularies.data_sources)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "ngc-pilot nominations",

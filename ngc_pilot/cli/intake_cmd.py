@@ -166,5 +166,6 @@ def show(
 
 @app.command()
 def schema(ctx: typer.Context) -> None:
-    """Print the JSON Schema of a nominations file."""
-    emit_json(nomination_json_schema())
+    """Print the JSON Schema of a nominations file (allowed values from the policy)."""
+    obj: AppContext = ctx.obj
+    emit_json(nomination_json_schema(obj.policy.vocabularies))

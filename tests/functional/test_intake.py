@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
 from support.paths import DEMO_DATA
 from support.records import record
@@ -144,6 +145,9 @@ def test_schema_is_valid_json_schema_and_accepts_the_demo_file(cli):
     jsonschema.Draft202012Validator.check_schema(schema)
     demo = json.loads(json.dumps(yaml.safe_load(DEMO.read_text()), default=str))
     jsonschema.validate(demo, schema)
+    demo["applications"][0]["data"]["types"] = ["exome"]
+    with pytest.raises(jsonschema.ValidationError, match="exome"):
+        jsonschema.validate(demo, schema)
 
 
 def test_validate_checks_without_writing(cli):

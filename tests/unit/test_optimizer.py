@@ -145,7 +145,7 @@ def test_dominance_reduction_removes_candidates_when_many_are_alike():
 
 def test_compact_and_naive_models_agree_on_the_optimum():
     instance = _many(40, k_max=4)
-    status, value = solve_naive(instance)
+    status, value, _ = solve_naive(instance)
     result = optimize(instance)
     assert status == "optimal" and result.optimal
     assert result.objective == pytest.approx(value, abs=1e-6)
@@ -162,13 +162,20 @@ def test_repeated_values_earn_diminishing_credit():
 
 
 def test_greedy_can_miss_a_feasible_set_that_the_milp_finds():
-    # Greedy grabs the big valuable project first and then cannot reach k_min.
-    big = Candidate("BIG", "I1", 100.0, (10, 1, 0, 0), frozenset({"a=0"}))
-    small = [Candidate(f"S{i}", f"I{i}", 10.0, (3, 1, 0, 0), frozenset({"a=1"})) for i in range(3)]
-    inst = SelectionInstance((big, *small), WEIGHTS, (1.0,), 3, 3, 3, (10, 9, 9, 9))
+    # Greedy takes the valuable BIG project (its capacity reserve counts two
+    # small I1 projects that the institution cap will not allow together) and
+    # then cannot reach k_min; the MILP finds the only feasible set.
+    big = Candidate("BIG", "I1", 100.0, (4, 1, 0, 0), frozenset({"a=0"}))
+    small = (
+        Candidate("S0", "I1", 10.0, (2, 1, 0, 0), frozenset({"a=1"})),
+        Candidate("S1", "I1", 10.0, (2, 1, 0, 0), frozenset({"a=1"})),
+        Candidate("S2", "I2", 10.0, (3, 1, 0, 0), frozenset({"a=2"})),
+        Candidate("S3", "I3", 10.0, (3, 1, 0, 0), frozenset({"a=3"})),
+    )
+    inst = SelectionInstance((big, *small), WEIGHTS, (1.0,), 3, 3, 1, (8, 9, 9, 9))
     assert greedy(inst) is None
     result = optimize(inst)
-    assert result.optimal and result.selected == ("S0", "S1", "S2")
+    assert result.optimal and result.selected == ("S0", "S2", "S3")
 
 
 def test_locks_are_honoured():

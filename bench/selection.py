@@ -59,9 +59,12 @@ def main() -> None:
     for n in (int(x) for x in args.sizes.split(",")):
         instance = _instance(n, policy)
         repeat = 5 if n <= 100 else 3 if n <= 1000 else 1
-        ours_t, ours = _median_time(lambda: optimize(instance, args.time_limit), repeat)
+        ours_t, ours = _median_time(
+            lambda instance=instance: optimize(instance, args.time_limit), repeat
+        )
         naive_t, (status, naive_value, naive_gap) = _median_time(
-            lambda: solve_naive(instance, args.naive_limit), 1 if n >= 1000 else repeat
+            lambda instance=instance: solve_naive(instance, args.naive_limit),
+            1 if n >= 1000 else repeat,
         )
         if naive_value is not None and ours.optimal and status == "optimal":
             assert abs(naive_value - ours.objective) < 1e-4, (naive_value, ours.objective)

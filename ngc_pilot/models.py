@@ -99,3 +99,47 @@ class Pilot(SQLModel, table=True):
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+
+
+class Tenant(SQLModel, table=True):
+    """A pilot's tenant cloud: what ngc-pilot provisioned, and where it stands."""
+
+    __tablename__ = "tenant"
+
+    pilot_id: str = Field(primary_key=True, foreign_key="pilot.id", max_length=64)
+    cloud: str = Field(max_length=100)
+    size: str = Field(max_length=32)
+    project_name: str = Field(max_length=200)
+    project_id: str | None = Field(default=None, max_length=64)
+    cidr: str = Field(max_length=43)
+    state: str = Field(
+        default="planned", max_length=32
+    )  # planned|provisioning|active|failed|suspended|torn_down
+    credential_id: str | None = Field(
+        default=None, max_length=64
+    )  # the id only; the secret is in the bundle
+    environment_path: str | None = Field(default=None, max_length=500)
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class ProvisionStep(SQLModel, table=True):
+    """The step ledger: every change applied to a tenant, started/done/failed."""
+
+    __tablename__ = "provision_step"
+
+    id: int | None = Field(default=None, primary_key=True)
+    pilot_id: str = Field(foreign_key="pilot.id", max_length=64, index=True)
+    run_id: str = Field(max_length=32)
+    step: str = Field(max_length=300)
+    action: str = Field(max_length=16)
+    resource: str = Field(max_length=64)
+    status: str = Field(max_length=16)  # started | done | failed
+    resource_id: str | None = Field(default=None, max_length=64)
+    error: str | None = Field(default=None, max_length=2000)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

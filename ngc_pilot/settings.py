@@ -37,6 +37,37 @@ class PolicySettings(BaseModel):
         default=None,
         description="Selection policy YAML; empty means the shipped policies/selection.yaml.",
     )
+    tenant_file: Path | None = Field(
+        default=None,
+        description="Tenant sizes and tenancy YAML; empty means the shipped policies/tenant_sizes.yaml.",
+    )
+
+
+class CloudSettings(BaseModel):
+    name: str = Field(
+        default="devcloud",
+        description="The clouds.yaml entry ngc-pilot acts as (an admin of the pilot's cloud).",
+    )
+    clouds_file: Path | None = Field(
+        default=None,
+        description=(
+            "clouds.yaml to read; empty means the standard search path. Read explicitly: "
+            "OS_* variables never change which identity ngc-pilot uses."
+        ),
+    )
+
+
+class ProvisioningSettings(BaseModel):
+    parallel: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Tenants provisioned at once; each holds one API connection.",
+    )
+    environments_dir: Path | None = Field(
+        default=None,
+        description="Where researcher bundles are written; empty means <var_dir>/environments.",
+    )
 
 
 class AuditSettings(BaseModel):
@@ -60,6 +91,8 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     policy: PolicySettings = PolicySettings()
     audit: AuditSettings = AuditSettings()
+    cloud: CloudSettings = CloudSettings()
+    provisioning: ProvisioningSettings = ProvisioningSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -75,6 +108,10 @@ class Settings(BaseSettings):
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.var_dir / 'ngc-pilot.db'}"
+
+    @property
+    def environments_dir(self) -> Path:
+        return self.provisioning.environments_dir or self.var_dir / "environments"
 
     @property
     def actor(self) -> str:

@@ -19,9 +19,11 @@ from sqlalchemy import Engine, inspect
 from ngc_pilot import migrate
 from ngc_pilot.db import make_engine
 from ngc_pilot.errors import InputError
+from ngc_pilot.provisioning import Provisioner
 from ngc_pilot.settings import Settings
 from policies.problems import InputProblems
 from policies.selection_policy import SelectionPolicy, load_policy
+from policies.tenancy import TenantPolicy, load_tenant_policy
 
 
 def _console(stderr: bool) -> Console:
@@ -59,6 +61,34 @@ class AppContext:
             return load_policy(self.settings.policy.selection_file)
         except InputProblems as exc:
             raise InputError(exc.problems) from exc
+
+    @cached_property
+    def tenant_policy(self) -> TenantPolicy:
+        try:
+            return load_tenant_policy(self.settings.policy.tenant_file)
+        except InputProblems as exc:
+            raise InputError(exc.problems) from exc
+
+    def provisioner(self) -> Provisioner:
+        from provisioner.backend import CloudError
+        from provisioner.openstack_backend import OpenStackBackend
+
+        settings = self.settings
+
+        def backend() -> OpenStackBackend:
+            try:
+                return OpenStackBackend(settings.cloud.name, settings.cloud.clouds_file)
+            except CloudError as exc:
+                raise InputError(str(exc)) from exc
+
+        return Provisioner(
+            engine=self.engine,
+            tenant_policy=self.tenant_policy,
+            backend_factory=backend,
+            cloud=settings.cloud.name,
+            environments_dir=settings.environments_dir,
+            actor=self.actor,
+        )
 
     @property
     def actor(self) -> str:

@@ -14,7 +14,15 @@ from typing import Annotated, Any
 import click
 import typer
 
-from ngc_pilot.cli import audit_cmd, db_cmd, demo_cmd, intake_cmd, policy_cmd, select_cmd
+from ngc_pilot.cli import (
+    audit_cmd,
+    db_cmd,
+    demo_cmd,
+    intake_cmd,
+    policy_cmd,
+    select_cmd,
+    tenants_cmd,
+)
 from ngc_pilot.cli.context import AppContext
 from ngc_pilot.errors import InputError, NgcPilotError
 from ngc_pilot.settings import build_settings
@@ -31,6 +39,10 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(intake_cmd.app, name="intake")
 app.add_typer(select_cmd.app, name="select")
 app.add_typer(policy_cmd.app, name="policy")
+app.command("provision")(tenants_cmd.provision)
+app.add_typer(tenants_cmd.tenants_app, name="tenants")
+app.command("teardown")(tenants_cmd.teardown)
+app.command("env")(tenants_cmd.env)
 app.command("audit")(audit_cmd.audit)
 app.command("demo")(demo_cmd.demo)
 

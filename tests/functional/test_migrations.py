@@ -7,7 +7,7 @@ from sqlalchemy.exc import DatabaseError
 from ngc_pilot import audit, migrate
 from ngc_pilot.db import make_engine, session_scope
 
-TABLES = {"application", "audit_event", "selection_decision", "pilot"}
+TABLES = {"application", "audit_event", "selection_decision", "pilot", "tenant", "provision_step"}
 
 
 def test_upgrade_creates_and_downgrade_removes_every_table(database):
@@ -64,6 +64,6 @@ def test_audit_refuses_details_that_look_like_secrets(database):
 
 def test_cli_db_commands(cli):
     assert cli("db", "upgrade").code == 0
-    assert cli("db", "current", "--json").json() == {"current": "0001", "head": "0001"}
+    assert cli("db", "current", "--json").json() == {"current": "0002", "head": "0002"}
     assert cli("db", "downgrade", "base").code == 0
     assert cli("db", "current", "--json").json()["current"] is None

@@ -1,0 +1,259 @@
+"""``ngc-pilot provision | tenants | teardown | env``: tenant clouds for the pilots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ngc_pilot import provisioning
+from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.db import session_scope
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+CloudOpt = Annotated[
+    str | None,
+    typer.Option("--cloud", help="clouds.yaml entry to act as (default from settings: devcloud)."),
+]
+CloudsFile = Annotated[
+    Path | None,
+    typer.Option("--clouds-file", help="clouds.yaml to read (default: standard search path)."),
+]
+
+
+def _configure(ctx: typer.Context, cloud: str | None, clouds_file: Path | None) -> AppContext:
+    obj: AppContext = ctx.obj
+    if cloud:
+        obj.settings.cloud.name = cloud
+    if clouds_file:
+        obj.settings.cloud.clouds_file = clouds_file
+    return obj
+
+
+def provision(
+    ctx: typer.Context,
+    pilots: Annotated[
+        list[str] | None, typer.Argument(help="Pilot ids (default: every selected pilot).")
+    ] = None,
+    plan_only: Annotated[
+        bool, typer.Option("--plan", help="Show the changes; change nothing.")
+    ] = False,
+    parallel: Annotated[
+        int | None, typer.Option("--parallel", min=1, max=32, help="Tenants at once.")
+    ] = None,
+    allow_overcommit: Annotated[
+        bool, typer.Option("--allow-overcommit", help="Provision even if quotas exceed capacity.")
+    ] = False,
+    cloud: CloudOpt = None,
+    clouds_file: CloudsFile = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Create or converge each pilot's isolated tenant (idempotent, resumable)."""
+    obj = _configure(ctx, cloud, clouds_file)
+    prov = obj.provisioner()
+    if plan_only:
+        outcomes = provisioning.plan_pilots(prov, pilots or ())
+        if as_json:
+            emit_json([o.as_dict() for o in outcomes])
+            return
+        for o in outcomes:
+            obj.out.print(f"[bold]{o.pilot_id}[/bold] ({o.state}): {len(o.plan)} change(s)")
+            for c in o.plan:
+                obj.out.print(
+                    f"  {'+' if c['action'] == 'create' else '~' if c['action'] == 'update' else '-'} {c['resource']} {c['name']} {c['detail'] or ''}"
+                )
+        return
+    workers = parallel or obj.settings.provisioning.parallel
+    if as_json:
+        outcomes = provisioning.provision(
+            prov, pilots or (), parallel=workers, allow_overcommit=allow_overcommit
+        )
+    else:
+        with Progress(
+            TextColumn("{task.fields[pilot]:<14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=obj.err,
+        ) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(pilot: str, step: str, index: int, total: int) -> None:
+                if pilot not in tasks:
+                    tasks[pilot] = bar.add_task(step, total=total, pilot=pilot)
+                bar.update(tasks[pilot], completed=index, description=step[:60])
+
+            outcomes = provisioning.provision(
+                prov,
+                pilots or (),
+                parallel=workers,
+                allow_overcommit=allow_overcommit,
+                progress=progress,
+            )
+    failed = [o for o in outcomes if o.state != "active"]
+    if as_json:
+        emit_json([o.as_dict() for o in outcomes])
+    else:
+        table = Table("pilot", "state", "changes applied", "seconds", "environment", "error")
+        for o in outcomes:
+            table.add_row(
+                o.pilot_id,
+                o.state,
+                str(len(o.report.done) if o.report else 0),
+                f"{o.seconds:.1f}",
+                o.environment or "",
+                (o.report.error if o.report and o.report.error else "") or "",
+            )
+        obj.out.print(table)
+    if failed:
+        raise typer.Exit(1)
+
+
+tenants_app = typer.Typer(
+    help="Tenant clouds: list, show, verify isolation.", invoke_without_command=True
+)
+
+
+@tenants_app.callback()
+def tenants(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List every pilot tenant and its state."""
+    if ctx.invoked_subcommand is not None:
+        return
+    obj: AppContext = ctx.obj
+    with session_scope(obj.engine) as session:
+        rows = provisioning.tenants(session)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("pilot", "state", "size", "project", "cidr", "start", "end", "environment")
+    for r in rows:
+        table.add_row(
+            r["pilot"],
+            r["state"],
+            r["size"],
+            r["project"],
+            r["cidr"],
+            r["planned_start"],
+            r["planned_end"],
+            r["environment"] or "",
+        )
+    obj.out.print(table)
+
+
+@tenants_app.command("show")
+def tenants_show(
+    ctx: typer.Context,
+    pilot: Annotated[str, typer.Argument(metavar="PILOT")],
+    as_json: JsonFlag = False,
+) -> None:
+    """One tenant: quotas, network, state, and the step ledger."""
+    obj: AppContext = ctx.obj
+    with session_scope(obj.engine) as session:
+        row = provisioning.tenant_detail(session, obj.provisioner(), pilot)
+    if as_json:
+        emit_json(row)
+        return
+    for key in (
+        "pilot",
+        "state",
+        "size",
+        "cloud",
+        "project",
+        "project_id",
+        "cidr",
+        "planned_start",
+        "planned_end",
+        "environment",
+        "last_error",
+    ):
+        obj.out.print(f"{key:>14}: {row[key]}")
+    obj.out.print("        quotas: " + ", ".join(f"{k}={v}" for k, v in row["quotas"].items()))
+    table = Table("run", "step", "status", "resource id", "at (UTC)")
+    for s in row["steps"]:
+        table.add_row(s["run"], s["step"], s["status"], s["resource_id"] or "", s["at"][:19])
+    obj.out.print(table)
+
+
+@tenants_app.command("verify")
+def tenants_verify(
+    ctx: typer.Context,
+    cloud: CloudOpt = None,
+    clouds_file: CloudsFile = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """With each tenant's own credential, probe every other tenant; exit 1 on any leak."""
+    obj = _configure(ctx, cloud, clouds_file)
+    probes = provisioning.verify(obj.provisioner())
+    leaks = [p for p in probes if p.leaked]
+    if as_json:
+        emit_json({"isolated": not leaks, "probes": [p.__dict__ for p in probes]})
+    else:
+        table = Table("from", "target", "probe", "result", "detail")
+        for p in probes:
+            table.add_row(
+                p.from_pilot,
+                p.target,
+                p.what,
+                "[red]LEAK[/red]" if p.leaked else "isolated",
+                p.detail,
+            )
+        obj.out.print(table)
+        obj.out.print(f"{len(probes)} probe(s), {len(leaks)} leak(s)")
+    if leaks or not probes:
+        raise typer.Exit(1)
+
+
+def teardown(
+    ctx: typer.Context,
+    pilot: Annotated[str, typer.Argument(metavar="PILOT")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for the audit log.")] = None,
+    cloud: CloudOpt = None,
+    clouds_file: CloudsFile = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove everything of PILOT's tenant, then prove nothing tagged for it remains."""
+    obj = _configure(ctx, cloud, clouds_file)
+    if not yes:
+        typer.confirm(
+            f"Tear down the tenant of {pilot}, including the researchers' servers and volumes?",
+            abort=True,
+        )
+    outcome = provisioning.teardown(obj.provisioner(), pilot, reason=reason)
+    data = outcome.as_dict()
+    if as_json:
+        emit_json(data)
+    else:
+        obj.out.print(
+            f"{pilot}: removed {len(data['removed'])} resource(s); "
+            + ("clean" if data["clean"] else f"NOT clean: {data['error'] or data['leftovers']}")
+        )
+    if not data["clean"]:
+        raise typer.Exit(1)
+
+
+def env(
+    ctx: typer.Context,
+    pilot: Annotated[str, typer.Argument(metavar="PILOT")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Where PILOT's researcher environment is and what it holds (secret masked)."""
+    obj: AppContext = ctx.obj
+    info = provisioning.environment_info(obj.provisioner(), pilot)
+    if as_json:
+        emit_json(info)
+        return
+    if not info["exists"]:
+        obj.out.print(f"{pilot}: no environment at {info['path']} (provision the pilot first)")
+        raise typer.Exit(1)
+    obj.out.print(f"{pilot}: {info['path']} (mode {info['mode']})")
+    for name, meta in info["files"].items():
+        obj.out.print(f"  {name:<18} {meta['mode']}  {meta['bytes']} bytes")
+    if info["credential"]:
+        obj.out.print(
+            f"  application credential {info['credential']['id']} (secret {info['credential']['secret']})"
+        )

@@ -1,0 +1,61 @@
+"""The cloud as the provisioner sees it, in our own words (a Protocol).
+
+``openstack_backend.OpenStackBackend`` implements it with openstacksdk; tests
+of pure logic use :class:`RecordingBackend` from ``provisioner.testing``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from provisioner.model import Change, DesiredTenant, ObservedTenant
+from provisioner.secrets import Secret
+
+
+class CloudError(Exception):
+    """A cloud call failed; ``transient`` says whether a retry may help."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class StepResult:
+    resource_id: str | None = None
+    secret: Secret | None = None  # only for application credentials
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CapacityLine:
+    resource: str  # cores | ram_mb | disk_gb
+    total: float  # inventory × allocation ratio − reserved
+    inventory: float
+    allocation_ratio: float
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One isolation check: can ``from_pilot`` see ``what`` of ``target``?"""
+
+    from_pilot: str
+    target: str
+    what: str
+    leaked: bool
+    detail: str
+
+
+class CloudBackend(Protocol):
+    def observe(self, desired: DesiredTenant) -> ObservedTenant: ...
+
+    def execute(self, change: Change, desired: DesiredTenant) -> StepResult: ...
+
+    def leftovers(self, desired: DesiredTenant, project_id: str | None) -> list[str]: ...
+
+    def capacity(self) -> list[CapacityLine]: ...
+
+    def auth_url(self) -> str: ...
+
+    def region(self) -> str | None: ...

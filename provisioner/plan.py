@@ -1,0 +1,204 @@
+"""``plan(desired, observed)``: the pure diff from what is to what should be.
+
+The order of changes is the order of dependencies (project before quotas,
+network before subnet before router interface, user before its application
+credential), so ``apply`` can run them one by one and a crash at any point
+leaves a state the next plan continues from.  ``plan_teardown`` is the same
+in reverse.  Nothing here performs I/O.
+"""
+
+from __future__ import annotations
+
+from provisioner.model import Change, DesiredTenant, ObservedTenant, Plan
+
+
+def plan(
+    desired: DesiredTenant, observed: ObservedTenant, *, credential_delivered: bool = True
+) -> Plan:
+    """The changes that make ``observed`` into ``desired``.
+
+    ``credential_delivered`` is False when the researcher's bundle does not
+    hold the current application credential (e.g. a crash between creating it
+    and writing the bundle): its secret cannot be read back, so it is made anew.
+    """
+    changes: list[Change] = []
+    add = changes.append
+    if observed.domain_id is None:
+        add(Change("create", "domain", desired.domain))
+    if observed.project_id is None:
+        add(
+            Change(
+                "create",
+                "project",
+                desired.project,
+                {"description": desired.description, "tags": list(desired.tags)},
+            )
+        )
+    else:
+        drift = {}
+        if observed.project_enabled is False:
+            drift["enabled"] = True
+        if not set(desired.tags) <= set(observed.project_tags):
+            drift["tags"] = sorted(set(observed.project_tags) | set(desired.tags))
+        if observed.project_description != desired.description:
+            drift["description"] = desired.description
+        if drift:
+            add(Change("update", "project", desired.project, drift))
+    if observed.group_id is None:
+        add(Change("create", "group", desired.group))
+    if not observed.group_has_role:
+        add(Change("create", "role_assignment", desired.group, {"role": desired.member_role}))
+    if desired.identity == "local":
+        if observed.user_id is None:
+            add(Change("create", "user", desired.pi_user, {"email": desired.pi_email}))
+        if not observed.user_in_group:
+            add(Change("create", "group_membership", desired.pi_user, {"group": desired.group}))
+    for kind, want, have in (
+        ("compute_quota", desired.compute_quota, observed.compute_quota),
+        ("network_quota", desired.network_quota, observed.network_quota),
+        ("volume_quota", desired.volume_quota, observed.volume_quota),
+    ):
+        differs = {k: v for k, v in want.items() if have.get(k) != v}
+        if differs:
+            add(Change("update", kind, desired.project, differs))
+    if observed.network_id is None:
+        add(Change("create", "network", desired.network))
+    if observed.subnet_id is None:
+        add(
+            Change(
+                "create",
+                "subnet",
+                desired.subnet,
+                {"cidr": desired.cidr, "dns": list(desired.dns_nameservers)},
+            )
+        )
+    if observed.router_id is None:
+        add(
+            Change(
+                "create", "router", desired.router, {"external_network": desired.external_network}
+            )
+        )
+    elif (observed.router_gateway or None) != desired.external_network:
+        add(
+            Change(
+                "update", "router", desired.router, {"external_network": desired.external_network}
+            )
+        )
+    if not observed.router_has_interface:
+        add(Change("create", "router_interface", desired.router, {"subnet": desired.subnet}))
+    if observed.security_group_id is None:
+        add(Change("create", "security_group", desired.security_group))
+    have_rules = {r.key(): r for r in observed.security_group_rules if r.direction == "ingress"}
+    for rule in desired.ingress:
+        if rule.key() not in have_rules:
+            add(
+                Change(
+                    "create",
+                    "security_group_rule",
+                    desired.security_group,
+                    {
+                        "protocol": rule.protocol,
+                        "port_min": rule.port_min,
+                        "port_max": rule.port_max,
+                        "remote_cidr": rule.remote_cidr,
+                    },
+                )
+            )
+    wanted = {r.key() for r in desired.ingress}
+    for rule in observed.security_group_rules:
+        if rule.direction == "ingress" and rule.key() not in wanted:
+            add(
+                Change(
+                    "delete",
+                    "security_group_rule",
+                    desired.security_group,
+                    {"id": rule.id, "why": "ingress not allowed by policy"},
+                )
+            )
+    for rule in observed.default_group_rules:
+        if rule.direction == "ingress":
+            add(
+                Change(
+                    "delete",
+                    "security_group_rule",
+                    "default",
+                    {"id": rule.id, "why": "default group must not admit ingress"},
+                )
+            )
+    if desired.identity == "local" and (
+        observed.app_credential_id is None or not credential_delivered
+    ):
+        add(
+            Change(
+                "create",
+                "application_credential",
+                desired.app_credential,
+                {
+                    "user": desired.pi_user,
+                    "expires_at": desired.expires_at.isoformat(),
+                    "role": desired.member_role,
+                },
+            )
+        )
+    return Plan(desired.pilot_id, tuple(changes))
+
+
+def plan_teardown(desired: DesiredTenant, observed: ObservedTenant) -> Plan:
+    """Everything of the tenant, in reverse dependency order (researchers' servers and volumes included)."""
+    changes: list[Change] = []
+    add = changes.append
+    if observed.app_credential_id:
+        add(
+            Change(
+                "delete",
+                "application_credential",
+                desired.app_credential,
+                {"id": observed.app_credential_id},
+            )
+        )
+    for server in observed.servers:
+        add(Change("delete", "server", server, {"id": server}))
+    for volume in observed.volumes:
+        add(Change("delete", "volume", volume, {"id": volume}))
+    if observed.router_id and observed.router_has_interface:
+        add(
+            Change(
+                "delete",
+                "router_interface",
+                desired.router,
+                {"router": observed.router_id, "subnet": observed.subnet_id},
+            )
+        )
+    if observed.router_id:
+        add(Change("delete", "router", desired.router, {"id": observed.router_id}))
+    for port in observed.ports:
+        add(Change("delete", "port", port, {"id": port}))
+    if observed.subnet_id:
+        add(Change("delete", "subnet", desired.subnet, {"id": observed.subnet_id}))
+    if observed.network_id:
+        add(Change("delete", "network", desired.network, {"id": observed.network_id}))
+    if observed.security_group_id:
+        add(
+            Change(
+                "delete",
+                "security_group",
+                desired.security_group,
+                {"id": observed.security_group_id},
+            )
+        )
+    if observed.project_id:
+        add(
+            Change(
+                "delete",
+                "security_groups_of_project",
+                desired.project,
+                {"project": observed.project_id},
+            )
+        )
+    if observed.user_id and desired.identity == "local":
+        add(Change("delete", "user", desired.pi_user, {"id": observed.user_id}))
+    if observed.group_id:
+        add(Change("delete", "group", desired.group, {"id": observed.group_id}))
+    if observed.project_id:
+        add(Change("delete", "project", desired.project, {"id": observed.project_id}))
+    return Plan(desired.pilot_id, tuple(changes))

@@ -41,7 +41,7 @@ from provisioner import environment
 from provisioner.apply import ApplyReport, apply
 from provisioner.backend import CloudBackend, CloudError, Probe, StepResult
 from provisioner.desired import desired_tenant, project_name
-from provisioner.model import Change, DesiredTenant
+from provisioner.model import Change, DesiredTenant, Plan
 from provisioner.plan import plan, plan_teardown
 from provisioner.secrets import Secret
 
@@ -114,6 +114,18 @@ def _pilots(session: Session, pilot_ids: Sequence[str]) -> list[Pilot]:
     return list(
         session.exec(select(Pilot).where(Pilot.state == "selected").order_by(col(Pilot.id))).all()
     )
+
+
+def waiting_for_agreement(session: Session) -> list[str]:
+    """Selected pilots that get no tenant yet: their data processing agreement is not signed."""
+    out = []
+    for pilot in session.exec(
+        select(Pilot).where(Pilot.state == "selected").order_by(col(Pilot.id))
+    ).all():
+        app = session.get(Application, pilot.application_id)
+        if app.data_processing_agreement != "signed":
+            out.append(pilot.id)
+    return out
 
 
 def ensure_tenant(session: Session, pilot: Pilot, app: Application, prov: Provisioner) -> Tenant:
@@ -225,46 +237,18 @@ def plan_pilots(prov: Provisioner, pilot_ids: Sequence[str] = ()) -> list[Tenant
         pilots = _pilots(session, pilot_ids)
         for pilot in pilots:
             app = session.get(Application, pilot.application_id)
-            tenant = session.get(Tenant, pilot.id)
-            if tenant is None or tenant.state == "torn_down":
-                tenant = Tenant(
-                    pilot_id=pilot.id,
-                    cloud=prov.cloud,
-                    size=choose_size(
-                        prov.tenant_policy,
-                        app.document["resources"]["vcpus"],
-                        app.document["resources"]["ram_gb"],
-                        app.document["resources"]["gpus"],
-                    ),
-                    project_name=project_name(prov.tenant_policy, pilot.id),
-                    cidr=allocate_cidr(
-                        prov.tenant_policy,
-                        [
-                            t.cidr
-                            for t in session.exec(
-                                select(Tenant).where(Tenant.state != "torn_down")
-                            ).all()
-                        ],
-                    ),
-                )
+            tenant = ensure_tenant(session, pilot, app, prov)  # rolled back below
             desired = desired_for(tenant, pilot, app, prov)
             observed = backend.observe(desired)
-            delivered = _delivered(prov, tenant, observed.app_credential_id)
+            delivered = _delivered_for(
+                prov, pilot.id, tenant.credential_id, observed.app_credential_id
+            )
             the_plan = plan(desired, observed, credential_delivered=delivered)
             out.append(
                 TenantOutcome(pilot.id, [c.as_dict() for c in the_plan.changes], state=tenant.state)
             )
         session.rollback()  # planning writes nothing
     return out
-
-
-def _delivered(prov: Provisioner, tenant: Tenant, observed_id: str | None) -> bool:
-    bundle = environment.read_credential(prov.environments_dir / tenant.pilot_id)
-    if bundle is None:
-        return False
-    if observed_id is not None:
-        return bundle["id"] == observed_id
-    return bundle["id"] == tenant.credential_id
 
 
 # ------------------------------------------------------------------------ applying
@@ -281,6 +265,11 @@ def provision(
     """Create or converge each pilot's tenant; returns one outcome per pilot."""
     with session_scope(prov.engine) as session:
         pilots = _pilots(session, pilot_ids)
+        if not pilot_ids:
+            # Without explicit ids, pilots still waiting for a signed agreement
+            # are left for later (``waiting_for_agreement``), not an error.
+            waiting = set(waiting_for_agreement(session))
+            pilots = [p for p in pilots if p.id not in waiting]
         _gate(session, pilots)
         tenants = []
         for pilot in pilots:
@@ -327,26 +316,62 @@ def _provision_one(prov: Provisioner, pilot_id: str, progress: Progress | None) 
     with session_scope(prov.engine) as session:
         pilot = session.get(Pilot, pilot_id)
         app = session.get(Application, pilot.application_id)
-        tenant = session.get(Tenant, pilot_id)
-        desired = desired_for(tenant, pilot, app, prov)
-        credential_id = tenant.credential_id
+        desired = desired_for(session.get(Tenant, pilot_id), pilot, app, prov)
+    outcome = TenantOutcome(pilot_id, [])
     try:
         observed = backend.observe(desired)
     except CloudError as exc:
         _set_state(prov, pilot_id, "failed", error=str(exc))
-        outcome = TenantOutcome(pilot_id, [], state="failed")
+        outcome.state = "failed"
         outcome.report = ApplyReport(pilot_id, failed="observe", error=str(exc))
         return outcome
-    the_plan = plan(
-        desired,
-        observed,
-        credential_delivered=_delivered_for(
-            prov, pilot_id, credential_id, observed.app_credential_id
-        ),
-    )
-    outcome = TenantOutcome(pilot_id, [c.as_dict() for c in the_plan.changes])
-    if not the_plan.empty:
+    done: list[str] = []
+    report = ApplyReport(pilot_id)
+    # Some resources appear only as a consequence of others (Neutron makes a
+    # project's "default" security group when the project's first network or
+    # group is created), so converge: observe, plan, apply until the plan is empty.
+    for _ in range(3):
+        credential_id = _credential_id(prov, pilot_id)
+        delivered = _delivered_for(prov, pilot_id, credential_id, observed.app_credential_id)
+        the_plan = plan(desired, observed, credential_delivered=delivered)
+        if the_plan.empty:
+            break
+        outcome.plan.extend(c.as_dict() for c in the_plan.changes)
         _set_state(prov, pilot_id, "provisioning")
+        report = _apply_recorded(prov, pilot_id, run_id, the_plan, desired, backend, progress)
+        done.extend(report.done)
+        if not report.ok:
+            break
+        observed = backend.observe(desired)
+    report.done = done
+    outcome.report = report
+    outcome.mutating_calls = getattr(backend, "mutating_calls", 0)
+    if report.ok:
+        _set_state(prov, pilot_id, "active", project_id=observed.project_id)
+        outcome.state = "active"
+    else:
+        _set_state(prov, pilot_id, "failed", error=report.error)
+        outcome.state = "failed"
+    outcome.environment = str(prov.environments_dir / pilot_id)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _credential_id(prov: Provisioner, pilot_id: str) -> str | None:
+    with session_scope(prov.engine) as session:
+        return session.get(Tenant, pilot_id).credential_id
+
+
+def _apply_recorded(
+    prov: Provisioner,
+    pilot_id: str,
+    run_id: str,
+    the_plan: Plan,
+    desired: DesiredTenant,
+    backend: CloudBackend,
+    progress: Progress | None,
+) -> ApplyReport:
+    """Apply with every step in the ledger and audit log; the bundle is written with the credential."""
     total = len(the_plan.changes)
     counter = {"i": 0}
 
@@ -388,19 +413,7 @@ def _provision_one(prov: Provisioner, pilot_id: str, progress: Progress | None) 
                 details={"path": str(bundle.path), "credential_id": result.resource_id},
             )
 
-    report = apply(the_plan, desired, backend, ledger=ledger, on_secret=on_secret)
-    outcome.report = report
-    outcome.mutating_calls = getattr(backend, "mutating_calls", 0)
-    if report.ok:
-        final = backend.observe(desired)
-        _set_state(prov, pilot_id, "active", project_id=final.project_id)
-        outcome.state = "active"
-    else:
-        _set_state(prov, pilot_id, "failed", error=report.error)
-        outcome.state = "failed"
-    outcome.environment = str(prov.environments_dir / pilot_id)
-    outcome.seconds = time.perf_counter() - started
-    return outcome
+    return apply(the_plan, desired, backend, ledger=ledger, on_secret=on_secret)
 
 
 def _delivered_for(
@@ -528,7 +541,7 @@ def teardown(prov: Provisioner, pilot_id: str, *, reason: str | None = None) -> 
             )
         app = session.get(Application, pilot.application_id)
         desired = desired_for(tenant, pilot, app, prov)
-    observed = backend.observe(desired)
+    observed = backend.observe(desired, deep=True)
     the_plan = plan_teardown(desired, observed)
 
     def ledger(change: Change, status: str, result: StepResult | None, error: str | None) -> None:

@@ -445,6 +445,22 @@ def _build_compact(a: _Arrays, instance: SelectionInstance) -> tuple[highspy.Hig
     return lp, n
 
 
+def _start_vector(a: _Arrays, instance: SelectionInstance, chosen: set[str]) -> np.ndarray:
+    """A complete MIP start: x for the chosen set and the coverage y it earns.
+
+    Without the y the start's objective would count quality only, and HiGHS
+    could prune nothing with it.
+    """
+    credits = [c for c in instance.repeat_credit if c > 0]
+    x = np.array([1.0 if cid in chosen else 0.0 for cid in a.ids])
+    counts = np.zeros(len(a.values), dtype=np.int64)
+    for i in np.flatnonzero(x):
+        counts[a.members[i]] += 1
+    ranks = np.arange(len(credits))
+    y = (counts[:, None] > ranks[None, :]).astype(float).ravel()
+    return np.concatenate([x, y])
+
+
 def _solve(
     lp: highspy.HighsLp, n: int, time_limit: float | None, warm: np.ndarray | None
 ) -> tuple[str, np.ndarray | None, float | None, float | None, float | None]:
@@ -453,9 +469,7 @@ def _solve(
     highs.passModel(lp)
     if warm is not None:
         solution = highspy.HighsSolution()
-        full = np.zeros(lp.num_col_)
-        full[:n] = warm
-        solution.col_value = list(full)
+        solution.col_value = list(warm)
         solution.value_valid = True
         highs.setSolution(solution)
     highs.run()
@@ -495,8 +509,7 @@ def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> Se
     lp, n = _build_compact(a, instance)
     warm = None
     if warm_ids is not None:
-        chosen = set(warm_ids)
-        warm = np.array([1.0 if cid in chosen else 0.0 for cid in a.ids])
+        warm = _start_vector(a, instance, set(warm_ids))
     status, x, _, bound, gap = _solve(lp, n, time_limit, warm)
     if status == "infeasible":
         return _infeasible(

@@ -76,6 +76,10 @@ def connect_with(
     )
 
 
+def _first(items: Any) -> Any:
+    return next(iter(items), None)
+
+
 def _rule(r: Any) -> ObservedRule:
     return ObservedRule(
         id=r.id,
@@ -104,6 +108,7 @@ class OpenStackBackend:
             ) from exc
         self.mutating_calls = 0
         self._ids: dict[str, str] = {}
+        self._cache: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -124,21 +129,40 @@ class OpenStackBackend:
 
     # ------------------------------------------------------------------ observe
 
-    def observe(self, desired: DesiredTenant) -> ObservedTenant:
+    def observe(self, desired: DesiredTenant, *, deep: bool = False) -> ObservedTenant:
+        """What exists for ``desired``; ``deep`` also lists researchers' servers, volumes, ports."""
         try:
-            return self._observe(desired)
+            return self._observe(desired, deep)
         except _TRANSIENT as exc:
             raise _translate(exc, f"observing {desired.project}") from exc
 
-    def _observe(self, desired: DesiredTenant) -> ObservedTenant:
+    def _cached_domain(self, desired: DesiredTenant) -> Any:
+        key = f"domain:{desired.domain}"
+        if key not in self._cache:
+            domain = _first(self.conn.identity.domains(name=desired.domain))
+            if domain is None:
+                return None
+            self._cache[key] = domain
+        return self._cache[key]
+
+    def _cached_role(self, name: str) -> Any:
+        key = f"role:{name}"
+        if key not in self._cache:
+            self._cache[key] = _first(self.conn.identity.roles(name=name))
+        return self._cache[key]
+
+    def _observe(self, desired: DesiredTenant, deep: bool) -> ObservedTenant:
+        # One listing call per resource (filtered by name and project) instead of
+        # the SDK's find_*, which first tries the name as an id: a no-op
+        # re-apply is dominated by these reads.
         ident, net = self.conn.identity, self.conn.network
-        domain = self._domain(desired)
+        domain = self._cached_domain(desired)
         if domain is None:
             return ObservedTenant()
-        project = ident.find_project(desired.project, domain_id=domain.id)
-        group = ident.find_group(desired.group, domain_id=domain.id)
+        project = _first(ident.projects(name=desired.project, domain_id=domain.id))
+        group = _first(ident.groups(name=desired.group, domain_id=domain.id))
         user = (
-            ident.find_user(desired.pi_user, domain_id=domain.id)
+            _first(ident.users(name=desired.pi_user, domain_id=domain.id))
             if desired.identity == "local"
             else None
         )
@@ -148,7 +172,7 @@ class OpenStackBackend:
                 group_id=group.id if group else None,
                 user_id=user.id if user else None,
             )
-        role = ident.find_role(desired.member_role)
+        role = self._cached_role(desired.member_role)
         has_role = bool(
             group and role and ident.validate_group_has_project_role(project, group, role)
         )
@@ -156,9 +180,11 @@ class OpenStackBackend:
         compute = self.conn.compute.get_quota_set(project.id)
         volume = self.conn.block_storage.get_quota_set(project.id)
         network_quota = net.get_quota(project.id)
-        network = net.find_network(desired.network, project_id=project.id)
-        subnet = net.find_subnet(desired.subnet, project_id=project.id) if network else None
-        router = net.find_router(desired.router, project_id=project.id)
+        network = _first(net.networks(name=desired.network, project_id=project.id))
+        subnet = (
+            _first(net.subnets(name=desired.subnet, project_id=project.id)) if network else None
+        )
+        router = _first(net.routers(name=desired.router, project_id=project.id))
         has_interface = False
         if router is not None and subnet is not None:
             has_interface = any(
@@ -167,40 +193,40 @@ class OpenStackBackend:
             )
         gateway = None
         if router is not None and router.external_gateway_info:
-            gw_net = net.get_network(router.external_gateway_info["network_id"])
-            gateway = gw_net.name
-        group_sg = net.find_security_group(desired.security_group, project_id=project.id)
-        rules = (
-            tuple(_rule(r) for r in net.security_group_rules(security_group_id=group_sg.id))
-            if group_sg
-            else ()
+            gateway = net.get_network(router.external_gateway_info["network_id"]).name
+        groups = list(net.security_groups(project_id=project.id))
+        ops = next((g for g in groups if g.name == desired.security_group), None)
+        defaults = {g.id for g in groups if g.name == "default"}
+        all_rules = list(net.security_group_rules(project_id=project.id)) if groups else []
+        rules = tuple(
+            _rule(r) for r in all_rules if ops is not None and r.security_group_id == ops.id
         )
-        default_rules: tuple[ObservedRule, ...] = ()
-        for sg in net.security_groups(project_id=project.id, name="default"):
-            default_rules += tuple(
-                _rule(r) for r in net.security_group_rules(security_group_id=sg.id)
-            )
+        default_rules = tuple(_rule(r) for r in all_rules if r.security_group_id in defaults)
         app_credential_id = None
         if user is not None:
             try:
-                cred = ident.find_application_credential(user, desired.app_credential)
+                cred = _first(ident.application_credentials(user, name=desired.app_credential))
                 app_credential_id = cred.id if cred else None
             except os_exceptions.ForbiddenException:
                 app_credential_id = self._ids.get(f"appcred:{desired.project}")
-        servers = tuple(
-            s.id for s in self.conn.compute.servers(all_projects=True, project_id=project.id)
-        )
-        volumes = tuple(
-            v.id for v in self.conn.block_storage.volumes(all_projects=True, project_id=project.id)
-        )
-        ports = tuple(
-            p.id
-            for p in net.ports(project_id=project.id)
-            if not (p.device_owner or "").startswith(
-                ("network:router_interface", "network:dhcp", "network:router")
+        servers: tuple[str, ...] = ()
+        volumes: tuple[str, ...] = ()
+        ports: tuple[str, ...] = ()
+        if deep:
+            servers = tuple(
+                s.id for s in self.conn.compute.servers(all_projects=True, project_id=project.id)
             )
-            and not p.device_id
-        )
+            volumes = tuple(
+                v.id
+                for v in self.conn.block_storage.volumes(all_projects=True, project_id=project.id)
+            )
+            ports = tuple(
+                p.id
+                for p in net.ports(project_id=project.id)
+                if not (p.device_owner or "").startswith(
+                    ("network:router_interface", "network:dhcp", "network:router")
+                )
+            )
         return ObservedTenant(
             domain_id=domain.id,
             project_id=project.id,
@@ -220,7 +246,7 @@ class OpenStackBackend:
             router_id=router.id if router else None,
             router_has_interface=has_interface,
             router_gateway=gateway,
-            security_group_id=group_sg.id if group_sg else None,
+            security_group_id=ops.id if ops else None,
             security_group_rules=rules,
             default_group_rules=default_rules,
             app_credential_id=app_credential_id,

@@ -95,8 +95,12 @@ def provision(
                 progress=progress,
             )
     failed = [o for o in outcomes if o.state != "active"]
+    waiting: list[str] = []
+    if not pilots:
+        with session_scope(obj.engine) as session:
+            waiting = provisioning.waiting_for_agreement(session)
     if as_json:
-        emit_json([o.as_dict() for o in outcomes])
+        emit_json({"tenants": [o.as_dict() for o in outcomes], "waiting_for_agreement": waiting})
     else:
         table = Table("pilot", "state", "changes applied", "seconds", "environment", "error")
         for o in outcomes:
@@ -109,6 +113,11 @@ def provision(
                 (o.report.error if o.report and o.report.error else "") or "",
             )
         obj.out.print(table)
+        if waiting:
+            obj.out.print(
+                "Waiting for a signed data processing agreement (no tenant yet): "
+                + ", ".join(waiting)
+            )
     if failed:
         raise typer.Exit(1)
 

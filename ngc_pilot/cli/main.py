@@ -22,6 +22,7 @@ from ngc_pilot.cli import (
     policy_cmd,
     select_cmd,
     tenants_cmd,
+    tui_cmd,
 )
 from ngc_pilot.cli.context import AppContext
 from ngc_pilot.errors import InputError, NgcPilotError
@@ -45,6 +46,7 @@ app.command("teardown")(tenants_cmd.teardown)
 app.command("env")(tenants_cmd.env)
 app.command("audit")(audit_cmd.audit)
 app.command("demo")(demo_cmd.demo)
+app.command("tui")(tui_cmd.tui)
 
 
 @app.callback()

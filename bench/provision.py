@@ -1,0 +1,185 @@
+"""Benchmark of tenant provisioning against devcloud (a script that prints numbers).
+
+Same run, same cloud:
+* baseline — a plain sequential openstacksdk script creating the same
+  resources for one tenant (project, group + role, user + membership, three
+  quota sets, network, subnet, router + interface, security group + rule,
+  application credential), no lookups, no ledger;
+* ngc-pilot — one tenant; eight tenants in parallel; a no-op re-apply of the
+  eight (wall time and the number of mutating API calls, which must be zero).
+Everything created is torn down at the end.
+
+    devcloud/devcloud up && python bench/provision.py [--tenants 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+from ngc_pilot import intake, migrate, provisioning, selection
+from ngc_pilot.db import make_engine, session_scope
+from ngc_pilot.synthetic import nominations
+from policies.selection_policy import default_policy_path, parse_policy
+from policies.tenancy import load_tenant_policy
+from provisioner.openstack_backend import OpenStackBackend, connect, connect_with
+
+REPO = Path(__file__).resolve().parent.parent
+CLOUDS = REPO / ".devcloud" / "clouds.yaml"
+
+
+def baseline(tag: str) -> float:
+    conn = connect("devcloud", CLOUDS)
+    started = time.perf_counter()
+    domain = conn.identity.find_domain("ngc-bench") or conn.identity.create_domain(name="ngc-bench")
+    project = conn.identity.create_project(name=f"base-{tag}", domain_id=domain.id)
+    group = conn.identity.create_group(name=f"base-{tag}-members", domain_id=domain.id)
+    role = conn.identity.find_role("member")
+    conn.identity.assign_project_role_to_group(project, group, role)
+    password = secrets.token_urlsafe(24)
+    user = conn.identity.create_user(
+        name=f"base-{tag}@example.org",
+        domain_id=domain.id,
+        password=password,
+        default_project_id=project.id,
+    )
+    conn.identity.add_user_to_group(user, group)
+    conn.compute.update_quota_set(project.id, cores=64, ram=262144, instances=10)
+    conn.network.update_quota(project.id, networks=2, subnets=2, routers=1, ports=50)
+    conn.block_storage.update_quota_set(project.id, volumes=10, gigabytes=2000)
+    net = conn.network.create_network(name=f"base-{tag}-net", project_id=project.id)
+    sub = conn.network.create_subnet(
+        name=f"base-{tag}-subnet",
+        network_id=net.id,
+        project_id=project.id,
+        ip_version=4,
+        cidr="10.250.0.0/24",
+    )
+    router = conn.network.create_router(name=f"base-{tag}-router", project_id=project.id)
+    conn.network.add_interface_to_router(router, subnet_id=sub.id)
+    sg = conn.network.create_security_group(name=f"base-{tag}-sg", project_id=project.id)
+    conn.network.create_security_group_rule(
+        security_group_id=sg.id,
+        project_id=project.id,
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="10.10.0.0/24",
+    )
+    as_user = connect_with(
+        {
+            "auth_url": conn.auth["auth_url"],
+            "username": user.name,
+            "user_domain_id": domain.id,
+            "password": password,
+            "project_id": project.id,
+        },
+        conn.config.region_name,
+    )
+    as_user.identity.create_application_credential(
+        user.id, f"base-{tag}-cred", roles=[{"name": "member"}]
+    )
+    elapsed = time.perf_counter() - started
+    # clean up
+    conn.network.remove_interface_from_router(router, subnet=sub.id)
+    conn.network.delete_router(router)
+    conn.network.delete_subnet(sub)
+    conn.network.delete_network(net)
+    for group_sg in list(conn.network.security_groups(project_id=project.id)):
+        conn.network.delete_security_group(group_sg)
+    conn.identity.delete_user(user)
+    conn.identity.delete_group(group)
+    conn.identity.delete_project(project)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tenants", type=int, default=8)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="ngc-bench-"))
+    start = date.today() - timedelta(days=7)
+    text = (
+        default_policy_path()
+        .read_text()
+        .replace("start: 2021-04-15", f"start: {start}")
+        .replace("end: 2021-08-31", f"end: {start + timedelta(days=120)}")
+    )
+    policy = parse_policy(
+        text.replace("k_max: 10", f"k_max: {args.tenants + 1}").replace(
+            "per_institution_cap: 2", "per_institution_cap: 99"
+        )
+    )
+    engine = make_engine(f"sqlite:///{tmp / 'bench.db'}")
+    migrate.upgrade(engine)
+    run = uuid.uuid4().hex[:5]
+    noms = []
+    for i, n in enumerate(nominations(args.tenants + 1, policy, seed=7)):
+        raw = n.model_dump(mode="json")
+        raw["id"] = f"B{run}-{i}"
+        raw["principal_investigator"]["email"] = f"b{run}-{i}@example.org"
+        raw["eligibility"]["data_processing_agreement"] = "signed"
+        raw["resources"] = {"vcpus": 16, "ram_gb": 64, "gpus": 0, "storage_tb": 1}
+        noms.append(
+            intake.SourcedNomination(
+                type(n).model_validate(raw, context={"vocabularies": policy.vocabularies}), "bench"
+            )
+        )
+    with session_scope(engine) as session:
+        intake.store(session, noms, actor="bench", files=["generated"])
+        ids = [n.nomination.id for n in noms]
+        proposal = selection.propose(
+            session,
+            policy,
+            selection.SelectOptions(
+                k_min=len(ids), k_max=len(ids), lock_in=tuple(ids), explain=False
+            ),
+        )
+        selection.commit(session, proposal, by="bench", reason="benchmark", actor="bench")
+    prov = provisioning.Provisioner(
+        engine,
+        load_tenant_policy(),
+        lambda: OpenStackBackend("devcloud", CLOUDS),
+        "devcloud",
+        tmp / "environments",
+        "bench",
+    )
+    base = baseline(run)
+    started = time.perf_counter()
+    one = provisioning.provision(prov, [ids[0]], parallel=1)
+    t_one = time.perf_counter() - started
+    started = time.perf_counter()
+    many = provisioning.provision(prov, ids[1:], parallel=args.tenants)
+    t_many = time.perf_counter() - started
+    started = time.perf_counter()
+    again = provisioning.provision(prov, ids[1:], parallel=args.tenants)
+    t_noop = time.perf_counter() - started
+    calls = sum(o.mutating_calls for o in again)
+    print("# provisioning benchmark (devcloud on this machine)")
+    print("| measurement | ngc-pilot | baseline | goal |")
+    print("|---|---:|---:|---|")
+    print(f"| one tenant (s) | {t_one:.2f} | {base:.2f} | ≤ 1.0× baseline ({t_one / base:.2f}×) |")
+    print(
+        f"| {args.tenants} tenants in parallel (s) | {t_many:.2f} | {base * args.tenants:.2f} (sequential estimate) | ≤ 12 s |"
+    )
+    print(
+        f"| no-op re-apply of {args.tenants} (s, per tenant) | {t_noop:.2f} ({t_noop / args.tenants:.2f}) | — | ≤ 0.3 s per tenant |"
+    )
+    print(f"| mutating calls in the no-op | {calls} | — | 0 |")
+    assert all(o.state == "active" for o in one + many), [
+        o.as_dict() for o in one + many if o.state != "active"
+    ]
+    for pid in ids:
+        provisioning.teardown(prov, pid)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""SVG snapshots of every TUI screen on fixed data (pytest-textual-snapshot).
+
+Fixed data: the demo call imported from copies in the test's own folder (so
+no absolute path appears), the shipped policy, a committed selection, a
+frozen clock for every timestamp, a fixed terminal size.  SQLite only: the
+pictures do not depend on the backend.  Update after a deliberate change with
+``pytest tests/functional/test_tui_snapshots.py --snapshot-update`` and look
+at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import ngc_pilot.db
+from tui import make_app
+from tui.services import Services
+from tui.testing import DEMO_FILES, demo_services, populate, settle
+
+SIZE = (160, 48)
+FROZEN = datetime(2021, 4, 1, 9, 30, tzinfo=UTC)
+
+
+class _FrozenDatetime(datetime):
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[override]
+        return FROZEN if tz is not None else FROZEN.replace(tzinfo=None)
+
+
+@pytest.fixture
+def fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ngc_pilot.db, "datetime", _FrozenDatetime)
+    files = []
+    for source in DEMO_FILES:
+        shutil.copy(source, tmp_path / source.name)
+        files.append(Path(source.name))
+    services = demo_services("sqlite:///snap.db", actor="operator")
+    populate(services, commit=True, files=files)
+    yield services
+    services.engine.dispose()
+
+
+def _keys(*keys: str):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pytest.param(("1",), id="applications"),
+        pytest.param(("2",), id="selection-portfolio"),
+        pytest.param(("2", "n"), id="selection-candidates"),
+        pytest.param(("2", "v"), id="selection-coverage"),
+        pytest.param(("3",), id="tenants"),
+        pytest.param(("4",), id="usage"),
+        pytest.param(("5",), id="capacity"),
+        pytest.param(("6",), id="jobs"),
+        pytest.param(("7",), id="audit"),
+        pytest.param(("1", "question_mark"), id="help"),
+    ],
+)
+def test_screen_snapshot(fixed, snap_compare, keys):
+    assert snap_compare(make_app(fixed), terminal_size=SIZE, run_before=_keys(*keys))

@@ -1,0 +1,1 @@
+"""Reusable widgets of the operations UI: each renders one kind of fact."""

@@ -5,27 +5,35 @@ VENV  ?= .venv
 STAMP := $(VENV)/.installed
 BIN   := $(VENV)/bin
 
-.PHONY: demo test lint unit bench clean
+DEVCLOUD := devcloud/devcloud
+CLOUDS   := $(CURDIR)/.devcloud/clouds.yaml
+
+.PHONY: demo test lint unit bench devcloud clean
 
 $(STAMP): pyproject.toml scripts/bootstrap
 	sh scripts/bootstrap $(VENV)
 	touch $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/ngc-pilot --db sqlite:///var/demo.db demo
+devcloud:
+	$(DEVCLOUD) up
+
+demo: $(STAMP) devcloud
+	NGC_PILOT_CLOUD__CLOUDS_FILE=$(CLOUDS) $(BIN)/ngc-pilot --db sqlite:///var/demo.db demo --provision
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: lint
+test: lint devcloud
 	$(BIN)/pytest
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-bench: $(STAMP)
+bench: $(STAMP) devcloud
 	$(BIN)/python bench/selection.py
+	$(BIN)/python bench/provision.py
+	$(BIN)/python bench/tui.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

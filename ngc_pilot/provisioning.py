@@ -10,7 +10,7 @@ Gates before anything is applied: the data processing agreement must be
 ``signed``, and the quotas of all tenants must fit Placement's capacity unless
 the operator explicitly allows over-commit.
 
-Test hook: ``NGC_PILOT_CRASH_AFTER_STEPS=N`` kills this process with SIGKILL
+Test hook: ``NGC_PILOT_TEST_CRASH_AFTER_STEPS=N`` kills this process with SIGKILL
 right after the N-th step is recorded done, to prove a re-run converges.
 """
 
@@ -427,7 +427,7 @@ def _delivered_for(
 
 def _maybe_crash() -> None:
     global _steps_done
-    limit = os.environ.get("NGC_PILOT_CRASH_AFTER_STEPS")
+    limit = os.environ.get("NGC_PILOT_TEST_CRASH_AFTER_STEPS")
     if not limit:
         return
     with _crash_lock:

@@ -14,6 +14,7 @@ message.
 from __future__ import annotations
 
 import secrets as pysecrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -458,22 +459,51 @@ class OpenStackBackend:
         # fresh one-time password, act as the user once, and forget the password.
         password = pysecrets.token_urlsafe(32)
         self.conn.identity.update_user(user, password=password)
+        credential = None
+        # Keystone revokes the user's tokens on a password change with one-second
+        # resolution, so a token issued in that same second is refused (401):
+        # wait for the next second and try again.
+        for attempt in range(4):
+            try:
+                credential = self._credential_as_user(
+                    desired, domain.id, project.id, user.id, password
+                )
+                break
+            except os_exceptions.HttpException as exc:
+                if getattr(exc, "status_code", None) != 401 or attempt == 3:
+                    raise
+                time.sleep(1.1)
+            except ks_exceptions.Unauthorized:
+                if attempt == 3:
+                    raise
+                time.sleep(1.1)
+        del password
+        self._ids[f"appcred:{desired.project}"] = credential.id
+        return StepResult(
+            credential.id,
+            secret=Secret(credential.secret),
+            extra={"user_id": user.id, "project_id": project.id},
+        )
+
+    def _credential_as_user(
+        self, desired: DesiredTenant, domain_id: str, project_id: str, user_id: str, password: str
+    ) -> Any:
         as_user = connect_with(
             {
                 "auth_url": self.auth_url(),
                 "username": desired.pi_user,
-                "user_domain_id": domain.id,
+                "user_domain_id": domain_id,
                 "password": password,
-                "project_id": project.id,
+                "project_id": project_id,
             },
             self.region(),
         )
         try:
-            existing = as_user.identity.find_application_credential(user.id, desired.app_credential)
+            existing = as_user.identity.find_application_credential(user_id, desired.app_credential)
             if existing is not None:
-                as_user.identity.delete_application_credential(user.id, existing)
-            credential = as_user.identity.create_application_credential(
-                user.id,
+                as_user.identity.delete_application_credential(user_id, existing)
+            return as_user.identity.create_application_credential(
+                user_id,
                 desired.app_credential,
                 description=f"ngc-pilot credential for {desired.project}",
                 expires_at=desired.expires_at.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -482,13 +512,6 @@ class OpenStackBackend:
             )
         finally:
             as_user.close()
-        del password
-        self._ids[f"appcred:{desired.project}"] = credential.id
-        return StepResult(
-            credential.id,
-            secret=Secret(credential.secret),
-            extra={"user_id": user.id, "project_id": project.id},
-        )
 
     # ---------------------------------------------------------------- teardown
 
@@ -608,7 +631,12 @@ class OpenStackBackend:
             for kind, items in (
                 ("port", net.ports(project_id=project_id)),
                 ("network", net.networks(project_id=project_id)),
-                ("security group", net.security_groups(project_id=project_id)),
+                # Listing security groups *filtered by project* makes Neutron
+                # re-create that project's "default" group; list all, filter here.
+                (
+                    "security group",
+                    (g for g in net.security_groups() if g.project_id == project_id),
+                ),
                 ("server", self.conn.compute.servers(all_projects=True, project_id=project_id)),
                 (
                     "volume",
@@ -725,9 +753,11 @@ class OpenStackBackend:
             return False, "404 not found"
         except os_exceptions.HttpException as exc:
             code = getattr(exc, "status_code", "?")
+            # Any refusal returns no data: 400 (e.g. Cinder refusing all_tenants to a
+            # member), 401, 403, 404.  A 5xx is not proof of isolation: count it.
             return (
-                (False, f"HTTP {code}")
-                if code in (401, 403, 404)
+                (False, f"HTTP {code} refused")
+                if code in (400, 401, 403, 404)
                 else (True, f"HTTP {code}: unexpected")
             )
         if isinstance(result, list):

@@ -8,11 +8,13 @@ input).  Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
 import click
 import typer
+from pydantic import ValidationError
 
 from ngc_pilot.cli import (
     audit_cmd,
@@ -27,6 +29,7 @@ from ngc_pilot.cli import (
 from ngc_pilot.cli.context import AppContext
 from ngc_pilot.errors import InputError, NgcPilotError
 from ngc_pilot.settings import build_settings
+from policies.problems import problems_from_validation
 
 app = typer.Typer(
     name="ngc-pilot",
@@ -86,7 +89,15 @@ def main(
         overrides["policy"] = {"selection_file": str(policy)}
     if actor:
         overrides["audit"] = {"actor": actor}
-    ctx.obj = AppContext(build_settings(config, overrides))
+    try:
+        settings = build_settings(config, overrides)
+    except ValidationError as exc:
+        raise InputError(
+            problems_from_validation(exc, source=str(config or "settings (NGC_PILOT_*)"))
+        ) from exc
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"cannot read settings file {config}: {exc}") from exc
+    ctx.obj = AppContext(settings)
 
 
 def _print_error(error: NgcPilotError) -> None:

@@ -1,0 +1,83 @@
+"""Create ``.devcloud/venv`` and install the pinned OpenStack release into it.
+
+Re-installs only when ``devcloud/requirements.txt`` or the shims change (a hash
+of both is kept in the venv), so a warm ``up`` never touches the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+
+from .console import Console, DevcloudError
+from .layout import Layout
+
+MARKER = ".devcloud-installed"
+
+
+def _fingerprint(layout: Layout) -> str:
+    h = hashlib.sha256()
+    h.update(str(layout.shims).encode())  # the editable install points here
+    h.update(layout.requirements.read_bytes())
+    for path in sorted(layout.shims.rglob("*")):
+        if path.is_file() and "egg-info" not in str(path) and "__pycache__" not in str(path):
+            h.update(str(path.relative_to(layout.shims)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def installed(layout: Layout) -> bool:
+    marker = layout.venv / MARKER
+    return marker.exists() and marker.read_text().strip() == _fingerprint(layout)
+
+
+def _run(console: Console, cmd: list[str], what: str, log_name: str, layout: Layout) -> None:
+    layout.log.mkdir(parents=True, exist_ok=True)
+    log_path = layout.log / log_name
+    with open(log_path, "ab") as log:
+        done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+        raise DevcloudError(f"{what} failed (exit {done.returncode}); {log_path}:\n{tail}")
+
+
+def ensure_venv(layout: Layout, console: Console) -> bool:
+    """Make the virtualenv match the pins; True if anything was (re)installed."""
+    if installed(layout):
+        return False
+    python = shutil.which("python3") or sys.executable
+    if not (layout.bin / "python").exists():
+        console.say(f"creating the virtualenv {layout.venv}")
+        done = subprocess.run(
+            [python, "-m", "venv", str(layout.venv)], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            hint = (
+                " (on Debian: apt-get install python3-venv)" if "ensurepip" in done.stderr else ""
+            )
+            shutil.rmtree(layout.venv, ignore_errors=True)
+            raise DevcloudError(f"python3 -m venv failed{hint}:\n{done.stderr[-1500:]}")
+    pip = [str(layout.bin / "python"), "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    console.say(
+        "installing the pinned OpenStack release (about 2 minutes the first time; log: install.log)"
+    )
+    _run(console, [*pip, "install", "--upgrade", "pip>=24"], "upgrading pip", "install.log", layout)
+    _run(
+        console,
+        [*pip, "install", "-r", str(layout.requirements)],
+        "pip install -r requirements.txt",
+        "install.log",
+        layout,
+    )
+    _run(
+        console,
+        [*pip, "install", "--no-deps", "-e", str(layout.shims)],
+        "installing devcloud shims",
+        "install.log",
+        layout,
+    )
+    (layout.venv / MARKER).write_text(_fingerprint(layout) + "\n")
+    console.say("virtualenv ready")
+    return True

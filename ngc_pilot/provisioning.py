@@ -338,7 +338,13 @@ def _provision_one(prov: Provisioner, pilot_id: str, progress: Progress | None) 
             break
         outcome.plan.extend(c.as_dict() for c in the_plan.changes)
         _set_state(prov, pilot_id, "provisioning")
-        report = _apply_recorded(prov, pilot_id, run_id, the_plan, desired, backend, progress)
+        offset = len(done)
+
+        def passed(pilot: str, step: str, index: int, total: int, offset: int = offset) -> None:
+            if progress:
+                progress(pilot, step, offset + index, offset + total)
+
+        report = _apply_recorded(prov, pilot_id, run_id, the_plan, desired, backend, passed)
         done.extend(report.done)
         if not report.ok:
             break

@@ -86,7 +86,7 @@ class AppContext:
             tenant_policy=self.tenant_policy,
             backend_factory=backend,
             cloud=settings.cloud.name,
-            environments_dir=settings.environments_dir,
+            environments_dir=settings.environments_dir.resolve(),
             actor=self.actor,
         )
 

@@ -85,7 +85,7 @@ def provision(
             def progress(pilot: str, step: str, index: int, total: int) -> None:
                 if pilot not in tasks:
                     tasks[pilot] = bar.add_task(step, total=total, pilot=pilot)
-                bar.update(tasks[pilot], completed=index, description=step[:60])
+                bar.update(tasks[pilot], completed=index, total=total, description=step[:60])
 
             outcomes = provisioning.provision(
                 prov,
@@ -190,6 +190,9 @@ def tenants_show(
 @tenants_app.command("verify")
 def tenants_verify(
     ctx: typer.Context,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="One row per probe instead of per tenant pair.")
+    ] = False,
     cloud: CloudOpt = None,
     clouds_file: CloudsFile = None,
     as_json: JsonFlag = False,
@@ -201,15 +204,24 @@ def tenants_verify(
     if as_json:
         emit_json({"isolated": not leaks, "probes": [p.__dict__ for p in probes]})
     else:
-        table = Table("from", "target", "probe", "result", "detail")
+        table = Table("from", "target", "probes", "result", "detail")
+        pairs: dict[tuple[str, str], list] = {}
         for p in probes:
-            table.add_row(
-                p.from_pilot,
-                p.target,
-                p.what,
-                "[red]LEAK[/red]" if p.leaked else "isolated",
-                p.detail,
-            )
+            pairs.setdefault((p.from_pilot, p.target), []).append(p)
+        for (source, target), group in sorted(pairs.items()):
+            leaked = [p for p in group if p.leaked]
+            if leaked or show_all:
+                for p in group if show_all else leaked:
+                    table.add_row(
+                        source,
+                        target,
+                        p.what,
+                        "[red]LEAK[/red]" if p.leaked else "isolated",
+                        p.detail,
+                    )
+            else:
+                refused = sorted({p.detail for p in group})
+                table.add_row(source, target, str(len(group)), "isolated", ", ".join(refused))
         obj.out.print(table)
         obj.out.print(f"{len(probes)} probe(s), {len(leaks)} leak(s)")
     if leaks or not probes:

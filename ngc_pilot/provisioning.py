@@ -46,6 +46,7 @@ from provisioner.plan import plan, plan_teardown
 from provisioner.secrets import Secret
 
 ACTIVE_STATES = ("provisioning", "active", "failed", "suspended")
+TRANSIENT_RETRIES = 3  # re-observe and re-plan after a transient cloud error, with backoff
 Progress = Callable[[str, str, int, int], None]  # pilot, step, index, total
 
 _crash_lock = threading.Lock()
@@ -330,11 +331,13 @@ def _provision_one(prov: Provisioner, pilot_id: str, progress: Progress | None) 
     # Some resources appear only as a consequence of others (Neutron makes a
     # project's "default" security group when the project's first network or
     # group is created), so converge: observe, plan, apply until the plan is empty.
-    for _ in range(3):
+    retries = 0
+    for _ in range(3 + TRANSIENT_RETRIES):
         credential_id = _credential_id(prov, pilot_id)
         delivered = _delivered_for(prov, pilot_id, credential_id, observed.app_credential_id)
         the_plan = plan(desired, observed, credential_delivered=delivered)
         if the_plan.empty:
+            report = ApplyReport(pilot_id)  # converged, whatever an earlier pass met
             break
         outcome.plan.extend(c.as_dict() for c in the_plan.changes)
         _set_state(prov, pilot_id, "provisioning")
@@ -347,8 +350,19 @@ def _provision_one(prov: Provisioner, pilot_id: str, progress: Progress | None) 
         report = _apply_recorded(prov, pilot_id, run_id, the_plan, desired, backend, passed)
         done.extend(report.done)
         if not report.ok:
+            if not report.transient or retries >= TRANSIENT_RETRIES:
+                break
+            # A dropped connection may or may not have done the step: never
+            # repeat it blindly; look again and plan from what is there.
+            retries += 1
+            time.sleep(2**retries)
+        try:
+            observed = backend.observe(desired)
+        except CloudError as exc:
+            report = ApplyReport(
+                pilot_id, failed="observe", error=str(exc), transient=exc.transient
+            )
             break
-        observed = backend.observe(desired)
     report.done = done
     outcome.report = report
     outcome.mutating_calls = getattr(backend, "mutating_calls", 0)

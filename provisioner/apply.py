@@ -26,6 +26,7 @@ class ApplyReport:
     done: list[str] = field(default_factory=list)
     failed: str | None = None
     error: str | None = None
+    transient: bool = False  # the failure may pass: re-observe and try again
     seconds: float = 0.0
 
     @property
@@ -49,7 +50,7 @@ def apply(
         try:
             result = backend.execute(change, desired)
         except CloudError as exc:
-            report.failed, report.error = change.step, str(exc)
+            report.failed, report.error, report.transient = change.step, str(exc), exc.transient
             if ledger:
                 ledger(change, "failed", None, str(exc))
             break

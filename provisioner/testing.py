@@ -1,0 +1,180 @@
+"""An in-memory :class:`CloudBackend` for tests of *our* logic around the cloud.
+
+Real cloud behaviour is tested against devcloud (a real OpenStack).  This
+double exists for what a real cloud cannot be made to do on demand: drop a
+connection *after* a create succeeded, to prove the service re-observes
+instead of repeating the step.  It models only what ``plan`` reads and
+``execute`` writes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from provisioner.backend import CapacityLine, CloudError, Probe, StepResult
+from provisioner.model import Change, DesiredTenant, ObservedRule, ObservedTenant
+from provisioner.secrets import Secret
+
+
+@dataclass
+class _Tenant:
+    project_id: str
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    resources: dict[str, str] = field(default_factory=dict)  # kind -> id
+    quotas: dict[str, dict[str, int]] = field(default_factory=dict)
+    flags: set[str] = field(default_factory=set)
+    rules: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)
+
+
+class InMemoryCloud:
+    """A cloud that keeps tenants in dictionaries and can fail on cue."""
+
+    def __init__(self, cores: float = 4000, ram_mb: float = 32_000_000):
+        self._ids = (f"id-{n}" for n in itertools.count(1))
+        self.domains: set[str] = set()
+        self.tenants: dict[str, _Tenant] = {}
+        self.identities: dict[str, str] = {}  # group/user name -> id
+        self.calls: list[str] = []
+        self.mutating_calls = 0
+        self._capacity = [
+            CapacityLine("cores", cores, cores, 1.0),
+            CapacityLine("ram_mb", ram_mb, ram_mb, 1.0),
+        ]
+        self._fail: list[tuple[str, bool, bool]] = []  # (resource, after_doing_it, transient)
+
+    # -- test controls --------------------------------------------------------
+
+    def fail_once(self, resource: str, *, after: bool = True, transient: bool = True) -> None:
+        """Make the next ``resource`` step fail; ``after``: once the change is made (lost reply)."""
+        self._fail.append((resource, after, transient))
+
+    def count(self, kind: str) -> int:
+        return sum(kind in t.resources for t in self.tenants.values())
+
+    # -- CloudBackend --------------------------------------------------------
+
+    def auth_url(self) -> str:
+        return "http://127.0.0.1:1/v3"
+
+    def region(self) -> str | None:
+        return "Test"
+
+    def capacity(self) -> list[CapacityLine]:
+        return list(self._capacity)
+
+    def observe(self, desired: DesiredTenant, *, deep: bool = False) -> ObservedTenant:
+        self.calls.append(f"observe {desired.project}")
+        if desired.domain not in self.domains:
+            return ObservedTenant()
+        t = self.tenants.get(desired.project)
+        group_id = self.identities.get(desired.group)
+        user_id = self.identities.get(desired.pi_user)
+        if t is None:
+            return ObservedTenant(domain_id=desired.domain, group_id=group_id, user_id=user_id)
+        r = t.resources
+        return ObservedTenant(
+            domain_id=desired.domain,
+            project_id=t.project_id,
+            project_enabled=True,
+            project_tags=t.tags,
+            project_description=t.description,
+            group_id=group_id,
+            group_has_role="role" in t.flags,
+            user_id=user_id,
+            user_in_group="member" in t.flags,
+            compute_quota=t.quotas.get("compute_quota", {}),
+            network_quota=t.quotas.get("network_quota", {}),
+            volume_quota=t.quotas.get("volume_quota", {}),
+            network_id=r.get("network"),
+            subnet_id=r.get("subnet"),
+            subnet_cidr=desired.cidr if "subnet" in r else None,
+            router_id=r.get("router"),
+            router_has_interface="interface" in t.flags,
+            security_group_id=r.get("security_group"),
+            security_group_rules=tuple(
+                ObservedRule(rid, "ingress", p, lo, hi, cidr, None, "IPv4")
+                for rid, (p, lo, hi, cidr) in t.rules.items()
+            ),
+            app_credential_id=r.get("application_credential"),
+        )
+
+    def execute(self, change: Change, desired: DesiredTenant) -> StepResult:
+        failure = next((f for f in self._fail if f[0] == change.resource), None)
+        if failure and not failure[1]:
+            self._fail.remove(failure)
+            raise CloudError(f"{change.step} failed: injected", transient=failure[2])
+        result = self._do(change, desired)
+        self.mutating_calls += 1
+        self.calls.append(change.step)
+        if failure:
+            self._fail.remove(failure)
+            raise CloudError(
+                f"{change.step} failed: injected after the change", transient=failure[2]
+            )
+        return result
+
+    def _do(self, change: Change, desired: DesiredTenant) -> StepResult:
+        new = next(self._ids)
+        kind = change.resource
+        if kind == "domain":
+            self.domains.add(desired.domain)
+            return StepResult(desired.domain)
+        if change.action == "delete":
+            return self._delete(change, desired)
+        if kind == "project" and change.action == "update":
+            return StepResult(self.tenants[desired.project].project_id)
+        if kind == "project":
+            self.tenants[desired.project] = _Tenant(
+                new, tuple(change.detail["tags"]), change.detail["description"]
+            )
+            return StepResult(new)
+        t = self.tenants[desired.project]
+        if kind in ("group", "user"):
+            self.identities[change.name] = new
+            return StepResult(new)
+        if kind == "role_assignment":
+            t.flags.add("role")
+        elif kind == "group_membership":
+            t.flags.add("member")
+        elif kind.endswith("_quota"):
+            t.quotas[kind] = {**t.quotas.get(kind, {}), **change.detail}
+        elif kind == "router_interface":
+            t.flags.add("interface")
+        elif kind == "security_group_rule" and change.action == "create":
+            d = change.detail
+            t.rules[new] = (d["protocol"], d["port_min"], d["port_max"], d["remote_cidr"])
+        elif kind == "security_group_rule":
+            t.rules.pop(change.detail["id"], None)
+        elif kind == "application_credential":
+            t.resources[kind] = new
+            return StepResult(
+                new, secret=Secret(f"secret-{new}"), extra={"project_id": t.project_id}
+            )
+        else:
+            t.resources[kind] = new
+        return StepResult(new)
+
+    def _delete(self, change: Change, desired: DesiredTenant) -> StepResult:
+        kind = change.resource
+        t = self.tenants.get(desired.project)
+        if kind == "project":
+            self.tenants.pop(desired.project, None)
+        elif kind in ("user", "group"):
+            self.identities.pop(change.name, None)
+        elif t is not None and kind == "security_group_rule":
+            t.rules.pop(change.detail["id"], None)
+        elif t is not None and kind == "router_interface":
+            t.flags.discard("interface")
+        elif t is not None:
+            t.resources.pop(kind, None)
+        return StepResult(change.detail.get("id"))
+
+    def leftovers(self, desired: DesiredTenant, project_id: str | None) -> list[str]:
+        return [f"project {desired.project}"] if desired.project in self.tenants else []
+
+    def probe_isolation(
+        self, pilot_id: str, credential: dict[str, str], targets: dict[str, dict[str, str]]
+    ) -> list[Probe]:
+        return [Probe(pilot_id, target, "network", False, "404 not found") for target in targets]

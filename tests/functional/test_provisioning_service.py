@@ -1,0 +1,169 @@
+"""The provisioning service's own logic: ledger, audit, bundle, gates, recovery.
+
+Cloud behaviour is tested against the real devcloud in tests/integration.  Here
+the cloud is ``provisioner.testing.InMemoryCloud`` because these tests need a
+cloud that drops a connection right after a create succeeded — which a real
+OpenStack cannot be made to do on cue.
+"""
+
+from __future__ import annotations
+
+import stat
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import select
+from support.records import record
+
+from ngc_pilot import audit, intake, migrate, provisioning, selection
+from ngc_pilot.db import make_engine, session_scope
+from ngc_pilot.errors import InputError
+from ngc_pilot.models import ProvisionStep, Tenant
+from policies.nomination import Nomination
+from policies.selection_policy import default_policy_path, parse_policy
+from policies.tenancy import load_tenant_policy
+from provisioner.testing import InMemoryCloud
+
+
+@pytest.fixture
+def world(database, tmp_path):
+    start = date.today() - timedelta(days=3)
+    policy = parse_policy(
+        default_policy_path()
+        .read_text()
+        .replace("start: 2021-04-15", f"start: {start}")
+        .replace("end: 2021-08-31", f"end: {start + timedelta(days=100)}")
+    )
+    engine = make_engine(database.url)
+    migrate.upgrade(engine)
+    records = [
+        record(
+            id="S-1",
+            institution="A",
+            principal_investigator={"name": "A", "email": "a@example.org"},
+        ),
+        record(
+            id="S-2",
+            institution="B",
+            principal_investigator={"name": "B", "email": "b@example.org"},
+        ),
+        record(
+            id="W-3",
+            institution="C",
+            principal_investigator={"name": "C", "email": "c@example.org"},
+            eligibility={
+                "personalised_medicine": True,
+                "societal_interest": True,
+                "data_processing_agreement": "in_progress",
+            },
+        ),
+    ]
+    with session_scope(engine) as session:
+        noms = [
+            intake.SourcedNomination(
+                Nomination.model_validate(r, context={"vocabularies": policy.vocabularies}), "test"
+            )
+            for r in records
+        ]
+        intake.store(session, noms, actor="t", files=["t"])
+        proposal = selection.propose(
+            session, policy, selection.SelectOptions(k_min=3, k_max=3, explain=False)
+        )
+        selection.commit(session, proposal, by="t", reason="t", actor="t")
+    cloud = InMemoryCloud()
+    prov = provisioning.Provisioner(
+        engine, load_tenant_policy(), lambda: cloud, "test", tmp_path / "env", "tester"
+    )
+    yield prov, cloud, engine
+    engine.dispose()
+
+
+def test_provision_records_every_step_and_writes_a_private_bundle(world):
+    prov, cloud, engine = world
+    outcomes = provisioning.provision(prov, parallel=2)
+    assert sorted(o.pilot_id for o in outcomes) == ["S-1", "S-2"]  # W-3 waits for its agreement
+    assert all(o.state == "active" for o in outcomes)
+    with session_scope(engine) as session:
+        steps = session.exec(select(ProvisionStep).where(ProvisionStep.pilot_id == "S-1")).all()
+        assert {s.status for s in steps} == {"started", "done"}
+        assert sum(s.status == "done" for s in steps) == len(outcomes[0].as_dict()["applied"])
+        assert provisioning.waiting_for_agreement(session) == ["W-3"]
+        events = [e.action for e in audit.events(session, subject="S-1")]
+        assert "tenant.active" in events and "tenant.environment_written" in events
+        assert events.count("tenant.step.done") == sum(s.status == "done" for s in steps)
+        tenant = session.get(Tenant, "S-1")
+        assert tenant.credential_id and tenant.cidr != session.get(Tenant, "S-2").cidr
+    folder = prov.environments_dir / "S-1"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "clouds.yaml").stat().st_mode) == 0o600
+    assert "secret-" in (folder / "clouds.yaml").read_text()
+    with session_scope(engine) as session:
+        assert all("secret-" not in str(e.details) for e in audit.events(session))
+    before = cloud.mutating_calls
+    again = provisioning.provision(prov)
+    assert cloud.mutating_calls == before and all(o.plan == [] for o in again)
+
+
+def test_a_lost_reply_after_a_create_is_not_repeated(world):
+    prov, cloud, engine = world
+    cloud.fail_once("network", after=True, transient=True)
+    [outcome] = provisioning.provision(prov, ["S-1"])
+    assert outcome.state == "active"
+    assert sum(call.startswith("create network") for call in cloud.calls) == 1
+    with session_scope(engine) as session:
+        statuses = [
+            s.status
+            for s in session.exec(
+                select(ProvisionStep).where(ProvisionStep.step.startswith("create network"))
+            ).all()
+        ]
+    assert statuses == ["started", "failed"]  # recorded, then adopted on the next pass
+
+
+def test_a_permanent_failure_marks_the_tenant_failed_and_a_rerun_finishes(world):
+    prov, cloud, engine = world
+    cloud.fail_once("router", after=False, transient=False)
+    [outcome] = provisioning.provision(prov, ["S-1"])
+    assert outcome.state == "failed" and "router" in outcome.report.failed
+    with session_scope(engine) as session:
+        assert session.get(Tenant, "S-1").state == "failed"
+        assert "injected" in session.get(Tenant, "S-1").last_error
+    [outcome] = provisioning.provision(prov, ["S-1"])
+    assert outcome.state == "active"
+    assert outcome.plan[0]["resource"] == "router"  # resumed where it stopped
+
+
+def test_unsigned_agreement_is_refused_and_nothing_is_written(world):
+    prov, cloud, engine = world
+    with pytest.raises(InputError, match="must be 'signed'"):
+        provisioning.provision(prov, ["W-3"])
+    with session_scope(engine) as session:
+        assert session.exec(select(Tenant)).all() == []
+    assert cloud.calls == []
+
+
+def test_overcommit_is_refused_with_numbers_unless_allowed(world):
+    prov, _, engine = world
+    small = InMemoryCloud(cores=10)
+    prov.backend_factory = lambda: small
+    with pytest.raises(InputError) as info:
+        provisioning.provision(prov, ["S-1"])
+    assert "cores: tenants' quotas would total 64, the cloud can allocate 10" in str(info.value)
+    with session_scope(engine) as session:
+        assert session.exec(select(Tenant)).all() == []
+    [outcome] = provisioning.provision(prov, ["S-1"], allow_overcommit=True)
+    assert outcome.state == "active"
+    with session_scope(engine) as session:
+        assert [e.action for e in audit.events(session, action="tenant.overcommit")] == [
+            "tenant.overcommit_allowed"
+        ]
+
+
+def test_teardown_removes_the_tenant_and_its_bundle(world):
+    prov, cloud, engine = world
+    provisioning.provision(prov, ["S-1"])
+    result = provisioning.teardown(prov, "S-1", reason="pilot ended")
+    assert result.as_dict()["clean"] is True
+    assert not (prov.environments_dir / "S-1").exists()
+    with session_scope(engine) as session:
+        assert session.get(Tenant, "S-1").state == "torn_down"

@@ -1,7 +1,8 @@
 """The cloud as the provisioner sees it, in our own words (a Protocol).
 
-``openstack_backend.OpenStackBackend`` implements it with openstacksdk; tests
-of pure logic use :class:`RecordingBackend` from ``provisioner.testing``.
+``openstack_backend.OpenStackBackend`` implements it with openstacksdk.  Tests
+of the service's own logic (lost replies, injected failures) use
+``provisioner.testing.InMemoryCloud``; cloud behaviour is tested against devcloud.
 """
 
 from __future__ import annotations

@@ -3,25 +3,37 @@
 Deliberately small: each screen loads and shows its own data; the app only
 switches between them, counts data changes (so a screen reloads when shown
 after another screen wrote something) and turns failures into notifications.
+
+Launch is kept short by opening the service layer (SQLAlchemy, the ORM, the
+migration check, the policy: most of the import time) in a worker *after*
+the first screen is on the terminal, when the app is made from settings.
+Screens load their data in workers that wait for it; nothing in ``tui``
+imports the service layer at import time (``tests/functional/test_tui_launch.py``).
+Made from the CLI's context or from ready services, the app uses them as is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
 
-from ngc_pilot.cli.context import AppContext
-from ngc_pilot.settings import Settings
-from tui.errors import describe
+from tui.errors import NotStarted, describe
 from tui.messages import ServiceFailed
 from tui.screens import SCREENS
 from tui.screens.help import HelpScreen
-from tui.services import Services
+
+if TYPE_CHECKING:
+    from ngc_pilot.cli.context import AppContext
+    from ngc_pilot.settings import Settings
+    from tui.services import Services
 
 
 class OpsApp(App[None]):
@@ -39,17 +51,64 @@ class OpsApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, services: Services) -> None:
+    class Started(Message):
+        """The service layer is open (posted by the worker that opened it)."""
+
+    def __init__(
+        self,
+        services: Services | None = None,
+        *,
+        opening: Callable[[], Services] | None = None,
+        label: str = "",
+    ) -> None:
         super().__init__()
-        self.services = services
+        if (services is None) == (opening is None):
+            raise ValueError("give ready services or a way to open them, not both")
+        self._services = services
+        self._open_services = opening
+        self._services_ready = threading.Event()
+        if services is not None:
+            self._services_ready.set()
+        self._database_label = label
         self.data_version = 0  # bumped by a screen after it writes; others reload when shown
 
+    @property
+    def services(self) -> Services:
+        """The service layer; waits while it is being opened (workers ask first)."""
+        self._services_ready.wait()
+        if self._services is None:
+            raise NotStarted
+        return self._services
+
     def on_mount(self) -> None:
-        self.sub_title = self.services.database_label
+        if self._services is not None:
+            self.sub_title = self._services.database_label
+        else:
+            self.sub_title = f"{self._database_label} (opening…)"
+            # After the first screen is painted: the import work of opening the
+            # database would otherwise compete with drawing it.
+            self.call_after_refresh(self._open_worker)
         self.switch_mode(SCREENS[0].MODE)
 
+    @work(thread=True, group="open")
+    def _open_worker(self) -> None:
+        assert self._open_services is not None
+        try:
+            self._services = self._open_services()
+        except Exception as exc:  # noqa: BLE001 - shown, never a traceback
+            self.post_message(ServiceFailed("Opening the database", exc))
+        else:
+            self.post_message(self.Started())
+        finally:
+            self._services_ready.set()  # screens waiting for the services go on (or give up)
+
+    def on_ops_app_started(self) -> None:
+        if self._services is not None:
+            self.sub_title = self._services.database_label
+
     def on_service_failed(self, message: ServiceFailed) -> None:
-        title, text = describe(message.action, message.error, self.services.error_log)
+        log = self._services.error_log if self._services is not None else None
+        title, text = describe(message.action, message.error, log)
         self.notify(text, title=title, severity="error", timeout=12, markup=False)
 
     def action_help(self) -> None:
@@ -87,11 +146,35 @@ def _own_bindings(screen: Screen) -> list[Binding]:
 
 
 def make_app(source: AppContext | Settings | Services) -> OpsApp:
-    """The TUI on the database and policy of ``source`` (an empty database is migrated)."""
+    """The TUI on the database and policy of ``source`` (an empty database is migrated).
+
+    From settings, the database is opened in a worker once the first screen is
+    shown; from the CLI's context or ready services, right away.
+    """
+    from ngc_pilot.settings import Settings
+
+    if isinstance(source, Settings):
+        settings = source
+
+        def opening() -> Services:
+            from tui.services import Services
+
+            return Services.from_settings(settings)
+
+        return OpsApp(opening=opening, label=_url_label(settings))
+    from tui.services import Services
+
     if isinstance(source, Services):
-        services = source
-    elif isinstance(source, AppContext):
-        services = Services.from_context(source)
-    else:
-        services = Services.from_settings(source)
-    return OpsApp(services)
+        return OpsApp(source)
+    return OpsApp(Services.from_context(source))
+
+
+def _url_label(settings: Settings) -> str:
+    """The database as the header shows it before the service layer is open (no password)."""
+    url = settings.database_url
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        credentials, _, host = rest.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url

@@ -16,10 +16,13 @@ from pathlib import Path
 
 from textual.message_pump import MessagePump
 
-from ngc_pilot.errors import InputError, NgcPilotError
 from tui.messages import ServiceFailed
 
 MAX_LINES = 8
+
+
+class NotStarted(Exception):
+    """The service layer could not be opened; that failure was already shown once."""
 
 
 @contextmanager
@@ -27,12 +30,16 @@ def reported(target: MessagePump, action: str) -> Iterator[None]:
     """Run the block; on any exception post :class:`ServiceFailed` to ``target``."""
     try:
         yield
+    except NotStarted:
+        pass  # the app showed why when it failed to open the database
     except Exception as exc:  # noqa: BLE001 - the UI must survive every failure
         target.post_message(ServiceFailed(action, exc))
 
 
 def describe(action: str, error: BaseException, log_file: Path | None) -> tuple[str, str]:
     """(title, message) of a notification for ``error``; unexpected ones are logged."""
+    from ngc_pilot.errors import InputError, NgcPilotError  # loaded by the services by now
+
     if isinstance(error, InputError):
         lines = [_problem_line(p) for p in error.problems]
         if len(lines) > MAX_LINES:

@@ -4,7 +4,8 @@
 handled, so a test asserts on what the operator would see, without sleeping.
 ``demo_services`` builds services on a database URL; ``populate`` fills it
 through the real service layer (the demo call, optionally a committed
-selection).
+selection).  ``record_tenant`` writes a tenant row and its step ledger the way
+the provisioner leaves them, for screens tested without a cloud.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from textual.widgets import DirectoryTree, Static
 from textual.worker import Worker
 
 import ngc_pilot
+from ngc_pilot.db import session_scope
+from ngc_pilot.models import ProvisionStep, Tenant
 from ngc_pilot.selection import SelectOptions
 from ngc_pilot.settings import build_settings
 from tui.services import DecisionView, Services
@@ -97,3 +100,49 @@ def populate(
     return services.commit(
         view, by="Steering group (test)", reason="Round 1 under the shipped policy"
     )
+
+
+def record_tenant(
+    services: Services,
+    pilot_id: str,
+    state: str,
+    *,
+    size: str = "small",
+    cidr: str = "10.240.0.0/24",
+    steps: Sequence[tuple[str, str]] = (),
+    last_error: str | None = None,
+    environment: str | None = None,
+    run_id: str = "run000000001",
+) -> None:
+    """A tenant row for ``pilot_id`` in ``state`` with ``steps`` ((step, status), ...) in its
+    ledger, written directly as the provisioner would have left them (no cloud)."""
+    created = state not in ("planned", "torn_down")
+    with session_scope(services.engine) as session:
+        session.add(
+            Tenant(
+                pilot_id=pilot_id,
+                cloud="devcloud",
+                size=size,
+                project_name=f"ngc-{pilot_id.lower()}",
+                project_id=f"{pilot_id.lower().replace('-', '')}0000" if created else None,
+                cidr=cidr,
+                state=state,
+                credential_id=f"cred-{pilot_id.lower()}" if state == "active" else None,
+                environment_path=environment,
+                last_error=last_error,
+            )
+        )
+        for n, (step, status) in enumerate(steps, start=1):
+            action, resource = step.split(" ")[:2]
+            session.add(
+                ProvisionStep(
+                    pilot_id=pilot_id,
+                    run_id=run_id,
+                    step=step,
+                    action=action,
+                    resource=resource,
+                    status=status,
+                    resource_id=f"id-{n:04d}" if status == "done" else None,
+                    error="HTTP 503 from neutron" if status == "failed" else None,
+                )
+            )

@@ -30,6 +30,7 @@ from ngc_pilot.cli.context import AppContext
 from ngc_pilot.errors import InputError, NgcPilotError
 from ngc_pilot.settings import build_settings
 from policies.problems import problems_from_validation
+from provisioner.backend import CloudError
 
 app = typer.Typer(
     name="ngc-pilot",
@@ -120,6 +121,10 @@ def run(argv: list[str] | None = None) -> int:
     except NgcPilotError as error:
         _print_error(error)
         return error.exit_code
+    except CloudError as error:
+        # The cloud failed or could not be reached: one line, no traceback.
+        sys.stderr.write(f"error: the cloud: {error}\n")
+        return 1
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:

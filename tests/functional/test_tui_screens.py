@@ -68,10 +68,15 @@ async def test_every_screen_shows_its_data_with_a_populated_database(populated):
         assert "Last decision: #1 by Steering group (test)" in text_of(
             sel.query_one("#sel-status", Static)
         )
-        tenants = seen["Tenants"].query_one("#tenants-pilots", DataTable)
-        assert tenants.row_count == 10
-        assert {str(tenants.get_row_at(i)[7]) for i in range(10)} == {"not provisioned"}
-        assert "issue 3" in text_of(seen["Tenants"].query_one("#tenants-not-yet", Static))
+        tenants = seen["Tenants"].query_one("#ten-table", DataTable)
+        assert tenants.row_count == 10  # every pilot; none has a tenant yet
+        assert {str(tenants.get_row_at(i)[2]) for i in range(10)} == {
+            "not provisioned",
+            "waiting for agreement",
+        }
+        assert "7 not provisioned · 3 waiting for agreement" in text_of(
+            seen["Tenants"].query_one("#ten-status", Static)
+        )
         assert "issue 4" in text_of(seen["Usage & billing"].query_one("#usage-not-yet", Static))
         assert "issue 4" in text_of(seen["Jobs"].query_one("#jobs-not-yet", Static))
         capacity = seen["Capacity"]

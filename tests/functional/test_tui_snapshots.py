@@ -20,7 +20,7 @@ import pytest
 import ngc_pilot.db
 from tui import make_app
 from tui.services import Services
-from tui.testing import DEMO_FILES, demo_services, populate, settle
+from tui.testing import DEMO_FILES, demo_services, populate, record_tenant, settle
 
 SIZE = (160, 48)
 FROZEN = datetime(2021, 4, 1, 9, 30, tzinfo=UTC)
@@ -44,6 +44,32 @@ def fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]
     populate(services, commit=True, files=files)
     yield services
     services.engine.dispose()
+
+
+LEDGER = [
+    ("create project ngc-rh-2021-21", "done"),
+    ("create group ngc-rh-2021-21-members", "done"),
+    ("update compute_quota ngc-rh-2021-21", "done"),
+    ("create network ngc-rh-2021-21-net", "done"),
+]
+
+
+@pytest.fixture
+def provisioned(fixed: Services) -> Services:
+    """The fixed data with tenants in several states, as the provisioner leaves them."""
+    record_tenant(
+        fixed, "RH-2021-21", "active", steps=LEDGER, environment="var/environments/RH-2021-21"
+    )
+    record_tenant(
+        fixed,
+        "RH-2021-11",
+        "failed",
+        cidr="10.240.1.0/24",
+        steps=[("create project ngc-rh-2021-11", "done"), ("create network x", "failed")],
+        last_error="create network x failed: HttpException (HTTP 503)",
+    )
+    record_tenant(fixed, "RH-2021-16", "torn_down", cidr="10.240.2.0/24")
+    return fixed
 
 
 def _keys(*keys: str):
@@ -73,3 +99,17 @@ def _keys(*keys: str):
 )
 def test_screen_snapshot(fixed, snap_compare, keys):
     assert snap_compare(make_app(fixed), terminal_size=SIZE, run_before=_keys(*keys))
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pytest.param(("3", "down", "down", "down", "down", "down", "down"), id="tenants-ledger"),
+        pytest.param(
+            ("3", "down", "down", "down", "down", "down", "down", "t"), id="tenants-teardown"
+        ),
+        pytest.param(("3", "down", "down", "down", "down"), id="tenants-failed"),
+    ],
+)
+def test_tenants_snapshot(provisioned, snap_compare, keys):
+    assert snap_compare(make_app(provisioned), terminal_size=SIZE, run_before=_keys(*keys))

@@ -9,7 +9,7 @@ which validates exactly like a file import; importing takes files.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -19,17 +19,18 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input
 
-from ngc_pilot.intake import ImportReport
 from policies.units import format_size
 from tui.errors import reported
 from tui.screens.base import OpsScreen
-from tui.screens.import_file import ImportFileScreen
-from tui.screens.nomination_form import NominationFormScreen
-from tui.services import ApplicationRow
 from tui.widgets.application_detail import ApplicationDetail
+from tui.widgets.table import OpsTable
 
 # column key -> (header, sort key, sort label)
-SortKey = Callable[[ApplicationRow], Any]
+if TYPE_CHECKING:  # the service layer is imported by the worker that opens it, not here
+    from ngc_pilot.intake import ImportReport
+    from tui.services import ApplicationRow
+
+SortKey = Callable[["ApplicationRow"], Any]
 
 
 def _eligible_key(r: ApplicationRow) -> Any:
@@ -126,9 +127,7 @@ class ApplicationsScreen(OpsScreen):
                 id="apps-filter",
                 compact=True,
             )
-            table: DataTable[Any] = DataTable(
-                id="apps-table", cursor_type="row", zebra_stripes=True
-            )
+            table: DataTable[Any] = OpsTable(id="apps-table", cursor_type="row", zebra_stripes=True)
             table.loading = True
             yield table
             yield ApplicationDetail(id="apps-detail")
@@ -155,8 +154,8 @@ class ApplicationsScreen(OpsScreen):
     # --------------------------------------------------------- table contents
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#apps-table", DataTable)
+    def table(self) -> OpsTable:
+        return self.query_one("#apps-table", OpsTable)
 
     def visible(self) -> list[ApplicationRow]:
         return [
@@ -171,10 +170,13 @@ class ApplicationsScreen(OpsScreen):
         table = self.table
         keep = self.highlighted_id()
         table.clear()
-        for row in self.visible():
-            table.add_row(*_cells(row), key=row.id)
+        rows = [(row.id, _cells(row)) for row in self.visible()]
+        table.fit_columns(cells for _, cells in rows)
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
         self.apply_sort()
         table.loading = False
+        self.focus_default()
         if keep is not None and keep in self.rows:
             try:
                 table.move_cursor(row=table.get_row_index(keep))
@@ -267,6 +269,8 @@ class ApplicationsScreen(OpsScreen):
         self.apply_sort()
 
     def action_add(self) -> None:
+        from tui.screens.nomination_form import NominationFormScreen
+
         self.app.push_screen(NominationFormScreen(self.services, None), self._saved)
 
     def action_edit(self) -> None:
@@ -275,9 +279,13 @@ class ApplicationsScreen(OpsScreen):
             self.notify("No application highlighted to edit.", severity="warning")
             return
         document = self.rows[app_id].assessed.application.document
+        from tui.screens.nomination_form import NominationFormScreen
+
         self.app.push_screen(NominationFormScreen(self.services, document), self._saved)
 
     def action_import(self) -> None:
+        from tui.screens.import_file import ImportFileScreen
+
         self.app.push_screen(ImportFileScreen(self.services), self._imported)
 
     def _saved(self, report: ImportReport | None) -> None:

@@ -11,7 +11,6 @@ import json
 from typing import Any, ClassVar
 
 from rich.console import Group
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -22,6 +21,7 @@ from textual.widgets import DataTable, Input, Static
 
 from tui.errors import reported
 from tui.screens.base import OpsScreen
+from tui.widgets.table import OpsTable
 
 
 def event_matches(event: dict[str, Any], words: list[str]) -> bool:
@@ -65,7 +65,7 @@ class AuditScreen(OpsScreen):
                     id="audit-filter",
                     compact=True,
                 )
-                table: DataTable[Any] = DataTable(
+                table: DataTable[Any] = OpsTable(
                     id="audit-table", cursor_type="row", zebra_stripes=True
                 )
                 table.loading = True
@@ -92,24 +92,28 @@ class AuditScreen(OpsScreen):
         self.refill()
 
     def refill(self) -> None:
-        table = self.query_one("#audit-table", DataTable)
+        table = self.query_one("#audit-table", OpsTable)
         table.clear()
-        shown = 0
+        rows = []
         for event in reversed(list(self.events.values())):
             if not event_matches(event, self.words):
                 continue
-            shown += 1
             reason = event["reason"] or ""
-            table.add_row(
+            cells = [
                 Text(str(event["id"]), justify="right"),
                 event["at"][:19].replace("T", " "),
                 event["actor"],
                 event["action"],
                 event["subject"] if len(event["subject"]) <= 32 else event["subject"][:31] + "…",
                 reason if len(reason) <= 40 else reason[:39] + "…",
-                key=str(event["id"]),
-            )
+            ]
+            rows.append((str(event["id"]), cells))
+        table.fit_columns(cells for _, cells in rows)
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+        shown = len(rows)
         table.loading = False
+        self.focus_default()
         table.border_title = f"{shown} of {len(self.events)} entries, newest first" + (
             f" · filter: {' '.join(self.words)}" if self.words else ""
         )
@@ -131,6 +135,8 @@ class AuditScreen(OpsScreen):
         head.append(f"\n{event['at']}\nby {event['actor']}\nsubject: {event['subject']}")
         if event["reason"]:
             head.append(f"\nreason: {event['reason']}")
+        from rich.syntax import Syntax  # pygments: only once an entry is shown
+
         details = json.dumps(event["details"], indent=2, ensure_ascii=False, default=str)
         target.update(
             Group(

@@ -8,7 +8,7 @@ replace the requests when provisioning (issue 3) and metering (issue 4) land.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -18,10 +18,11 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from ngc_pilot.views import CapacityTimeline
 from tui.errors import reported
 from tui.screens.base import OpsScreen
-from tui.widgets.timeline import AllocationPlot, gantt_table, months_table
+
+if TYPE_CHECKING:
+    from ngc_pilot.views import CapacityTimeline
 
 
 class CapacityScreen(OpsScreen):
@@ -39,6 +40,8 @@ class CapacityScreen(OpsScreen):
         with VerticalScroll(id="cap-body"):
             yield Static("Loading…", id="cap-summary")
             yield Static("", id="cap-months")
+            from tui.widgets.timeline import AllocationPlot  # plotext: only once shown
+
             yield AllocationPlot(id="cap-plot")
             yield Static("", id="cap-gantt")
 
@@ -80,6 +83,8 @@ class CapacityScreen(OpsScreen):
                 style="yellow",
             )
         self.query_one("#cap-summary", Static).update(summary)
+        from tui.widgets.timeline import AllocationPlot, gantt_table, months_table
+
         self.query_one("#cap-months", Static).update(months_table(t))
         self.query_one(AllocationPlot).show(t)
         self.query_one("#cap-gantt", Static).update(gantt_table(t))

@@ -8,7 +8,7 @@ screen then commits in a worker.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,7 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from tui.services import ProposalView
+if TYPE_CHECKING:
+    from tui.services import ProposalView
 
 
 @dataclass(frozen=True)

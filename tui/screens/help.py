@@ -61,10 +61,14 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(_keys_table(self.for_screen), id="help-screen-keys")
                 yield Static("")
                 yield Static(keys, id="help-global-keys")
+                notes = getattr(self.for_screen, "HELP", "")
+                if notes:
+                    yield Static(notes, id="help-screen-notes", markup=False)
                 yield Static(
-                    "\nSlow work (loading, solving, importing) runs in the background; "
-                    "the screen stays usable. Errors appear as notifications, with every "
-                    "problem named.",
+                    "\nSlow work (loading, solving, importing, planning, applying, tearing "
+                    "down, verifying) runs in the background; the screen stays usable. "
+                    "Anything that changes the cloud asks first (y: yes, n / esc: no). "
+                    "Errors appear as notifications, with every problem named.",
                     classes="hint",
                 )
             yield Static("esc: close", classes="hint")

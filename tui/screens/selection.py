@@ -10,7 +10,8 @@ it is re-solved, and only a fresh proposal can be committed.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -21,15 +22,18 @@ from textual.message import Message
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from ngc_pilot.selection import SelectOptions
 from tui.errors import reported
 from tui.screens.base import OpsScreen
 from tui.screens.commit import CommitRequest, CommitScreen
 from tui.screens.why_not import WhyNotScreen
-from tui.services import DecisionView, ProposalView
 from tui.widgets.capacity_bars import CapacityBars
 from tui.widgets.coverage_matrix import CoverageMatrix
 from tui.widgets.explanation import render_explanation
+
+if TYPE_CHECKING:
+    from ngc_pilot.selection import SelectOptions
+    from tui.services import DecisionView, ProposalView
+from tui.widgets.table import OpsTable
 
 
 def _short(text: str, width: int) -> str:
@@ -88,13 +92,13 @@ class SelectionScreen(OpsScreen):
         with TabbedContent(id="sel-tabs", initial="tab-portfolio"):
             with TabPane("Portfolio (p)", id="tab-portfolio"):
                 with Vertical():
-                    yield DataTable(id="sel-portfolio", cursor_type="row", zebra_stripes=True)
+                    yield OpsTable(id="sel-portfolio", cursor_type="row", zebra_stripes=True)
                     with Horizontal(id="sel-side"):
                         yield CapacityBars("", id="sel-capacity")
                         with VerticalScroll(id="sel-explain-scroll"):
                             yield Static("", id="sel-explain")
             with TabPane("Candidates (n)", id="tab-candidates"):
-                yield DataTable(id="sel-candidates", cursor_type="row", zebra_stripes=True)
+                yield OpsTable(id="sel-candidates", cursor_type="row", zebra_stripes=True)
             with TabPane("Coverage (v)", id="tab-coverage"):
                 yield CoverageMatrix(id="sel-coverage")
 
@@ -138,6 +142,8 @@ class SelectionScreen(OpsScreen):
 
     @property
     def options(self) -> SelectOptions:
+        from ngc_pilot.selection import SelectOptions  # imported by the services by now
+
         return SelectOptions(
             lock_in=tuple(sorted(self.lock_in)), lock_out=tuple(sorted(self.lock_out))
         )
@@ -211,7 +217,7 @@ class SelectionScreen(OpsScreen):
         self.update_status()
 
     def fill_candidates(self) -> None:
-        table = self.query_one("#sel-candidates", DataTable)
+        table = self.query_one("#sel-candidates", OpsTable)
         keep = self._cursor_id(table)
         table.clear()
         if self.view is None:
@@ -221,16 +227,25 @@ class SelectionScreen(OpsScreen):
             self.view.proposal.assessed.values(),
             key=lambda a: (not a.eligibility.eligible, -a.score.total, a.id),
         )
-        for a in assessed:
-            table.add_row(
+        rows = [
+            (
                 a.id,
-                _short(a.nomination.name, 40),
-                _short(a.nomination.institution, 28),
-                Text("yes", style="green") if a.eligibility.eligible else Text("no", style="red"),
-                Text(f"{a.score.total:.1f}", justify="right"),
-                self._status(a.id, a.id in selected),
-                key=a.id,
+                [
+                    a.id,
+                    _short(a.nomination.name, 40),
+                    _short(a.nomination.institution, 28),
+                    Text("yes", style="green")
+                    if a.eligibility.eligible
+                    else Text("no", style="red"),
+                    Text(f"{a.score.total:.1f}", justify="right"),
+                    self._status(a.id, a.id in selected),
+                ],
             )
+            for a in assessed
+        ]
+        table.fit_columns(cells for _, cells in rows)
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
         self._restore(table, keep)
         table.border_title = (
             f"{len(assessed)} applications · locked in: {len(self.lock_in)} · "
@@ -403,9 +418,7 @@ class SelectionScreen(OpsScreen):
     @work(thread=True, exclusive=True, group="why-not")
     def _why_not(self, pid: str, options: SelectOptions) -> None:
         with reported(self, f"Why not {pid}"):
-            options = SelectOptions(
-                lock_in=options.lock_in, lock_out=options.lock_out, explain=False
-            )
+            options = replace(options, explain=False)
             self.post_message(self.WhyNotReady(self.services.why_not(pid, options)))
 
     def on_selection_screen_why_not_ready(self, message: WhyNotReady) -> None:

@@ -6,6 +6,8 @@ score by hand and see every reason a nomination is ineligible.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -13,7 +15,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from tui.services import ApplicationRow
+if TYPE_CHECKING:
+    from tui.services import ApplicationRow
 
 
 def render_facts(row: ApplicationRow) -> RenderableType:

@@ -9,13 +9,16 @@ pilots' planned start and end on the same time axis.
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
 from textual_plotext import PlotextPlot
 
-from ngc_pilot.views import CapacityTimeline
 from tui.widgets.capacity_bars import LABELS, bar
+
+if TYPE_CHECKING:
+    from ngc_pilot.views import CapacityTimeline
 
 GANTT_WIDTH = 60
 

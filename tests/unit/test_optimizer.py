@@ -223,3 +223,21 @@ def test_locking_in_more_than_capacity_is_explained_with_numbers():
     inst = SelectionInstance((a, b), WEIGHTS, (1.0,), 1, 2, 2, (10, 9, 9, 9), frozenset({"A", "B"}))
     reasons = optimize(inst).infeasibility
     assert any("locked-in projects need 16, capacity is 10" in r for r in reasons)
+
+
+def test_regression_solver_answer_matches_its_proven_objective():
+    # Found by the brute-force property test: with a MIP start set, highspy
+    # returned the start's x (objective 17) while proving 21.
+    c = (
+        Candidate("P00", "I1", 0.0, (1, 1, 0, 0), frozenset({"a=0"})),
+        Candidate("P01", "I1", 0.0, (1, 1, 0, 0), frozenset({"a=0"})),
+        Candidate("P02", "I1", 1.0, (1, 7, 0, 0), frozenset({"a=1"})),
+        Candidate("P03", "I2", 1.0, (1, 1, 0, 0), frozenset({"a=0"})),
+        Candidate("P04", "I1", 0.0, (1, 1, 0, 0), frozenset({"a=1"})),
+    )
+    inst = SelectionInstance(
+        c, WEIGHTS, (1.0, 0.5, 0.25), 1, 3, 2, (4.0, 8.0, 0.0, 0.0), frozenset({"P00"})
+    )
+    result = optimize(inst)
+    assert result.objective == pytest.approx(brute_force(inst)[0]) == pytest.approx(21.0)
+    assert result.selected == ("P00", "P03", "P04")

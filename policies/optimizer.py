@@ -13,7 +13,7 @@ Because the credits c_r never increase, the y need not be integer: the LP
 fills them in order, which keeps the model compact (one row per value instead
 of indicator variables per value and rank).  Before solving, candidates that
 are provably never needed are removed (:func:`reduce_dominated`), a greedy +
-1-swap local search gives a warm start and a fallback, and HiGHS runs with
+1-swap local search is the fallback, and HiGHS runs with
 ``mip_rel_gap = 0`` so "optimal" means proven optimal.
 
 Ties: candidates are ordered by id before the model is built and HiGHS runs

@@ -46,8 +46,8 @@ from policies.portfolio import (
 )
 
 TOLERANCE = 1e-6
-# Tuned on generated instances (bench/selection.py): the warm start makes
-# HiGHS's primal heuristics redundant, and they cost more than they find.
+# Tuned on generated instances (bench/selection.py): HiGHS's primal heuristics
+# cost more than they find on this model.
 SOLVER_OPTIONS: dict[str, bool | int | float] = {
     "mip_heuristic_effort": 0.0,
     "mip_heuristic_run_rins": False,

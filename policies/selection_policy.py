@@ -9,18 +9,15 @@ policy; applying it lives in ``eligibility``, ``scoring`` and ``portfolio``.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from policies.problems import InputProblems, Problem, problems_from_validation
+from policies.policyfile import parse_model, read_text
 from policies.units import SizeError, parse_size
-from policies.yamlfile import load_with_lines
 
 DPA_STATUSES = ("signed", "in_progress", "none")
 ATTRIBUTE_NAMES = (
@@ -246,34 +243,11 @@ def default_policy_path() -> Path:
 
 def parse_policy(text: str, source: str = "selection.yaml") -> SelectionPolicy:
     """Validate policy ``text``; raise :class:`InputProblems` listing every problem."""
-    try:
-        data, index = load_with_lines(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise InputProblems(
-            [Problem(source, "(file)", None, f"not valid YAML: {exc}", line=line)]
-        ) from exc
-    if not isinstance(data, dict):
-        raise InputProblems(
-            [Problem(source, "(file)", None, "expected a mapping at the top level")]
-        )
-    data = {**data, "digest": hashlib.sha256(text.encode()).hexdigest()}
-    try:
-        return SelectionPolicy.model_validate(data)
-    except ValidationError as exc:
-        raise InputProblems(
-            problems_from_validation(exc, source=source, line_of=index.line_of)
-        ) from exc
+    return parse_model(text, source, SelectionPolicy)
 
 
 def load_policy(path: Path | str | None = None) -> SelectionPolicy:
     """Load and validate a policy file (the shipped default when ``path`` is None)."""
     file = Path(path) if path is not None else default_policy_path()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputProblems(
-            [Problem(str(file), "(file)", None, f"cannot read: {exc.strerror}")]
-        ) from exc
+    text = read_text(file)
     return parse_policy(text, source=str(file))

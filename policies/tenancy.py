@@ -7,18 +7,15 @@ line.  Nothing here talks to a cloud.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from policies.problems import InputProblems, Problem, problems_from_validation
-from policies.yamlfile import load_with_lines
+from policies.policyfile import parse_model, read_text
 
 NonNegative = Annotated[int, Field(ge=0)]
 
@@ -120,42 +117,13 @@ def default_tenant_policy_path() -> Path:
 
 
 def parse_tenant_policy(text: str, source: str = "tenant_sizes.yaml") -> TenantPolicy:
-    try:
-        data, index = load_with_lines(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputProblems(
-            [
-                Problem(
-                    source,
-                    "(file)",
-                    None,
-                    f"not valid YAML: {exc}",
-                    line=mark.line + 1 if mark else None,
-                )
-            ]
-        ) from exc
-    if not isinstance(data, dict):
-        raise InputProblems(
-            [Problem(source, "(file)", None, "expected a mapping at the top level")]
-        )
-    data = {**data, "digest": hashlib.sha256(text.encode()).hexdigest()}
-    try:
-        return TenantPolicy.model_validate(data)
-    except ValidationError as exc:
-        raise InputProblems(
-            problems_from_validation(exc, source=source, line_of=index.line_of)
-        ) from exc
+    """Validate policy ``text``; raise :class:`InputProblems` listing every problem."""
+    return parse_model(text, source, TenantPolicy)
 
 
 def load_tenant_policy(path: Path | str | None = None) -> TenantPolicy:
     file = Path(path) if path is not None else default_tenant_policy_path()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputProblems(
-            [Problem(str(file), "(file)", None, f"cannot read: {exc.strerror}")]
-        ) from exc
+    text = read_text(file)
     return parse_tenant_policy(text, source=str(file))
 
 

@@ -6,16 +6,36 @@
   triggers that refuse UPDATE and DELETE on it.
 * ``SelectionDecision`` — a committed selection: who, why, with which policy,
   the solver's certificate and the explanations.
-* ``Pilot`` — a selected project with its planned dates; later issues attach
-  tenants to it.
+* ``Pilot`` — a selected project with its planned dates.
+* ``Tenant`` and ``ProvisionStep`` — a pilot's tenant cloud and the ledger of
+  every provisioning step.
+* ``UsageRecord`` and ``MeterWindow`` — metered usage per (tenant, metric,
+  window), and which windows a metering cycle has covered.
+* ``Invoice`` and ``InvoiceLine`` — shadow invoices, one revision per change.
+* ``CapacitySnapshot`` — Placement's totals per resource class at one moment.
+* ``JobRun`` — every run of a scheduled job, for ``jobs`` and ``/metrics``.
+* ``OutboxMessage`` — notices to send (expiry), recorded once each.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    Table,
+    Unicode,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from ngc_pilot.db import UTCDateTime, utcnow
@@ -120,6 +140,8 @@ class Tenant(SQLModel, table=True):
     )  # the id only; the secret is in the bundle
     environment_path: str | None = Field(default=None, max_length=500)
     last_error: str | None = Field(default=None, max_length=2000)
+    suspended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    data_access_granted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
@@ -143,3 +165,167 @@ class ProvisionStep(SQLModel, table=True):
     resource_id: str | None = Field(default=None, max_length=64)
     error: str | None = Field(default=None, max_length=2000)
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+# ------------------------------------------------------------------ metering
+
+
+class UsageRecord(SQLModel, table=True):
+    """Usage of one metric by one tenant in one window.  The key makes a re-run
+    of a window overwrite, never add: (pilot_id, metric, window_start)."""
+
+    __tablename__ = "usage_record"
+    __table_args__ = (
+        UniqueConstraint("pilot_id", "metric", "window_start", name="uq_usage_record_key"),
+        Index("ix_usage_record_window_start", "window_start"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    pilot_id: str = Field(foreign_key="pilot.id", max_length=64)
+    metric: str = Field(
+        max_length=32
+    )  # vcpu_hours | ram_gb_hours | disk_gb_hours | volume_gb_hours | gpu_hours
+    window_start: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    window_end: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    quantity: Decimal = Field(sa_column=Column(Numeric(20, 6), nullable=False))
+    source: str = Field(max_length=32)  # nova | cinder | kubernetes
+    collected_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class MeterWindow(SQLModel, table=True):
+    """A window a metering cycle has covered: what backfill looks for."""
+
+    __tablename__ = "meter_window"
+
+    window_start: datetime = Field(sa_column=Column(UTCDateTime, primary_key=True))
+    window_end: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    metered_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    tenants: int = 0
+    records: int = 0
+    runs: int = 1  # how often the window was (re)computed
+
+
+# ------------------------------------------------------------------- billing
+
+
+class Invoice(SQLModel, table=True):
+    """A shadow invoice: one tenant, one month, one revision.  A changed
+    re-rating adds a revision; an existing revision is never altered."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        UniqueConstraint("pilot_id", "month", "revision", name="uq_invoice_revision"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pilot_id: str = Field(foreign_key="pilot.id", max_length=64, index=True)
+    month: str = Field(max_length=7, index=True)  # YYYY-MM
+    revision: int = 1
+    final: bool = False  # the month had ended when this revision was rated
+    currency: str = Field(default="DKK", max_length=3)
+    list_total: Decimal = Field(sa_column=Column(Numeric(16, 2), nullable=False))
+    discount_total: Decimal = Field(sa_column=Column(Numeric(16, 2), nullable=False))
+    charged_total: Decimal = Field(sa_column=Column(Numeric(16, 2), nullable=False))
+    prices: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    rated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    rated_by: str = Field(max_length=200)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class InvoiceLine(SQLModel, table=True):
+    __tablename__ = "invoice_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    position: int
+    item: str = Field(
+        max_length=32
+    )  # vcpu_hours | ram_gb_hours | storage_tb_months | gpu_hours | base_fee
+    description: str = Field(max_length=300)
+    price_version: str = Field(max_length=64)
+    period_from: date
+    period_until: date  # exclusive
+    quantity: Decimal = Field(sa_column=Column(Numeric(20, 6), nullable=False))
+    unit: str = Field(max_length=32)
+    unit_price: Decimal = Field(sa_column=Column(Numeric(16, 6), nullable=False))
+    list_amount: Decimal = Field(sa_column=Column(Numeric(16, 2), nullable=False))
+    discount: Decimal = Field(sa_column=Column(Numeric(16, 2), nullable=False))
+    charged: Decimal = Field(sa_column=Column(Numeric(16, 2), nullable=False))
+
+
+# ---------------------------------------------------------------- operations
+
+
+class CapacitySnapshot(SQLModel, table=True):
+    """Placement's inventory and usage per resource class at one moment."""
+
+    __tablename__ = "capacity_snapshot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    taken_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    resource_class: str = Field(max_length=64)  # VCPU | MEMORY_MB | DISK_GB
+    total: float
+    reserved: float = 0
+    allocation_ratio: float = 1.0
+    used: float = 0  # Placement allocations
+    allocated: float = 0  # sum of pilot tenant quotas, same unit
+
+
+class JobRun(SQLModel, table=True):
+    """One run of a scheduled job (``jobs``, ``/metrics``)."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (Index("ix_job_run_job_started", "job_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(max_length=64)
+    scheduled_for: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    status: str = Field(max_length=16)  # running | succeeded | failed | skipped
+    attempt: int = 1
+    duration_seconds: float | None = None
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    error: str | None = Field(default=None, max_length=2000)
+    worker: str = Field(max_length=200)  # host:pid of the serve process
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A notice to a pilot (expiry), recorded once per key; sending is separate."""
+
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)  # e.g. expiry-14d:RH-2021-07
+    pilot_id: str = Field(foreign_key="pilot.id", max_length=64, index=True)
+    kind: str = Field(max_length=64)
+    recipient: str = Field(max_length=254)
+    subject: str = Field(max_length=300)
+    body: str = Field(max_length=10000)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+# APScheduler's persistent job store (``SQLAlchemyJobStore``), declared here so
+# that Alembic owns the table like every other; the columns are APScheduler
+# 3.x's own, which it finds in place and does not recreate.
+apscheduler_jobs = Table(
+    "apscheduler_jobs",
+    SQLModel.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)

@@ -37,6 +37,14 @@ class PolicySettings(BaseModel):
         default=None,
         description="Selection policy YAML; empty means the shipped policies/selection.yaml.",
     )
+    prices_file: Path | None = Field(
+        default=None,
+        description="Price list (YAML); empty means the shipped policies/prices.yaml.",
+    )
+    lifecycle_file: Path | None = Field(
+        default=None,
+        description="Expiry, data-access and drift-repair rules (YAML); empty means the shipped policies/lifecycle.yaml.",
+    )
     tenant_file: Path | None = Field(
         default=None,
         description="Tenant sizes and tenancy YAML; empty means the shipped policies/tenant_sizes.yaml.",
@@ -70,6 +78,48 @@ class ProvisioningSettings(BaseModel):
     )
 
 
+class MeteringSettings(BaseModel):
+    window_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=1440,
+        description="Length of a usage window; windows are aligned to the hour (or the day).",
+    )
+    recompute_windows: int = Field(
+        default=3,
+        ge=0,
+        le=48,
+        description="The last windows recomputed on every cycle, to absorb late data.",
+    )
+    backfill_max_windows: int = Field(
+        default=24 * 31,
+        ge=1,
+        description="At most this many missed windows are backfilled in one cycle.",
+    )
+
+
+class ServiceSettings(BaseModel):
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address `serve` exposes /metrics on (loopback by default).",
+    )
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="Port of /metrics.")
+    meter_minutes: int = Field(default=60, ge=1, description="How often the meter job runs.")
+    capacity_minutes: int = Field(
+        default=5, ge=1, description="How often Placement's capacity is snapshotted."
+    )
+    reconcile_minutes: int = Field(default=60, ge=1, description="How often drift is checked.")
+    daily_at: str = Field(
+        default="02:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="UTC time (HH:MM) of the daily jobs: expiry and the data-access switch.",
+    )
+    lock_file: Path | None = Field(
+        default=None,
+        description="Job lock on SQLite; empty means <var_dir>/serve.lock. PostgreSQL uses advisory locks.",
+    )
+
+
 class AuditSettings(BaseModel):
     actor: str = Field(
         default="",
@@ -93,6 +143,8 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     cloud: CloudSettings = CloudSettings()
     provisioning: ProvisioningSettings = ProvisioningSettings()
+    metering: MeteringSettings = MeteringSettings()
+    service: ServiceSettings = ServiceSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -112,6 +164,10 @@ class Settings(BaseSettings):
     @property
     def environments_dir(self) -> Path:
         return self.provisioning.environments_dir or self.var_dir / "environments"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.service.lock_file or self.var_dir / "serve.lock"
 
     @property
     def actor(self) -> str:

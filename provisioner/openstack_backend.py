@@ -37,8 +37,10 @@ _TRANSIENT = (
 
 def _translate(exc: Exception, what: str) -> CloudError:
     status = getattr(exc, "status_code", None)
+    # 409: something changed beneath us (another worker created the shared
+    # domain first, say); re-observing and re-planning resolves it.
     transient = isinstance(exc, ks_exceptions.ConnectFailure | ks_exceptions.ConnectTimeout) or (
-        status is not None and int(status) >= 500
+        status is not None and (int(status) >= 500 or int(status) == 409)
     )
     return CloudError(f"{what} failed: {type(exc).__name__} (HTTP {status})", transient=transient)
 

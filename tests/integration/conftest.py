@@ -52,6 +52,23 @@ def today_policy(tmp: Path) -> Path:
     return path
 
 
+def failure_summary(result: subprocess.CompletedProcess[str]) -> str:
+    """What went wrong, first: the failed tenants' step and error, then the tails."""
+    lines = []
+    try:
+        data = json.loads(result.stdout)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for tenant in data.get("tenants", []):
+            if tenant.get("state") != "active":
+                lines.append(
+                    f"{tenant.get('pilot')}: {tenant.get('state')} at "
+                    f"{tenant.get('failed_step')}: {tenant.get('error')}"
+                )
+    return "\n".join([*lines, result.stderr[-3000:], result.stdout[-1500:]])
+
+
 class Pilot:
     """ngc-pilot in a separate process against devcloud, with its own database and var dir."""
 
@@ -92,7 +109,7 @@ class Pilot:
 
     def json(self, *args: str, **extra: str) -> Any:
         result = self.run(*args, "--json", **extra)
-        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+        assert result.returncode == 0, failure_summary(result)
         return json.loads(result.stdout)
 
     def nominate(self, *records: dict[str, Any], commit: bool = True) -> list[str]:

@@ -251,3 +251,31 @@ def test_capacity_overcommit_is_refused_with_the_numbers(pilot: Pilot, tmp_path)
     )
     tenants = pilot.json("tenants")
     assert tenants == [] or tenants[0]["state"] == "planned"
+
+
+def test_parallel_tenants_race_for_a_new_domain_and_both_converge(pilot: Pilot):
+    """Regression (CI, 2026-11-25): on a cloud without the pilots' domain, two
+    tenants provisioned in parallel both planned ``create domain``; the loser got
+    HTTP 409 and its tenant failed.  A conflict now means "look again"."""
+    from policies.tenancy import default_tenant_policy_path
+
+    domain = f"ngc-race-{uuid.uuid4().hex[:8]}"
+    tenant_file = pilot.tmp / "tenant_sizes.yaml"
+    text = default_tenant_policy_path().read_text()
+    assert "domain: ngc-pilots" in text
+    tenant_file.write_text(text.replace("domain: ngc-pilots", f"domain: {domain}"))
+    a, b = unique("RCA"), unique("RCB")
+    pilot.nominate(small(a), small(b))
+    extra = {"NGC_PILOT_POLICY__TENANT_FILE": str(tenant_file)}
+    try:
+        result = pilot.json("provision", "--parallel", "2", **extra)
+        assert [t["state"] for t in result["tenants"]] == ["active", "active"]
+        created = [t for t in result["tenants"] if f"create domain {domain}" in t["applied"]]
+        assert len(created) >= 1
+        domains = openstack(pilot.clouds, "domain", "list", "-f", "json")
+        assert [d["Name"] for d in domains].count(domain) == 1
+    finally:
+        for pid in (a, b):
+            pilot.run("teardown", pid, "--yes", **extra)
+        openstack(pilot.clouds, "domain", "set", "--disable", domain, check=False)
+        openstack(pilot.clouds, "domain", "delete", domain, check=False)

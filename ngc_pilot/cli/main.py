@@ -21,6 +21,7 @@ from ngc_pilot.cli import (
     db_cmd,
     demo_cmd,
     intake_cmd,
+    invoice_cmd,
     policy_cmd,
     select_cmd,
     tenants_cmd,
@@ -51,6 +52,8 @@ app.command("env")(tenants_cmd.env)
 app.command("audit")(audit_cmd.audit)
 app.command("demo")(demo_cmd.demo)
 app.command("tui")(tui_cmd.tui)
+app.command("invoice")(invoice_cmd.invoice)
+app.command("prices")(invoice_cmd.prices)
 
 
 @app.callback()

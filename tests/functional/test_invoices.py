@@ -1,0 +1,592 @@
+"""Shadow invoices end to end on SQLite and PostgreSQL: SQL aggregation, revisions,
+price changes, formats, the PDF (read back with poppler's ``pdftotext``), what-if.
+
+Usage rows are inserted directly (the metering part fills them in production),
+so every expected amount below is worked out by hand from known quantities.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import io
+import os
+import shutil
+import subprocess
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select, update
+
+from ngc_pilot import audit, billing, migrate
+from ngc_pilot.db import make_engine, session_scope
+from ngc_pilot.errors import InputError
+from ngc_pilot.models import (
+    Application,
+    AuditEvent,
+    Invoice,
+    InvoiceLine,
+    Pilot,
+    SelectionDecision,
+    Tenant,
+    UsageRecord,
+)
+from policies.prices import parse_prices
+
+V1 = '{vcpu_hour: "0.30", ram_gb_hour: "0.04", storage_tb_month: "150.00", gpu_hour: "20.00", base_fee_month: "500.00"}'
+V2 = '{vcpu_hour: "0.40", ram_gb_hour: "0.05", storage_tb_month: "120.00", gpu_hour: "25.00", base_fee_month: "600.00"}'
+
+
+def prices_text(v1: str = V1, split: str = "2021-05-16") -> str:
+    # Version v1 until 15 May, v2 from 16 May: a boundary inside May.
+    # The pilot discount starts in June, so May is charged and June is free.
+    return f"""format: 1
+currency: DKK
+versions:
+  - id: v1
+    valid_from: 2021-01-01
+    valid_until: {split}
+    prices: {v1}
+  - id: v2
+    valid_from: {split}
+    prices: {V2}
+discounts:
+  pilot:
+    percent: "100"
+    from: 2021-06-01
+    until: 2021-09-01
+"""
+
+
+# May, by hand (744 h; v1 covers 1-15 May = 360 h, v2 16-31 May = 384 h):
+# P-1 (tenant since April): 4.5 vCPU, 16.25 GB RAM, 500 GB volumes, 40 GB disk every hour
+#   vcpu  1620 x 0.30 = 486.00      1728 x 0.40 = 691.20
+#   ram   5850 x 0.04 = 234.00      6240 x 0.05 = 312.00
+#   disk  metered, no price: no line
+#   storage 180000/744000 x 150 = 36.29    192000/744000 x 120 = 30.97
+#   base fee 15/31 x 500 = 241.94          16/31 x 600 = 309.68
+#   list = charged = 2342.08
+# P-2 (tenant since 10 May, usage from then; 144 h on v1): 8.333333 vCPU, 1 GPU every hour
+#   vcpu  1199.999952 x 0.30 = 360.00      3199.999872 x 0.40 = 1280.00
+#   gpu   144 x 20 = 2880.00               384 x 25 = 9600.00
+#   base fee 6/31 x 500 = 96.77            16/31 x 600 = 309.68
+#   list = charged = 14526.45
+# June, P-1 only usage (2 vCPU every hour, 720 h, v2), discounted 100 %:
+#   vcpu 1440 x 0.40 = 576.00; base fee 600.00; list 1176.00, charged 0.00
+#   P-2: base fee only, 600.00, charged 0.00
+P1_MAY = D("2342.08")
+P2_MAY = D("14526.45")
+
+
+def _hours(start: datetime, end: datetime) -> list[datetime]:
+    out, t = [], start
+    while t < end:
+        out.append(t)
+        t += timedelta(hours=1)
+    return out
+
+
+def add_usage(engine, pilot: str, start: datetime, end: datetime, **per_hour: str) -> None:
+    rows = [
+        {
+            "pilot_id": pilot,
+            "metric": metric,
+            "window_start": t,
+            "window_end": t + timedelta(hours=1),
+            "quantity": D(quantity),
+            "source": "test",
+            "collected_at": t + timedelta(hours=1),
+        }
+        for t in _hours(start, end)
+        for metric, quantity in per_hour.items()
+    ]
+    with session_scope(engine) as session:
+        session.execute(insert(UsageRecord.__table__), rows)
+
+
+def at(y: int, m: int, d: int, h: int = 0) -> datetime:
+    return datetime(y, m, d, h, tzinfo=UTC)
+
+
+def add_pilot(session, pilot: str, created: datetime, *, state: str = "active") -> None:
+    session.add(
+        Application(
+            id=f"A-{pilot}",
+            name=f"Project {pilot}",
+            pi_name=f"PI of {pilot}",
+            pi_email=f"{pilot.lower()}@example.org",
+            institution="Rigshospitalet",
+            institution_type="hospital_department",
+            nominated_by="Region Hovedstaden",
+            data_volume_bytes=10**12,
+            maturity=3,
+            ready_date=date(2021, 4, 15),
+            commits_to_evaluation=True,
+            data_processing_agreement="signed",
+            document={},
+            source="test",
+        )
+    )
+    session.flush()
+    session.add(
+        Pilot(
+            id=pilot,
+            application_id=f"A-{pilot}",
+            decision_id=1,
+            planned_start=date(2021, 4, 15),
+            planned_end=date(2021, 8, 31),
+        )
+    )
+    session.flush()
+    session.add(
+        Tenant(
+            pilot_id=pilot,
+            cloud="devcloud",
+            size="small",
+            project_name=f"ngc-{pilot.lower()}",
+            project_id=f"proj-{pilot.lower()}",
+            cidr="10.0.0.0/24",
+            state=state,
+            created_at=created,
+            updated_at=created,
+        )
+    )
+
+
+@pytest.fixture
+def world(database, tmp_path, monkeypatch):
+    """Two tenants with May and June 2021 usage, and the test price list in force."""
+    engine = make_engine(database.url)
+    migrate.upgrade(engine)
+    with session_scope(engine) as session:
+        session.add(
+            SelectionDecision(
+                id=1,
+                decided_by="t",
+                reason="t",
+                policy_digest="t",
+                k_min=1,
+                k_max=2,
+                objective=1.0,
+                optimal=True,
+            )
+        )
+        session.flush()
+        add_pilot(session, "P-1", at(2021, 4, 20, 9))
+        add_pilot(session, "P-2", at(2021, 5, 10, 14))
+    add_usage(
+        engine,
+        "P-1",
+        at(2021, 5, 1),
+        at(2021, 6, 1),
+        vcpu_hours="4.5",
+        ram_gb_hours="16.25",
+        volume_gb_hours="500",
+        disk_gb_hours="40",
+    )
+    add_usage(engine, "P-2", at(2021, 5, 10), at(2021, 6, 1), vcpu_hours="8.333333", gpu_hours="1")
+    add_usage(engine, "P-1", at(2021, 6, 1), at(2021, 7, 1), vcpu_hours="2")
+    file = tmp_path / "prices.yaml"
+    file.write_text(prices_text())
+    monkeypatch.setenv("NGC_PILOT_POLICY__PRICES_FILE", str(file))
+    yield engine, parse_prices(file.read_text(), str(file))
+    engine.dispose()
+
+
+def stored(engine, pilot: str, month: str) -> list[Invoice]:
+    with session_scope(engine) as session:
+        return list(
+            session.execute(
+                select(Invoice)
+                .where(Invoice.pilot_id == pilot, Invoice.month == month)
+                .order_by(Invoice.revision)
+            ).scalars()
+        )
+
+
+def count(engine, model) -> int:
+    with session_scope(engine) as session:
+        return session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+# ------------------------------------------------------------------ rating
+
+
+def test_invoice_totals_are_exact_and_split_at_the_version_boundary(world) -> None:
+    engine, prices = world
+    docs = {d.pilot_id: d for d in billing.rate_month(engine, prices, "2021-05", actor="t")}
+    assert set(docs) == {"P-1", "P-2"}
+    p1, p2 = docs["P-1"], docs["P-2"]
+    assert (p1.list_total, p1.discount_total, p1.charged_total) == (P1_MAY, D("0.00"), P1_MAY)
+    assert (p2.list_total, p2.charged_total) == (P2_MAY, P2_MAY)
+    assert [(x.item, x.price_version, x.list_amount) for x in p1.lines] == [
+        ("vcpu_hours", "v1", D("486.00")),
+        ("vcpu_hours", "v2", D("691.20")),
+        ("ram_gb_hours", "v1", D("234.00")),
+        ("ram_gb_hours", "v2", D("312.00")),
+        ("storage_tb_months", "v1", D("36.29")),
+        ("storage_tb_months", "v2", D("30.97")),
+        ("base_fee", "v1", D("241.94")),
+        ("base_fee", "v2", D("309.68")),
+    ]
+    assert [(x.period_from, x.period_until) for x in p1.lines[:2]] == [
+        (date(2021, 5, 1), date(2021, 5, 16)),
+        (date(2021, 5, 16), date(2021, 6, 1)),
+    ]
+    assert [x.quantity for x in p2.lines if x.item == "vcpu_hours"] == [
+        D("1199.999952"),
+        D("3199.999872"),
+    ]
+    # What was stored reads back identically, with the people on it.
+    with session_scope(engine) as session:
+        (back,) = billing.invoices(session, "2021-05", ["P-1"])
+    assert back.lines == p1.lines and back.charged_total == P1_MAY
+    assert (back.revision, back.final, back.pi_name, back.project) == (
+        1,
+        True,
+        "PI of P-1",
+        "ngc-p-1",
+    )
+    with session_scope(engine) as session:
+        events = audit.events(session, action="invoice.rated")
+    assert sorted(e.subject for e in events) == ["P-1", "P-2"]
+    assert events[0].details["month"] == "2021-05" and events[0].details["revision"] == 1
+
+
+def test_pilot_discount_gives_zero_charged_with_the_full_list_amount(world) -> None:
+    engine, prices = world
+    docs = {d.pilot_id: d for d in billing.rate_month(engine, prices, "2021-06", actor="t")}
+    assert (docs["P-1"].list_total, docs["P-1"].discount_total, docs["P-1"].charged_total) == (
+        D("1176.00"),
+        D("1176.00"),
+        D("0.00"),
+    )
+    assert [(x.item, x.list_amount) for x in docs["P-2"].lines] == [("base_fee", D("600.00"))]
+    assert docs["P-2"].charged_total == D("0.00")
+
+
+def test_rerating_unchanged_usage_writes_nothing(world) -> None:
+    engine, prices = world
+    billing.rate_month(engine, prices, "2021-05", actor="t")
+    invoices, lines, events = (
+        count(engine, Invoice),
+        count(engine, InvoiceLine),
+        count(engine, AuditEvent),
+    )
+    again = billing.rate_month(engine, prices, "2021-05", actor="t")
+    assert [d.written for d in again] == [False, False]
+    assert [d.revision for d in again] == [1, 1]
+    assert (count(engine, Invoice), count(engine, InvoiceLine), count(engine, AuditEvent)) == (
+        invoices,
+        lines,
+        events,
+    )
+
+
+def test_changed_usage_in_a_closed_month_adds_revision_2_and_leaves_revision_1(world) -> None:
+    engine, prices = world
+    billing.rate_month(engine, prices, "2021-05", actor="t")
+    (rev1,) = stored(engine, "P-1", "2021-05")
+    with session_scope(engine) as session:
+        session.execute(
+            update(UsageRecord.__table__)
+            .where(
+                UsageRecord.pilot_id == "P-1",
+                UsageRecord.metric == "vcpu_hours",
+                UsageRecord.window_start == at(2021, 5, 20, 3),
+            )
+            .values(quantity=D("10.5"))
+        )
+    docs = billing.rate_month(engine, prices, "2021-05", actor="ops", reason="late Nova data")
+    written = [d for d in docs if d.written]
+    assert [(d.pilot_id, d.revision, d.final) for d in written] == [("P-1", 2, True)]
+    # +6 vCPU-hours at v2's 0.40
+    assert written[0].list_total == P1_MAY + D("2.40")
+    first, second = stored(engine, "P-1", "2021-05")
+    assert (first.id, first.revision, first.list_total, first.rated_by) == (
+        rev1.id,
+        1,
+        P1_MAY,
+        "t",
+    )
+    assert (second.revision, second.reason, second.rated_by) == (2, "late Nova data", "ops")
+    with session_scope(engine) as session:
+        old_lines = session.execute(
+            select(func.sum(InvoiceLine.list_amount)).where(InvoiceLine.invoice_id == rev1.id)
+        ).scalar_one()
+        event = audit.events(session, action="invoice.rated")[-1]
+    assert D(old_lines) == P1_MAY
+    assert (event.subject, event.reason, event.details["revision"]) == ("P-1", "late Nova data", 2)
+    # Another change without a reason still says why.
+    with session_scope(engine) as session:
+        session.execute(
+            update(UsageRecord.__table__)
+            .where(UsageRecord.pilot_id == "P-2", UsageRecord.window_start == at(2021, 5, 31, 23))
+            .values(quantity=D("2"))
+        )
+    (p2,) = [d for d in billing.rate_month(engine, prices, "2021-05", actor="t") if d.written]
+    assert p2.revision == 2 and p2.reason.startswith("usage changed after revision 1")
+
+
+def test_an_open_month_is_provisional_and_becomes_final_once_it_has_ended(world) -> None:
+    engine, prices = world
+    during = at(2021, 5, 31, 12)
+    docs = billing.rate_month(engine, prices, "2021-05", actor="t", pilot_ids=["P-1"], now=during)
+    assert [(d.revision, d.final) for d in docs] == [(1, False)]
+    docs = billing.rate_month(engine, prices, "2021-05", actor="t", pilot_ids=["P-1"], now=during)
+    assert [(d.revision, d.written) for d in docs] == [(1, False)]
+    docs = billing.rate_month(engine, prices, "2021-05", actor="t", pilot_ids=["P-1"])
+    assert [(d.revision, d.final, d.reason) for d in docs] == [
+        (2, True, "the month has closed: this revision is final")
+    ]
+    assert docs[0].lines == stored_doc(engine, "P-1", "2021-05").lines
+
+
+def stored_doc(engine, pilot: str, month: str) -> billing.InvoiceDoc:
+    with session_scope(engine) as session:
+        (doc,) = billing.invoices(session, month, [pilot])
+    return doc
+
+
+def test_a_torn_down_tenant_pays_the_base_fee_up_to_its_teardown_day(world) -> None:
+    engine, prices = world
+    with session_scope(engine) as session:
+        tenant = session.get(Tenant, "P-2")
+        tenant.state, tenant.updated_at = "torn_down", at(2021, 6, 10, 15)
+        session.add(tenant)
+    docs = {d.pilot_id: d for d in billing.rate_month(engine, prices, "2021-06", actor="t")}
+    (fee,) = docs["P-2"].lines
+    assert (fee.description.split(", ")[1].split(";")[0], fee.list_amount) == (
+        "10 of 30 days",
+        D("200.00"),
+    )
+    assert billing.rate_month(engine, prices, "2021-07", actor="t", pilot_ids=["P-2"]) == []
+
+
+def test_a_price_change_that_already_applied_is_refused_then_forced_and_audited(world) -> None:
+    engine, prices = world
+    billing.rate_month(engine, prices, "2021-05", actor="t")
+    billing.rate_month(engine, prices, "2021-06", actor="t")
+    dearer = parse_prices(prices_text(v1=V1.replace('"0.30"', '"0.35"')), "dearer.yaml")
+    before = count(engine, Invoice)
+    with pytest.raises(InputError) as refused:
+        billing.rate_month(engine, dearer, "2021-06", actor="t")
+    message = str(refused.value)
+    old, new = prices.version("v1").digest, dearer.version("v1").digest
+    for fragment in (
+        "'v1'",
+        old[:12],
+        new[:12],
+        "P-1 2021-05 rev 1",
+        "P-2 2021-05 rev 1",
+        "--force",
+    ):
+        assert fragment in message
+    assert count(engine, Invoice) == before
+    docs = billing.rate_month(
+        engine, dearer, "2021-06", actor="ops", force=True, reason="NGC price"
+    )
+    written = sorted((d.pilot_id, d.month, d.revision) for d in docs if d.written)
+    # June used only v2: unchanged.  May used v1: re-rated at the new price.
+    assert written == [("P-1", "2021-05", 2), ("P-2", "2021-05", 2)]
+    assert stored_doc(engine, "P-1", "2021-05").list_total == P1_MAY + D("81.00")  # 1620 x 0.05
+    with session_scope(engine) as session:
+        (changed,) = audit.events(session, action="prices.changed")
+    assert (changed.subject, changed.actor, changed.reason) == ("prices:v1", "ops", "NGC price")
+    assert (changed.details["old_digest"], changed.details["new_digest"]) == (old, new)
+    assert changed.details["affected"] == ["P-1 2021-05 rev 1", "P-2 2021-05 rev 1"]
+    # Accepted now: the same file rates without force.
+    assert all(not d.written for d in billing.rate_month(engine, dearer, "2021-05", actor="t"))
+
+
+def test_moving_a_version_boundary_over_rated_days_also_needs_force(world) -> None:
+    engine, prices = world
+    billing.rate_month(engine, prices, "2021-05", actor="t")
+    moved = parse_prices(prices_text(split="2021-05-10"), "moved.yaml")
+    assert moved.version("v1").digest == prices.version("v1").digest
+    with pytest.raises(
+        InputError,
+        match=r"'v1' no longer covers 2021-05-01 until 2021-05-16 \(2021-01-01 until 2021-05-10\)",
+    ):
+        billing.rate_month(engine, moved, "2021-05", actor="t")
+
+
+def test_what_if_reprices_the_same_usage_and_writes_nothing(world) -> None:
+    engine, prices = world
+    dearer = parse_prices(prices_text(v1=V1.replace('"0.30"', '"0.35"')), "dearer.yaml")
+    rows = {r.pilot_id: r for r in billing.what_if(engine, "2021-05", prices, dearer)}
+    assert rows["P-1"].current.charged_total == P1_MAY
+    assert rows["P-1"].other.charged_total == P1_MAY + D("81.00")
+    assert rows["P-2"].other.charged_total - rows["P-2"].current.charged_total == D("60.00")
+    assert count(engine, Invoice) == 0 and count(engine, AuditEvent) == 0
+
+
+# --------------------------------------------------------------------- CLI
+
+
+def test_cli_json_and_csv_carry_the_same_exact_totals(world, cli) -> None:
+    result = cli("invoice", "--month", "2021-05", "--json")
+    assert result.code == 0, result.err
+    data = result.json()
+    totals = {i["pilot"]: i["charged_total"] for i in data["invoices"]}
+    assert totals == {"P-1": "2342.08", "P-2": "14526.45"}
+    p1 = next(i for i in data["invoices"] if i["pilot"] == "P-1")
+    assert p1["lines"][0] | {"description": ""} == {
+        "position": 1,
+        "item": "vcpu_hours",
+        "description": "",
+        "price_version": "v1",
+        "period_from": "2021-05-01",
+        "period_until": "2021-05-16",
+        "quantity": "1620.000000",
+        "unit": "vCPU-hour",
+        "unit_price": "0.30",
+        "list_amount": "486.00",
+        "discount": "0.00",
+        "charged": "486.00",
+    }
+    result = cli("invoice", "--month", "2021-05", "--format", "csv", "--no-rate")
+    assert result.code == 0, result.err
+    rows = list(csv.DictReader(io.StringIO(result.out)))
+    assert len(rows) == 8 + 6
+    for pilot, total in (("P-1", P1_MAY), ("P-2", P2_MAY)):
+        assert sum(D(r["charged"]) for r in rows if r["pilot"] == pilot) == total
+    assert {r["revision"] for r in rows} == {"1"}
+
+
+def test_cli_table_shows_totals_and_the_pilot_discount(world, cli) -> None:
+    result = cli("invoice", "--month", "2021-06", "--tenant", "P-1")
+    assert result.code == 0, result.err
+    assert "1,176.00" in result.out and "Pilot discount 100 % — nothing is charged" in result.out
+    assert "P-2" not in result.out
+
+
+def test_cli_changed_price_exits_2_without_force_and_is_audited_with_it(
+    world, cli, tmp_path, monkeypatch
+) -> None:
+    assert cli("invoice", "--month", "2021-05", "--json").code == 0
+    dearer = tmp_path / "dearer.yaml"
+    dearer.write_text(prices_text(v1=V1.replace('"0.30"', '"0.35"')))
+    monkeypatch.setenv("NGC_PILOT_POLICY__PRICES_FILE", str(dearer))
+    result = cli("invoice", "--month", "2021-05")
+    assert result.code == 2
+    assert "price version 'v1' has different prices now" in result.err
+    assert "nothing was changed" in result.err
+    result = cli("invoice", "--month", "2021-05", "--force", "--reason", "new list", "--json")
+    assert result.code == 0, result.err
+    assert {i["revision"] for i in result.json()["invoices"]} == {2}
+    result = cli("audit", "--json")
+    actions = [e["action"] for e in result.json()]
+    assert actions.count("prices.changed") == 1 and actions.count("invoice.rated") == 4
+
+
+def test_cli_refuses_bad_input_naming_field_value_and_what_is_allowed(world, cli, tmp_path) -> None:
+    result = cli("invoice", "--month", "2021-13")
+    assert result.code == 2 and "--month = '2021-13'" in result.err and "YYYY-MM" in result.err
+    result = cli("invoice", "--month", "2021-05", "--tenant", "P-9")
+    assert result.code == 2 and "--tenant = 'P-9'" in result.err and "P-1, P-2" in result.err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(prices_text().replace('"0.40"', "0.40"))
+    result = cli("invoice", "--month", "2021-05", "--prices", str(bad))
+    assert result.code == 2
+    assert f"{bad}:10: versions.1.prices.vcpu_hour = 0.4" in result.err
+    assert "quoted decimal string" in result.err
+    result = cli("invoice", "--month", "2020-12")
+    assert result.code == 2 and "no price version covers 2020-12-01 until 2021-01-01" in result.err
+    assert count(world[0], Invoice) == 0
+
+
+def test_cli_what_if_shows_both_price_lists_side_by_side(world, cli, tmp_path) -> None:
+    dearer = tmp_path / "dearer.yaml"
+    dearer.write_text(prices_text(v1=V1.replace('"0.30"', '"0.35"')))
+    result = cli("invoice", "--month", "2021-05", "--prices", str(dearer), "--json")
+    assert result.code == 0, result.err
+    data = {t["pilot"]: t for t in result.json()["tenants"]}
+    assert data["P-1"]["current"]["charged_total"] == "2342.08"
+    assert data["P-1"]["other"]["charged_total"] == "2423.08"
+    assert data["P-1"]["difference"]["charged_total"] == "81.00"
+    result = cli("invoice", "--month", "2021-05", "--prices", str(dearer))
+    assert result.code == 0, result.err
+    assert (
+        "2,342.08" in result.out
+        and "2,423.08" in result.out
+        and "nothing was written" in result.out
+    )
+    result = cli("invoice", "--month", "2021-05", "--prices", str(dearer), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.out)))
+    vcpu = next(r for r in rows if r["pilot"] == "P-1" and r["item"] == "vcpu_hours")
+    assert (vcpu["current_unit_price"], vcpu["other_unit_price"]) == ("0.30", "0.35")
+    assert count(world[0], Invoice) == 0
+
+
+def test_cli_prices_shows_versions_and_digests(world, cli) -> None:
+    result = cli("prices", "--json")
+    assert result.code == 0, result.err
+    data = result.json()
+    assert [v["id"] for v in data["versions"]] == ["v1", "v2"]
+    assert data["versions"][0]["digest"] == world[1].version("v1").digest
+
+
+# --------------------------------------------------------------------- PDF
+
+
+_PDF_LOCK = Path("/tmp/ngc-pilot-poppler-install.lock")
+
+
+def pdftotext() -> str:
+    """poppler's pdftotext; installed from Debian's poppler-utils when missing (as root)."""
+    found = shutil.which("pdftotext")
+    if found:
+        return found
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise RuntimeError(
+            "pdftotext is missing and cannot be installed here: install Debian's poppler-utils "
+            "(scripts/bootstrap does)"
+        )
+    with open(_PDF_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not shutil.which("pdftotext"):
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            subprocess.run(["apt-get", "update", "-q"], env=env, check=True, capture_output=True)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-q", "--no-install-recommends", "poppler-utils"],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+    return shutil.which("pdftotext") or "pdftotext"
+
+
+def test_pdf_has_one_readable_page_per_tenant_with_its_totals(world, cli, tmp_path) -> None:
+    engine, prices = world
+    billing.rate_month(engine, prices, "2021-05", actor="t")
+    target = tmp_path / "may.pdf"
+    result = cli("invoice", "--month", "2021-05", "--format", "pdf", "--output", str(target))
+    assert result.code == 0, result.err
+    assert target.read_bytes().startswith(b"%PDF-")
+    text = subprocess.run(
+        [pdftotext(), "-layout", str(target), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    pages = text.rstrip("\f").split("\f")
+    assert len(pages) == 2
+    for page, pilot, total in ((pages[0], "P-1", "2,342.08"), (pages[1], "P-2", "14,526.45")):
+        assert pilot in page and f"Charged total {total} DKK".split() == _words(
+            page, "Charged total"
+        )
+        assert "Revision 1, final" in " ".join(page.split())
+        assert "PI of " + pilot in page
+    # June is discounted: the note says nothing is charged.
+    result = cli("invoice", "--month", "2021-06", "--format", "pdf", "-o", str(target))
+    assert result.code == 0, result.err
+    text = subprocess.run(
+        [pdftotext(), str(target), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Pilot discount 100 % — nothing is charged" in text
+    assert "1,176.00" in text and "0.00 DKK" in text
+
+
+def _words(page: str, start: str) -> list[str]:
+    line = next(x for x in page.splitlines() if start in x)
+    return line.split()

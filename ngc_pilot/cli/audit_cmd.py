@@ -7,9 +7,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ngc_pilot import audit as audit_log
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.db import session_scope
+from ngc_pilot.lazy import lazy_module
+
+audit_log = lazy_module("ngc_pilot.audit")
+db = lazy_module("ngc_pilot.db")
 
 
 def audit(
@@ -25,7 +27,7 @@ def audit(
 ) -> None:
     """Show who changed what, when, and why."""
     obj: AppContext = ctx.obj
-    with session_scope(obj.engine) as session:
+    with db.session_scope(obj.engine) as session:
         rows = [
             audit_log.as_dict(e)
             for e in audit_log.events(session, action=action, subject=subject, limit=limit)

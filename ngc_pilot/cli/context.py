@@ -10,20 +10,21 @@ import json
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from sqlalchemy import Engine, inspect
 
-from ngc_pilot import migrate
-from ngc_pilot.db import make_engine
 from ngc_pilot.errors import InputError
-from ngc_pilot.provisioning import Provisioner
 from ngc_pilot.settings import Settings
 from policies.problems import InputProblems
 from policies.selection_policy import SelectionPolicy, load_policy
 from policies.tenancy import TenantPolicy, load_tenant_policy
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ngc_pilot.provisioning import Provisioner
 
 
 def _console(stderr: bool) -> Console:
@@ -41,6 +42,11 @@ class AppContext:
 
     @cached_property
     def engine(self) -> Engine:
+        from sqlalchemy import inspect
+
+        from ngc_pilot import migrate
+        from ngc_pilot.db import make_engine
+
         engine = make_engine(self.settings.database_url, echo=self.settings.database.echo)
         context = click.get_current_context(silent=True)
         if context is not None:
@@ -70,6 +76,7 @@ class AppContext:
             raise InputError(exc.problems) from exc
 
     def provisioner(self) -> Provisioner:
+        from ngc_pilot.provisioning import Provisioner
         from provisioner.backend import CloudError
         from provisioner.openstack_backend import OpenStackBackend
 

@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 
-from ngc_pilot import migrate
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.db import make_engine
+from ngc_pilot.lazy import lazy_module
+
+migrate = lazy_module("ngc_pilot.migrate")
+db = lazy_module("ngc_pilot.db")
 
 app = typer.Typer(
     help="Database schema: upgrade, downgrade, show the revision.", no_args_is_help=True
@@ -17,7 +19,7 @@ app = typer.Typer(
 
 def _engine(ctx: typer.Context):  # type: ignore[no-untyped-def]
     obj: AppContext = ctx.obj
-    return make_engine(obj.settings.database_url)
+    return db.make_engine(obj.settings.database_url)
 
 
 @app.command()

@@ -8,12 +8,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ngc_pilot import intake, selection
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.db import session_scope
 from ngc_pilot.errors import InputError
+from ngc_pilot.lazy import lazy_module
 from policies.nomination import nomination_json_schema
 from policies.units import format_size
+
+intake = lazy_module("ngc_pilot.intake")
+selection = lazy_module("ngc_pilot.selection")
+db = lazy_module("ngc_pilot.db")
 
 app = typer.Typer(help="Nominations: import, validate, list, show, schema.", no_args_is_help=True)
 
@@ -25,7 +28,7 @@ Files = Annotated[list[Path], typer.Argument(help="YAML, JSON or CSV files.", di
 def import_(ctx: typer.Context, files: Files, as_json: JsonFlag = False) -> None:
     """Validate FILES and store their nominations; any problem refuses all (exit code 2)."""
     obj: AppContext = ctx.obj
-    with session_scope(obj.engine) as session:
+    with db.session_scope(obj.engine) as session:
         report = intake.import_files(session, files, obj.policy, actor=obj.actor)
     if as_json:
         emit_json(report.as_dict())
@@ -90,7 +93,7 @@ def list_(
     obj: AppContext = ctx.obj
     if sort not in ("score", "id", "ready"):
         raise InputError(f"--sort {sort!r}: allowed are score, id, ready")
-    with session_scope(obj.engine) as session:
+    with db.session_scope(obj.engine) as session:
         assessed = selection.assess_all(session, obj.policy)
     rows = [_row(a) for a in assessed if a.eligibility.eligible or not eligible_only]
     key = {
@@ -127,7 +130,7 @@ def show(
 ) -> None:
     """Show one nomination with its eligibility and score breakdown."""
     obj: AppContext = ctx.obj
-    with session_scope(obj.engine) as session:
+    with db.session_scope(obj.engine) as session:
         a = selection.assess_one(selection.get_application(session, app_id), obj.policy)
     data = {
         **_row(a),

@@ -7,10 +7,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ngc_pilot import selection
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.db import session_scope
 from ngc_pilot.errors import InputError
+from ngc_pilot.lazy import lazy_module
+
+selection = lazy_module("ngc_pilot.selection")
+db = lazy_module("ngc_pilot.db")
 
 app = typer.Typer(
     help=(
@@ -57,7 +59,7 @@ def propose(
     if commit and (not by or not reason):
         missing = [flag for flag, value in (("--by", by), ("--reason", reason)) if not value]
         raise InputError(f"--commit needs {' and '.join(missing)}: who decides and why")
-    with session_scope(obj.engine) as session:
+    with db.session_scope(obj.engine) as session:
         proposal = selection.propose(session, obj.policy, options)
         data = proposal.as_dict()
         data["coverage"] = selection.coverage_matrix(proposal) if proposal.result.feasible else {}
@@ -166,7 +168,7 @@ def why_not(
     options = selection.SelectOptions(
         k_min, k_max, tuple(lock_in or ()), tuple(lock_out or ()), explain=False
     )
-    with session_scope(obj.engine) as session:
+    with db.session_scope(obj.engine) as session:
         data = selection.explain_why_not(session, obj.policy, app_id, options)
     if as_json:
         emit_json(data)
@@ -188,7 +190,7 @@ def why_not(
 def pilots(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the committed pilots with their planned dates."""
     obj: AppContext = ctx.obj
-    with session_scope(obj.engine) as session:
+    with db.session_scope(obj.engine) as session:
         rows = [
             {
                 "id": p.id,
@@ -212,7 +214,7 @@ def pilots(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 def decisions(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the recorded selection decisions."""
     obj: AppContext = ctx.obj
-    with session_scope(obj.engine) as session:
+    with db.session_scope(obj.engine) as session:
         rows = [
             {
                 "id": d.id,

@@ -9,9 +9,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ngc_pilot import provisioning
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.db import session_scope
+from ngc_pilot.lazy import lazy_module
+
+provisioning = lazy_module("ngc_pilot.provisioning")
+db = lazy_module("ngc_pilot.db")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 CloudOpt = Annotated[
@@ -97,7 +99,7 @@ def provision(
     failed = [o for o in outcomes if o.state != "active"]
     waiting: list[str] = []
     if not pilots:
-        with session_scope(obj.engine) as session:
+        with db.session_scope(obj.engine) as session:
             waiting = provisioning.waiting_for_agreement(session)
     if as_json:
         emit_json({"tenants": [o.as_dict() for o in outcomes], "waiting_for_agreement": waiting})
@@ -133,7 +135,7 @@ def tenants(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if ctx.invoked_subcommand is not None:
         return
     obj: AppContext = ctx.obj
-    with session_scope(obj.engine) as session:
+    with db.session_scope(obj.engine) as session:
         rows = provisioning.tenants(session)
     if as_json:
         emit_json(rows)
@@ -161,7 +163,7 @@ def tenants_show(
 ) -> None:
     """One tenant: quotas, network, state, and the step ledger."""
     obj: AppContext = ctx.obj
-    with session_scope(obj.engine) as session:
+    with db.session_scope(obj.engine) as session:
         row = provisioning.tenant_detail(session, obj.provisioner(), pilot)
     if as_json:
         emit_json(row)

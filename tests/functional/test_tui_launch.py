@@ -34,6 +34,18 @@ def test_importing_the_tui_imports_no_database_orm_solver_or_cloud_sdk():
     assert done.stdout.splitlines() == ["[]", "[]"], done.stdout
 
 
+def test_the_cli_imports_no_orm_solver_or_cloud_sdk_before_a_command_runs():
+    """``ngc-pilot tui`` pays for whatever the CLI imports at start-up; service
+    modules are loaded on first use (``ngc_pilot.lazy``)."""
+    heavy = ("sqlalchemy", "sqlmodel", "alembic", "highspy", "numpy", "openstack", "textual")
+    code = (
+        "import sys, ngc_pilot.cli.main\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["[]"], done.stdout
+
+
 @pytest.fixture
 def url(database) -> Iterator[str]:
     services = demo_services(database.url)

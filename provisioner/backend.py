@@ -32,9 +32,11 @@ class StepResult:
 @dataclass(frozen=True)
 class CapacityLine:
     resource: str  # cores | ram_mb | disk_gb
-    total: float  # inventory × allocation ratio − reserved
+    total: float  # (inventory − reserved) × allocation ratio: what can be allocated
     inventory: float
     allocation_ratio: float
+    reserved: float = 0.0  # held back by the operator (Placement's "reserved")
+    used: float = 0.0  # allocated to servers now (Placement's usages)
 
 
 @dataclass(frozen=True)

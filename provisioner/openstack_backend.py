@@ -649,7 +649,7 @@ class OpenStackBackend:
         return sorted(set(found))
 
     def capacity(self) -> list[CapacityLine]:
-        """Placement inventory of all compute nodes, with allocation ratios."""
+        """Placement inventory and usage of all compute nodes, with allocation ratios."""
         totals: dict[str, list[float]] = {}
         names = {"VCPU": "cores", "MEMORY_MB": "ram_mb", "DISK_GB": "disk_gb"}
         try:
@@ -658,14 +658,21 @@ class OpenStackBackend:
                     name = names.get(inv.resource_class)
                     if name is None:
                         continue
-                    line = totals.setdefault(name, [0.0, 0.0, 0.0])
+                    line = totals.setdefault(name, [0.0, 0.0, 0.0, 0.0, 0.0])
                     line[0] += (inv.total - inv.reserved) * inv.allocation_ratio
                     line[1] += inv.total
                     line[2] = inv.allocation_ratio
+                    line[3] += inv.reserved
+                usages = self.conn.placement.fetch_resource_provider_usages(provider).usages
+                for resource_class, used in (usages or {}).items():
+                    name = names.get(resource_class)
+                    if name in totals:
+                        totals[name][4] += used
         except _TRANSIENT as exc:
             raise _translate(exc, "reading Placement inventory") from exc
         return [
-            CapacityLine(name, t, inv, ratio) for name, (t, inv, ratio) in sorted(totals.items())
+            CapacityLine(name, t, inv, ratio, reserved, used)
+            for name, (t, inv, ratio, reserved, used) in sorted(totals.items())
         ]
 
     def probe_isolation(

@@ -1,0 +1,476 @@
+"""Prometheus ``/metrics``: the pilot's capacity, usage, cost and health, read from the database.
+
+Why this exists: operations and the steering group watch the pilot in
+Grafana; Prometheus scrapes ``ngc-pilot serve``.  A scrape must stay cheap
+and must never touch the cloud, so :class:`PilotCollector` reads only the
+database — a fixed handful of aggregate queries per scrape, however many
+tenants there are — and builds every metric family afresh; nothing carries
+over between scrapes.  The cloud is read by the scheduler's jobs (metering,
+capacity snapshots), whose results land in the tables read here.
+
+Names follow Prometheus conventions: base units (seconds, bytes), counters end
+in ``_total``, and one metric family has one unit, so quantities of different
+kinds (cores, bytes) are separate families rather than one family with a
+"resource" label.  No label is called ``job`` or ``instance``: Prometheus
+sets those itself and would rename ours, so a scheduled job is ``job_id``.
+Money is in Danish kroner (``_dkk``), the price list's currency.  OpenStack
+counts memory in MiB and disk and volumes in GiB; they are converted to bytes
+here.
+
+What it deliberately does not do: serve anything but metrics, keep history
+(Prometheus does), or invent values for what is not measured — a family with
+no data yields no samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import ThreadingWSGIServer
+from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import col
+
+from ngc_pilot.capacity_snapshot import ALLOCATING_STATES, QUOTA_FIELD
+from ngc_pilot.models import (
+    CapacitySnapshot,
+    Invoice,
+    JobRun,
+    Pilot,
+    ProvisionStep,
+    Tenant,
+    UsageRecord,
+)
+from policies.tenancy import TenantPolicy
+
+log = logging.getLogger(__name__)
+
+MIB = 2**20
+GIB = 2**30
+HOUR = 3600
+
+# Placement resource class -> (name part in base units, factor to base units, what).
+CAPACITY_UNITS: dict[str, tuple[str, float, str]] = {
+    "VCPU": ("vcpus", 1.0, "virtual CPUs"),
+    "MEMORY_MB": ("memory_bytes", float(MIB), "memory in bytes"),
+    "DISK_GB": ("disk_bytes", float(GIB), "compute nodes' local disk in bytes"),
+}
+
+# UsageRecord.metric -> (counter name without _total, factor to base units, help).
+USAGE_METRICS: dict[str, tuple[str, float, str]] = {
+    "vcpu_hours": ("ngc_pilot_usage_vcpu_seconds", HOUR, "vCPU time used (vCPU-seconds)."),
+    "ram_gb_hours": (
+        "ngc_pilot_usage_memory_byte_seconds",
+        HOUR * GIB,
+        "Memory held by servers (byte-seconds).",
+    ),
+    "disk_gb_hours": (
+        "ngc_pilot_usage_disk_byte_seconds",
+        HOUR * GIB,
+        "Local disk held by servers (byte-seconds).",
+    ),
+    "volume_gb_hours": (
+        "ngc_pilot_usage_volume_byte_seconds",
+        HOUR * GIB,
+        "Block storage volumes held (byte-seconds).",
+    ),
+    "gpu_hours": ("ngc_pilot_usage_gpu_seconds", HOUR, "GPU time used (GPU-seconds)."),
+}
+
+# Quota families: (name, size-template field, factor to base units, help).  The
+# quotas capacity is planned on; object counts (instances, ports, ...) are in
+# `ngc-pilot tenants show`, and every series costs each scrape.
+QUOTAS: tuple[tuple[str, str, float, str], ...] = (
+    ("ngc_pilot_tenant_quota_vcpus", "cores", 1.0, "vCPUs the tenant's size allows."),
+    (
+        "ngc_pilot_tenant_quota_memory_bytes",
+        "ram_mb",
+        float(MIB),
+        "Memory the tenant's size allows, in bytes.",
+    ),
+    (
+        "ngc_pilot_tenant_quota_volume_bytes",
+        "gigabytes",
+        float(GIB),
+        "Block storage the tenant's size allows, in bytes.",
+    ),
+    ("ngc_pilot_tenant_quota_gpus", "gpus", 1.0, "GPUs the tenant's size allows (GPU sizes only)."),
+)
+
+FINISHED = ("succeeded", "failed")
+
+
+# ------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Reading:
+    """Everything one scrape needs, read in a fixed number of queries."""
+
+    capacity: list[Any] = field(default_factory=list)
+    tenants: list[Any] = field(default_factory=list)  # pilot_id, state, size, planned_end
+    usage: list[Any] = field(default_factory=list)  # pilot_id, metric, quantity
+    costs: list[Any] = field(default_factory=list)  # pilot_id, list, charged
+    job_counts: list[Any] = field(default_factory=list)  # job, status, runs, last finished
+    job_last: list[Any] = field(default_factory=list)  # job, status, started, finished, seconds
+    step_failures: list[Any] = field(default_factory=list)  # pilot_id, resource, count
+    seconds: float = 0.0
+
+
+def _capacity_query() -> Any:
+    latest = select(func.max(CapacitySnapshot.taken_at)).scalar_subquery()
+    return select(
+        CapacitySnapshot.resource_class,
+        CapacitySnapshot.taken_at,
+        CapacitySnapshot.total,
+        CapacitySnapshot.reserved,
+        CapacitySnapshot.allocation_ratio,
+        CapacitySnapshot.used,
+        CapacitySnapshot.allocated,
+    ).where(CapacitySnapshot.taken_at == latest)
+
+
+def _tenants_query() -> Any:
+    return select(Tenant.pilot_id, Tenant.state, Tenant.size, Pilot.planned_end).join(
+        Pilot, Pilot.id == Tenant.pilot_id
+    )
+
+
+def _usage_query() -> Any:
+    return select(
+        UsageRecord.pilot_id, UsageRecord.metric, func.sum(UsageRecord.quantity)
+    ).group_by(UsageRecord.pilot_id, UsageRecord.metric)
+
+
+def _costs_query() -> Any:
+    """List and charged totals per pilot over the latest revision of each month."""
+    latest = (
+        select(Invoice.pilot_id, Invoice.month, func.max(Invoice.revision).label("revision"))
+        .where(Invoice.currency == "DKK")
+        .group_by(Invoice.pilot_id, Invoice.month)
+        .subquery()
+    )
+    return (
+        select(Invoice.pilot_id, func.sum(Invoice.list_total), func.sum(Invoice.charged_total))
+        .join(
+            latest,
+            and_(
+                Invoice.pilot_id == latest.c.pilot_id,
+                Invoice.month == latest.c.month,
+                Invoice.revision == latest.c.revision,
+            ),
+        )
+        .where(Invoice.currency == "DKK")
+        .group_by(Invoice.pilot_id)
+    )
+
+
+def _job_counts_query() -> Any:
+    return select(
+        JobRun.job_id, JobRun.status, func.count(), func.max(JobRun.finished_at)
+    ).group_by(JobRun.job_id, JobRun.status)
+
+
+def _job_last_query() -> Any:
+    """The latest finished run of each job (skipped and running ones are not results)."""
+    latest = (
+        select(JobRun.job_id, func.max(JobRun.started_at).label("started_at"))
+        .where(col(JobRun.status).in_(FINISHED))
+        .group_by(JobRun.job_id)
+        .subquery()
+    )
+    return (
+        select(
+            JobRun.job_id,
+            JobRun.status,
+            JobRun.started_at,
+            JobRun.finished_at,
+            JobRun.duration_seconds,
+        )
+        .join(
+            latest,
+            and_(JobRun.job_id == latest.c.job_id, JobRun.started_at == latest.c.started_at),
+        )
+        .where(col(JobRun.status).in_(FINISHED))
+        .order_by(JobRun.id)
+    )
+
+
+def _step_failures_query() -> Any:
+    return (
+        select(ProvisionStep.pilot_id, ProvisionStep.resource, func.count())
+        .where(ProvisionStep.status == "failed")
+        .group_by(ProvisionStep.pilot_id, ProvisionStep.resource)
+    )
+
+
+def read(engine: Engine) -> Reading:
+    """One scrape's data: seven queries on one connection, in one transaction."""
+    started = time.perf_counter()
+    with engine.connect() as conn, conn.begin():
+        reading = Reading(
+            capacity=conn.execute(_capacity_query()).all(),
+            tenants=conn.execute(_tenants_query()).all(),
+            usage=conn.execute(_usage_query()).all(),
+            costs=conn.execute(_costs_query()).all(),
+            job_counts=conn.execute(_job_counts_query()).all(),
+            job_last=conn.execute(_job_last_query()).all(),
+            step_failures=conn.execute(_step_failures_query()).all(),
+        )
+    reading.seconds = time.perf_counter() - started
+    return reading
+
+
+# ------------------------------------------------------------------------ families
+
+
+def _timestamp(value: datetime | date) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return datetime.combine(value, dtime(0, 0), tzinfo=UTC).timestamp()
+
+
+def capacity_families(reading: Reading) -> Iterator[Metric]:
+    snapshot = GaugeMetricFamily(
+        "ngc_pilot_capacity_snapshot_timestamp_seconds",
+        "When the capacity figures were read from Placement.",
+    )
+    ratio = GaugeMetricFamily(
+        "ngc_pilot_capacity_allocation_ratio",
+        "Placement's effective over-commit ratio per resource class.",
+        labels=["resource_class"],
+    )
+    kinds = {
+        "inventory": "Placement inventory of all compute nodes",
+        "reserved": "Held back from allocation by the operator",
+        "allocatable": "What the cloud can allocate: (inventory - reserved) x allocation ratio",
+        "used": "Allocated to servers now (Placement usages)",
+        "allocated": "Promised to pilot tenants: the sum of their quotas",
+    }
+    families = {
+        (resource_class, kind): GaugeMetricFamily(
+            f"ngc_pilot_capacity_{kind}_{unit}", f"{text}; {what}."
+        )
+        for resource_class, (unit, _, what) in CAPACITY_UNITS.items()
+        for kind, text in kinds.items()
+        if kind != "allocated" or resource_class in QUOTA_FIELD
+    }
+    if reading.capacity:
+        snapshot.add_metric([], _timestamp(reading.capacity[0].taken_at))
+    for row in reading.capacity:
+        ratio.add_metric([row.resource_class], float(row.allocation_ratio))
+        unit = CAPACITY_UNITS.get(row.resource_class)
+        if unit is None:
+            continue
+        factor = unit[1]
+        values = {
+            "inventory": row.total,
+            "reserved": row.reserved,
+            "allocatable": (row.total - row.reserved) * row.allocation_ratio,
+            "used": row.used,
+            "allocated": row.allocated,
+        }
+        for kind, value in values.items():
+            family = families.get((row.resource_class, kind))
+            if family is not None:
+                family.add_metric([], float(value) * factor)
+    yield snapshot
+    yield ratio
+    yield from families.values()
+
+
+def tenant_families(reading: Reading, policy: TenantPolicy) -> Iterator[Metric]:
+    state = GaugeMetricFamily(
+        "ngc_pilot_tenant_state",
+        "The state each pilot's tenant is in (1; one sample per tenant).",
+        labels=["pilot", "state"],
+    )
+    expiry = GaugeMetricFamily(
+        "ngc_pilot_tenant_expiry_timestamp_seconds",
+        "When the pilot's access ends: 00:00 UTC after its planned last day, "
+        "when expiry suspends the tenant (tenants not torn down).",
+        labels=["pilot"],
+    )
+    quotas = [
+        (GaugeMetricFamily(name, text, labels=["pilot"]), attribute, factor)
+        for name, attribute, factor, text in QUOTAS
+    ]
+    for row in reading.tenants:
+        state.add_metric([row.pilot_id, row.state], 1.0)
+        if row.state != "torn_down":
+            expiry.add_metric([row.pilot_id], _timestamp(row.planned_end + timedelta(days=1)))
+        size = policy.sizes.get(row.size)
+        if size is not None and row.state in ALLOCATING_STATES:
+            for family, attribute, factor in quotas:
+                amount = getattr(size, attribute)
+                if amount or attribute != "gpus":  # no GPU quota: no sample
+                    family.add_metric([row.pilot_id], float(amount) * factor)
+    yield state
+    yield expiry
+    for family, _, _ in quotas:
+        yield family
+
+
+def usage_families(reading: Reading) -> Iterator[Metric]:
+    families = {
+        metric: (CounterMetricFamily(name, text, labels=["pilot"]), factor)
+        for metric, (name, factor, text) in USAGE_METRICS.items()
+    }
+    for row in reading.usage:
+        found = families.get(row.metric)
+        if found is not None:  # a metric this exporter does not know yet is left out
+            found[0].add_metric([row.pilot_id], float(row[2]) * found[1])
+    for family, _ in families.values():
+        yield family
+
+
+def cost_families(reading: Reading) -> Iterator[Metric]:
+    listed = GaugeMetricFamily(
+        "ngc_pilot_cost_list_dkk",
+        "List price of the pilot's usage so far, summed over the latest invoice revision of each month (DKK).",
+        labels=["pilot"],
+    )
+    charged = GaugeMetricFamily(
+        "ngc_pilot_cost_charged_dkk",
+        "What the pilot is charged after discounts, same invoices (DKK).",
+        labels=["pilot"],
+    )
+    for pilot_id, list_total, charged_total in reading.costs:
+        listed.add_metric([pilot_id], float(list_total))
+        charged.add_metric([pilot_id], float(charged_total))
+    yield listed
+    yield charged
+
+
+def job_families(reading: Reading) -> Iterator[Metric]:
+    runs = CounterMetricFamily(
+        "ngc_pilot_job_runs", "Runs of each scheduled job by result.", labels=["job_id", "status"]
+    )
+    last_success = GaugeMetricFamily(
+        "ngc_pilot_job_last_success_timestamp_seconds",
+        "When each job last finished successfully.",
+        labels=["job_id"],
+    )
+    last_duration = GaugeMetricFamily(
+        "ngc_pilot_job_last_duration_seconds",
+        "How long each job's latest finished run took.",
+        labels=["job_id"],
+    )
+    last_ok = GaugeMetricFamily(
+        "ngc_pilot_job_last_run_succeeded",
+        "1 if each job's latest finished run succeeded, 0 if it failed.",
+        labels=["job_id"],
+    )
+    for job, status, count, finished in reading.job_counts:
+        runs.add_metric([job, status], float(count))
+        if status == "succeeded" and finished is not None:
+            last_success.add_metric([job], _timestamp(finished))
+    latest: dict[str, Any] = {}
+    for row in reading.job_last:  # ordered by id: a tie keeps the later row
+        latest[row.job_id] = row
+    for job, row in sorted(latest.items()):
+        if row.duration_seconds is not None:
+            last_duration.add_metric([job], float(row.duration_seconds))
+        last_ok.add_metric([job], 1.0 if row.status == "succeeded" else 0.0)
+    yield runs
+    yield last_success
+    yield last_duration
+    yield last_ok
+
+
+def provisioning_families(reading: Reading) -> Iterator[Metric]:
+    failures = CounterMetricFamily(
+        "ngc_pilot_provision_step_failures",
+        "Provisioning steps that failed, per pilot and resource.",
+        labels=["pilot", "resource"],
+    )
+    for pilot_id, resource, count in reading.step_failures:
+        failures.add_metric([pilot_id, resource], float(count))
+    yield failures
+
+
+class PilotCollector:
+    """A prometheus_client collector over the application database (see module doc)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        tenant_policy: TenantPolicy,
+        reader: Callable[[Engine], Reading] | None = None,
+    ):
+        self.engine = engine
+        self.tenant_policy = tenant_policy
+        self.reader = reader or read  # another reader: the benchmark's per-tenant baseline
+
+    def describe(self) -> list[Metric]:
+        return []  # registering must not query the database
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "ngc_pilot_database_up", "1 if this scrape could read the database, 0 if not."
+        )
+        try:
+            reading = self.reader(self.engine)
+        except SQLAlchemyError as exc:
+            # The type only: a driver's message may quote connection parameters.
+            log.warning("metrics: reading the database failed (%s)", type(exc).__name__)
+            up.add_metric([], 0.0)
+            yield up
+            return
+        up.add_metric([], 1.0)
+        yield up
+        seconds = GaugeMetricFamily(
+            "ngc_pilot_metrics_query_duration_seconds",
+            "How long this scrape's database queries took.",
+        )
+        seconds.add_metric([], reading.seconds)
+        yield seconds
+        yield from capacity_families(reading)
+        yield from tenant_families(reading, self.tenant_policy)
+        yield from usage_families(reading)
+        yield from cost_families(reading)
+        yield from job_families(reading)
+        yield from provisioning_families(reading)
+
+
+def registry_for(engine: Engine, tenant_policy: TenantPolicy) -> CollectorRegistry:
+    """A registry of its own with only the pilot's collector (no process or GC metrics)."""
+    registry = CollectorRegistry()
+    registry.register(PilotCollector(engine, tenant_policy))
+    return registry
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not logged (one every few seconds)."""
+
+
+def start_metrics_server(
+    engine: Engine, tenant_policy: TenantPolicy, host: str, port: int
+) -> tuple[WSGIServer, threading.Thread]:
+    """Serve ``/metrics`` on ``host:port`` in a daemon thread; ``port`` 0 picks a free one.
+
+    Returns ``(server, thread)``: ``server.server_port`` is the bound port,
+    ``server.shutdown()`` stops serving.  Responses are not compressed even
+    when Prometheus offers gzip: prometheus_client compresses at level 9, which
+    costs more than the whole scrape for 1,000 tenants (see
+    ``bench/metering.py``), and the endpoint is meant for loopback or a LAN.
+    """
+    app = make_wsgi_app(registry_for(engine, tenant_policy), disable_compression=True)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    server_class = type("MetricsServer", (ThreadingWSGIServer,), {"address_family": family})
+    server = make_server(host, port, app, server_class, handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, name="ngc-pilot-metrics", daemon=True)
+    thread.start()
+    return server, thread

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import secrets as pysecrets
 import time
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from openstack.config import loader
 from provisioner.backend import CapacityLine, CloudError, Probe, StepResult
 from provisioner.model import Change, DesiredTenant, ObservedRule, ObservedTenant
 from provisioner.secrets import Secret
+from provisioner.usage import UsageSample
 
 _TRANSIENT = (
     os_exceptions.HttpException,
@@ -674,6 +677,16 @@ class OpenStackBackend:
             CapacityLine(name, t, inv, ratio, reserved, used)
             for name, (t, inv, ratio, reserved, used) in sorted(totals.items())
         ]
+
+    def usage(
+        self, project_ids: Sequence[str], start: datetime, end: datetime
+    ) -> list[UsageSample]:
+        """Metered usage of ``project_ids`` in ``[start, end)`` (see ``openstack_usage``)."""
+        from provisioner.openstack_usage import OpenStackUsage
+
+        if "usage" not in self._cache:
+            self._cache["usage"] = OpenStackUsage(self.conn)
+        return self._cache["usage"].usage(project_ids, start, end)
 
     def probe_isolation(
         self, pilot_id: str, credential: dict[str, str], targets: dict[str, dict[str, str]]

@@ -22,6 +22,7 @@ from ngc_pilot.cli import (
     demo_cmd,
     intake_cmd,
     invoice_cmd,
+    meter_cmd,
     policy_cmd,
     select_cmd,
     tenants_cmd,
@@ -54,6 +55,8 @@ app.command("demo")(demo_cmd.demo)
 app.command("tui")(tui_cmd.tui)
 app.command("invoice")(invoice_cmd.invoice)
 app.command("prices")(invoice_cmd.prices)
+app.command("meter")(meter_cmd.meter)
+app.command("usage")(meter_cmd.usage)
 
 
 @app.callback()

@@ -25,6 +25,7 @@ from ngc_pilot.cli import (
     meter_cmd,
     policy_cmd,
     select_cmd,
+    serve_cmd,
     tenants_cmd,
     tui_cmd,
 )
@@ -57,6 +58,8 @@ app.command("invoice")(invoice_cmd.invoice)
 app.command("prices")(invoice_cmd.prices)
 app.command("meter")(meter_cmd.meter)
 app.command("usage")(meter_cmd.usage)
+app.command("serve")(serve_cmd.serve)
+app.add_typer(serve_cmd.jobs_app, name="jobs")
 
 
 @app.callback()

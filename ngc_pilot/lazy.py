@@ -4,29 +4,38 @@ The CLI registers every command at start-up; importing each command's
 service modules (the ORM, the solver, the cloud SDK) eagerly cost about a
 second before anything happened, which ``ngc-pilot tui`` and ``--help`` paid
 for nothing.  A command module names its service modules with
-:func:`lazy_module`; the module is loaded when an attribute is first read.
+:func:`lazy_module` and gets a stand-in whose attribute reads import the real
+module through the ordinary import system.
+
+The stand-in is deliberately not ``importlib.util.LazyLoader``: on Python
+3.11 two threads touching the same lazily loaded module at once can see it
+half-executed (CPython gh-114763), which the scheduler's worker threads did;
+and two threads importing SQLAlchemy for the first time at once can meet its
+circular imports half-done.  So first uses are imported one at a time under
+one lock, and the real module stays the one in ``sys.modules`` (tests that
+patch it patch what the commands use).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
+import threading
 from types import ModuleType
+from typing import Any
+
+_first_imports = threading.RLock()
 
 
-def lazy_module(name: str) -> ModuleType:
-    """``name`` as a module object that is executed on first attribute access."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        raise ModuleNotFoundError(name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    parent, _, child = name.rpartition(".")
-    if parent:  # as the import system does: ``import a.b`` makes ``a.b`` an attribute
-        setattr(sys.modules[parent], child, module)
-    return module
+class _OnFirstUse(ModuleType):
+    def __getattr__(self, attribute: str) -> Any:  # only for names not set on the stand-in
+        target = self.__dict__.get("_target")
+        if target is None:
+            with _first_imports:
+                target = importlib.import_module(self.__name__)
+            self.__dict__["_target"] = target
+        return getattr(target, attribute)
+
+
+def lazy_module(name: str) -> Any:
+    """A stand-in for module ``name``: reading an attribute imports the module."""
+    return _OnFirstUse(name)

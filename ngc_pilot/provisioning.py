@@ -35,6 +35,7 @@ from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.models import Application, Pilot, ProvisionStep, Tenant
 from policies import capacity as capacity_policy
+from policies.lifecycle import LifecyclePolicy, load_lifecycle_policy
 from policies.problems import Problem
 from policies.tenancy import TenantPolicy, allocate_cidr, choose_size
 from provisioner import environment
@@ -63,6 +64,13 @@ class Provisioner:
     cloud: str
     environments_dir: Path
     actor: str
+    # Names the data-access role in every desired state; None: the shipped policy.
+    lifecycle_policy: LifecyclePolicy | None = None
+
+    def lifecycle(self) -> LifecyclePolicy:
+        if self.lifecycle_policy is None:
+            self.lifecycle_policy = load_lifecycle_policy()
+        return self.lifecycle_policy
 
 
 @dataclass
@@ -169,7 +177,17 @@ def ensure_tenant(session: Session, pilot: Pilot, app: Application, prov: Provis
     return tenant
 
 
-def desired_for(tenant: Tenant, pilot: Pilot, app: Application, prov: Provisioner) -> DesiredTenant:
+def desired_for(
+    tenant: Tenant,
+    pilot: Pilot,
+    app: Application,
+    prov: Provisioner,
+    *,
+    suspended: bool | None = None,
+    data_access: bool | None = None,
+) -> DesiredTenant:
+    """The tenant as it should be; suspension and data access follow the tenant
+    row unless given (the lifecycle compares a state with its successor)."""
     return desired_tenant(
         pilot_id=pilot.id,
         pilot_name=app.name,
@@ -178,6 +196,11 @@ def desired_for(tenant: Tenant, pilot: Pilot, app: Application, prov: Provisione
         cidr=tenant.cidr,
         end=pilot.planned_end,
         policy=prov.tenant_policy,
+        suspended=tenant.suspended_at is not None if suspended is None else suspended,
+        data_access=(
+            tenant.data_access_granted_at is not None if data_access is None else data_access
+        ),
+        data_access_role=prov.lifecycle().data_access.role,
     )
 
 
@@ -367,8 +390,9 @@ def _provision_one(prov: Provisioner, pilot_id: str, progress: Progress | None) 
     outcome.report = report
     outcome.mutating_calls = getattr(backend, "mutating_calls", 0)
     if report.ok:
-        _set_state(prov, pilot_id, "active", project_id=observed.project_id)
-        outcome.state = "active"
+        settled = "suspended" if desired.suspended else "active"
+        _set_state(prov, pilot_id, settled, project_id=observed.project_id)
+        outcome.state = settled
     else:
         _set_state(prov, pilot_id, "failed", error=report.error)
         outcome.state = "failed"

@@ -1,4 +1,8 @@
-"""Build a pilot's :class:`DesiredTenant` from the pilot and the tenancy policy (pure)."""
+"""Build a pilot's :class:`DesiredTenant` from the pilot and the tenancy policy (pure).
+
+A suspended tenant wants its compute and volume quotas at zero; the caller
+says whether the tenant is suspended and whether it has data access.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,9 @@ def desired_tenant(
     cidr: str,
     end: date,
     policy: TenantPolicy,
+    suspended: bool = False,
+    data_access: bool = False,
+    data_access_role: str | None = None,
 ) -> DesiredTenant:
     t = policy.tenancy
     template = policy.sizes[size]
@@ -40,9 +47,9 @@ def desired_tenant(
         pi_user=pi_email.lower(),
         pi_email=pi_email,
         identity=t.identity,
-        compute_quota=template.compute_quota(),
+        compute_quota=_zero(template.compute_quota()) if suspended else template.compute_quota(),
         network_quota=template.network_quota(),
-        volume_quota=template.volume_quota(),
+        volume_quota=_zero(template.volume_quota()) if suspended else template.volume_quota(),
         network=f"{project}-net",
         subnet=f"{project}-subnet",
         cidr=cidr,
@@ -55,4 +62,11 @@ def desired_tenant(
         # Access ends at the end of the planned last day (UTC).
         expires_at=datetime.combine(end + timedelta(days=1), time(0, 0), tzinfo=UTC),
         flavor=template.flavor,
+        suspended=suspended,
+        data_access=data_access,
+        data_access_role=data_access_role,
     )
+
+
+def _zero(quota: dict[str, int]) -> dict[str, int]:
+    return dict.fromkeys(quota, 0)

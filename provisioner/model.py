@@ -56,6 +56,14 @@ class DesiredTenant:
     app_credential: str
     expires_at: datetime  # UTC-aware: end of the tenant's access
     flavor: str
+    # Suspended: the project disabled (no new tokens, so no use of the
+    # application credential) and compute and volume quotas zero.  Nothing is
+    # deleted; network quotas stay, as the project's network still counts.
+    suspended: bool = False
+    # The members group holds ``data_access_role`` on the project.  With no
+    # role configured (None) data access is neither observed nor planned.
+    data_access: bool = False
+    data_access_role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,8 @@ class ObservedTenant:
     project_description: str | None = None
     group_id: str | None = None
     group_has_role: bool = False
+    group_has_data_access: bool = False
+    missing_roles: tuple[str, ...] = ()  # roles the desired state names that Keystone lacks
     user_id: str | None = None
     user_in_group: bool = False
     compute_quota: dict[str, int] = field(default_factory=dict)

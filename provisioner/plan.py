@@ -5,6 +5,11 @@ network before subnet before router interface, user before its application
 credential), so ``apply`` can run them one by one and a crash at any point
 leaves a state the next plan continues from.  ``plan_teardown`` is the same
 in reverse.  Nothing here performs I/O.
+
+Suspension and data access are part of the desired state: a suspended tenant
+plans a disabled project and zero quotas, a tenant with data access plans the
+data-access role for its group (and one without it plans that role's removal),
+so the same plan is the drift report of ``ngc_pilot.lifecycle.reconcile``.
 """
 
 from __future__ import annotations
@@ -25,19 +30,16 @@ def plan(
     add = changes.append
     if observed.domain_id is None:
         add(Change("create", "domain", desired.domain))
+    enabled = not desired.suspended
     if observed.project_id is None:
-        add(
-            Change(
-                "create",
-                "project",
-                desired.project,
-                {"description": desired.description, "tags": list(desired.tags)},
-            )
-        )
+        detail = {"description": desired.description, "tags": list(desired.tags)}
+        if not enabled:
+            detail["enabled"] = False
+        add(Change("create", "project", desired.project, detail))
     else:
-        drift = {}
-        if observed.project_enabled is False:
-            drift["enabled"] = True
+        drift: dict[str, object] = {}
+        if observed.project_enabled is not None and observed.project_enabled != enabled:
+            drift["enabled"] = enabled
         if not set(desired.tags) <= set(observed.project_tags):
             drift["tags"] = sorted(set(observed.project_tags) | set(desired.tags))
         if observed.project_description != desired.description:
@@ -48,6 +50,19 @@ def plan(
         add(Change("create", "group", desired.group))
     if not observed.group_has_role:
         add(Change("create", "role_assignment", desired.group, {"role": desired.member_role}))
+    if desired.data_access_role:
+        grant = {"role": desired.data_access_role, "group": desired.group}
+        if desired.data_access and not observed.group_has_data_access:
+            add(Change("create", "role_assignment", desired.data_access_role, grant))
+        elif not desired.data_access and observed.group_has_data_access:
+            add(
+                Change(
+                    "delete",
+                    "role_assignment",
+                    desired.data_access_role,
+                    {**grant, "why": "data access has not been granted to this tenant"},
+                )
+            )
     if desired.identity == "local":
         if observed.user_id is None:
             add(Change("create", "user", desired.pi_user, {"email": desired.pi_email}))
@@ -125,8 +140,11 @@ def plan(
                     {"id": rule.id, "why": "default group must not admit ingress"},
                 )
             )
-    if desired.identity == "local" and (
-        observed.app_credential_id is None or not credential_delivered
+    # A suspended tenant gets no new credential: nobody may use the project.
+    if (
+        desired.identity == "local"
+        and not desired.suspended
+        and (observed.app_credential_id is None or not credential_delivered)
     ):
         add(
             Change(

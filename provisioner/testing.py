@@ -26,6 +26,7 @@ class _Tenant:
     quotas: dict[str, dict[str, int]] = field(default_factory=dict)
     flags: set[str] = field(default_factory=set)
     rules: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)
+    enabled: bool = True
 
 
 class InMemoryCloud:
@@ -43,6 +44,7 @@ class InMemoryCloud:
             CapacityLine("ram_mb", ram_mb, ram_mb, 1.0),
         ]
         self._fail: list[tuple[str, bool, bool]] = []  # (resource, after_doing_it, transient)
+        self.roles: set[str] = {"member", "ngc-data-access"}  # Keystone's roles
 
     # -- test controls --------------------------------------------------------
 
@@ -77,11 +79,17 @@ class InMemoryCloud:
         return ObservedTenant(
             domain_id=desired.domain,
             project_id=t.project_id,
-            project_enabled=True,
+            project_enabled=t.enabled,
             project_tags=t.tags,
             project_description=t.description,
             group_id=group_id,
             group_has_role="role" in t.flags,
+            group_has_data_access=bool(
+                desired.data_access_role and f"role:{desired.data_access_role}" in t.flags
+            ),
+            missing_roles=tuple(
+                r for r in (desired.data_access_role,) if r and r not in self.roles
+            ),
             user_id=user_id,
             user_in_group="member" in t.flags,
             compute_quota=t.quotas.get("compute_quota", {}),
@@ -124,10 +132,17 @@ class InMemoryCloud:
         if change.action == "delete":
             return self._delete(change, desired)
         if kind == "project" and change.action == "update":
-            return StepResult(self.tenants[desired.project].project_id)
+            t = self.tenants[desired.project]
+            t.enabled = change.detail.get("enabled", t.enabled)
+            t.description = change.detail.get("description", t.description)
+            t.tags = tuple(change.detail.get("tags", t.tags))
+            return StepResult(t.project_id)
         if kind == "project":
             self.tenants[desired.project] = _Tenant(
-                new, tuple(change.detail["tags"]), change.detail["description"]
+                new,
+                tuple(change.detail["tags"]),
+                change.detail["description"],
+                enabled=change.detail.get("enabled", True),
             )
             return StepResult(new)
         t = self.tenants[desired.project]
@@ -135,7 +150,10 @@ class InMemoryCloud:
             self.identities[change.name] = new
             return StepResult(new)
         if kind == "role_assignment":
-            t.flags.add("role")
+            role = change.detail.get("role", desired.member_role)
+            if role not in self.roles:
+                raise CloudError(f"{change.step} failed: the Keystone role {role!r} does not exist")
+            t.flags.add("role" if role == desired.member_role else f"role:{role}")
         elif kind == "group_membership":
             t.flags.add("member")
         elif kind.endswith("_quota"):
@@ -165,6 +183,8 @@ class InMemoryCloud:
             self.identities.pop(change.name, None)
         elif t is not None and kind == "security_group_rule":
             t.rules.pop(change.detail["id"], None)
+        elif t is not None and kind == "role_assignment":
+            t.flags.discard(f"role:{change.detail['role']}")
         elif t is not None and kind == "router_interface":
             t.flags.discard("interface")
         elif t is not None:

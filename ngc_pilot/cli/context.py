@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from ngc_pilot.provisioning import Provisioner
+    from policies.lifecycle import LifecyclePolicy
 
 
 def _console(stderr: bool) -> Console:
@@ -75,6 +76,15 @@ class AppContext:
         except InputProblems as exc:
             raise InputError(exc.problems) from exc
 
+    @cached_property
+    def lifecycle_policy(self) -> LifecyclePolicy:
+        from policies.lifecycle import load_lifecycle_policy
+
+        try:
+            return load_lifecycle_policy(self.settings.policy.lifecycle_file)
+        except InputProblems as exc:
+            raise InputError(exc.problems) from exc
+
     def provisioner(self) -> Provisioner:
         from ngc_pilot.provisioning import Provisioner
         from provisioner.backend import CloudError
@@ -95,6 +105,7 @@ class AppContext:
             cloud=settings.cloud.name,
             environments_dir=settings.environments_dir.resolve(),
             actor=self.actor,
+            lifecycle_policy=self.lifecycle_policy,
         )
 
     @property

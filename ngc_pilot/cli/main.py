@@ -22,6 +22,7 @@ from ngc_pilot.cli import (
     demo_cmd,
     intake_cmd,
     invoice_cmd,
+    lifecycle_cmd,
     meter_cmd,
     policy_cmd,
     select_cmd,
@@ -58,6 +59,10 @@ app.command("invoice")(invoice_cmd.invoice)
 app.command("prices")(invoice_cmd.prices)
 app.command("meter")(meter_cmd.meter)
 app.command("usage")(meter_cmd.usage)
+tenants_cmd.tenants_app.command("reconcile")(lifecycle_cmd.reconcile)
+tenants_cmd.tenants_app.command("expire")(lifecycle_cmd.expire)
+tenants_cmd.tenants_app.command("data-access")(lifecycle_cmd.data_access)
+app.command("outbox")(lifecycle_cmd.outbox)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(serve_cmd.jobs_app, name="jobs")
 

@@ -96,7 +96,7 @@ def provision(
                 allow_overcommit=allow_overcommit,
                 progress=progress,
             )
-    failed = [o for o in outcomes if o.state != "active"]
+    failed = [o for o in outcomes if o.state not in ("active", "suspended")]
     waiting: list[str] = []
     if not pilots:
         with db.session_scope(obj.engine) as session:

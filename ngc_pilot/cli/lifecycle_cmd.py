@@ -1,0 +1,193 @@
+"""``ngc-pilot tenants reconcile | expire | data-access`` and ``ngc-pilot outbox``.
+
+The same functions the service's jobs call (``ngc_pilot.lifecycle``), run by
+hand.  ``--today`` runs the date rules for another day; everything that
+changes because of it is audited with that day and the fact it was given.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.tenants_cmd import CloudOpt, CloudsFile, JsonFlag, _configure
+from ngc_pilot.errors import InputError
+from ngc_pilot.lazy import lazy_module
+from policies.problems import Problem
+
+lifecycle = lazy_module("ngc_pilot.lifecycle")
+db = lazy_module("ngc_pilot.db")
+
+TodayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--today",
+        metavar="DATE",
+        help="Run the rules as of this UTC date (YYYY-MM-DD) instead of the clock; audited.",
+    ),
+]
+
+
+def _day(today: str | None) -> date | None:
+    if today is None:
+        return None
+    try:
+        return date.fromisoformat(today)
+    except ValueError:
+        raise InputError(
+            [Problem("command line", "--today", today, "not a date; write YYYY-MM-DD (UTC)")]
+        ) from None
+
+
+def reconcile(
+    ctx: typer.Context,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair", help="Put drift right (default: as the lifecycle policy says; report only)."
+        ),
+    ] = False,
+    cloud: CloudOpt = None,
+    clouds_file: CloudsFile = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Compare every active or suspended tenant with what it should be; report (and repair) drift.
+
+    Exit code 1 if a tenant could not be checked or repaired.
+    """
+    obj = _configure(ctx, cloud, clouds_file)
+    report = lifecycle.reconcile(obj.provisioner(), repair=True if repair else None)
+    data = report.as_dict()
+    if as_json:
+        emit_json(data)
+    else:
+        table = Table("pilot", "state", "drift", "repaired", "error")
+        for t in data["tenants"]:
+            table.add_row(
+                t["pilot"],
+                t["state"],
+                "\n".join(_change(c) for c in t["drift"]) or "none",
+                "yes" if t["repaired"] else "",
+                t["error"] or "",
+            )
+        obj.out.print(table)
+        obj.out.print(
+            f"{data['checked']} tenant(s) checked, {data['drifted']} drifted, "
+            f"{data['repaired']} repaired" + ("" if data["repair"] else " (report only)")
+        )
+    if data["failed"]:
+        raise typer.Exit(1)
+
+
+def _change(c: dict[str, Any]) -> str:
+    sign = {"create": "+", "update": "~", "delete": "-"}.get(c["action"], "?")
+    return f"{sign} {c['resource']} {c['name']} {c['detail'] or ''}".rstrip()
+
+
+def expire(
+    ctx: typer.Context,
+    today: TodayOpt = None,
+    cloud: CloudOpt = None,
+    clouds_file: CloudsFile = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Expiry rules: notices before the end, suspension after it, final invoice and teardown
+    after the grace period.  Exit code 1 if a step failed."""
+    day = _day(today)
+    obj = _configure(ctx, cloud, clouds_file)
+    prices = None
+    if obj.settings.policy.prices_file is not None:
+        from policies.prices import load_prices
+        from policies.problems import InputProblems
+
+        try:
+            prices = load_prices(obj.settings.policy.prices_file)
+        except InputProblems as exc:
+            raise InputError(exc.problems) from exc
+    report = lifecycle.expire(obj.provisioner(), today=day, prices=prices)
+    data = report.as_dict()
+    if as_json:
+        emit_json(data)
+    else:
+        table = Table("pilot", "action", "result", "detail")
+        for s in data["steps"]:
+            detail = {k: v for k, v in s.items() if k not in ("pilot", "action", "ok", "error")}
+            table.add_row(
+                s["pilot"],
+                s["action"],
+                "ok" if s["ok"] else f"FAILED: {s['error']}",
+                ", ".join(f"{k}={v}" for k, v in detail.items()),
+            )
+        obj.out.print(table)
+        given = " (date given)" if data["today_given"] else ""
+        obj.out.print(
+            f"as of {data['today']}{given}: {data['checked']} tenant(s), "
+            f"{len(data['steps'])} step(s), {data['failed']} failed"
+        )
+    if data["failed"]:
+        raise typer.Exit(1)
+
+
+def data_access(
+    ctx: typer.Context,
+    today: TodayOpt = None,
+    cloud: CloudOpt = None,
+    clouds_file: CloudsFile = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """On and after the policy's date, grant every active tenant the data-access role (once).
+
+    Exit code 1 if a tenant could not be granted it (e.g. the role does not exist)."""
+    day = _day(today)
+    obj = _configure(ctx, cloud, clouds_file)
+    report = lifecycle.switch_data_access(obj.provisioner(), today=day)
+    data = report.as_dict()
+    if as_json:
+        emit_json(data)
+    else:
+        if not data["due"]:
+            obj.out.print(f"as of {data['today']}: not due before {data['date']}; nothing to do")
+        table = Table("pilot", "granted", "applied", "error")
+        for t in data["tenants"]:
+            table.add_row(
+                t["pilot"],
+                "yes" if t["granted"] else "no",
+                ", ".join(t["applied"]),
+                t["error"] or "",
+            )
+        obj.out.print(table)
+        obj.out.print(
+            f"role {data['role']}: {data['granted']} granted, {data['failed']} failed "
+            f"(as of {data['today']})"
+        )
+    if data["failed"]:
+        raise typer.Exit(1)
+
+
+def outbox(
+    ctx: typer.Context,
+    pilot: Annotated[str | None, typer.Option("--pilot", help="Only this pilot's notices.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The notices recorded for the pilots (expiry), oldest first."""
+    obj: AppContext = ctx.obj
+    with db.session_scope(obj.engine) as session:
+        rows = lifecycle.outbox(session, pilot)
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("created (UTC)", "pilot", "kind", "recipient", "subject", "sent")
+    for r in rows:
+        table.add_row(
+            r["created_at"][:19],
+            r["pilot"],
+            r["kind"],
+            r["recipient"],
+            r["subject"],
+            (r["sent_at"] or "")[:19],
+        )
+    obj.out.print(table)

@@ -21,6 +21,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from ngc_pilot.billing import InvoiceDoc
+from policies.rating import money
 
 _FONT_DIRS = (
     Path("/usr/share/fonts/truetype/dejavu"),
@@ -28,11 +29,6 @@ _FONT_DIRS = (
     Path("/usr/local/share/fonts/dejavu"),
 )
 _NOT_LATIN1 = {"—": "-", "–": "-", "…": "...", "→": "->", "−": "-", "\u202f": " "}
-
-
-def money(value: Decimal) -> str:
-    """12345.6 -> '12,345.60' (two places, comma thousands: the same in every output)."""
-    return f"{Decimal(value):,.2f}"
 
 
 def period_label(start: date, until: date) -> str:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
+from functools import cached_property
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
@@ -102,7 +103,7 @@ class PriceVersion(_Frozen):
     valid_until: date | None = None
     prices: UnitPrices
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """sha256 of what this version charges (id, currency, unit prices); see the module doc."""
         payload = {

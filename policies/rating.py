@@ -317,6 +317,11 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+def money(value: Decimal) -> str:
+    """12345.6 -> '12,345.60': two places, comma thousands — the same in every output."""
+    return f"{Decimal(value):,.2f}"
+
+
 def canonical_price(value: Decimal) -> Decimal:
     """A unit price with at least 2 and at most 6 decimal places: 0.3 -> 0.30, 0.045000 -> 0.045.
 

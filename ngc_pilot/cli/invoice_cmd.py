@@ -288,7 +288,7 @@ def _table(obj: AppContext, docs: list[InvoiceDoc], month: str, output: Path | N
 
 
 def _m(value: Any) -> str:
-    from ngc_pilot.invoice_pdf import money
+    from policies.rating import money
 
     return money(value)
 

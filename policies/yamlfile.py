@@ -47,14 +47,44 @@ def _index(node: yaml.Node, path: Path, lines: dict[Path, int]) -> None:
             _index(item, path + (i,), lines)
 
 
+def _bad_timestamp(node: yaml.Node | None) -> yaml.ScalarNode | None:
+    """The first date/time scalar under ``node`` that PyYAML cannot construct."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                yaml.constructor.SafeConstructor().construct_yaml_timestamp(node)
+            except ValueError:
+                return node
+        return None
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    for child in children:
+        found = _bad_timestamp(child)
+        if found is not None:
+            return found
+    return None
+
+
 def load_with_lines(text: str) -> tuple[Any, LineIndex]:
     """Parse YAML ``text`` (safe loader) and index the line of every value.
 
-    Raises :class:`yaml.YAMLError` for text that is not YAML; its ``problem_mark``
-    carries the line.
+    Raises :class:`yaml.YAMLError` for text that is not YAML, or holds an
+    impossible date; its ``problem_mark`` carries the line.
     """
-    data = yaml.safe_load(text)
     node = yaml.compose(text, Loader=yaml.SafeLoader)
+    try:
+        data = yaml.safe_load(text)
+    except ValueError as exc:  # an impossible date such as 2021-06-31
+        bad = _bad_timestamp(node)
+        raise yaml.constructor.ConstructorError(
+            None,
+            None,
+            f"{bad.value if bad else ''!r} is not a valid date ({exc}); dates are YYYY-MM-DD",
+            bad.start_mark if bad else None,
+        ) from exc
     lines: dict[Path, int] = {}
     if node is not None:
         _index(node, (), lines)

@@ -127,6 +127,13 @@ def _print_error(error: NgcPilotError) -> None:
         sys.stderr.write(f"error: {error}\n")
 
 
+# typer (>= 0.25) raises its own copies of click's exceptions; catch both kinds,
+# so a bad option value is one readable line and exit code 2, never a traceback.
+_EXIT = (click.exceptions.Exit, typer.Exit)
+_USAGE = (click.ClickException, typer.TyperException)
+_ABORT = (click.exceptions.Abort, typer.Abort)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code."""
     command = typer.main.get_command(app)
@@ -139,12 +146,15 @@ def run(argv: list[str] | None = None) -> int:
         # The cloud failed or could not be reached: one line, no traceback.
         sys.stderr.write(f"error: the cloud: {error}\n")
         return 1
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except _USAGE as exc:
+        if hasattr(exc, "show"):
+            exc.show()
+        else:
+            sys.stderr.write(f"error: {exc}\n")
+        return getattr(exc, "exit_code", 2)
+    except _ABORT:
         sys.stderr.write("aborted\n")
         return 1
     return result if isinstance(result, int) else 0

@@ -39,6 +39,32 @@ def test_every_command_has_help(args, tmp_path):
     assert result.returncode == 0 and "Usage:" in result.stdout
 
 
+def _command_paths(command, prefix=()):
+    yield prefix
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from _command_paths(sub, (*prefix, name))
+
+
+def test_every_command_in_the_tree_has_help(tmp_path, capsys):
+    """Walks the whole command tree, so a new command cannot miss its --help."""
+    import typer
+
+    from ngc_pilot.cli.main import app, run
+
+    paths = list(_command_paths(typer.main.get_command(app)))
+    assert ("meter",) in paths and ("invoice",) in paths and ("serve",) in paths
+    for path in paths:
+        code = run(["--db", f"sqlite:///{tmp_path / 'h.db'}", *path, "--help"])
+        out = capsys.readouterr().out
+        assert code == 0 and "Usage:" in out, (path, out)
+
+
+def test_a_bad_option_value_is_one_line_and_exit_2(tmp_path):
+    result = ngc("provision", "--parallel", "0", db=f"sqlite:///{tmp_path / 'b.db'}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--parallel" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_json_output_is_pure_json_no_solver_banner(database, tmp_path):
     assert (
         ngc(

@@ -69,3 +69,16 @@ def test_not_yaml_names_the_line():
 def test_missing_file_is_a_problem_not_a_traceback(tmp_path: Path):
     with pytest.raises(InputProblems, match="cannot read"):
         load_policy(tmp_path / "nope.yaml")
+
+
+def test_an_impossible_date_is_a_problem_with_its_line(tmp_path):
+    text = default_policy_path().read_text().replace("start: 2021-04-15", "start: 2021-06-31")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "2021-06-31" in t)
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    with pytest.raises(InputProblems) as caught:
+        load_policy(path)
+    [problem] = caught.value.problems
+    assert (
+        problem.line == line and "2021-06-31" in problem.message and "YYYY-MM-DD" in problem.message
+    )

@@ -423,6 +423,541 @@ def bench_invoices(
             private.stop()
 
 
+# ------------------------------------------------------------------------ metrics
+#
+# /metrics with 1,000 tenants (goal: <= 50 ms).  The database is loaded
+# directly: tenants in every state and size, invoices with revisions, the step
+# ledger, then per usage history length hourly usage of five metrics for every
+# tenant, job runs and a capacity snapshot every five minutes.  After each
+# load, `ngc_pilot.metrics.start_metrics_server` is scraped over HTTP with the
+# headers Prometheus sends, and the parts are timed: the seven queries (the
+# usage aggregate alone), the rendering.  Baselines in the same run, same data:
+#   * rendering: prometheus_client's OpenMetrics exposition of the same families;
+#   * per-tenant queries: the same collector reading each tenant's usage,
+#     invoices and failures with queries of its own (the N+1 pattern);
+#   * prometheus_client's own HTTP server (OpenMetrics, gzip level 9);
+# and a what-if: usage totals read from a summary table instead of summed
+# from the records on every scrape (not built; see the printed note).
+# SQLite and PostgreSQL (tests/support/pgserver.py), a scratch database each.
+
+
+def _metrics_seed_tenants(engine, tenants: int, start) -> list[str]:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, insert, select
+
+    from ngc_pilot.models import (
+        Application,
+        Invoice,
+        Pilot,
+        ProvisionStep,
+        SelectionDecision,
+        Tenant,
+    )
+
+    ids = [f"BM-{n:04d}" for n in range(tenants)]
+    sizes = ("small", "small", "medium", "large", "gpu")
+    states = ["active"] * 16 + ["suspended", "failed", "provisioning", "torn_down"]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(SelectionDecision),
+            [
+                {
+                    "decided_at": start,
+                    "decided_by": "bench",
+                    "reason": "bench",
+                    "policy_digest": "0" * 64,
+                    "k_min": 1,
+                    "k_max": tenants,
+                    "lock_in": [],
+                    "lock_out": [],
+                    "objective": 0.0,
+                    "optimal": True,
+                    "selected": [],
+                    "explanations": {},
+                }
+            ],
+        )
+        decision = conn.execute(select(func.max(SelectionDecision.id))).scalar()
+        conn.execute(
+            insert(Application),
+            [
+                {
+                    "id": i,
+                    "name": f"Project {i}",
+                    "pi_name": "PI",
+                    "pi_email": "pi@example.org",
+                    "institution": f"Institution {n % 97}",
+                    "institution_type": "university",
+                    "nominated_by": "bench",
+                    "data_volume_bytes": 10**12,
+                    "maturity": 3,
+                    "ready_date": date(2021, 4, 15),
+                    "commits_to_evaluation": True,
+                    "data_processing_agreement": "signed",
+                    "document": {},
+                    "source": "bench",
+                    "revision": 1,
+                    "created_at": start,
+                    "updated_at": start,
+                }
+                for n, i in enumerate(ids)
+            ],
+        )
+        conn.execute(
+            insert(Pilot),
+            [
+                {
+                    "id": i,
+                    "application_id": i,
+                    "decision_id": decision,
+                    "state": "selected",
+                    "planned_start": start.date(),
+                    "planned_end": start.date() + timedelta(days=120 + n % 60),
+                    "created_at": start,
+                    "updated_at": start,
+                }
+                for n, i in enumerate(ids)
+            ],
+        )
+        conn.execute(
+            insert(Tenant),
+            [
+                {
+                    "pilot_id": i,
+                    "cloud": "bench",
+                    "size": sizes[n % len(sizes)],
+                    "project_name": f"ngc-{i.lower()}",
+                    "project_id": uuid.uuid4().hex,
+                    "cidr": f"10.{240 + n // 256}.{n % 256}.0/24",
+                    "state": states[n % len(states)],
+                    "created_at": start,
+                    "updated_at": start,
+                }
+                for n, i in enumerate(ids)
+            ],
+        )
+        steps = []
+        for n, i in enumerate(ids):
+            failed = states[n % len(states)] == "failed"
+            for k, resource in enumerate(
+                ("project", "group", "role", "user", "compute_quota", "network_quota")
+                + ("volume_quota", "network", "subnet", "router", "router_interface")
+                + ("security_group", "security_group_rule", "application_credential")
+            ):
+                steps.append(
+                    {
+                        "pilot_id": i,
+                        "run_id": f"run{n:09d}",
+                        "step": f"create {resource} {i}",
+                        "action": "create",
+                        "resource": resource,
+                        "status": "failed" if failed and k == 7 else "done",
+                        "at": start,
+                    }
+                )
+        conn.execute(insert(ProvisionStep), steps)
+        invoices = []
+        for n, i in enumerate(ids):
+            for month in ("2021-04", "2021-05", "2021-06", "2021-07"):
+                for revision in (1, 2) if n % 3 == 0 else (1,):
+                    listed = Decimal(1000 + n % 500) + Decimal(revision) / 4
+                    invoices.append(
+                        {
+                            "pilot_id": i,
+                            "month": month,
+                            "revision": revision,
+                            "final": True,
+                            "currency": "DKK",
+                            "list_total": listed,
+                            "discount_total": listed,
+                            "charged_total": Decimal("0.00"),
+                            "prices": {},
+                            "rated_at": start,
+                            "rated_by": "bench",
+                        }
+                    )
+        conn.execute(insert(Invoice), invoices)
+    return ids
+
+
+def _metrics_seed_history(engine, ids: list[str], start, first_hour: int, hours: int) -> None:  # type: ignore[no-untyped-def]
+    """Hours ``[first_hour, hours)``: usage of every tenant, job runs, capacity snapshots."""
+    from sqlalchemy import insert
+
+    from ngc_pilot.models import CapacitySnapshot, JobRun, UsageRecord
+
+    metrics = ("vcpu_hours", "ram_gb_hours", "disk_gb_hours", "volume_gb_hours", "gpu_hours")
+    quantities = [Decimal(f"{(n * 7) % 64}.{n % 1000:03d}") for n in range(len(ids))]
+    if engine.dialect.name == "postgresql":
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            copy_sql = (
+                "COPY usage_record (pilot_id, metric, window_start, window_end, quantity, "
+                "source, collected_at) FROM STDIN"
+            )
+            with cursor.copy(copy_sql) as copy:
+                for hour in range(first_hour, hours):
+                    ws = start + timedelta(hours=hour)
+                    we = ws + timedelta(hours=1)
+                    for i, quantity in zip(ids, quantities, strict=True):
+                        for metric in metrics:
+                            copy.write_row((i, metric, ws, we, quantity, "nova", we))
+            raw.commit()
+        finally:
+            raw.close()
+    else:
+        with engine.begin() as conn:
+            for hour in range(first_hour, hours):
+                ws = start + timedelta(hours=hour)
+                we = ws + timedelta(hours=1)
+                conn.execute(
+                    insert(UsageRecord),
+                    [
+                        {
+                            "pilot_id": i,
+                            "metric": metric,
+                            "window_start": ws,
+                            "window_end": we,
+                            "quantity": quantity,
+                            "source": "nova",
+                            "collected_at": we,
+                        }
+                        for i, quantity in zip(ids, quantities, strict=True)
+                        for metric in metrics
+                    ],
+                )
+    runs, snapshots = [], []
+    for hour in range(first_hour, hours):
+        at = start + timedelta(hours=hour)
+        for job in ("meter", "reconcile"):
+            runs.append(_metrics_job_run(job, at, hour % 97 == 0))
+        if hour % 24 == 0:
+            for job in ("expire", "data_access"):
+                runs.append(_metrics_job_run(job, at, False))
+        for five in range(12):
+            taken = at + timedelta(minutes=5 * five)
+            runs.append(_metrics_job_run("capacity", taken, False))
+            for rc, total, ratio in (
+                ("VCPU", 20000, 4.0),
+                ("MEMORY_MB", 160_000_000, 1.5),
+                ("DISK_GB", 2_000_000, 1.0),
+            ):
+                snapshots.append(
+                    {
+                        "taken_at": taken,
+                        "resource_class": rc,
+                        "total": total,
+                        "reserved": 0.0,
+                        "allocation_ratio": ratio,
+                        "used": total * 0.4,
+                        "allocated": total * 0.9 if rc != "DISK_GB" else 0.0,
+                    }
+                )
+    if runs:
+        with engine.begin() as conn:
+            conn.execute(insert(JobRun), runs)
+            conn.execute(insert(CapacitySnapshot), snapshots)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+
+
+def _metrics_job_run(job: str, at, failed: bool) -> dict:  # type: ignore[no-untyped-def]
+    seconds = 1.5 if job != "capacity" else 0.2
+    return {
+        "job_id": job,
+        "scheduled_for": at,
+        "started_at": at,
+        "finished_at": at + timedelta(seconds=seconds),
+        "status": "failed" if failed else "succeeded",
+        "attempt": 1,
+        "duration_seconds": seconds,
+        "summary": {},
+        "error": "bench failure" if failed else None,
+        "worker": "bench:1",
+    }
+
+
+def _metrics_per_tenant_read(engine):  # type: ignore[no-untyped-def]
+    """The baseline reader: tenant-level data with queries per tenant (N+1)."""
+    from collections import namedtuple
+
+    from sqlalchemy import func, select
+
+    from ngc_pilot import metrics as M
+    from ngc_pilot.models import Invoice, Pilot, ProvisionStep, Tenant, UsageRecord
+
+    TenantRow = namedtuple("TenantRow", "pilot_id state size planned_end")
+    UsageRow = namedtuple("UsageRow", "pilot_id metric quantity")
+    started = time.perf_counter()
+    reading = M.Reading()
+    with engine.connect() as conn, conn.begin():
+        reading.capacity = conn.execute(M._capacity_query()).all()
+        reading.job_counts = conn.execute(M._job_counts_query()).all()
+        reading.job_last = conn.execute(M._job_last_query()).all()
+        for tenant in conn.execute(select(Tenant.pilot_id, Tenant.state, Tenant.size)).all():
+            pid = tenant.pilot_id
+            end = conn.execute(select(Pilot.planned_end).where(Pilot.id == pid)).scalar()
+            reading.tenants.append(TenantRow(pid, tenant.state, tenant.size, end))
+            for metric in M.USAGE_METRICS:
+                total = conn.execute(
+                    select(func.sum(UsageRecord.quantity)).where(
+                        UsageRecord.pilot_id == pid, UsageRecord.metric == metric
+                    )
+                ).scalar()
+                if total is not None:
+                    reading.usage.append(UsageRow(pid, metric, total))
+            latest: dict[str, tuple[int, Decimal, Decimal]] = {}
+            for month, revision, listed, charged in conn.execute(
+                select(
+                    Invoice.month, Invoice.revision, Invoice.list_total, Invoice.charged_total
+                ).where(Invoice.pilot_id == pid, Invoice.currency == "DKK")
+            ):
+                if month not in latest or revision > latest[month][0]:
+                    latest[month] = (revision, listed, charged)
+            if latest:
+                reading.costs.append(
+                    (
+                        pid,
+                        sum(v[1] for v in latest.values()),
+                        sum(v[2] for v in latest.values()),
+                    )
+                )
+            for resource, count in conn.execute(
+                select(ProvisionStep.resource, func.count())
+                .where(ProvisionStep.pilot_id == pid, ProvisionStep.status == "failed")
+                .group_by(ProvisionStep.resource)
+            ):
+                reading.step_failures.append((pid, resource, count))
+    reading.seconds = time.perf_counter() - started
+    return reading
+
+
+_PROMETHEUS_HEADERS = {
+    # What Prometheus 2.x sends when it scrapes.
+    "Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+    "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    "Accept-Encoding": "gzip",
+}
+
+
+def _metrics_scrapes(port: int, n: int) -> tuple[list[float], int]:
+    import urllib.request
+
+    times, size = [], 0
+    for _ in range(n):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/metrics", headers=_PROMETHEUS_HEADERS
+        )
+        t = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=600) as reply:
+            body = reply.read()
+        times.append(time.perf_counter() - t)
+        size = len(body)
+    return times, size
+
+
+def _metrics_serve(registry, *, stock: bool = False):  # type: ignore[no-untyped-def]
+    """(server, thread) serving ``registry``: ours, or prometheus_client's own server."""
+    import threading
+    from wsgiref.simple_server import make_server
+
+    from prometheus_client import start_http_server
+    from prometheus_client.exposition import ThreadingWSGIServer
+
+    from ngc_pilot import metrics as M
+
+    if stock:
+        return start_http_server(0, addr="127.0.0.1", registry=registry)
+    app = M.metrics_app(registry)
+    server = make_server("127.0.0.1", 0, app, ThreadingWSGIServer, handler_class=M._Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _metrics_read_summary(engine):  # type: ignore[no-untyped-def]
+    """What-if reader: usage totals from a summary table (``bench_usage_total``)."""
+    from sqlalchemy import text
+
+    from ngc_pilot import metrics as M
+
+    started = time.perf_counter()
+    with engine.connect() as conn, conn.begin():
+        reading = M.Reading(
+            capacity=conn.execute(M._capacity_query()).all(),
+            tenants=conn.execute(M._tenants_query()).all(),
+            usage=conn.execute(
+                text("SELECT pilot_id, metric, quantity FROM bench_usage_total")
+            ).all(),
+            costs=conn.execute(M._costs_query()).all(),
+            job_counts=conn.execute(M._job_counts_query()).all(),
+            job_last=conn.execute(M._job_last_query()).all(),
+            step_failures=conn.execute(M._step_failures_query()).all(),
+        )
+    reading.seconds = time.perf_counter() - started
+    return reading
+
+
+def _metrics_http(registry, scrapes: int, *, stock: bool = False) -> tuple[list[float], int]:  # type: ignore[no-untyped-def]
+    """Scrape times over HTTP (fewer scrapes when one takes seconds) and the body size."""
+    server, thread = _metrics_serve(registry, stock=stock)
+    try:
+        warm, _ = _metrics_scrapes(server.server_port, 1)  # connection pool, caches
+        return _metrics_scrapes(server.server_port, scrapes if warm[0] < 1 else 3)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _metrics_measure(
+    engine, policy, scrapes: int, baseline_scrapes: int, last: bool
+) -> list[tuple[str, float, str]]:  # type: ignore[no-untyped-def]
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
+    from sqlalchemy import text
+
+    from ngc_pilot import metrics as M
+    from ngc_pilot.exposition import render
+
+    def registry(reader=None):  # type: ignore[no-untyped-def]
+        r = CollectorRegistry()
+        r.register(M.PilotCollector(engine, policy, reader=reader))
+        return r
+
+    def timed(fn, n: int = 5) -> float:  # type: ignore[no-untyped-def]
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    med = statistics.median
+    rows: list[tuple[str, float, str]] = []
+    times, size = _metrics_http(M.registry_for(engine, policy), scrapes)
+    rows.append(
+        (
+            "**ngc-pilot /metrics over HTTP**",
+            med(times),
+            f"median of {len(times)}, max {max(times) * 1000:.0f} ms, {size / 1e6:.2f} MB",
+        )
+    )
+    reads = [M.read(engine) for _ in range(5)]
+    rows.append(("the seven queries", med(r.seconds for r in reads), "median of 5"))
+    with engine.connect() as conn:
+        usage = timed(lambda: conn.execute(M._usage_query()).all())
+    rows.append(("of which: the usage aggregate", usage, "median of 5"))
+    fixed = registry(lambda _engine: reads[0])
+    ours = timed(lambda: render(fixed.collect()))
+    series = sum(1 for line in render(fixed.collect()).splitlines() if not line.startswith(b"#"))
+    rows.append(("exposition: ngc_pilot.exposition", ours, f"{series:,} series"))
+    theirs = timed(lambda: openmetrics_latest(fixed))
+    rows.append(
+        ("baseline exposition: prometheus_client (OpenMetrics)", theirs, "what its server sends")
+    )
+    if not last:
+        return rows
+    times, _ = _metrics_http(registry(_metrics_per_tenant_read), baseline_scrapes)
+    rows.append(("baseline: per-tenant queries, over HTTP", med(times), f"median of {len(times)}"))
+    times, size = _metrics_http(M.registry_for(engine, policy), scrapes, stock=True)
+    rows.append(
+        (
+            "baseline: prometheus_client's server, over HTTP",
+            med(times),
+            f"OpenMetrics, gzip level 9 (Prometheus accepts gzip): {size / 1e6:.2f} MB sent",
+        )
+    )
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS bench_usage_total"))
+        conn.execute(
+            text(
+                "CREATE TABLE bench_usage_total AS SELECT pilot_id, metric, "
+                "sum(quantity) AS quantity FROM usage_record GROUP BY pilot_id, metric"
+            )
+        )
+    times, _ = _metrics_http(registry(_metrics_read_summary), scrapes)
+    rows.append(
+        (
+            "what-if: usage totals kept in a summary table, over HTTP",
+            med(times),
+            f"median of {len(times)}; not built: needs a table kept up to date on every usage write",
+        )
+    )
+    return rows
+
+
+def bench_metrics(
+    tenants: int = 1000,
+    history_hours: tuple[int, ...] = (0, 24, 168),
+    scrapes: int = 15,
+    baseline_scrapes: int = 3,
+    backends: tuple[str, ...] = ("postgresql", "sqlite"),
+) -> dict[str, Any]:
+    """Time a ``/metrics`` scrape with ``tenants`` tenants at each usage history length."""
+    import os
+    import tempfile
+
+    from support.pgserver import create_database, drop_database, server_url
+
+    from ngc_pilot import migrate
+    from ngc_pilot.db import make_engine
+    from policies.tenancy import load_tenant_policy
+
+    policy = load_tenant_policy()
+    start = datetime(2021, 4, 15, tzinfo=UTC)
+    out: dict[str, Any] = {}
+    print(f"## metrics — /metrics with {tenants:,} tenants over HTTP, as Prometheus asks")
+    print(f"load average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    for backend in backends:
+        admin = private = name = None
+        tmp = tempfile.TemporaryDirectory(prefix="ngc-bench-metrics-")
+        if backend == "postgresql":
+            admin, private = server_url()
+            name = f"ngc_bench_metrics_{uuid.uuid4().hex[:8]}"
+            url = create_database(admin, name)
+        else:
+            url = f"sqlite:///{tmp.name}/bench.db"
+        engine = make_engine(url)
+        try:
+            migrate.upgrade(engine)
+            t = time.perf_counter()
+            ids = _metrics_seed_tenants(engine, tenants, start)
+            print(
+                f"### {backend} (tenants, invoices, step ledger loaded in {time.perf_counter() - t:.1f} s)"
+            )
+            print("| usage history | what | ms | note |")
+            print("|---|---|---:|---|")
+            done = 0
+            for hours in history_hours:
+                t = time.perf_counter()
+                _metrics_seed_history(engine, ids, start, done, hours)
+                loaded = time.perf_counter() - t
+                done = hours
+                history = f"{hours} h: {tenants * 5 * hours:,} records (+{loaded:.0f} s load)"
+                rows = _metrics_measure(
+                    engine, policy, scrapes, baseline_scrapes, hours == history_hours[-1]
+                )
+                out[f"{backend}/{hours}h"] = {label.strip(): seconds for label, seconds, _ in rows}
+                for label, seconds, note in rows:
+                    print(f"| {history} | {label} | {seconds * 1000:.1f} | {note} |")
+                    history = ""
+        finally:
+            engine.dispose()
+            if name is not None:
+                drop_database(admin, name)
+            if private is not None:
+                private.stop()
+            tmp.cleanup()
+    print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    for key, numbers in out.items():
+        scrape = next(v for k, v in numbers.items() if "ngc-pilot /metrics" in k)
+        verdict = "met" if scrape <= 0.050 else "NOT met"
+        print(f"goal: /metrics <= 50 ms, {key}: {scrape * 1000:.0f} ms — {verdict}")
+    return out
+
+
 # ---------------------------------------------------------------------- main
 
 

@@ -28,21 +28,22 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric
 from prometheus_client.exposition import ThreadingWSGIServer
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 from ngc_pilot.capacity_snapshot import ALLOCATING_STATES, QUOTA_FIELD
+from ngc_pilot.exposition import CONTENT_TYPE, Family, render
 from ngc_pilot.models import (
     CapacitySnapshot,
     Invoice,
@@ -235,6 +236,14 @@ def read(engine: Engine) -> Reading:
 # ------------------------------------------------------------------------ families
 
 
+def gauge(name: str, documentation: str, labels: Sequence[str] = ()) -> Family:
+    return Family(name, documentation, "gauge", labels)
+
+
+def counter(name: str, documentation: str, labels: Sequence[str] = ()) -> Family:
+    return Family(name, documentation, "counter", labels)
+
+
 def _timestamp(value: datetime | date) -> float:
     if isinstance(value, datetime):
         return value.timestamp()
@@ -242,11 +251,11 @@ def _timestamp(value: datetime | date) -> float:
 
 
 def capacity_families(reading: Reading) -> Iterator[Metric]:
-    snapshot = GaugeMetricFamily(
+    snapshot = gauge(
         "ngc_pilot_capacity_snapshot_timestamp_seconds",
         "When the capacity figures were read from Placement.",
     )
-    ratio = GaugeMetricFamily(
+    ratio = gauge(
         "ngc_pilot_capacity_allocation_ratio",
         "Placement's effective over-commit ratio per resource class.",
         labels=["resource_class"],
@@ -259,9 +268,7 @@ def capacity_families(reading: Reading) -> Iterator[Metric]:
         "allocated": "Promised to pilot tenants: the sum of their quotas",
     }
     families = {
-        (resource_class, kind): GaugeMetricFamily(
-            f"ngc_pilot_capacity_{kind}_{unit}", f"{text}; {what}."
-        )
+        (resource_class, kind): gauge(f"ngc_pilot_capacity_{kind}_{unit}", f"{text}; {what}.")
         for resource_class, (unit, _, what) in CAPACITY_UNITS.items()
         for kind, text in kinds.items()
         if kind != "allocated" or resource_class in QUOTA_FIELD
@@ -291,19 +298,19 @@ def capacity_families(reading: Reading) -> Iterator[Metric]:
 
 
 def tenant_families(reading: Reading, policy: TenantPolicy) -> Iterator[Metric]:
-    state = GaugeMetricFamily(
+    state = gauge(
         "ngc_pilot_tenant_state",
         "The state each pilot's tenant is in (1; one sample per tenant).",
         labels=["pilot", "state"],
     )
-    expiry = GaugeMetricFamily(
+    expiry = gauge(
         "ngc_pilot_tenant_expiry_timestamp_seconds",
         "When the pilot's access ends: 00:00 UTC after its planned last day, "
         "when expiry suspends the tenant (tenants not torn down).",
         labels=["pilot"],
     )
     quotas = [
-        (GaugeMetricFamily(name, text, labels=["pilot"]), attribute, factor)
+        (gauge(name, text, labels=["pilot"]), attribute, factor)
         for name, attribute, factor, text in QUOTAS
     ]
     for row in reading.tenants:
@@ -324,7 +331,7 @@ def tenant_families(reading: Reading, policy: TenantPolicy) -> Iterator[Metric]:
 
 def usage_families(reading: Reading) -> Iterator[Metric]:
     families = {
-        metric: (CounterMetricFamily(name, text, labels=["pilot"]), factor)
+        metric: (counter(name, text, labels=["pilot"]), factor)
         for metric, (name, factor, text) in USAGE_METRICS.items()
     }
     for row in reading.usage:
@@ -336,12 +343,12 @@ def usage_families(reading: Reading) -> Iterator[Metric]:
 
 
 def cost_families(reading: Reading) -> Iterator[Metric]:
-    listed = GaugeMetricFamily(
+    listed = gauge(
         "ngc_pilot_cost_list_dkk",
         "List price of the pilot's usage so far, summed over the latest invoice revision of each month (DKK).",
         labels=["pilot"],
     )
-    charged = GaugeMetricFamily(
+    charged = gauge(
         "ngc_pilot_cost_charged_dkk",
         "What the pilot is charged after discounts, same invoices (DKK).",
         labels=["pilot"],
@@ -354,20 +361,20 @@ def cost_families(reading: Reading) -> Iterator[Metric]:
 
 
 def job_families(reading: Reading) -> Iterator[Metric]:
-    runs = CounterMetricFamily(
+    runs = counter(
         "ngc_pilot_job_runs", "Runs of each scheduled job by result.", labels=["job_id", "status"]
     )
-    last_success = GaugeMetricFamily(
+    last_success = gauge(
         "ngc_pilot_job_last_success_timestamp_seconds",
         "When each job last finished successfully.",
         labels=["job_id"],
     )
-    last_duration = GaugeMetricFamily(
+    last_duration = gauge(
         "ngc_pilot_job_last_duration_seconds",
         "How long each job's latest finished run took.",
         labels=["job_id"],
     )
-    last_ok = GaugeMetricFamily(
+    last_ok = gauge(
         "ngc_pilot_job_last_run_succeeded",
         "1 if each job's latest finished run succeeded, 0 if it failed.",
         labels=["job_id"],
@@ -390,7 +397,7 @@ def job_families(reading: Reading) -> Iterator[Metric]:
 
 
 def provisioning_families(reading: Reading) -> Iterator[Metric]:
-    failures = CounterMetricFamily(
+    failures = counter(
         "ngc_pilot_provision_step_failures",
         "Provisioning steps that failed, per pilot and resource.",
         labels=["pilot", "resource"],
@@ -417,9 +424,7 @@ class PilotCollector:
         return []  # registering must not query the database
 
     def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily(
-            "ngc_pilot_database_up", "1 if this scrape could read the database, 0 if not."
-        )
+        up = gauge("ngc_pilot_database_up", "1 if this scrape could read the database, 0 if not.")
         try:
             reading = self.reader(self.engine)
         except SQLAlchemyError as exc:
@@ -430,7 +435,7 @@ class PilotCollector:
             return
         up.add_metric([], 1.0)
         yield up
-        seconds = GaugeMetricFamily(
+        seconds = gauge(
             "ngc_pilot_metrics_query_duration_seconds",
             "How long this scrape's database queries took.",
         )
@@ -451,6 +456,29 @@ def registry_for(engine: Engine, tenant_policy: TenantPolicy) -> CollectorRegist
     return registry
 
 
+def metrics_app(registry: CollectorRegistry) -> Callable[..., list[bytes]]:
+    """A WSGI app serving ``registry`` in the text format (see ``ngc_pilot.exposition``).
+
+    Not compressed even when Prometheus offers gzip: the endpoint is meant for
+    loopback or a LAN, and compressing costs more time than it saves there.
+    """
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
+            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD")])
+            return [b"use GET\n"]
+        if environ.get("PATH_INFO", "/") not in ("/", "/metrics"):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"see /metrics\n"]
+        body = render(registry.collect())
+        start_response(
+            "200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))]
+        )
+        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else body]
+
+    return app
+
+
 class _Quiet(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Scrapes are not logged (one every few seconds)."""
@@ -462,12 +490,10 @@ def start_metrics_server(
     """Serve ``/metrics`` on ``host:port`` in a daemon thread; ``port`` 0 picks a free one.
 
     Returns ``(server, thread)``: ``server.server_port`` is the bound port,
-    ``server.shutdown()`` stops serving.  Responses are not compressed even
-    when Prometheus offers gzip: prometheus_client compresses at level 9, which
-    costs more than the whole scrape for 1,000 tenants (see
-    ``bench/metering.py``), and the endpoint is meant for loopback or a LAN.
+    ``server.shutdown()`` stops serving.  One thread per request, as
+    prometheus_client does, so a slow scrape does not hold up the next.
     """
-    app = make_wsgi_app(registry_for(engine, tenant_policy), disable_compression=True)
+    app = metrics_app(registry_for(engine, tenant_policy))
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server_class = type("MetricsServer", (ThreadingWSGIServer,), {"address_family": family})
     server = make_server(host, port, app, server_class, handler_class=_Quiet)

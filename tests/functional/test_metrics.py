@@ -5,9 +5,10 @@ ledger, snapshots) with values chosen so that every metric has one expected
 number; the server from :func:`ngc_pilot.metrics.start_metrics_server` is
 scraped over HTTP and the exposition parsed with prometheus_client's parser.
 ``promtool`` (the real one, installed by ``support/prometheus.py`` when missing)
-checks the exposition.  Snapshots here read capacity from
-``provisioner.testing.InMemoryCloud``: these tests are about which tenants count
-as allocated; reading the real Placement is tested against devcloud in
+checks the exposition.  Snapshots here read capacity from :class:`Placement`,
+a stand-in for the backend's ``capacity()`` with figures set by the test:
+these tests are about which tenants count as allocated and how the figures are
+stored and exposed; reading the real Placement is tested against devcloud in
 ``tests/integration/test_prometheus.py``.
 """
 
@@ -22,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event
 from sqlmodel import select
@@ -34,9 +36,10 @@ from support.prometheus import (
     grafana_to_promql,
 )
 
-from ngc_pilot import capacity_snapshot, migrate, provisioning
+from ngc_pilot import capacity_snapshot, metrics, migrate, provisioning
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
+from ngc_pilot.exposition import render
 from ngc_pilot.metrics import start_metrics_server
 from ngc_pilot.models import (
     AuditEvent,
@@ -48,8 +51,8 @@ from ngc_pilot.models import (
     UsageRecord,
 )
 from policies.tenancy import load_tenant_policy
-from provisioner.backend import CapacityLine
-from provisioner.testing import InMemoryCloud
+from provisioner.backend import CapacityLine, CloudError
+from provisioner.usage import METRICS as METERED
 
 GIB = 2**30
 MIB = 2**20
@@ -173,15 +176,28 @@ def policy():
     return load_tenant_policy()
 
 
+class Placement:
+    """The backend's ``capacity()`` with the figures a test sets (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.lines = [
+            CapacityLine("cores", 4000.0, 1000.0, 4.0, reserved=0.0, used=96.0),
+            CapacityLine("disk_gb", 580.0, 600.0, 1.0, reserved=20.0, used=40.0),
+            CapacityLine("ram_mb", 3_800_000.0, 1_000_000.0, 4.0, reserved=50_000.0, used=65536.0),
+        ]
+
+    def capacity(self) -> list[CapacityLine]:
+        return list(self.lines)
+
+
 @pytest.fixture
-def prov(engine, policy, tmp_path):
-    cloud = InMemoryCloud()
-    cloud._capacity = [
-        CapacityLine("cores", 4000.0, 1000.0, 4.0, reserved=0.0, used=96.0),
-        CapacityLine("disk_gb", 580.0, 600.0, 1.0, reserved=20.0, used=40.0),
-        CapacityLine("ram_mb", 3_800_000.0, 1_000_000.0, 4.0, reserved=50_000.0, used=65536.0),
-    ]
-    return provisioning.Provisioner(engine, policy, lambda: cloud, "test", tmp_path, "tester")
+def placement() -> Placement:
+    return Placement()
+
+
+@pytest.fixture
+def prov(engine, policy, tmp_path, placement):
+    return provisioning.Provisioner(engine, policy, lambda: placement, "test", tmp_path, "tester")
 
 
 class Scraper:
@@ -260,13 +276,26 @@ def test_snapshot_refuses_a_tenant_size_the_policy_lacks_and_writes_nothing(prov
         assert session.exec(select(CapacitySnapshot)).all() == []
 
 
+def test_a_cloud_failure_writes_no_snapshot(prov, engine, placement):
+    seed(engine)
+
+    def unreachable() -> list[CapacityLine]:
+        raise CloudError("reading Placement inventory failed: ConnectFailure (HTTP None)")
+
+    placement.capacity = unreachable
+    with pytest.raises(CloudError):
+        capacity_snapshot.snapshot(prov)
+    with session_scope(engine) as session:
+        assert session.exec(select(CapacitySnapshot)).all() == []
+
+
 # ---------------------------------------------------------------------- metrics
 
 
-def test_scrape_reports_capacity_of_the_latest_snapshot(prov, engine, scraper):
+def test_scrape_reports_capacity_of_the_latest_snapshot(prov, engine, scraper, placement):
     seed(engine)
     capacity_snapshot.snapshot(prov, now=T0 - timedelta(hours=1))
-    prov.backend_factory()._capacity = [
+    placement.lines = [
         CapacityLine("cores", 8000.0, 2000.0, 4.0, reserved=0.0, used=128.0),
         CapacityLine("ram_mb", 4_000_000.0, 1_000_000.0, 4.0, reserved=0.0, used=1024.0),
         CapacityLine("disk_gb", 580.0, 600.0, 1.0, reserved=20.0, used=40.0),
@@ -346,6 +375,10 @@ def test_scrape_reports_tenants_quotas_usage_costs_jobs_and_failures(engine, scr
     )
 
 
+def test_every_metered_metric_has_a_usage_counter():
+    assert set(metrics.USAGE_METRICS) == set(METERED)
+
+
 def test_promtool_accepts_the_exposition(engine, prov, scraper):
     seed(engine)
     capacity_snapshot.snapshot(prov)
@@ -356,6 +389,33 @@ def test_promtool_accepts_the_exposition(engine, prov, scraper):
     result = check_metrics(text)
     assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), (
         result.stdout + result.stderr
+    )
+
+
+def test_the_fast_rendering_carries_what_prometheus_client_renders(engine, prov, policy):
+    seed(engine)
+    capacity_snapshot.snapshot(prov)
+    reading = metrics.read(engine)  # one reading for both, so the query timing is the same
+    registry = CollectorRegistry()
+    registry.register(metrics.PilotCollector(engine, policy, reader=lambda _engine: reading))
+
+    def parsed(text: str) -> list:
+        return sorted(
+            (
+                f.name,
+                f.type,
+                f.documentation,
+                sorted((x.name, sorted(x.labels.items()), x.value) for x in f.samples),
+            )
+            for f in text_string_to_metric_families(text)
+        )
+
+    ours = parsed(render(registry.collect()).decode())
+    assert ours == parsed(generate_latest(registry).decode())
+    assert sum(len(samples) for *_, samples in ours) > 40
+    assert (
+        registry.get_sample_value("ngc_pilot_usage_vcpu_seconds_total", {"pilot": "P-ACT"})
+        == 4.0 * 3600
     )
 
 

@@ -282,7 +282,8 @@ def expire(
 ) -> ExpiryReport:
     """Run the expiry rules for ``today`` (default: the UTC date now) on every tenant.
 
-    ``prices`` is the price list for the final invoices (default: the shipped one).
+    ``prices`` is the price list for the final invoices (default: the provisioner's
+    ``prices_file``, else the shipped one).
     """
     day, given = _as_of(today)
     policy = prov.lifecycle()
@@ -497,7 +498,7 @@ def _final_invoices(
         if prices is None:
             from policies.prices import load_prices
 
-            prices = load_prices()
+            prices = load_prices(prov.prices_file)
         why = _reason(day, given, f"final invoice: the pilot's last day was {last_day.isoformat()}")
         invoices = []
         for month in months:

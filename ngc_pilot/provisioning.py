@@ -66,6 +66,7 @@ class Provisioner:
     actor: str
     # Names the data-access role in every desired state; None: the shipped policy.
     lifecycle_policy: LifecyclePolicy | None = None
+    prices_file: Path | None = None  # for final invoices; None: the shipped price list
 
     def lifecycle(self) -> LifecyclePolicy:
         if self.lifecycle_policy is None:

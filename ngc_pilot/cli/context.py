@@ -106,6 +106,7 @@ class AppContext:
             environments_dir=settings.environments_dir.resolve(),
             actor=self.actor,
             lifecycle_policy=self.lifecycle_policy,
+            prices_file=settings.policy.prices_file,
         )
 
     @property

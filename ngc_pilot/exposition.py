@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from itertools import chain
+from operator import itemgetter
 
 from prometheus_client.core import Metric
 from prometheus_client.samples import Sample
@@ -58,7 +60,7 @@ class Family(Metric):
     def add_metric(self, values: Sequence[str], value: float) -> None:
         if len(values) != len(self.labels):
             raise ValueError(f"{self.name}: {len(self.labels)} label values expected: {values}")
-        self.rows.append((tuple(values), float(value)))
+        self.rows.append((values if type(values) is tuple else tuple(values), float(value)))
 
     @property  # type: ignore[override]
     def samples(self) -> list[Sample]:
@@ -70,15 +72,14 @@ class Family(Metric):
         """Metric.__init__ assigns an empty list; the rows are the samples."""
 
 
+_UNSAFE = re.compile(r'[\\"\n]')
+
+
 def _escape_label_value(value: str) -> str:
-    if "\\" in value or '"' in value or "\n" in value:
-        return value.replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n")
-    return value
+    return value.replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n")
 
 
-def _number(value: float) -> str:
-    if math.isfinite(value):
-        return repr(value)
+def _special(value: float) -> str:
     if math.isnan(value):
         return "NaN"
     return "+Inf" if value > 0 else "-Inf"
@@ -90,15 +91,23 @@ def _render_family(family: Family, out: list[str]) -> None:
         raise ValueError(f"invalid metric name {name!r}")
     doc = family.documentation.replace("\\", r"\\").replace("\n", r"\n")
     out.append(f"# HELP {name} {doc}\n# TYPE {name} {family.type}\n")
+    rows = family.rows
+    # The hot loops below format a float with repr() when it is finite
+    # (x - x == 0 is false for inf and nan) and label values as they are,
+    # unless one of the family's values needs escaping.
     if not family.labels:
-        out.extend(f"{name} {_number(value)}\n" for _, value in family.rows)
+        out.extend(f"{name} {repr(x) if x - x == 0 else _special(x)}\n" for _, x in rows)
         return
+    if _UNSAFE.search("".join(chain.from_iterable(map(itemgetter(0), rows)))):
+        rows = [(tuple(map(_escape_label_value, values)), x) for values, x in rows]
     # One %-format per family: name{a="%s",b="%s"} %s
     template = name + "{" + ",".join(f'{label}="%s"' for label in family.labels) + "} %s\n"
-    escape, number = _escape_label_value, _number
-    out.extend(
-        template % (*[escape(v) for v in values], number(value)) for values, value in family.rows
-    )
+    if len(family.labels) == 1:
+        out.extend(template % (v, repr(x) if x - x == 0 else _special(x)) for (v,), x in rows)
+    else:
+        out.extend(
+            template % (*values, repr(x) if x - x == 0 else _special(x)) for values, x in rows
+        )
 
 
 def render(metrics: Iterable[Metric]) -> bytes:

@@ -3,9 +3,10 @@
 Screens never open sessions or call SQL themselves: they call these methods
 from a worker thread and get plain, already-loaded objects back.  Each method
 is one transaction (``session_scope``), calls the same service functions as
-the CLI (``intake``, ``selection``, ``audit``, ``views``) and returns frozen
-view objects, so nothing lazy-loads later on the UI thread.  Nothing here
-knows about Textual; it is equally usable from the tests and the benchmark.
+the CLI (``intake``, ``selection``, ``audit``, ``views``, ``billing``,
+``jobs``) and returns frozen view objects, so nothing lazy-loads later on the
+UI thread.  Nothing here knows about Textual; it is equally usable from the
+tests and the benchmark.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +23,26 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from ngc_pilot import audit, intake, provisioning, selection, views
+from ngc_pilot import (
+    audit,
+    billing,
+    intake,
+    job_history,
+    provisioning,
+    selection,
+    usage_views,
+    views,
+)
 from ngc_pilot.cli.context import AppContext
-from ngc_pilot.db import session_scope
+from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, PermanentError, TransientError
-from ngc_pilot.models import Application, SelectionDecision
+from ngc_pilot.jobs import JobInfo, job_status
+from ngc_pilot.models import Application, JobRun, SelectionDecision
 from ngc_pilot.provisioning import Provisioner, TeardownOutcome, TenantOutcome
 from ngc_pilot.settings import Settings
 from policies.nomination import Nomination
-from policies.problems import Problem, problems_from_validation
+from policies.prices import PriceList, load_prices
+from policies.problems import InputProblems, Problem, problems_from_validation
 from policies.selection_policy import SelectionPolicy
 from provisioner.backend import CloudError, Probe
 
@@ -160,6 +173,119 @@ class PlanView:
     changes: tuple[dict[str, Any], ...]  # Change.as_dict(): action, resource, name, detail
 
 
+@dataclass(frozen=True)
+class UsageTenant:
+    """One tenant in a month: its metered totals and its latest shadow invoice (if rated)."""
+
+    pilot_id: str
+    name: str
+    tenant_state: str | None  # None: no tenant row (only usage or an invoice)
+    usage: dict[str, Decimal]  # metric -> total quantity in the month
+    invoice: billing.InvoiceDoc | None
+
+
+@dataclass(frozen=True)
+class UsageMonth:
+    """What the Usage & billing screen shows for a month, and what is missing."""
+
+    month: str
+    tenants: tuple[UsageTenant, ...]
+    span: usage_views.DataSpan
+    currency: str
+    prices_source: str  # the price list invoices are rated with now
+    discount: str  # the price list's pilot discount, in words ("" if it has none)
+    prices_problem: str | None = None  # why the price list cannot be read (nothing rates then)
+
+    @property
+    def invoices(self) -> tuple[billing.InvoiceDoc, ...]:
+        return tuple(t.invoice for t in self.tenants if t.invoice is not None)
+
+    @property
+    def metered(self) -> bool:
+        return any(t.usage for t in self.tenants)
+
+    def totals(self) -> tuple[Decimal, Decimal, Decimal]:
+        """(list, discount, charged) over the month's invoices."""
+        docs = self.invoices
+        return (
+            sum((d.list_total for d in docs), Decimal("0.00")),
+            sum((d.discount_total for d in docs), Decimal("0.00")),
+            sum((d.charged_total for d in docs), Decimal("0.00")),
+        )
+
+
+@dataclass(frozen=True)
+class WhatIfView:
+    """The month's usage priced with the current and another price list (nothing written)."""
+
+    month: str
+    current_source: str
+    other_source: str
+    currency: str
+    other_currency: str
+    rows: tuple[billing.WhatIf, ...]
+
+    def totals(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """field -> (current, other) summed over tenants: list, discount, charged."""
+        out = {}
+        for name in ("list_total", "discount_total", "charged_total"):
+            out[name] = (
+                sum((getattr(r.current, name) for r in self.rows), Decimal("0.00")),
+                sum((getattr(r.other, name) for r in self.rows), Decimal("0.00")),
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One ``job_run`` row: an attempt (or a skipped fire time) of a job."""
+
+    id: int
+    job_id: str
+    status: str  # running | succeeded | failed | skipped
+    attempt: int
+    scheduled_for: datetime | None
+    started_at: datetime
+    finished_at: datetime | None
+    duration_seconds: float | None
+    error: str | None
+    summary: dict[str, Any]
+    worker: str
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One scheduler job with its last run, last success and failures since."""
+
+    job_id: str
+    schedule: str
+    description: str
+    scheduled: bool  # in the job store: ``serve`` has run with it
+    next_run: datetime | None
+    last_run: RunView | None
+    last_success: RunView | None
+    failures_since_success: int
+
+    @property
+    def healthy(self) -> bool:
+        return self.last_run is None or self.last_run.status in ("succeeded", "running")
+
+
+@dataclass(frozen=True)
+class JobsOverview:
+    rows: tuple[JobRow, ...]
+    at: datetime  # when it was read (UTC): "next run in …" counts from here
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    job_id: str
+    status: str  # succeeded | failed | skipped
+    attempts: int
+    error: str | None
+    summary: dict[str, Any]
+
+
 @dataclass
 class Services:
     engine: Engine
@@ -170,6 +296,7 @@ class Services:
     provisioner: Callable[[], Provisioner] | None = None  # None: no cloud configured
     cloud_label: str = ""
     parallel: int = 4  # tenants provisioned at once by "apply all"
+    settings: Settings | None = None  # jobs' schedules, the price list; None: the defaults
 
     @classmethod
     def from_context(cls, context: AppContext) -> Services:
@@ -185,6 +312,7 @@ class Services:
             cloud_label=settings.cloud.name
             + (f" ({settings.cloud.clouds_file})" if settings.cloud.clouds_file else ""),
             parallel=settings.provisioning.parallel,
+            settings=settings,
         )
 
     @classmethod
@@ -376,6 +504,157 @@ class Services:
         """Each active tenant, with its own credential, probes every other one."""
         with _cloud_errors():
             return provisioning.verify(self._prov())
+
+    # ------------------------------------------------------- usage & billing
+
+    def prices(self, path: Path | None = None) -> PriceList:
+        """The price list at ``path``, or the configured one (the shipped file if none)."""
+        configured = self.settings.policy.prices_file if self.settings else None
+        target = path if path is not None else configured
+        try:
+            return load_prices(target)
+        except InputProblems as exc:
+            raise InputError(exc.problems) from exc
+
+    def usage_month(self, month: str | None = None) -> UsageMonth:
+        """Every tenant of ``month`` (default: the latest with usage or invoices, else this
+        month) with its metered totals and latest invoice revision; rates nothing."""
+        try:
+            prices: PriceList | None = self.prices()
+            problem = None
+        except InputError as exc:  # the stored usage and invoices are still worth showing
+            prices, problem = None, "; ".join(str(p) for p in exc.problems)
+        with session_scope(self.engine) as session:
+            span = usage_views.data_span(session)
+            label = month or span.latest_month or utcnow().strftime("%Y-%m")
+            m = billing.parse_month(label, "month")
+            usage = usage_views.month_usage(session, m)
+            tenants = usage_views.month_tenants(session, m, usage)
+            docs = {d.pilot_id: d for d in billing.invoices(session, str(m))}
+        rows = tuple(
+            UsageTenant(
+                t.pilot_id, t.name, t.tenant_state, usage.get(t.pilot_id, {}), docs.get(t.pilot_id)
+            )
+            for t in tenants
+        )
+        pilot = prices.discounts.pilot if prices is not None else None
+        discount = (
+            f"pilot discount {pilot.percent.normalize():f} % "
+            f"{pilot.from_} → {pilot.until - timedelta(days=1)}"
+            if pilot is not None
+            else ""
+        )
+        currency = (
+            prices.currency if prices is not None else next((d.currency for d in docs.values()), "")
+        )
+        source = (prices.source if prices is not None else None) or str(
+            (self.settings.policy.prices_file if self.settings else None) or "prices.yaml"
+        )
+        return UsageMonth(str(m), rows, span, currency, source, discount, problem)
+
+    def usage_series(self, pilot_id: str, month: str) -> usage_views.UsageSeries:
+        with session_scope(self.engine) as session:
+            return usage_views.usage_series(session, pilot_id, billing.parse_month(month, "month"))
+
+    def rate_month(self, month: str) -> list[billing.InvoiceDoc]:
+        """Rate ``month`` with the configured price list (a new revision only where something
+        changed; audited); a changed price that invoices already used is refused."""
+        return billing.rate_month(self.engine, self.prices(), month, actor=self.actor)
+
+    def what_if(self, month: str, other: Path) -> WhatIfView:
+        """The month's usage priced with the configured list and with ``other``; writes nothing."""
+        current = self.prices()
+        alternative = self.prices(other)
+        rows = billing.what_if(self.engine, month, current, alternative)
+        return WhatIfView(
+            str(billing.parse_month(month, "month")),
+            current.source or "prices.yaml",
+            alternative.source or str(other),
+            current.currency,
+            alternative.currency,
+            tuple(rows),
+        )
+
+    # ------------------------------------------------------------------- jobs
+
+    def _registry(self) -> dict[str, Any]:
+        from ngc_pilot.settings import ServiceSettings
+        from scheduler.registry import build_registry  # APScheduler: only when jobs are shown
+
+        return build_registry(self.settings.service if self.settings else ServiceSettings())
+
+    def jobs(self) -> JobsOverview:
+        """Every job of the registry and the job store: schedule, last run, next run."""
+        info = {
+            job.id: JobInfo(schedule=job.schedule, description=job.description)
+            for job in self._registry().values()
+        }
+        with session_scope(self.engine) as session:
+            statuses = job_status(session, info)
+            rows = tuple(
+                JobRow(
+                    job_id=s.job_id,
+                    schedule=s.schedule,
+                    description=s.description,
+                    scheduled=s.scheduled,
+                    next_run=s.next_run,
+                    last_run=_run_view(s.last_run) if s.last_run else None,
+                    last_success=_run_view(s.last_success) if s.last_success else None,
+                    failures_since_success=s.failures_since_success,
+                )
+                for s in statuses
+            )
+        return JobsOverview(rows, utcnow())
+
+    def job_runs(self, job_id: str, limit: int = job_history.RECENT) -> tuple[RunView, ...]:
+        """The job's recent runs, newest first (every attempt, failure and skip)."""
+        with session_scope(self.engine) as session:
+            return tuple(_run_view(r) for r in job_history.recent_runs(session, job_id, limit))
+
+    def run_job(self, job_id: str) -> RunOutcome:
+        """Run one job now, recorded like a scheduled run and audited, as ``ngc-pilot jobs
+        run`` does (no retries: a failure is shown, the next scheduled run retries)."""
+        from scheduler import runner
+        from scheduler.registry import lookup
+
+        if self.settings is None:
+            raise InputError("running a job needs the settings; start the TUI with ngc-pilot tui")
+        context = runner.RunnerContext(
+            settings=self.settings,
+            engine=self.engine,
+            registry=self._registry(),
+            provisioner_factory=self._prov,
+        )
+        lookup(context.registry, job_id)
+        outcome = runner.run(context, job_id, retries=0, worker=f"{context.worker}/tui")
+        with session_scope(self.engine) as session:
+            audit.record(
+                session,
+                actor=self.actor,
+                action="job.run",
+                subject=job_id,
+                reason=f"run by hand in the TUI by {self.actor}",
+                details={"status": outcome.status, "attempts": outcome.attempts},
+            )
+        return RunOutcome(
+            job_id, outcome.status, outcome.attempts, outcome.error, dict(outcome.summary)
+        )
+
+
+def _run_view(run: JobRun) -> RunView:
+    return RunView(
+        id=run.id or 0,
+        job_id=run.job_id,
+        status=run.status,
+        attempt=run.attempt,
+        scheduled_for=run.scheduled_for,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        duration_seconds=run.duration_seconds,
+        error=run.error,
+        summary=dict(run.summary or {}),
+        worker=run.worker,
+    )
 
 
 @contextmanager

@@ -77,8 +77,13 @@ async def test_every_screen_shows_its_data_with_a_populated_database(populated):
         assert "7 not provisioned · 3 waiting for agreement" in text_of(
             seen["Tenants"].query_one("#ten-status", Static)
         )
-        assert "issue 4" in text_of(seen["Usage & billing"].query_one("#usage-not-yet", Static))
-        assert "issue 4" in text_of(seen["Jobs"].query_one("#jobs-not-yet", Static))
+        # No tenant yet: nothing metered or invoiced, and the screen says what fills it.
+        usage = text_of(seen["Usage & billing"].query_one("#use-status", Static))
+        assert "No tenants" in usage and "ngc-pilot meter" in usage
+        assert seen["Usage & billing"].query_one("#use-table", DataTable).row_count == 0
+        jobs = seen["Jobs"]
+        assert jobs.query_one("#jobs-table", DataTable).row_count == 5  # the registry's jobs
+        assert "`ngc-pilot serve` schedules" in text_of(jobs.query_one("#jobs-status", Static))
         capacity = seen["Capacity"]
         assert "10 active pilots (decision #1)" in text_of(
             capacity.query_one("#cap-summary", Static)

@@ -20,7 +20,14 @@ import pytest
 import ngc_pilot.db
 from tui import make_app
 from tui.services import Services
-from tui.testing import DEMO_FILES, demo_services, populate, record_tenant, settle
+from tui.testing import (
+    DEMO_FILES,
+    demo_services,
+    populate,
+    populate_metering,
+    record_tenant,
+    settle,
+)
 
 SIZE = (160, 48)
 FROZEN = datetime(2021, 4, 1, 9, 30, tzinfo=UTC)
@@ -113,3 +120,52 @@ def test_screen_snapshot(fixed, snap_compare, keys):
 )
 def test_tenants_snapshot(provisioned, snap_compare, keys):
     assert snap_compare(make_app(provisioned), terminal_size=SIZE, run_before=_keys(*keys))
+
+
+# After May 2021, so the month is rated final and the jobs' times read naturally.
+RATED = datetime(2021, 6, 1, 9, 30, tzinfo=UTC)
+
+OTHER_PRICES = """format: 1
+currency: DKK
+versions:
+  - id: "2022"
+    valid_from: 2021-01-01
+    prices:
+      vcpu_hour: "0.25"
+      ram_gb_hour: "0.05"
+      storage_tb_month: "120.00"
+      gpu_hour: "18.00"
+      base_fee_month: "400.00"
+"""
+
+
+class _RatedDatetime(datetime):
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[override]
+        return RATED if tz is not None else RATED.replace(tzinfo=None)
+
+
+@pytest.fixture
+def metered(fixed: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Services:
+    """The fixed data with a month of usage for three tenants, May 2021 rated by the billing
+    service on 1 June 2021, and a scheduler history around that morning."""
+    monkeypatch.setattr(ngc_pilot.db, "datetime", _RatedDatetime)
+    populate_metering(fixed, now=RATED)
+    (tmp_path / "other-prices.yaml").write_text(OTHER_PRICES)
+    return fixed
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pytest.param(("4",), id="usage-invoice"),
+        pytest.param(("4", "down", "m", "h"), id="usage-ram-hourly"),
+        pytest.param(
+            ("4", "w", *"other", "minus", *"prices", "full_stop", *"yaml", "enter"),
+            id="usage-what-if",
+        ),
+        pytest.param(("6", "down", "down"), id="jobs-runs"),
+    ],
+)
+def test_usage_and_jobs_snapshot(metered, snap_compare, keys):
+    assert snap_compare(make_app(metered), terminal_size=SIZE, run_before=_keys(*keys))

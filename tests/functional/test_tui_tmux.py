@@ -28,7 +28,7 @@ SCREENS = [
     ("1", "Applications", "39 of 39 shown"),
     ("2", "Selection", "certified optimal"),
     ("3", "Tenants", "not provisioned"),
-    ("4", "Usage & billing", "issue 4"),
+    ("4", "Usage & billing", "ngc-pilot meter"),
     ("5", "Capacity", "Peak allocation per month"),
     ("6", "Jobs", "ngc-pilot serve"),
     ("7", "Audit", "selection.committed"),

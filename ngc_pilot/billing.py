@@ -5,8 +5,8 @@ what each project *would* have cost under NGC's payment model.  This module
 is the imperative shell around the pure rating in ``policies/rating.py``:
 
 * :func:`rate_month` sums each tenant's usage per (metric, price segment) in
-  one ``GROUP BY`` query (the segment is a ``CASE`` on ``window_start``; no
-  usage row ever travels to Python), rates it, and stores an :class:`Invoice`
+  one SQL statement (``GROUP BY pilot_id, metric`` per segment of the month;
+  no usage row ever travels to Python), rates it, and stores an :class:`Invoice`
   with its lines per tenant.  A rating identical to the latest revision writes
   nothing; a different one adds a revision, never alters one.  Each new
   revision is audited.
@@ -62,13 +62,14 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
-    case,
     cast,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
+    union_all,
 )
 from sqlmodel import Session, col
 
@@ -251,60 +252,59 @@ def aggregate(
     plan: Sequence[tuple[Month, list[Segment]]],
     pilot_ids: Sequence[str] = (),
 ) -> dict[tuple[str, str], Usage]:
-    """Summed usage per (pilot, month) and (metric, segment index), in one query.
+    """Summed usage per (pilot, month) and (metric, segment index), in one statement.
 
-    ``GROUP BY pilot_id, metric, segment`` where the segment is a ``CASE`` over
-    ``window_start`` against every segment start of every month in ``plan``.
+    For each segment of each month in ``plan``: ``SELECT pilot_id, metric,
+    sum(quantity) ... WHERE window_start`` in the segment ``GROUP BY pilot_id,
+    metric``; the segments' selects are joined with ``UNION ALL``.  (One
+    ``GROUP BY`` with a ``CASE`` on ``window_start`` as the segment key gives
+    the same sums, but PostgreSQL cannot estimate a CASE's groups, guesses
+    hundreds of thousands and then neither aggregates in parallel nor in
+    memory; the per-segment form measured 25-30 % faster on 8.76 M records.)
     """
-    starts: list[tuple[datetime, str, int]] = []
-    ranges: list[tuple[datetime, datetime]] = []
-    for month, segs in plan:
-        for seg in segs:
-            starts.append((_midnight(seg.period_from), str(month), seg.index))
-        ranges.append((_midnight(month.start), _midnight(month.until)))
-    if not starts:
+    segments = [
+        (_midnight(seg.period_from), _midnight(seg.period_until), str(month), seg.index)
+        for month, segs in plan
+        for seg in segs
+    ]
+    if not segments:
         return {}
+    sqlite = session.get_bind().dialect.name == "sqlite"
     window = col(UsageRecord.window_start)
-    # Newest start first: the first WHEN that holds is the segment.
-    ordered = sorted(range(len(starts)), key=lambda k: starts[k][0], reverse=True)
-    segment = case(*[(window >= starts[k][0], k) for k in ordered], else_=-1).label("segment")
     quantity = col(UsageRecord.quantity)
-    if session.get_bind().dialect.name == "sqlite":
+    if sqlite:
         total = func.sum(cast(func.round(quantity * _MICRO_UNITS), Integer))
     else:
         total = func.sum(quantity)
-    query = (
-        select(UsageRecord.pilot_id, UsageRecord.metric, segment, total.label("total"))
-        .where(or_(*[and_(window >= a, window < b) for a, b in _merge(ranges)]))
-        .where(col(UsageRecord.metric).in_(PRICED_METRICS))
-        .group_by(UsageRecord.pilot_id, UsageRecord.metric, segment)
-    )
-    if pilot_ids:
-        query = query.where(col(UsageRecord.pilot_id).in_(list(pilot_ids)))
-    sqlite = session.get_bind().dialect.name == "sqlite"
+    parts = []
+    for k, (start, until, _, _) in enumerate(segments):
+        part = (
+            select(
+                UsageRecord.pilot_id,
+                UsageRecord.metric,
+                literal(k, Integer).label("segment"),
+                total.label("total"),
+            )
+            .where(window >= start, window < until)
+            .where(col(UsageRecord.metric).in_(PRICED_METRICS))
+            .group_by(UsageRecord.pilot_id, UsageRecord.metric)
+        )
+        if pilot_ids:
+            part = part.where(col(UsageRecord.pilot_id).in_(list(pilot_ids)))
+        parts.append(part)
+    query = parts[0] if len(parts) == 1 else union_all(*parts)
     if not sqlite:
-        # The planner cannot estimate the groups of a CASE and guesses millions;
-        # with the default 4 MB it then sorts on disk instead of hashing the few
-        # thousand real groups.  Scoped to this transaction.
+        # Enough memory to hash a year's groups (13 segments x 1,000 tenants x
+        # 4 metrics) rather than sort them on disk.  Scoped to this transaction.
         session.execute(text("SET LOCAL work_mem = '64MB'"))
     out: dict[tuple[str, str], Usage] = defaultdict(dict)
     for pilot_id, metric, k, summed in session.execute(query):
-        if k < 0 or summed is None:
+        if summed is None:
             continue
-        _, month_label, index = starts[k]
+        _, _, month_label, index = segments[k]
         value = Decimal(int(summed)) / _MICRO_UNITS if sqlite else Decimal(summed)
         out[(pilot_id, month_label)][(metric, index)] = value
     return dict(out)
-
-
-def _merge(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    merged: list[tuple[datetime, datetime]] = []
-    for a, b in sorted(ranges):
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
-            merged.append((a, b))
-    return merged
 
 
 @dataclass(frozen=True)

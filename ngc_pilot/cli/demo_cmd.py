@@ -3,14 +3,21 @@
 The demo replays the 2021 call with every date moved by the same number of
 days so that the pilot starts this week: application credentials must expire
 in the future, and readiness keeps its meaning relative to the pilot start.
-The moved copies (policy and nominations) are written under the var folder
-and named in the output; the shipped files are never changed.
+The moved copies (policy, price list and nominations) are written under the
+var folder and named in the output; the shipped files are never changed.
+
+With ``--provision`` the demo goes on the way the pilot runs: tenants, a
+researcher booting servers through their own environment bundle, metering
+in one-minute windows (so real usage appears within the demo), the month's
+shadow invoice (list price, 100 % pilot discount) as a table and a PDF, and
+one scheduler job run by hand.
 """
 
 from __future__ import annotations
 
 import csv
-from datetime import date, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +25,7 @@ import typer
 import yaml
 
 from ngc_pilot.cli.context import AppContext
+from policies.prices import default_prices_path
 from policies.selection_policy import default_policy_path
 
 DEMO_DATA = Path(__file__).resolve().parent.parent / "demo_data"
@@ -47,6 +55,12 @@ def replay_today(folder: Path, policy_file: Path, today: date) -> tuple[Path, li
         text = text.replace(f"{key}: {old}", f"{key}: {old + delta}", 1)
     moved_policy = folder / "selection.yaml"
     moved_policy.write_text(text)
+    prices = yaml.safe_load(default_prices_path().read_text())
+    prices_text = default_prices_path().read_text()
+    for key in ("from", "until"):  # the pilot discount follows the moved pilot period
+        old = prices["discounts"]["pilot"][key]
+        prices_text = prices_text.replace(f"{key}: {old}", f"{key}: {old + delta}", 1)
+    (folder / "prices.yaml").write_text(prices_text)
     files = []
     for name in ("nominations.yaml", "nominations-sample.json"):
         data = yaml.safe_load((DEMO_DATA / name).read_text())
@@ -99,7 +113,23 @@ def demo(
         f"[dim]The demo replays the 2021 call moved by {days} days so the pilot starts this week "
         f"(policy copy: {moved_policy}).[/dim]"
     )
-    base = ["--db", url, "--actor", obj.actor, "--policy", str(moved_policy)]
+    config = obj.settings.var_dir / "demo" / "demo.toml"
+    config.write_text(
+        "# Written by `ngc-pilot demo`: the moved price list, one-minute usage windows.\n"
+        f"[policy]\nprices_file = {str(moved_policy.parent / 'prices.yaml')!r}\n"
+        "[metering]\nwindow_minutes = 1\nrecompute_windows = 2\n"
+    )
+    base = [
+        "--db",
+        url,
+        "--actor",
+        obj.actor,
+        "--policy",
+        str(moved_policy),
+        "--config",
+        str(config),
+    ]
+    month = date.today().strftime("%Y-%m")
     steps: list[tuple[str, list[str] | None, tuple[int, ...]]] = [
         (
             "Import the demo nominations",
@@ -139,10 +169,47 @@ def demo(
                 (0,),
             ),
             ("The tenants and where each researcher environment is", ["tenants"], (0,)),
+            ("Researchers boot servers with their own environment bundles", _BOOT, (0,)),
+            (
+                "Meter the complete one-minute windows so far (Nova, Cinder; per tenant)",
+                _METER,
+                (0,),
+            ),
+            ("The usage stored per tenant and metric", ["usage"], (0,)),
+            (
+                f"Shadow invoices for {month}: list price, 100 % pilot discount, 0 charged",
+                ["invoice", "--month", month],
+                (0,),
+            ),
+            (
+                "The same invoices as a PDF, one page per tenant",
+                [
+                    "invoice",
+                    "--month",
+                    month,
+                    "--format",
+                    "pdf",
+                    "-o",
+                    str(obj.settings.var_dir / "demo" / f"invoices-{month}.pdf"),
+                ],
+                (0,),
+            ),
+            (
+                "A scheduler job run by hand: Placement's capacity",
+                ["jobs", "run", "capacity"],
+                (0,),
+            ),
+            ("The scheduler's jobs (`ngc-pilot serve` runs them)", ["jobs"], (0,)),
         ]
     steps.append(("The audit trail (newest)", ["audit", "--limit", "12"], (0,)))
     for title, args, expected in steps:
         out.rule(f"[bold]{title}")
+        if args is _BOOT:
+            _boot_servers(obj, out)
+            continue
+        if args is _METER:
+            _wait_for_a_window(obj, out)
+            args = ["meter"]
         if args is None:
             args = _why_not_args(obj, moved_policy)
             if args is None:
@@ -151,6 +218,50 @@ def demo(
         code = run([*base, *args])
         if code not in expected:
             raise typer.Exit(1)
+
+
+_BOOT: list[str] = ["(boot)"]
+_METER: list[str] = ["(meter)"]
+
+
+def _boot_servers(obj: AppContext, out: Any) -> None:
+    """As two researchers would: their bundle's clouds.yaml, one server each (a GPU
+    flavor where the tenant is GPU-sized, so GPU-hours have something to count)."""
+    from ngc_pilot import provisioning
+    from ngc_pilot.db import session_scope
+    from provisioner.backend import CloudError
+    from provisioner.openstack_workload import boot_server
+
+    with session_scope(obj.engine) as session:
+        active = [t for t in provisioning.tenants(session) if t["state"] == "active"]
+    chosen = [t for t in active if t["size"] == "gpu"][:1]
+    chosen += [t for t in active if t not in chosen][: 2 - len(chosen)]
+    for tenant in chosen:
+        flavor = "ngc.gpu.1" if tenant["size"] == "gpu" else "ngc.small"
+        bundle = obj.settings.environments_dir / tenant["pilot"]
+        out.print(
+            f"$ OS_CLIENT_CONFIG_FILE={bundle}/clouds.yaml openstack server create "
+            f"--flavor {flavor} --image devcloud-tiny --network <own> --wait analysis-1",
+            style="dim",
+        )
+        try:
+            server = boot_server(bundle, "analysis-1", flavor=flavor, image="devcloud-tiny")
+        except CloudError as exc:
+            out.print(f"[red]{tenant['pilot']}: {exc}[/red]")
+            raise typer.Exit(1) from exc
+        out.print(
+            f"{tenant['pilot']}: server {server.id} {server.status} ({flavor}, "
+            f"{server.seconds:.1f} s)"
+        )
+
+
+def _wait_for_a_window(obj: AppContext, out: Any) -> None:
+    """Usage is metered in complete windows: wait for one that began after the boot."""
+    now = datetime.now(UTC)
+    ready = now.replace(second=5, microsecond=0) + timedelta(minutes=2)
+    seconds = (ready - now).total_seconds()
+    out.print(f"[dim]waiting {seconds:.0f} s for a complete one-minute window with servers[/dim]")
+    time.sleep(seconds)
 
 
 def _why_not_args(obj: AppContext, policy_file: Path) -> list[str] | None:

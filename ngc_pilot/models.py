@@ -10,7 +10,8 @@
 * ``Tenant`` and ``ProvisionStep`` — a pilot's tenant cloud and the ledger of
   every provisioning step.
 * ``UsageRecord`` and ``MeterWindow`` — metered usage per (tenant, metric,
-  window), and which windows a metering cycle has covered.
+  window), and which windows a metering cycle has covered; ``UsageTotal`` —
+  the running sum per (tenant, metric), kept by triggers.
 * ``Invoice`` and ``InvoiceLine`` — shadow invoices, one revision per change.
 * ``CapacitySnapshot`` — Placement's totals per resource class at one moment.
 * ``JobRun`` — every run of a scheduled job, for ``jobs`` and ``/metrics``.
@@ -197,6 +198,18 @@ class UsageRecord(SQLModel, table=True):
     collected_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+
+
+class UsageTotal(SQLModel, table=True):
+    """Each tenant's usage so far per metric: the sum of its ``UsageRecord``
+    quantities, kept by database triggers on ``usage_record`` (migration 0003),
+    never written by the application.  ``/metrics`` reads it."""
+
+    __tablename__ = "usage_total"
+
+    pilot_id: str = Field(primary_key=True, max_length=64)
+    metric: str = Field(primary_key=True, max_length=32)
+    quantity: Decimal = Field(sa_column=Column(Numeric(24, 6), nullable=False))
 
 
 class MeterWindow(SQLModel, table=True):

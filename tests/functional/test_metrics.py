@@ -459,6 +459,75 @@ def test_an_unreadable_database_gives_database_up_0_not_an_error(tmp_path, polic
     assert samples == {("ngc_pilot_database_up", frozenset()): 0.0}
 
 
+# ------------------------------------------------------------------ usage totals
+
+
+def totals(engine) -> dict[tuple[str, str], Decimal]:
+    """``usage_total`` and the records' sums side by side (zero totals dropped)."""
+    with engine.connect() as conn:
+        kept = {
+            (p, m): Decimal(q).quantize(Decimal("0.000001"))
+            for p, m, q in conn.execute(metrics._usage_query())
+            if q
+        }
+        summed = {
+            (p, m): Decimal(q).quantize(Decimal("0.000001"))
+            for p, m, q in conn.execute(metrics._usage_summed_query())
+            if q
+        }
+    assert kept == summed
+    return kept
+
+
+def test_usage_total_follows_every_write_to_the_usage_records(engine, database):
+    """Inserts, metering's own upserts (both paths), updates, deletes, truncate."""
+    from ngc_pilot.metering import _upsert_records
+
+    seed(engine)
+    assert totals(engine)[("P-ACT", "vcpu_hours")] == Decimal("4")
+
+    def row(pilot: str, metric: str, hour: int, quantity: str, source: str = "nova") -> dict:
+        start = T0 + timedelta(hours=hour)
+        return {
+            "pilot_id": pilot,
+            "metric": metric,
+            "window_start": start,
+            "window_end": start + timedelta(hours=1),
+            "quantity": Decimal(quantity),
+            "source": source,
+            "collected_at": T0,
+        }
+
+    with session_scope(engine) as session:
+        _upsert_records(
+            session,
+            [
+                row("P-ACT", "vcpu_hours", 1, "5.25"),  # was 2.25: recomputed
+                row("P-ACT", "vcpu_hours", 9, "1.000001"),  # new window
+                row("P-ACT", "volume_gb_hours", 0, "40"),  # was 100: recomputed lower
+                row("P-SUS", "gpu_hours", 3, "0.5"),  # a tenant's first record
+            ],
+        )
+    assert totals(engine)[("P-ACT", "vcpu_hours")] == Decimal("8.000001")
+    assert totals(engine)[("P-ACT", "volume_gb_hours")] == Decimal("40")
+    with session_scope(engine) as session:
+        session.exec(  # type: ignore[call-overload]
+            UsageRecord.__table__.update()
+            .where(UsageRecord.__table__.c.pilot_id == "P-TRN")
+            .values(quantity=UsageRecord.__table__.c.quantity * 2)
+        )
+    assert totals(engine)[("P-TRN", "vcpu_hours")] == Decimal("20")
+    with session_scope(engine) as session:
+        session.exec(  # type: ignore[call-overload]
+            UsageRecord.__table__.delete().where(UsageRecord.__table__.c.metric == "vcpu_hours")
+        )
+    assert ("P-ACT", "vcpu_hours") not in totals(engine)
+    if database.backend == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("TRUNCATE usage_record")
+        assert totals(engine) == {}
+
+
 # -------------------------------------------------------------------- dashboard
 
 

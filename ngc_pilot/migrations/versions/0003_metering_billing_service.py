@@ -15,6 +15,113 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
+# usage_total: each tenant's running sum per metric, kept by triggers on
+# usage_record in the same transaction as every insert, upsert, update,
+# delete (and, on PostgreSQL, truncate), so that /metrics reads a few
+# thousand rows instead of summing the whole usage history on every scrape.
+# PostgreSQL: one statement-level trigger per event, aggregating its transition
+# table (a COPY or a batch of upserts costs one aggregate, not one per row);
+# keys are upserted in order so that concurrent writers cannot deadlock.
+_USAGE_TOTAL_PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION usage_total_apply() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM usage_total;
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO usage_total (pilot_id, metric, quantity)
+        SELECT pilot_id, metric, sum(quantity) FROM new_rows
+        GROUP BY pilot_id, metric ORDER BY pilot_id, metric
+        ON CONFLICT (pilot_id, metric)
+        DO UPDATE SET quantity = usage_total.quantity + EXCLUDED.quantity;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO usage_total (pilot_id, metric, quantity)
+        SELECT pilot_id, metric, sum(quantity) FROM (
+            SELECT pilot_id, metric, quantity FROM new_rows
+            UNION ALL
+            SELECT pilot_id, metric, -quantity FROM old_rows
+        ) AS change
+        GROUP BY pilot_id, metric ORDER BY pilot_id, metric
+        ON CONFLICT (pilot_id, metric)
+        DO UPDATE SET quantity = usage_total.quantity + EXCLUDED.quantity;
+    ELSE
+        INSERT INTO usage_total (pilot_id, metric, quantity)
+        SELECT pilot_id, metric, -sum(quantity) FROM old_rows
+        GROUP BY pilot_id, metric ORDER BY pilot_id, metric
+        ON CONFLICT (pilot_id, metric)
+        DO UPDATE SET quantity = usage_total.quantity + EXCLUDED.quantity;
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql
+"""
+_USAGE_TOTAL_PG_TRIGGERS = (
+    "CREATE TRIGGER usage_total_insert AFTER INSERT ON usage_record "
+    "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION usage_total_apply()",
+    "CREATE TRIGGER usage_total_update AFTER UPDATE ON usage_record "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION usage_total_apply()",
+    "CREATE TRIGGER usage_total_delete AFTER DELETE ON usage_record "
+    "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION usage_total_apply()",
+    "CREATE TRIGGER usage_total_truncate AFTER TRUNCATE ON usage_record "
+    "FOR EACH STATEMENT EXECUTE FUNCTION usage_total_apply()",
+)
+# SQLite: row triggers.  Not "INSERT OR IGNORE": a trigger fired by an UPSERT
+# takes the UPSERT's conflict policy (abort) instead of its own.
+_USAGE_TOTAL_SQLITE_ENSURE_ROW = (
+    "INSERT INTO usage_total (pilot_id, metric, quantity) "
+    "SELECT NEW.pilot_id, NEW.metric, 0 WHERE NOT EXISTS (SELECT 1 FROM usage_total "
+    "WHERE pilot_id = NEW.pilot_id AND metric = NEW.metric)"
+)
+_USAGE_TOTAL_SQLITE_TRIGGERS = (
+    "CREATE TRIGGER usage_total_insert AFTER INSERT ON usage_record BEGIN "
+    f"{_USAGE_TOTAL_SQLITE_ENSURE_ROW}; "
+    "UPDATE usage_total SET quantity = quantity + NEW.quantity "
+    "WHERE pilot_id = NEW.pilot_id AND metric = NEW.metric; END",
+    "CREATE TRIGGER usage_total_update AFTER UPDATE OF pilot_id, metric, quantity ON usage_record "
+    "BEGIN "
+    "UPDATE usage_total SET quantity = quantity - OLD.quantity "
+    "WHERE pilot_id = OLD.pilot_id AND metric = OLD.metric; "
+    f"{_USAGE_TOTAL_SQLITE_ENSURE_ROW}; "
+    "UPDATE usage_total SET quantity = quantity + NEW.quantity "
+    "WHERE pilot_id = NEW.pilot_id AND metric = NEW.metric; END",
+    "CREATE TRIGGER usage_total_delete AFTER DELETE ON usage_record BEGIN "
+    "UPDATE usage_total SET quantity = quantity - OLD.quantity "
+    "WHERE pilot_id = OLD.pilot_id AND metric = OLD.metric; END",
+)
+_USAGE_TOTAL_TRIGGER_NAMES = (
+    "usage_total_insert",
+    "usage_total_update",
+    "usage_total_delete",
+    "usage_total_truncate",
+)
+
+
+def _create_usage_total() -> None:
+    op.create_table(
+        "usage_total",
+        sa.Column("pilot_id", sa.String(64), primary_key=True),
+        sa.Column("metric", sa.String(32), primary_key=True),
+        sa.Column("quantity", sa.Numeric(24, 6), nullable=False),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_USAGE_TOTAL_PG_FUNCTION)
+        for statement in _USAGE_TOTAL_PG_TRIGGERS:
+            op.execute(statement)
+    else:
+        for statement in _USAGE_TOTAL_SQLITE_TRIGGERS:
+            op.execute(statement)
+
+
+def _drop_usage_total() -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    for name in _USAGE_TOTAL_TRIGGER_NAMES:
+        op.execute(f"DROP TRIGGER IF EXISTS {name}" + (" ON usage_record" if postgresql else ""))
+    if postgresql:
+        op.execute("DROP FUNCTION IF EXISTS usage_total_apply()")
+    op.drop_table("usage_total")
+
 
 def upgrade() -> None:
     with op.batch_alter_table("tenant") as batch:
@@ -38,6 +145,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("pilot_id", "metric", "window_start", name="uq_usage_record_key"),
     )
     op.create_index("ix_usage_record_window_start", "usage_record", ["window_start"])
+    _create_usage_total()
     op.create_table(
         "meter_window",
         sa.Column("window_start", UTCDateTime(), primary_key=True),
@@ -148,6 +256,7 @@ def downgrade() -> None:
     op.drop_index("ix_invoice_pilot_id", table_name="invoice")
     op.drop_table("invoice")
     op.drop_table("meter_window")
+    _drop_usage_total()
     op.drop_index("ix_usage_record_window_start", table_name="usage_record")
     op.drop_table("usage_record")
     with op.batch_alter_table("tenant") as batch:

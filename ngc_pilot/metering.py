@@ -36,7 +36,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, cast
 
-from sqlalchemy import case, exists, func
+from sqlalchemy import case, exists, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -52,7 +52,7 @@ from provisioner.usage import BLIND_TO_DELETED, METRICS, UsageReader, UsageSampl
 
 METERED_STATES = ("provisioning", "active", "failed", "suspended")
 SCALE = Decimal("0.000001")  # UsageRecord.quantity is Numeric(20, 6)
-_CHUNK = 1000  # rows per INSERT statement (SQLite allows 32766 bound values)
+_CHUNK = 5000  # parameter sets per execute()
 
 
 def quantize(value: Decimal) -> Decimal:
@@ -416,45 +416,43 @@ def _insert(session: Session) -> Any:
 def _upsert_records(session: Session, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    insert = _insert(session)
     table = UsageRecord.__table__
+    stmt = _insert(session)(table)
+    new = stmt.excluded
+    # A concurrent cycle may have written the row since it was read: the
+    # never-lower rule for sources blind to deleted resources holds in SQL too.
+    blind = or_(*(table.c.source == source for source in sorted(BLIND_TO_DELETED)))
+    keep = blind & (table.c.quantity > new.quantity)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["pilot_id", "metric", "window_start"],
+        set_={
+            "quantity": case((keep, table.c.quantity), else_=new.quantity),
+            "window_end": new.window_end,
+            "source": new.source,
+            "collected_at": new.collected_at,
+        },
+    )
+    # One statement, many parameter sets: compiled once, sent in batches.
     for i in range(0, len(rows), _CHUNK):
-        stmt = insert(table).values(rows[i : i + _CHUNK])
-        new = stmt.excluded
-        # A concurrent cycle may have written the row since it was read: the
-        # never-lower rule for sources blind to deleted resources holds in SQL too.
-        keep = table.c.source.in_(sorted(BLIND_TO_DELETED)) & (table.c.quantity > new.quantity)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["pilot_id", "metric", "window_start"],
-                set_={
-                    "quantity": case((keep, table.c.quantity), else_=new.quantity),
-                    "window_end": new.window_end,
-                    "source": new.source,
-                    "collected_at": new.collected_at,
-                },
-            )
-        )
+        session.execute(stmt, rows[i : i + _CHUNK])
 
 
 def _upsert_windows(session: Session, rows: list[dict[str, Any]]) -> None:
-    insert = _insert(session)
     table = MeterWindow.__table__
+    stmt = _insert(session)(table)
+    new = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["window_start"],
+        set_={
+            "window_end": new.window_end,
+            "metered_at": new.metered_at,
+            "tenants": new.tenants,
+            "records": new.records,
+            "runs": table.c.runs + 1,
+        },
+    )
     for i in range(0, len(rows), _CHUNK):
-        stmt = insert(table).values(rows[i : i + _CHUNK])
-        new = stmt.excluded
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["window_start"],
-                set_={
-                    "window_end": new.window_end,
-                    "metered_at": new.metered_at,
-                    "tenants": new.tenants,
-                    "records": new.records,
-                    "runs": table.c.runs + 1,
-                },
-            )
-        )
+        session.execute(stmt, rows[i : i + _CHUNK])
 
 
 def _audit_details(report: MeterReport) -> dict[str, Any]:

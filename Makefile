@@ -34,6 +34,7 @@ bench: $(STAMP) devcloud
 	$(BIN)/python bench/selection.py
 	$(BIN)/python bench/provision.py
 	$(BIN)/python bench/tui.py
+	$(BIN)/python bench/metering.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

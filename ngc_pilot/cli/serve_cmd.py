@@ -124,13 +124,9 @@ def serve(
 
 
 def _start_metrics(obj: AppContext, host: str, port: int) -> Any:
-    """Start /metrics; returns the HTTP server (None when the metrics module is missing)."""
-    try:
-        from ngc_pilot.metrics import start_metrics_server
-    except ImportError as exc:
-        # TODO(lead): remove once ngc_pilot.metrics (issue 4, part 4) is merged.
-        log.warning("no /metrics: %s", exc)
-        return None
+    """Start /metrics; returns the HTTP server."""
+    from ngc_pilot.metrics import start_metrics_server
+
     try:
         server, _thread = start_metrics_server(obj.engine, obj.tenant_policy, host, port)
     except OSError as exc:

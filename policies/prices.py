@@ -29,8 +29,8 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
-from functools import cached_property
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal

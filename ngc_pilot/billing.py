@@ -961,3 +961,27 @@ def what_if(
         WhatIf(pilot_id, a.get((pilot_id, str(m)), empty_a), b.get((pilot_id, str(m)), empty_b))
         for pilot_id in sorted({p for p, _ in a} | {p for p, _ in b})
     ]
+
+
+def rate_due(engine: Engine, settings: Any, *, now: datetime | None = None) -> dict[str, Any]:
+    """The service's daily rating: last month (final once it has ended) and this month.
+
+    Uses the configured price list (``settings.policy.prices_file``); a revision is
+    written only where something changed, so a daily run adds nothing on quiet days.
+    """
+    from policies.prices import load_prices
+    from policies.problems import InputProblems
+
+    now = now or utcnow()
+    this = Month(now.year, now.month)
+    last = Month(this.year - (this.month == 1), (this.month - 2) % 12 + 1)
+    try:
+        prices = load_prices(settings.policy.prices_file)
+    except InputProblems as exc:
+        raise InputError(exc.problems) from exc
+    docs = rate_months(engine, prices, [str(last), str(this)], actor=settings.actor, now=now)
+    return {
+        "months": [str(last), str(this)],
+        "invoices": len(docs),
+        "written": sum(1 for d in docs if d.written),
+    }

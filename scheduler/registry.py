@@ -132,6 +132,14 @@ def default_jobs(service: ServiceSettings) -> list[JobDef]:
             description="Grant the data-access role to tenants whose date has come.",
             group=TENANTS,
         ),
+        JobDef(
+            id="rate",
+            target="ngc_pilot.billing:rate_due",
+            uses=("engine", "settings"),
+            trigger=daily(service.daily_at),
+            schedule=f"daily {service.daily_at} UTC",
+            description="Shadow invoices: last month (final once ended) and this month.",
+        ),
         # The steering-group report job goes here (its own issue): a daily or
         # monthly trigger calling the report function by its import path.
     ]

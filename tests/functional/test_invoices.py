@@ -344,6 +344,25 @@ def test_an_open_month_is_provisional_and_becomes_final_once_it_has_ended(world)
     assert docs[0].lines == stored_doc(engine, "P-1", "2021-05").lines
 
 
+def test_the_daily_rating_job_makes_last_month_final_and_rates_this_month(world) -> None:
+    """``rate`` in the service's registry: last month (final) and this month, with the
+    configured price list; a second run on a quiet day writes nothing."""
+    from ngc_pilot.settings import build_settings
+
+    engine, _ = world
+    settings = build_settings(
+        overrides={"audit": {"actor": "service"}},
+        environ={"NGC_PILOT_POLICY__PRICES_FILE": os.environ["NGC_PILOT_POLICY__PRICES_FILE"]},
+    )
+    summary = billing.rate_due(engine, settings, now=at(2021, 6, 2, 2))
+    assert summary == {"months": ["2021-05", "2021-06"], "invoices": 4, "written": 4}
+    may = stored(engine, "P-1", "2021-05")
+    assert [(i.revision, i.final, i.rated_by) for i in may] == [(1, True, "service")]
+    assert [(i.revision, i.final) for i in stored(engine, "P-1", "2021-06")] == [(1, False)]
+    again = billing.rate_due(engine, settings, now=at(2021, 6, 3, 2))
+    assert again["written"] == 0
+
+
 def stored_doc(engine, pilot: str, month: str) -> billing.InvoiceDoc:
     with session_scope(engine) as session:
         (doc,) = billing.invoices(session, month, [pilot])

@@ -12,7 +12,6 @@ role grant or a repair is checked against devcloud, with the real
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date, timedelta
 
 import pytest
@@ -231,9 +230,16 @@ def test_a_failed_suspension_is_retried_on_the_next_run(world):
 # -------------------------------------------------- final invoice and teardown
 
 
-def test_without_billing_there_is_no_teardown(world, monkeypatch):
+def test_without_a_final_invoice_there_is_no_teardown(world, tmp_path):
+    """The configured price list (``Provisioner.prices_file``) covers none of the
+    tenant's months, so rating fails: the tenant is not torn down."""
+    from policies.prices import default_prices_path
+
     prov, cloud, engine, last_day = world
-    monkeypatch.setitem(sys.modules, "ngc_pilot.billing", None)  # import fails
+    text = default_prices_path().read_text()
+    assert "valid_from: 2021-01-01" in text
+    prov.prices_file = tmp_path / "prices.yaml"
+    prov.prices_file.write_text(text.replace("valid_from: 2021-01-01", "valid_from: 2099-01-01"))
     report = lifecycle.expire(prov, today=last_day + timedelta(days=31))
     assert [(s.action, s.ok) for s in report.steps] == [("final_invoice", False)] * 2
     assert "teardown waits for the final invoice" in report.steps[0].error

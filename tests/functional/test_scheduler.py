@@ -167,7 +167,7 @@ def test_a_failing_job_is_retried_with_backoff_and_its_failure_shows_in_jobs(
     from policies.tenancy import load_tenant_policy
 
     scrape = registry_for(engine, load_tenant_policy(None))
-    labels = {"job": "failing"}
+    labels = {"job_id": "failing"}
     assert scrape.get_sample_value("ngc_pilot_job_last_run_succeeded", labels) == 0
     everything = result.out + caplog.text + json.dumps([r.error for r in rows])
     assert scheduled.SECRET not in everything

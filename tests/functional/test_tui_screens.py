@@ -82,7 +82,11 @@ async def test_every_screen_shows_its_data_with_a_populated_database(populated):
         assert "No tenants" in usage and "ngc-pilot meter" in usage
         assert seen["Usage & billing"].query_one("#use-table", DataTable).row_count == 0
         jobs = seen["Jobs"]
-        assert jobs.query_one("#jobs-table", DataTable).row_count == 5  # the registry's jobs
+        from ngc_pilot.settings import build_settings
+        from scheduler.registry import default_jobs
+
+        registry = default_jobs(build_settings(environ={}).service)  # the registry's jobs
+        assert jobs.query_one("#jobs-table", DataTable).row_count == len(registry) == 6
         assert "`ngc-pilot serve` schedules" in text_of(jobs.query_one("#jobs-status", Static))
         capacity = seen["Capacity"]
         assert "10 active pilots (decision #1)" in text_of(

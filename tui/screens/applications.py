@@ -23,7 +23,7 @@ from policies.units import format_size
 from tui.errors import reported
 from tui.screens.base import OpsScreen
 from tui.widgets.application_detail import ApplicationDetail
-from tui.widgets.table import OpsTable
+from tui.widgets.table import OpsTable, cursor_key
 
 # column key -> (header, sort key, sort label)
 if TYPE_CHECKING:  # the service layer is imported by the worker that opens it, not here
@@ -204,14 +204,7 @@ class ApplicationsScreen(OpsScreen):
         self.table.border_title = " · ".join(parts)
 
     def highlighted_id(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return None if key.value is None else str(key.value)
+        return cursor_key(self.table)
 
     def show_detail(self) -> None:
         app_id = self.highlighted_id()

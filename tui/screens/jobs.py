@@ -30,7 +30,7 @@ from tui.errors import reported
 from tui.screens.base import OpsScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.widgets.job_panels import JOB_COLUMNS, RUN_COLUMNS, job_cells, job_detail, run_cells
-from tui.widgets.table import OpsTable
+from tui.widgets.table import OpsTable, cursor_key
 
 if TYPE_CHECKING:
     from tui.services import JobRow, JobsOverview, RunOutcome, RunView
@@ -174,14 +174,7 @@ class JobsScreen(OpsScreen):
         return self.query_one("#jobs-table", DataTable)
 
     def highlighted_id(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return None if key.value is None else str(key.value)
+        return cursor_key(self.table)
 
     @on(DataTable.RowHighlighted, "#jobs-table")
     def _highlighted(self) -> None:
@@ -231,14 +224,8 @@ class JobsScreen(OpsScreen):
         self.show_detail()
 
     def highlighted_run(self) -> RunView | None:
-        table = self.query_one("#jobs-runs", DataTable)
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return self.runs.get(str(key.value))
+        key = cursor_key(self.query_one("#jobs-runs", DataTable))
+        return self.runs.get(key) if key is not None else None
 
     def show_detail(self) -> None:
         overview = self.overview

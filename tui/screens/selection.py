@@ -33,7 +33,7 @@ from tui.widgets.explanation import render_explanation
 if TYPE_CHECKING:
     from ngc_pilot.selection import SelectOptions
     from tui.services import DecisionView, ProposalView
-from tui.widgets.table import OpsTable
+from tui.widgets.table import OpsTable, cursor_key
 
 
 def _short(text: str, width: int) -> str:
@@ -323,13 +323,7 @@ class SelectionScreen(OpsScreen):
 
     @staticmethod
     def _cursor_id(table: DataTable[Any]) -> str | None:
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return None if key.value is None else str(key.value)
+        return cursor_key(table)
 
     @staticmethod
     def _restore(table: DataTable[Any], pid: str | None) -> None:

@@ -31,7 +31,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from tui.errors import reported
 from tui.screens.base import OpsScreen
 from tui.screens.confirm import ConfirmScreen
-from tui.widgets.table import OpsTable
+from tui.widgets.table import OpsTable, cursor_key
 from tui.widgets.tenant_panels import (
     STATE_STYLES,
     confirm_apply_all_text,
@@ -318,14 +318,7 @@ class TenantsScreen(OpsScreen):
         return self.query_one("#ten-table", DataTable)
 
     def highlighted_id(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return None if key.value is None else str(key.value)
+        return cursor_key(self.table)
 
     def highlighted_row(self) -> TenantRow | None:
         pid = self.highlighted_id()

@@ -52,7 +52,7 @@ from tui.widgets.billing_panels import (
     what_if_tenant_cells,
     what_if_total_cells,
 )
-from tui.widgets.table import OpsTable
+from tui.widgets.table import OpsTable, cursor_key
 
 if TYPE_CHECKING:
     from ngc_pilot.billing import InvoiceDoc
@@ -319,14 +319,7 @@ class UsageScreen(OpsScreen):
         return self.query_one("#use-table", DataTable)
 
     def highlighted_id(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return None if key.value is None else str(key.value)
+        return cursor_key(self.table)
 
     @on(DataTable.RowHighlighted, "#use-table")
     def _highlighted(self) -> None:

@@ -255,3 +255,14 @@ def _truncate(text: Text, width: int, overflow: str) -> None:
             text.plain = set_cell_size(text.plain, max(width - 1, 0)) + "…"
         else:
             text.plain = set_cell_size(text.plain, width)
+
+
+def cursor_key(table: DataTable[Any]) -> str | None:
+    """The row key under ``table``'s cursor, or None (empty table, no key)."""
+    if table.row_count == 0:
+        return None
+    try:
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+    except Exception:  # noqa: BLE001 - a cursor past the rows during a refill
+        return None
+    return None if key.value is None else str(key.value)

@@ -25,6 +25,8 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint devcloud
+	$(BIN)/python scripts/check_dependencies.py
+	$(BIN)/python scripts/check_wheel.py
 	$(BIN)/pytest
 
 unit: $(STAMP)

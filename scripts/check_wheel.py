@@ -37,11 +37,12 @@ SKIP = {".git", ".venv", "var", "build", "dist", ".devcloud", "__pycache__"}
 
 def _source_files(root: Path) -> list[Path]:
     """The project's files: git's view when in a work tree, otherwise all but local state."""
-    listed = subprocess.run(
-        ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-    )
-    if listed.returncode == 0:
+    try:
+        git = ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others"]
+        listed = subprocess.run([*git, "--exclude-standard"], capture_output=True)
+    except FileNotFoundError:  # no git on this machine
+        listed = None
+    if listed is not None and listed.returncode == 0:
         names = [name for name in listed.stdout.decode().split("\0") if name]
         return [Path(name) for name in names]
     return [

@@ -695,7 +695,7 @@ def _cycle_forget(engine: Any) -> None:
 
 
 def _cycle_prov(engine: Any, tmp: Path, backend: Callable[[], Any]) -> Any:
-    from ngc_pilot.provisioning import Provisioner
+    from ngc_pilot.provisioner_config import Provisioner
     from policies.tenancy import load_tenant_policy
 
     return Provisioner(

@@ -44,7 +44,7 @@ from ngc_pilot import audit
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, PermanentError
 from ngc_pilot.models import MeterWindow, Tenant, UsageRecord
-from ngc_pilot.provisioning import Provisioner
+from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.settings import MeteringSettings
 from policies import windows as W
 from policies.problems import Problem

@@ -25,6 +25,15 @@ Decisions kept here:
   ``--since`` (which would then read the new project).
 
 :func:`usage_summary` is the read side the CLI, the TUI and the invoices share.
+
+Why it is one module of over 400 lines: planning the windows, reading them
+and storing them are one cycle whose correctness rests on their agreeing —
+which tenants are metered from which window, the upsert keys that make a
+re-run overwrite instead of add, the never-lowered Cinder quantities, and the
+``MeterWindow`` rows that the next plan starts from.  Split, each half would
+have to restate the other's rules.  The read side is small and shares the
+tenant rule.  Deliberately not here: the window arithmetic
+(``policies/windows.py``) and the cloud calls (``provisioner/usage.py``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,15 @@ from sqlmodel import select
 from support.paths import DEMO_DATA
 from support.records import record
 
-from ngc_pilot import audit, intake, migrate, provisioning, selection
+from ngc_pilot import (
+    audit,
+    capacity_snapshot,
+    intake,
+    migrate,
+    provisioning,
+    selection,
+    tenant_quota,
+)
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
 from ngc_pilot.models import Pilot, ProvisionStep, Tenant
@@ -220,3 +228,19 @@ def test_the_cli_refuses_an_ended_pilot_with_exit_2_naming_its_dates_and_today(c
         assert f"{pilot['planned_start']} to {pilot['planned_end']} has ended" in line
         assert f"(today is {today})" in line
     assert cli("tenants", "--json").json() == []
+
+
+def test_a_failed_tenant_still_holds_its_quota_in_the_capacity_gate(world):
+    """The gate counts the tenants ``tenant_quota`` says hold capacity — the
+    same ones the capacity snapshot counts — and a failed tenant is one."""
+    prov, _, engine = world
+    cloud = InMemoryCloud(cores=100)  # room for one small tenant (64 cores), not two
+    prov.backend_factory = lambda: cloud
+    cloud.fail_once("router", after=False, transient=False)
+    [outcome] = provisioning.provision(prov, ["S-1"])
+    assert outcome.state == "failed"
+    with session_scope(engine) as session:
+        assert [t.pilot_id for t in tenant_quota.holding_tenants(session)] == ["S-1"]
+        assert capacity_snapshot.tenant_sizes(session) == tenant_quota.holding_sizes(session)
+    with pytest.raises(InputError, match="cores: tenants' quotas would total 128"):
+        provisioning.provision(prov, ["S-2"])

@@ -261,7 +261,9 @@ def _rollup_prototype(
                 got[(pilot_id, str(month))][(metric, index)] = total
         seconds = time.perf_counter() - started
     if dict(got) != expected:
-        raise AssertionError("the rollup prototype's sums differ from usage_aggregation.aggregate's")
+        raise AssertionError(
+            "the rollup prototype's sums differ from usage_aggregation.aggregate's"
+        )
     return build, seconds
 
 

@@ -3,7 +3,7 @@ written against the metrics ``ngc-pilot serve`` really exposes.
 
 ``promtool`` is the real one (``support/prometheus.py`` installs it when
 missing).  The unit tests themselves are in
-``ops/prometheus/tests/ngc-pilot-alerts.test.yml``; here we run them and check
+``ops/prometheus/tests/*.test.yml``; here we run them and check
 that every alert has a case that fires it and a case where it stays quiet.
 """
 
@@ -29,7 +29,7 @@ from scheduler.registry import default_jobs
 RULES = REPO / "ops" / "prometheus"
 ALERTS = RULES / "ngc-pilot-alerts.yml"
 INTERVALS = RULES / "ngc-pilot-job-intervals.yml"
-UNIT_TESTS = RULES / "tests" / "ngc-pilot-alerts.test.yml"
+UNIT_TESTS = sorted((RULES / "tests").glob("*.test.yml"))
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -48,7 +48,7 @@ def test_rule_files_pass_promtool_check():
 
 
 def test_alert_unit_tests_pass():
-    result = promtool("test", "rules", str(UNIT_TESTS))
+    result = promtool("test", "rules", *map(str, UNIT_TESTS))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -62,14 +62,15 @@ def test_promtool_test_fails_when_an_alert_does_not_fire(tmp_path: Path):
     )
     (tmp_path / "ngc-pilot-job-intervals.yml").write_text(INTERVALS.read_text())
     (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / UNIT_TESTS.name).write_text(UNIT_TESTS.read_text())
-    result = promtool("test", "rules", str(tmp_path / "tests" / UNIT_TESTS.name))
+    for path in UNIT_TESTS:
+        (tmp_path / "tests" / path.name).write_text(path.read_text())
+    result = promtool("test", "rules", *map(str, sorted((tmp_path / "tests").iterdir())))
     assert result.returncode != 0
     assert "NgcPilotDatabaseDown" in result.stdout + result.stderr
 
 
 def test_every_alert_has_a_case_that_fires_it_and_one_where_it_stays_quiet():
-    cases = yaml.safe_load(UNIT_TESTS.read_text())["tests"]
+    cases = [case for path in UNIT_TESTS for case in yaml.safe_load(path.read_text())["tests"]]
     fired: set[str] = set()
     quiet: set[str] = set()
     for case in cases:

@@ -26,6 +26,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -165,7 +166,11 @@ def base_vars(
         "ngc_pilot_prefix": str(prefix),
         "ngc_pilot_version": wheel.name.split("-")[1],
         "ngc_pilot_wheel": str(wheel),
-        "ngc_pilot_python": str(Path(shutil.which("python3") or "/usr/bin/python3").resolve()),
+        # The interpreter the project's virtualenv was made from: its venv module works.
+        "ngc_pilot_python": str(
+            Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        ),
+        "ngc_pilot_manage_os_packages": False,  # no apt-get on the test machine
         **pg_params(admin_url),
         "ngc_pilot_db_name": name,
         "ngc_pilot_db_user": name,

@@ -1,14 +1,16 @@
-"""``ansible/site.yml`` run for real: localhost, a throw-away prefix, a fresh database.
+"""``ansible/site.yml`` run for real: two local hosts, throw-away prefixes, a fresh database.
 
 What an operator gets from the role, checked on the result rather than on the
 playbook's text: a second run changes nothing, the installed ``ngc-pilot``
-answers ``db current`` and serves ``/metrics`` with the deployed settings, the
+answers ``db current``, two service hosts' ``ngc-pilot serve`` (started with
+their deployed settings) serve ``/metrics`` as leader and standby, the
 settings and the researcher-bundle directory have their modes, the monitoring
 files are the ones in ``ops/``, ``--check`` changes and writes nothing, and bad
 input stops the play in its first (validation) tasks with the variable's name,
 before anything is written.
 
-Everything lands under a temporary prefix (virtualenv, settings, unit,
+Both "hosts" are this machine (local connections), each under its own
+temporary prefix (virtualenv, settings, unit,
 Prometheus and Grafana files, bundle directory): the machine's ``/etc`` is not
 touched, the service user is the current one, and systemd is left alone
 (``ngc_pilot_systemd_manage: false``; this machine's PID 1 is not systemd).
@@ -60,7 +62,12 @@ class Run:
 
     @property
     def stats(self) -> dict[str, int]:
-        return self.report["stats"]["localhost"]
+        """Counts summed over the hosts."""
+        total: dict[str, int] = {}
+        for counts in self.report["stats"].values():
+            for key, value in counts.items():
+                total[key] = total.get(key, 0) + value
+        return total
 
     def results(self) -> list[tuple[str, dict[str, Any]]]:
         return [
@@ -118,16 +125,23 @@ def playbook(ops_bin: Path, inventory: Path, *args: str) -> Run:
     return run
 
 
-def write_inventory(path: Path, variables: dict[str, Any]) -> Path:
+def write_inventory(
+    path: Path, variables: dict[str, Any], standby: dict[str, Any] | None = None
+) -> Path:
+    """``localhost`` serves and monitors; ``standby`` (its own prefix and port,
+    also a local connection) is a second service host when given."""
     host = {
         "ansible_connection": "local",
         "ansible_python_interpreter": "{{ ansible_playbook_python }}",
     }
+    hosts: dict[str, Any] = {"localhost": host}
+    if standby is not None:
+        hosts["standby"] = {**host, **standby}
     inventory = {
         "all": {
-            "hosts": {"localhost": host},
+            "hosts": hosts,
             "children": {
-                "ngc_pilot_service": {"hosts": {"localhost": None}},
+                "ngc_pilot_service": {"hosts": dict.fromkeys(hosts)},
                 "monitoring": {"hosts": {"localhost": None}},
             },
             "vars": variables,
@@ -225,7 +239,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @dataclass
 class Deployment:
+    """Two service hosts on this machine: ``localhost`` (also the monitoring
+    host) under ``prefix`` and ``standby`` under ``standby_prefix``."""
+
     prefix: Path
+    standby_prefix: Path
     inventory: Path
     variables: dict[str, Any]
     password: str
@@ -251,8 +269,16 @@ def deployment(
     base = tmp_path_factory.mktemp("deploy")
     prefix = base / "prefix"
     prefix.mkdir()
+    standby_prefix = base / "standby"
+    standby_prefix.mkdir()
     variables = base_vars(prefix, wheel, pg_admin_url, name, password)
-    inventory = write_inventory(base / "inventory.yml", variables)
+    standby_port = free_port()
+    standby = {
+        "ngc_pilot_prefix": str(standby_prefix),
+        "ngc_pilot_metrics_port": standby_port,
+        "ngc_pilot_scrape_target": f"127.0.0.1:{standby_port}",
+    }
+    inventory = write_inventory(base / "inventory.yml", variables, standby)
     try:
         started = time.monotonic()
         first = playbook(ops_bin, inventory)
@@ -266,6 +292,7 @@ def deployment(
         )
         yield Deployment(
             prefix,
+            standby_prefix,
             inventory,
             variables,
             password,
@@ -309,45 +336,75 @@ def test_installed_ngc_pilot_answers_db_current_at_head(deployment: Deployment):
     assert data["current"] == data["head"]
 
 
-def test_deployed_configuration_serves_metrics(deployment: Deployment, tmp_path: Path):
-    port = free_port()
-    log = tmp_path / "serve.log"
-    env = service_env()
-    env["NGC_PILOT_CONFIG"] = str(deployment.config)  # as the systemd unit sets it
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                str(deployment.venv / "bin" / "ngc-pilot"),
-                "serve",
-                "--metrics-host",
-                "127.0.0.1",
-                "--metrics-port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=tmp_path,
-        )
-    body = ""
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and proc.poll() is None:
+class Serve:
+    """An installed ``ngc-pilot serve`` with a host's deployed settings, on a free port."""
+
+    def __init__(self, prefix: Path, log: Path):
+        self.port = free_port()
+        self.log = log
+        env = service_env()
+        env["NGC_PILOT_CONFIG"] = str(
+            prefix / "etc" / "ngc-pilot" / "ngc-pilot.toml"
+        )  # as the unit
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [
+                    str(prefix / "opt" / "ngc-pilot" / "venv" / "bin" / "ngc-pilot"),
+                    "serve",
+                    "--metrics-host",
+                    "127.0.0.1",
+                    "--metrics-port",
+                    str(self.port),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=log.parent,
+            )
+
+    def wait_for(self, text: str, timeout: float = 90) -> str:
+        """The log once it holds ``text`` (or whatever it holds when time is up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if text in (logged := self.log.read_text(errors="replace")):
+                return logged
+            time.sleep(0.25)
+        return self.log.read_text(errors="replace")
+
+    def scrape(self, timeout: float = 90) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
-                    body = reply.read().decode()
-                break
+                url = f"http://127.0.0.1:{self.port}/metrics"
+                with urllib.request.urlopen(url, timeout=5) as reply:
+                    return reply.read().decode()
             except (urllib.error.URLError, OSError):
                 time.sleep(0.25)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
+        return ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
             try:
-                proc.wait(timeout=60)
+                self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
-    assert "ngc_pilot_database_up 1.0" in body, log.read_text()[-3000:]
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)
+
+
+def test_deployed_hosts_serve_metrics_as_leader_and_standby(deployment: Deployment, tmp_path: Path):
+    leader = Serve(deployment.prefix, tmp_path / "leader.log")
+    standby = None
+    try:
+        assert "ngc_pilot_database_up 1.0" in leader.scrape(), leader.log.read_text()[-3000:]
+        assert "leader: " in leader.wait_for("leader: ")
+        standby = Serve(deployment.standby_prefix, tmp_path / "standby.log")
+        assert "ngc_pilot_database_up 1.0" in standby.scrape(), standby.log.read_text()[-3000:]
+        assert "standby: " in standby.wait_for("standby: ")
+    finally:
+        for serve in (standby, leader):
+            if serve is not None:
+                serve.stop()
 
 
 def test_settings_file_is_private_and_names_the_database(deployment: Deployment):
@@ -380,6 +437,15 @@ def test_researcher_bundle_directory_belongs_to_the_service_user_mode_0700(deplo
     assert bundles.is_dir()
     assert bundles.stat().st_mode & 0o777 == 0o700
     assert bundles.stat().st_uid == os.getuid()
+
+
+def test_each_service_host_gets_its_unit_and_only_the_monitoring_host_its_files(
+    deployment: Deployment,
+):
+    for prefix in (deployment.prefix, deployment.standby_prefix):
+        assert (prefix / "etc" / "systemd" / "system" / "ngc-pilot.service").is_file()
+    assert (deployment.prefix / "etc" / "prometheus").is_dir()
+    assert not (deployment.standby_prefix / "etc" / "prometheus").exists()
 
 
 def test_unit_runs_serve_with_the_deployed_settings(deployment: Deployment):
@@ -425,7 +491,9 @@ def test_scrape_job_targets_every_service_host(deployment: Deployment):
     )
     (job,) = scrape["scrape_configs"]
     assert job["job_name"] == "ngc-pilot"
-    assert job["static_configs"] == [{"targets": [deployment.variables["ngc_pilot_scrape_target"]]}]
+    standby = yaml.safe_load(deployment.inventory.read_text())["all"]["hosts"]["standby"]
+    targets = [deployment.variables["ngc_pilot_scrape_target"], standby["ngc_pilot_scrape_target"]]
+    assert job["static_configs"] == [{"targets": targets}]
 
 
 def test_check_run_on_the_deployment_reports_zero_changed(deployment: Deployment, ops_bin: Path):

@@ -40,3 +40,14 @@ bench: $(STAMP) devcloud
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
+
+# Ansible and ansible-lint in a virtualenv of their own (the [ops] extra's pins),
+# never in the service's: see README "Deploying".  The tests make it themselves.
+.PHONY: ops-venv ops-lint
+OPS_VENV ?= .venv-ops
+
+ops-venv: $(STAMP)
+	$(BIN)/python tests/support/opsvenv.py $(OPS_VENV)
+
+ops-lint: ops-venv
+	cd ansible && $(abspath $(OPS_VENV))/bin/ansible-lint --offline --profile production

@@ -32,10 +32,11 @@ from textual.worker import Worker
 
 import ngc_pilot
 from ngc_pilot.db import session_scope
+from ngc_pilot.facade import DecisionView, Services
 from ngc_pilot.models import JobRun, ProvisionStep, Tenant, UsageRecord, apscheduler_jobs
 from ngc_pilot.selection import SelectOptions
 from ngc_pilot.settings import build_settings
-from tui.services import DecisionView, Services
+from tui.app import open_services
 
 DEMO_DATA = Path(ngc_pilot.__file__).resolve().parent / "demo_data"
 DEMO_FILES = tuple(
@@ -93,7 +94,7 @@ def demo_services(url: str, actor: str = "tester") -> Services:
     settings = build_settings(
         overrides={"database": {"url": url}, "audit": {"actor": actor}}, environ={}
     )
-    return Services.from_settings(settings)
+    return open_services(settings)
 
 
 def populate(

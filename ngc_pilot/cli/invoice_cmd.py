@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.options import JsonFlag
 from ngc_pilot.errors import InputError
 from policies.problems import Problem
 
@@ -421,7 +422,7 @@ def prices(
         Path | None,
         typer.Argument(help="A price list to check and show (default: the one in force)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show the price list (versions, unit prices, digests, the pilot discount); check a file."""
     obj: AppContext = ctx.obj

@@ -15,6 +15,7 @@ from textual.widgets import Checkbox, DataTable, Input, Select, Static, TextArea
 
 from ngc_pilot import audit, selection
 from ngc_pilot.db import session_scope
+from ngc_pilot.facade import Services
 from ngc_pilot.intake import validate_files
 from tui import make_app
 from tui.screens.applications import ApplicationsScreen
@@ -22,7 +23,6 @@ from tui.screens.help import HelpScreen
 from tui.screens.nomination_form import NominationFormScreen
 from tui.screens.selection import SelectionScreen
 from tui.screens.why_not import WhyNotScreen
-from tui.services import Services
 from tui.testing import demo_services, populate, settle, synchronously
 from tui.testing import plain_text as text_of
 

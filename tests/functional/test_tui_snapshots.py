@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 import ngc_pilot.db
+from ngc_pilot.facade import Services
 from tui import make_app
-from tui.services import Services
 from tui.testing import (
     DEMO_FILES,
     demo_services,

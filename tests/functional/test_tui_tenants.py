@@ -18,6 +18,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from ngc_pilot.db import session_scope
+from ngc_pilot.facade import PlanView, Services
 from ngc_pilot.models import Tenant
 from ngc_pilot.settings import build_settings
 from policies.tenancy import load_tenant_policy
@@ -28,7 +29,6 @@ from provisioner.secrets import Secret
 from tui import make_app
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.tenants import TenantsScreen
-from tui.services import PlanView, Services
 from tui.testing import (
     demo_services,
     plain_text,

@@ -22,12 +22,12 @@ from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from ngc_pilot import audit, billing
 from ngc_pilot.db import session_scope, utcnow
+from ngc_pilot.facade import Services
 from ngc_pilot.models import JobRun
 from ngc_pilot.settings import build_settings
-from tui import make_app
+from tui import make_app, open_services
 from tui.screens.jobs import JobsScreen
 from tui.screens.usage import PromptScreen, UsageScreen
-from tui.services import Services
 from tui.testing import (
     Metered,
     populate,
@@ -66,7 +66,7 @@ def services(database, tmp_path: Path) -> Iterator[Services]:
         },
         environ={},
     )
-    s = Services.from_settings(settings)
+    s = open_services(settings)  # with the scheduler's jobs, as the TUI opens it
     yield s
     s.engine.dispose()
 
@@ -358,7 +358,14 @@ async def test_empty_database_says_what_is_missing_and_which_command_fills_it(se
         assert "DKK" not in status  # no totals at all
         await open_screen(pilot, "6")
         jobs = app.screen.query_one("#jobs-table", DataTable)
-        assert column(jobs, 0) == ["meter", "capacity", "reconcile", "expiry", "data_access", "rate"]
+        assert column(jobs, 0) == [
+            "meter",
+            "capacity",
+            "reconcile",
+            "expiry",
+            "data_access",
+            "rate",
+        ]
         assert set(column(jobs, 2)) == {"never"}
         assert set(column(jobs, 5)) == {"not scheduled (serve)"}
         assert "The service has not run yet: `ngc-pilot serve`" in text_of(
@@ -390,7 +397,14 @@ async def test_jobs_screen_shows_each_job_its_runs_failures_and_retries(metered)
         screen = app.screen
         assert isinstance(screen, JobsScreen)
         table = screen.query_one("#jobs-table", DataTable)
-        assert column(table, 0) == ["meter", "capacity", "reconcile", "expiry", "data_access", "rate"]
+        assert column(table, 0) == [
+            "meter",
+            "capacity",
+            "reconcile",
+            "expiry",
+            "data_access",
+            "rate",
+        ]
         meter = cells(table, "meter")
         assert meter[1] == "every 60 min" and meter[3] == "succeeded" and meter[4] == "4.2 s"
         top = seeded.now.replace(minute=0)

@@ -19,12 +19,12 @@ from conftest import Pilot, openstack, small
 from textual.widgets import DataTable, Static
 
 from ngc_pilot.db import session_scope
+from ngc_pilot.facade import Services
 from ngc_pilot.models import Tenant
 from ngc_pilot.settings import build_settings
 from tui import make_app
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.tenants import TenantsScreen
-from tui.services import Services
 from tui.testing import plain_text, settle
 
 SIZE = (160, 48)

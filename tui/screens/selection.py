@@ -31,8 +31,8 @@ from tui.widgets.coverage_matrix import CoverageMatrix
 from tui.widgets.explanation import render_explanation
 
 if TYPE_CHECKING:
+    from ngc_pilot.facade import DecisionView, ProposalView
     from ngc_pilot.selection import SelectOptions
-    from tui.services import DecisionView, ProposalView
 from tui.widgets.table import OpsTable, cursor_key
 
 

@@ -8,7 +8,7 @@ changing it); the isolation verification of all tenants; and where its
 researcher environment is and what it holds (never the secret).
 
 Everything that touches the cloud runs in a thread worker through
-``tui.services``; apply and teardown ask first (``ConfirmScreen``).  While
+``ngc_pilot.facade``; apply and teardown ask first (``ConfirmScreen``).  While
 the provisioner runs, its progress callback (called from its own worker
 threads) posts ``StepDone`` messages, so the row and the ledger move step by
 step and the screen stays usable.  Failures, including the provisioner's
@@ -46,7 +46,7 @@ from tui.widgets.tenant_panels import (
 )
 
 if TYPE_CHECKING:
-    from tui.services import (
+    from ngc_pilot.facade import (
         PlanView,
         Probe,
         TeardownOutcome,

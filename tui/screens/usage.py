@@ -56,8 +56,8 @@ from tui.widgets.table import OpsTable, cursor_key
 
 if TYPE_CHECKING:
     from ngc_pilot.billing import InvoiceDoc
+    from ngc_pilot.facade import UsageMonth, UsageTenant, WhatIfView
     from ngc_pilot.usage_views import UsageSeries
-    from tui.services import UsageMonth, UsageTenant, WhatIfView
 
 TENANT_COLUMNS = (
     ("pilot", "pilot", 11),

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from textual.app import App
 from textual.content import Content
 from textual.pilot import Pilot
 from textual.widgets import DirectoryTree, Static
@@ -83,6 +84,32 @@ def plain_text(widget: Static, width: int = 220) -> str:
     with console.capture() as captured:
         console.print(content)
     return captured.get()
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A notification as the screen shows it: its toast's text and severity."""
+
+    text: str  # the title (if any) on the first line, then the message
+    severity: str  # information | warning | error
+
+    @property
+    def first_line(self) -> str:
+        return self.text.split("\n", 1)[0]
+
+
+def toasts(app: App[Any]) -> list[Shown]:
+    """The notifications the screen shows now, oldest first, read from its toasts (by
+    their CSS type name: Textual does not export the Toast class)."""
+    shown = []
+    for toast in app.screen.query("Toast"):
+        severity = next(
+            (s for s in ("error", "warning", "information") if toast.has_class(f"-{s}")), ""
+        )
+        rendered = toast.render()
+        text = rendered.plain if isinstance(rendered, Content) else str(rendered)
+        shown.append(Shown(text, severity))
+    return shown
 
 
 def _busy(worker: Worker[Any]) -> bool:

@@ -23,7 +23,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.nomination_form import NominationFormScreen
 from tui.screens.selection import SelectionScreen
 from tui.screens.why_not import WhyNotScreen
-from tui.testing import demo_services, populate, settle, synchronously
+from tui.testing import demo_services, populate, settle, synchronously, toasts
 from tui.testing import plain_text as text_of
 
 SIZE = (160, 48)
@@ -281,7 +281,7 @@ async def test_editing_a_nomination_stores_a_new_audited_revision(populated):
 @synchronously
 async def test_why_not_and_refusing_to_lock_in_an_ineligible_project(populated):
     app = make_app(populated)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         await pilot.press("2")
         await settle(pilot)
@@ -306,8 +306,9 @@ async def test_why_not_and_refusing_to_lock_in_an_ineligible_project(populated):
 
         candidates.move_cursor(row=candidates.get_row_index("KU-2021-06"))
         await pilot.press("l")
+        await settle(pilot)
         assert "KU-2021-06" not in screen.lock_in
-        assert any("ineligible" in n.message for n in app._notifications)
+        assert any("ineligible" in note.text for note in toasts(app))
         await pilot.press("w")
         await settle(pilot)
         assert "is not eligible" in text_of(app.screen.query_one("#why-answer", Static))
@@ -343,9 +344,9 @@ async def test_a_failing_service_is_a_notification_not_a_traceback(services, tmp
 
     services.applications = broken  # type: ignore[method-assign]
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         assert app.is_running
-        [note] = list(app._notifications)
-        assert "unexpected error" in note.title and "database went away" in note.message
+        [note] = toasts(app)
+        assert "unexpected error" in note.first_line and "database went away" in note.text
     assert "RuntimeError: database went away" in services.error_log.read_text()

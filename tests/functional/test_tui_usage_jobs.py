@@ -35,6 +35,7 @@ from tui.testing import (
     record_tenant,
     settle,
     synchronously,
+    toasts,
 )
 from tui.testing import plain_text as text_of
 from tui.widgets.usage_plot import UsagePlot
@@ -108,7 +109,7 @@ async def test_usage_screen_shows_the_months_usage_invoice_lines_and_totals(mete
         docs = billing.invoices(session, "2021-05")
     assert len(docs) == 3
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await open_screen(pilot, "4")
         screen = app.screen
         assert isinstance(screen, UsageScreen)
@@ -171,7 +172,7 @@ async def test_usage_screen_shows_the_months_usage_invoice_lines_and_totals(mete
         await settle(pilot)
         assert screen.series.pilot_id == seeded.pilots[1]
         assert str(lines.border_title).startswith(f"Shadow invoice {seeded.pilots[1]} 2021-05")
-        assert not list(app._notifications)
+        assert not toasts(app)
 
 
 @synchronously
@@ -258,7 +259,7 @@ async def test_what_if_prices_the_same_usage_with_another_list_side_by_side(
     broken = tmp_path / "broken-prices.yaml"
     broken.write_text(OTHER_PRICES.replace('"0.25"', "0.25"))  # a float: refused
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await open_screen(pilot, "4")
         screen = app.screen
         await pilot.press("w")
@@ -274,9 +275,9 @@ async def test_what_if_prices_the_same_usage_with_another_list_side_by_side(
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is screen
-        [note] = list(app._notifications)
-        assert "nothing was changed" in note.title
-        assert "quoted decimal string" in note.message and "Traceback" not in note.message
+        [note] = toasts(app)
+        assert "nothing was changed" in note.first_line
+        assert "quoted decimal string" in note.text and "Traceback" not in note.text
 
         await pilot.press("w")
         await settle(pilot)
@@ -332,7 +333,7 @@ async def test_a_broken_price_list_still_shows_usage_and_stored_invoices(metered
         environ={},
     )
     app = make_app(replace(services, settings=settings))
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await open_screen(pilot, "4")
         table = app.screen.query_one("#use-table", DataTable)
         assert cells(table, seeded.pilots[0])[2] == "2,688"
@@ -343,14 +344,16 @@ async def test_a_broken_price_list_still_shows_usage_and_stored_invoices(metered
         await settle(pilot)
         await pilot.press("y")
         await settle(pilot)
-        [note] = list(app._notifications)
-        assert note.title == "Rating 2021-05: nothing was changed" and "valid_from" in note.message
+        [note] = toasts(app)
+        assert (
+            note.first_line == "Rating 2021-05: nothing was changed" and "valid_from" in note.text
+        )
 
 
 @synchronously
 async def test_empty_database_says_what_is_missing_and_which_command_fills_it(services):
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await open_screen(pilot, "4")
         status = text_of(app.screen.query_one("#use-status", Static))
         assert "Metered: nothing yet · invoices: none" in status
@@ -371,7 +374,7 @@ async def test_empty_database_says_what_is_missing_and_which_command_fills_it(se
         assert "The service has not run yet: `ngc-pilot serve`" in text_of(
             app.screen.query_one("#jobs-status", Static)
         )
-        assert not list(app._notifications)
+        assert not toasts(app)
 
 
 @synchronously
@@ -467,7 +470,7 @@ async def test_run_now_asks_first_then_runs_records_and_audits(
         ' {"id": "fail", "target": "support.scheduled:fail", "seconds": 60}]',
     )
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await open_screen(pilot, "6")
         screen = app.screen
         table = screen.query_one("#jobs-table", DataTable)
@@ -493,9 +496,9 @@ async def test_run_now_asks_first_then_runs_records_and_audits(
         await pilot.press("y")
         await settle(pilot)
         assert cells(table, "fail")[3] == "failed ×1"
-        notes = [n for n in app._notifications if n.title == "Job run failed"]
-        assert len(notes) == 1 and "the cloud said no" in notes[0].message
-        assert "hunter2" not in notes[0].message  # the runner masks secrets in errors
+        notes = [n for n in toasts(app) if n.first_line == "Job run failed"]
+        assert len(notes) == 1 and "the cloud said no" in notes[0].text
+        assert "hunter2" not in notes[0].text  # the runner masks secrets in errors
     with session_scope(services.engine) as session:
         runs = session.exec(select(JobRun).order_by(col(JobRun.id))).all()
         assert [(r.job_id, r.status, r.attempt) for r in runs] == [

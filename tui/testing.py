@@ -34,7 +34,14 @@ from textual.worker import Worker
 import ngc_pilot
 from ngc_pilot.db import session_scope
 from ngc_pilot.facade import DecisionView, Services
-from ngc_pilot.models import JobRun, ProvisionStep, Tenant, UsageRecord, apscheduler_jobs
+from ngc_pilot.models import (
+    CapacitySnapshot,
+    JobRun,
+    ProvisionStep,
+    Tenant,
+    UsageRecord,
+    apscheduler_jobs,
+)
 from ngc_pilot.selection import SelectOptions
 from ngc_pilot.settings import build_settings
 from tui.app import open_services
@@ -305,6 +312,39 @@ def metered_hour(index: int) -> Callable[[datetime], dict[str, Decimal | str | i
         }
 
     return hour
+
+
+# A small cloud as Placement reports it: resource class -> (inventory, reserved,
+# allocation ratio, used, promised to tenants).
+PLACEMENT = {
+    "VCPU": (64.0, 0.0, 4.0, 24.0, 48.0),
+    "MEMORY_MB": (262144.0, 4096.0, 1.0, 65536.0, 98304.0),
+    "DISK_GB": (2000.0, 0.0, 1.0, 120.0, 0.0),
+}
+
+
+def record_capacity_snapshot(
+    services: Services,
+    taken_at: datetime,
+    lines: dict[str, tuple[float, float, float, float, float]] | None = None,
+) -> None:
+    """One capacity snapshot at ``taken_at`` (default lines: :data:`PLACEMENT`), written as
+    the ``capacity`` job would have stored it (no cloud)."""
+    with session_scope(services.engine) as session:
+        for resource_class, (total, reserved, ratio, used, promised) in (
+            lines or PLACEMENT
+        ).items():
+            session.add(
+                CapacitySnapshot(
+                    taken_at=taken_at,
+                    resource_class=resource_class,
+                    total=total,
+                    reserved=reserved,
+                    allocation_ratio=ratio,
+                    used=used,
+                    allocated=promised,
+                )
+            )
 
 
 def populate_metering(

@@ -89,9 +89,11 @@ async def test_every_screen_shows_its_data_with_a_populated_database(populated):
         assert jobs.query_one("#jobs-table", DataTable).row_count == len(registry) == 6
         assert "`ngc-pilot serve` schedules" in text_of(jobs.query_one("#jobs-status", Static))
         capacity = seen["Capacity"]
-        assert "10 active pilots (decision #1)" in text_of(
-            capacity.query_one("#cap-summary", Static)
-        )
+        summary = text_of(capacity.query_one("#cap-summary", Static))
+        assert "10 active pilots (decision #1)" in summary and "issue" not in summary
+        # Nothing measured yet: each part says what fills it.
+        assert "No capacity snapshot yet" in text_of(capacity.query_one("#cap-cloud", Static))
+        assert "No tenants yet" in text_of(capacity.query_one("#cap-tenants", Static))
         months = text_of(capacity.query_one("#cap-months", Static))
         assert "2021-04 peak" in months and "2021-08 peak" in months
         assert "1648 (80%)" in months  # the demo selection's vCPUs in its busiest month

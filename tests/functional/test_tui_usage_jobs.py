@@ -32,6 +32,7 @@ from tui.testing import (
     Metered,
     populate,
     populate_metering,
+    record_capacity_snapshot,
     record_tenant,
     settle,
     synchronously,
@@ -531,3 +532,26 @@ async def test_usage_and_jobs_keys_are_in_the_palette_and_help(metered):
         await open_screen(pilot, "6")
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Jobs: Refresh", "Jobs: Run now"} <= titles
+
+
+@synchronously
+async def test_capacity_shows_placement_and_each_tenants_quotas_and_metered_use(metered):
+    services, seeded = metered
+    record_capacity_snapshot(services, seeded.now)
+    usage = {t.pilot_id: t.usage for t in services.usage_month(seeded.month).tenants}
+    app = make_app(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_screen(pilot, "5")
+        cloud = text_of(app.screen.query_one("#cap-cloud", Static))
+        assert f"as recorded at {seeded.now:%Y-%m-%d %H:%M} UTC" in cloud
+        vcpu = next(line for line in cloud.splitlines() if line.startswith("vCPU"))
+        assert vcpu.split()[1:3] == ["256", "24"]  # (64 - 0) x 4 allocatable, 24 allocated
+        assert "48" in vcpu  # promised to the tenants
+        disk = next(line for line in cloud.splitlines() if line.startswith("disk GiB"))
+        assert "no tenant quota" in disk
+        tenants = text_of(app.screen.query_one("#cap-tenants", Static))
+        assert f"vCPU-hours ({seeded.month})" in tenants
+        for pid in seeded.pilots:
+            row = next(line for line in tenants.splitlines() if line.startswith(pid))
+            assert row.split()[1:3] == ["active", "small"]
+            assert f"{usage[pid]['vcpu_hours']:,.1f}" in row

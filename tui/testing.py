@@ -9,7 +9,12 @@ the provisioner leaves them, for screens tested without a cloud.
 ``record_usage`` and ``record_job_run`` / ``record_job_schedule`` write usage
 records and scheduler rows the way metering and ``serve`` leave them;
 ``populate_metering`` uses them (and the real billing service) to give the
-Usage & billing and Jobs screens a month of data.
+Usage & billing and Jobs screens a month of data; ``record_capacity_snapshot``
+writes what the capacity job stores.  ``toasts`` reads the notifications the
+screen shows.
+
+One piece (over 400 lines): each helper is small and independent, and tests
+and the benchmark import them from one place, as structlog's ``testing`` does.
 """
 
 from __future__ import annotations

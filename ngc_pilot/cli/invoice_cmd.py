@@ -5,6 +5,9 @@ changed) and then shows it; ``--no-rate`` only shows what is stored;
 ``--prices OTHER.yaml`` shows the same usage priced both ways and writes
 nothing.  Heavy modules are imported inside the commands so that the CLI (and
 the TUI's launch) imports little.
+
+One piece (over 400 lines) because ``invoice`` and ``prices`` share the
+month, price-list and output-format handling (table, CSV, JSON, PDF).
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ from ngc_pilot.models import JobRun
 from ngc_pilot.settings import build_settings
 from tui import make_app, open_services
 from tui.screens.jobs import JobsScreen
-from tui.screens.usage import PromptScreen, UsageScreen
+from tui.screens.prompt import PromptScreen
+from tui.screens.usage import UsageScreen
 from tui.testing import (
     Metered,
     populate,

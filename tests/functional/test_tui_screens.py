@@ -352,3 +352,18 @@ async def test_a_failing_service_is_a_notification_not_a_traceback(services, tmp
         [note] = toasts(app)
         assert "unexpected error" in note.first_line and "database went away" in note.text
     assert "RuntimeError: database went away" in services.error_log.read_text()
+
+
+def test_the_tui_words_a_decisions_problem_with_its_form_fields():
+    """The service names the decision maker; the Commit form calls it "Decided by"."""
+    from ngc_pilot import selection
+    from ngc_pilot.errors import InputError
+    from policies.problems import Problem
+    from tui.errors import describe
+
+    error = InputError(
+        [Problem(selection.DECISION, selection.DECIDED_BY, "", "name the person who decides")]
+    )
+    title, text = describe("Commit", error, None)
+    assert title == "Commit: nothing was changed"
+    assert text == "Decided by: name the person who decides"

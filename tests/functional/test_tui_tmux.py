@@ -30,7 +30,7 @@ SCREENS = [
     ("3", "Tenants", "not provisioned"),
     ("4", "Usage & billing", "ngc-pilot meter"),
     ("5", "Capacity", "Tenants: quotas and metered use"),
-    ("6", "Jobs", "ngc-pilot serve"),
+    ("6", "Jobs", "`ngc-pilot serve` schedules"),
     ("7", "Audit", "selection.committed"),
 ]
 

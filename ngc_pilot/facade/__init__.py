@@ -1,9 +1,12 @@
-"""The service facade: the one door the CLI, the TUI and the scheduler's interfaces call.
+"""The service facade: the application's services as one object any interface can call.
 
 :class:`Services` is one transaction per method over the service modules
 (intake, selection, provisioning, billing, jobs, ...), returning frozen,
-already-loaded views.  It is split by area: :mod:`.applications` (intake,
-selection, pilots, capacity, audit), :mod:`.tenants`, :mod:`.usage` and
+already-loaded views.  The TUI's screens read and change data only through
+it; the scheduler's jobs come into it through a :class:`JobsPort` that the
+interface hands in; the CLI's commands still call the same service functions
+directly.  It is split by area: :mod:`.applications` (intake, selection,
+pilots, audit), :mod:`.capacity`, :mod:`.tenants`, :mod:`.usage` and
 :mod:`.jobs`; :mod:`.base` holds what they share.  Nothing here knows about
 Click, Textual or APScheduler, and no method words an error for a particular
 interface: problems name the domain's fields, each interface words them for

@@ -1,4 +1,4 @@
-"""Applications, nominations, selection, pilots, capacity and the audit log, for every interface.
+"""Applications, nominations, selection, pilots and the audit log, for every interface.
 
 Each method is one transaction (``session_scope``) over the same service
 functions the CLI calls (``intake``, ``selection``, ``views``, ``audit``) and

@@ -28,6 +28,19 @@ from policies.problems import Problem
 from policies.scoring import Score, score
 from policies.selection_policy import SelectionPolicy
 
+# What a selection and a decision are given, in the domain's words.  Problems
+# name these fields; each interface words them for its user (the CLI as its
+# options, the TUI as its form's fields).
+OPTIONS = "selection options"
+DECISION = "decision"
+LOCK_IN = "lock-in list"
+LOCK_OUT = "lock-out list"
+LOCK_BOTH = "lock-in and lock-out lists"
+MINIMUM = "minimum number of pilots"
+MAXIMUM = "maximum number of pilots"
+DECIDED_BY = "decision maker"
+REASON = "reason"
+
 
 @dataclass(frozen=True)
 class Assessed:
@@ -144,33 +157,29 @@ def _check_options(
     options: SelectOptions, assessed: dict[str, Assessed], policy: SelectionPolicy
 ) -> None:
     problems = []
-    for flag, ids in (("--lock-in", options.lock_in), ("--lock-out", options.lock_out)):
+    for field, ids in ((LOCK_IN, options.lock_in), (LOCK_OUT, options.lock_out)):
         for pid in ids:
             if pid not in assessed:
-                problems.append(Problem("command line", flag, pid, "no application with this id"))
-            elif flag == "--lock-in" and not assessed[pid].eligibility.eligible:
+                problems.append(Problem(OPTIONS, field, pid, "no application with this id"))
+            elif field == LOCK_IN and not assessed[pid].eligibility.eligible:
                 problems.append(
                     Problem(
-                        "command line",
-                        flag,
+                        OPTIONS,
+                        field,
                         pid,
                         "ineligible, cannot be selected: "
                         + "; ".join(assessed[pid].eligibility.reasons),
                     )
                 )
     for pid in sorted(set(options.lock_in) & set(options.lock_out)):
-        problems.append(
-            Problem(
-                "command line", "--lock-in/--lock-out", pid, "locked both in and out; choose one"
-            )
-        )
+        problems.append(Problem(OPTIONS, LOCK_BOTH, pid, "locked both in and out; choose one"))
     k_min = policy.selection.k_min if options.k_min is None else options.k_min
     k_max = policy.selection.k_max if options.k_max is None else options.k_max
     if k_min < 1:
-        problems.append(Problem("command line", "--min", k_min, "must be at least 1"))
+        problems.append(Problem(OPTIONS, MINIMUM, k_min, "must be at least 1"))
     if k_max < k_min:
         problems.append(
-            Problem("command line", "--max", k_max, f"must be at least --min ({k_min})")
+            Problem(OPTIONS, MAXIMUM, k_max, f"must be at least the {MINIMUM} ({k_min})")
         )
     if problems:
         raise InputError(problems)
@@ -245,11 +254,9 @@ def commit(
     """Record the proposal as the decision: pilots with planned dates, audited."""
     problems = []
     if not by.strip():
-        problems.append(Problem("command line", "--by", by, "name the person who decides"))
+        problems.append(Problem(DECISION, DECIDED_BY, by, "name the person who decides"))
     if not reason.strip():
-        problems.append(
-            Problem("command line", "--reason", reason, "give the reason for the decision")
-        )
+        problems.append(Problem(DECISION, REASON, reason, "give the reason for the decision"))
     if not proposal.result.feasible:
         problems.append(
             Problem(

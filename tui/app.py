@@ -9,7 +9,9 @@ migration check, the policy: most of the import time) in a worker *after*
 the first screen is on the terminal, when the app is made from settings.
 Screens load their data in workers that wait for it; nothing in ``tui``
 imports the service layer at import time (``tests/functional/test_tui_launch.py``).
-Made from the CLI's context or from ready services, the app uses them as is.
+Made from an application context or from ready services, the app uses them as is.
+The Jobs screen lists and runs the scheduler's jobs: the app hands the facade
+:class:`scheduler.manual.SchedulerJobs` (the TUI sits above the scheduler).
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ from tui.screens import SCREENS
 from tui.screens.help import HelpScreen
 
 if TYPE_CHECKING:
-    from ngc_pilot.cli.context import AppContext
+    from ngc_pilot.application import Application
+    from ngc_pilot.facade import Services
     from ngc_pilot.settings import Settings
-    from tui.services import Services
 
 
 class OpsApp(App[None]):
@@ -145,11 +147,11 @@ def _own_bindings(screen: Screen) -> list[Binding]:
     return list(found.values())
 
 
-def make_app(source: AppContext | Settings | Services) -> OpsApp:
+def make_app(source: Application | Settings | Services) -> OpsApp:
     """The TUI on the database and policy of ``source`` (an empty database is migrated).
 
     From settings, the database is opened in a worker once the first screen is
-    shown; from the CLI's context or ready services, right away.
+    shown; from an application context or ready services, right away.
     """
     from ngc_pilot.settings import Settings
 
@@ -157,16 +159,24 @@ def make_app(source: AppContext | Settings | Services) -> OpsApp:
         settings = source
 
         def opening() -> Services:
-            from tui.services import Services
-
-            return Services.from_settings(settings)
+            return open_services(settings)
 
         return OpsApp(opening=opening, label=_url_label(settings))
-    from tui.services import Services
+    from ngc_pilot.facade import Services
 
     if isinstance(source, Services):
         return OpsApp(source)
-    return OpsApp(Services.from_context(source))
+    return OpsApp(open_services(source))
+
+
+def open_services(source: Application | Settings) -> Services:
+    """The service facade on ``source``, with the scheduler's jobs."""
+    from ngc_pilot.application import Application
+    from ngc_pilot.facade import Services
+    from scheduler.manual import SchedulerJobs
+
+    app = source if isinstance(source, Application) else Application(source)
+    return Services.from_application(app, jobs=SchedulerJobs(app.settings))
 
 
 def _url_label(settings: Settings) -> str:

@@ -54,8 +54,27 @@ def describe(action: str, error: BaseException, log_file: Path | None) -> tuple[
     )
 
 
+def form_fields(source: str) -> dict[str, str]:
+    """The domain fields of a problem from ``source`` as the screens label them (the
+    Commit form's fields, the Selection screen's locks); empty for other sources."""
+    from ngc_pilot import selection  # loaded by the services by now
+
+    if source not in (selection.OPTIONS, selection.DECISION):
+        return {}
+    return {
+        selection.DECIDED_BY: "Decided by",
+        selection.REASON: "Reason",
+        selection.LOCK_IN: "Locked in",
+        selection.LOCK_OUT: "Locked out",
+        selection.LOCK_BOTH: "Locked in and out",
+        selection.MINIMUM: "Fewest pilots",
+        selection.MAXIMUM: "Most pilots",
+    }
+
+
 def _problem_line(problem: object) -> str:
     field = getattr(problem, "field", "")
+    field = form_fields(getattr(problem, "source", "")).get(field, field)
     message = getattr(problem, "message", str(problem))
     return f"{field}: {message}" if field and field != "(input)" else message
 

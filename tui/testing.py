@@ -9,7 +9,12 @@ the provisioner leaves them, for screens tested without a cloud.
 ``record_usage`` and ``record_job_run`` / ``record_job_schedule`` write usage
 records and scheduler rows the way metering and ``serve`` leave them;
 ``populate_metering`` uses them (and the real billing service) to give the
-Usage & billing and Jobs screens a month of data.
+Usage & billing and Jobs screens a month of data; ``record_capacity_snapshot``
+writes what the capacity job stores.  ``toasts`` reads the notifications the
+screen shows.
+
+One piece (over 400 lines): each helper is small and independent, and tests
+and the benchmark import them from one place, as structlog's ``testing`` does.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from textual.app import App
 from textual.content import Content
 from textual.pilot import Pilot
 from textual.widgets import DirectoryTree, Static
@@ -32,10 +38,18 @@ from textual.worker import Worker
 
 import ngc_pilot
 from ngc_pilot.db import session_scope
-from ngc_pilot.models import JobRun, ProvisionStep, Tenant, UsageRecord, apscheduler_jobs
+from ngc_pilot.facade import DecisionView, Services
+from ngc_pilot.models import (
+    CapacitySnapshot,
+    JobRun,
+    ProvisionStep,
+    Tenant,
+    UsageRecord,
+    apscheduler_jobs,
+)
 from ngc_pilot.selection import SelectOptions
 from ngc_pilot.settings import build_settings
-from tui.services import DecisionView, Services
+from tui.app import open_services
 
 DEMO_DATA = Path(ngc_pilot.__file__).resolve().parent / "demo_data"
 DEMO_FILES = tuple(
@@ -84,6 +98,32 @@ def plain_text(widget: Static, width: int = 220) -> str:
     return captured.get()
 
 
+@dataclass(frozen=True)
+class Shown:
+    """A notification as the screen shows it: its toast's text and severity."""
+
+    text: str  # the title (if any) on the first line, then the message
+    severity: str  # information | warning | error
+
+    @property
+    def first_line(self) -> str:
+        return self.text.split("\n", 1)[0]
+
+
+def toasts(app: App[Any]) -> list[Shown]:
+    """The notifications the screen shows now, oldest first, read from its toasts (by
+    their CSS type name: Textual does not export the Toast class)."""
+    shown = []
+    for toast in app.screen.query("Toast"):
+        severity = next(
+            (s for s in ("error", "warning", "information") if toast.has_class(f"-{s}")), ""
+        )
+        rendered = toast.render()
+        text = rendered.plain if isinstance(rendered, Content) else str(rendered)
+        shown.append(Shown(text, severity))
+    return shown
+
+
 def _busy(worker: Worker[Any]) -> bool:
     # A DirectoryTree keeps a loader worker alive for as long as it is shown.
     return not worker.is_finished and not isinstance(worker.node, DirectoryTree)
@@ -93,7 +133,7 @@ def demo_services(url: str, actor: str = "tester") -> Services:
     settings = build_settings(
         overrides={"database": {"url": url}, "audit": {"actor": actor}}, environ={}
     )
-    return Services.from_settings(settings)
+    return open_services(settings)
 
 
 def populate(
@@ -277,6 +317,39 @@ def metered_hour(index: int) -> Callable[[datetime], dict[str, Decimal | str | i
         }
 
     return hour
+
+
+# A small cloud as Placement reports it: resource class -> (inventory, reserved,
+# allocation ratio, used, promised to tenants).
+PLACEMENT = {
+    "VCPU": (64.0, 0.0, 4.0, 24.0, 48.0),
+    "MEMORY_MB": (262144.0, 4096.0, 1.0, 65536.0, 98304.0),
+    "DISK_GB": (2000.0, 0.0, 1.0, 120.0, 0.0),
+}
+
+
+def record_capacity_snapshot(
+    services: Services,
+    taken_at: datetime,
+    lines: dict[str, tuple[float, float, float, float, float]] | None = None,
+) -> None:
+    """One capacity snapshot at ``taken_at`` (default lines: :data:`PLACEMENT`), written as
+    the ``capacity`` job would have stored it (no cloud)."""
+    with session_scope(services.engine) as session:
+        for resource_class, (total, reserved, ratio, used, promised) in (
+            lines or PLACEMENT
+        ).items():
+            session.add(
+                CapacitySnapshot(
+                    taken_at=taken_at,
+                    resource_class=resource_class,
+                    total=total,
+                    reserved=reserved,
+                    allocation_ratio=ratio,
+                    used=used,
+                    allocated=promised,
+                )
+            )
 
 
 def populate_metering(

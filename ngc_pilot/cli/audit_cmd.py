@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.options import JsonFlag
 from ngc_pilot.lazy import lazy_module
 
 audit_log = lazy_module("ngc_pilot.audit")
@@ -23,7 +24,7 @@ def audit(
         str | None, typer.Option(help="Only this subject, e.g. an application id.")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the newest N entries.", min=1)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show who changed what, when, and why."""
     obj: AppContext = ctx.obj

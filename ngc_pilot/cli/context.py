@@ -1,6 +1,9 @@
-"""What every command needs, built once per invocation from the settings.
+"""What every command needs: the application context plus the command line's own output.
 
-The engine and the policy are created lazily, so ``--help`` and ``intake
+:class:`AppContext` is the Click-free :class:`ngc_pilot.application.Application`
+(settings, engine, policies, provisioner factory, actor) with the two consoles
+the commands print to, and it hands the engine's disposal to Click when the
+command ends.  Everything is created lazily, so ``--help`` and ``intake
 schema`` work without a database, and nothing is built at import time.
 """
 
@@ -9,23 +12,12 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich.console import Console
 
-from ngc_pilot.errors import InputError
-from ngc_pilot.settings import Settings
-from policies.problems import InputProblems
-from policies.selection_policy import SelectionPolicy, load_policy
-from policies.tenancy import TenantPolicy, load_tenant_policy
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from ngc_pilot.provisioning import Provisioner
-    from policies.lifecycle import LifecyclePolicy
+from ngc_pilot.application import Application
 
 
 def _console(stderr: bool) -> Console:
@@ -36,82 +28,14 @@ def _console(stderr: bool) -> Console:
 
 
 @dataclass
-class AppContext:
-    settings: Settings
+class AppContext(Application):
     out: Console = field(default_factory=lambda: _console(stderr=False))
     err: Console = field(default_factory=lambda: _console(stderr=True))
 
-    @cached_property
-    def engine(self) -> Engine:
-        from sqlalchemy import inspect
-
-        from ngc_pilot import migrate
-        from ngc_pilot.db import make_engine
-
-        engine = make_engine(self.settings.database_url, echo=self.settings.database.echo)
+    def __post_init__(self) -> None:
         context = click.get_current_context(silent=True)
         if context is not None:
-            context.find_root().call_on_close(engine.dispose)
-        if not inspect(engine).has_table("alembic_version"):
-            # A fresh database (e.g. the default SQLite file) is created on first use.
-            migrate.upgrade(engine)
-        elif not migrate.is_current(engine):
-            raise InputError(
-                f"the database schema is at {migrate.current(engine)}, this ngc-pilot needs "
-                f"{migrate.head(engine)}; run `ngc-pilot db upgrade`"
-            )
-        return engine
-
-    @cached_property
-    def policy(self) -> SelectionPolicy:
-        try:
-            return load_policy(self.settings.policy.selection_file)
-        except InputProblems as exc:
-            raise InputError(exc.problems) from exc
-
-    @cached_property
-    def tenant_policy(self) -> TenantPolicy:
-        try:
-            return load_tenant_policy(self.settings.policy.tenant_file)
-        except InputProblems as exc:
-            raise InputError(exc.problems) from exc
-
-    @cached_property
-    def lifecycle_policy(self) -> LifecyclePolicy:
-        from policies.lifecycle import load_lifecycle_policy
-
-        try:
-            return load_lifecycle_policy(self.settings.policy.lifecycle_file)
-        except InputProblems as exc:
-            raise InputError(exc.problems) from exc
-
-    def provisioner(self) -> Provisioner:
-        from ngc_pilot.provisioning import Provisioner
-        from provisioner.backend import CloudError
-        from provisioner.openstack_backend import OpenStackBackend
-
-        settings = self.settings
-
-        def backend() -> OpenStackBackend:
-            try:
-                return OpenStackBackend(settings.cloud.name, settings.cloud.clouds_file)
-            except CloudError as exc:
-                raise InputError(str(exc)) from exc
-
-        return Provisioner(
-            engine=self.engine,
-            tenant_policy=self.tenant_policy,
-            backend_factory=backend,
-            cloud=settings.cloud.name,
-            environments_dir=settings.environments_dir.resolve(),
-            actor=self.actor,
-            lifecycle_policy=self.lifecycle_policy,
-            prices_file=settings.policy.prices_file,
-        )
-
-    @property
-    def actor(self) -> str:
-        return self.settings.actor
+            context.find_root().call_on_close(self.close)
 
 
 def emit_json(data: Any) -> None:

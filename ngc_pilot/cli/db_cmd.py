@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.options import JsonFlag
 from ngc_pilot.lazy import lazy_module
 
 migrate = lazy_module("ngc_pilot.migrate")
@@ -46,7 +47,7 @@ def downgrade(
 @app.command()
 def current(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show the database's revision and the newest one this ngc-pilot knows."""
     engine = _engine(ctx)

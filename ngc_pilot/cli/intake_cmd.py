@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.options import JsonFlag
 from ngc_pilot.errors import InputError
 from ngc_pilot.lazy import lazy_module
 from policies.nomination import nomination_json_schema
@@ -20,7 +21,6 @@ db = lazy_module("ngc_pilot.db")
 
 app = typer.Typer(help="Nominations: import, validate, list, show, schema.", no_args_is_help=True)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 Files = Annotated[list[Path], typer.Argument(help="YAML, JSON or CSV files.", dir_okay=False)]
 
 

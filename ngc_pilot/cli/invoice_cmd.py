@@ -5,6 +5,9 @@ changed) and then shows it; ``--no-rate`` only shows what is stored;
 ``--prices OTHER.yaml`` shows the same usage priced both ways and writes
 nothing.  Heavy modules are imported inside the commands so that the CLI (and
 the TUI's launch) imports little.
+
+One piece (over 400 lines) because ``invoice`` and ``prices`` share the
+month, price-list and output-format handling (table, CSV, JSON, PDF).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.options import JsonFlag
 from ngc_pilot.errors import InputError
 from policies.problems import Problem
 
@@ -421,7 +425,7 @@ def prices(
         Path | None,
         typer.Argument(help="A price list to check and show (default: the one in force)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show the price list (versions, unit prices, digests, the pilot discount); check a file."""
     obj: AppContext = ctx.obj

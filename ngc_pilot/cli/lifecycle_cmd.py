@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.cli.tenants_cmd import CloudOpt, CloudsFile, JsonFlag, _configure
+from ngc_pilot.cli.options import CloudOpt, CloudsFile, JsonFlag, with_cloud
 from ngc_pilot.errors import InputError
 from ngc_pilot.lazy import lazy_module
 from policies.problems import Problem
@@ -59,7 +59,7 @@ def reconcile(
 
     Exit code 1 if a tenant could not be checked or repaired.
     """
-    obj = _configure(ctx, cloud, clouds_file)
+    obj = with_cloud(ctx, cloud, clouds_file)
     report = lifecycle.reconcile(obj.provisioner(), repair=True if repair else None)
     data = report.as_dict()
     if as_json:
@@ -98,7 +98,7 @@ def expire(
     """Expiry rules: notices before the end, suspension after it, final invoice and teardown
     after the grace period.  Exit code 1 if a step failed."""
     day = _day(today)
-    obj = _configure(ctx, cloud, clouds_file)
+    obj = with_cloud(ctx, cloud, clouds_file)
     prices = None
     if obj.settings.policy.prices_file is not None:
         from policies.prices import load_prices
@@ -143,7 +143,7 @@ def data_access(
 
     Exit code 1 if a tenant could not be granted it (e.g. the role does not exist)."""
     day = _day(today)
-    obj = _configure(ctx, cloud, clouds_file)
+    obj = with_cloud(ctx, cloud, clouds_file)
     report = lifecycle.switch_data_access(obj.provisioner(), today=day)
     data = report.as_dict()
     if as_json:

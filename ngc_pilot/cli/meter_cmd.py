@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.options import JsonFlag
 from ngc_pilot.errors import InputError, NotFoundError
 from policies.problems import Problem
 
 if TYPE_CHECKING:
     from ngc_pilot.metering import MeterReport
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 _TIME_HELP = "ISO 8601 time, e.g. 2021-05-10T12:00Z; without an offset it is UTC."
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.options import JsonFlag
 from ngc_pilot.errors import InputError
 from policies.problems import InputProblems
 from policies.selection_policy import load_policy
@@ -37,7 +38,7 @@ def check(
 @app.command()
 def show(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Print the policy in force."""
     obj: AppContext = ctx.obj

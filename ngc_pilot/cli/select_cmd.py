@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.options import JsonFlag, as_options
 from ngc_pilot.errors import InputError
 from ngc_pilot.lazy import lazy_module
 
@@ -22,7 +23,6 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 MinOpt = Annotated[int | None, typer.Option("--min", help="Fewest pilots (default: policy k_min).")]
 MaxOpt = Annotated[int | None, typer.Option("--max", help="Most pilots (default: policy k_max).")]
 LockIn = Annotated[
@@ -31,6 +31,19 @@ LockIn = Annotated[
 LockOut = Annotated[
     list[str] | None, typer.Option("--lock-out", help="Never select this id (repeatable).")
 ]
+
+
+def _options() -> dict[str, str]:
+    """The selection's and the decision's fields, as this command's options."""
+    return {
+        selection.LOCK_IN: "--lock-in",
+        selection.LOCK_OUT: "--lock-out",
+        selection.LOCK_BOTH: "--lock-in/--lock-out",
+        selection.MINIMUM: "--min",
+        selection.MAXIMUM: "--max",
+        selection.DECIDED_BY: "--by",
+        selection.REASON: "--reason",
+    }
 
 
 @app.callback()
@@ -59,7 +72,7 @@ def propose(
     if commit and (not by or not reason):
         missing = [flag for flag, value in (("--by", by), ("--reason", reason)) if not value]
         raise InputError(f"--commit needs {' and '.join(missing)}: who decides and why")
-    with db.session_scope(obj.engine) as session:
+    with as_options(_options), db.session_scope(obj.engine) as session:
         proposal = selection.propose(session, obj.policy, options)
         data = proposal.as_dict()
         data["coverage"] = selection.coverage_matrix(proposal) if proposal.result.feasible else {}
@@ -168,7 +181,7 @@ def why_not(
     options = selection.SelectOptions(
         k_min, k_max, tuple(lock_in or ()), tuple(lock_out or ()), explain=False
     )
-    with db.session_scope(obj.engine) as session:
+    with as_options(_options), db.session_scope(obj.engine) as session:
         data = selection.explain_why_not(session, obj.policy, app_id, options)
     if as_json:
         emit_json(data)

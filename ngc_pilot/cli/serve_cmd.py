@@ -22,6 +22,7 @@ import typer
 from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.options import JsonFlag
 from ngc_pilot.errors import InputError
 from policies.problems import Problem
 
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from scheduler.runner import RunnerContext
 
 log = logging.getLogger("ngc_pilot.serve")
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def _runner_context(obj: AppContext) -> RunnerContext:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,29 +9,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.options import CloudOpt, CloudsFile, JsonFlag, with_cloud
 from ngc_pilot.lazy import lazy_module
 
 provisioning = lazy_module("ngc_pilot.provisioning")
 db = lazy_module("ngc_pilot.db")
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-CloudOpt = Annotated[
-    str | None,
-    typer.Option("--cloud", help="clouds.yaml entry to act as (default from settings: devcloud)."),
-]
-CloudsFile = Annotated[
-    Path | None,
-    typer.Option("--clouds-file", help="clouds.yaml to read (default: standard search path)."),
-]
-
-
-def _configure(ctx: typer.Context, cloud: str | None, clouds_file: Path | None) -> AppContext:
-    obj: AppContext = ctx.obj
-    if cloud:
-        obj.settings.cloud.name = cloud
-    if clouds_file:
-        obj.settings.cloud.clouds_file = clouds_file
-    return obj
 
 
 def provision(
@@ -54,7 +35,7 @@ def provision(
     as_json: JsonFlag = False,
 ) -> None:
     """Create or converge each pilot's isolated tenant (idempotent, resumable)."""
-    obj = _configure(ctx, cloud, clouds_file)
+    obj = with_cloud(ctx, cloud, clouds_file)
     prov = obj.provisioner()
     if plan_only:
         outcomes = provisioning.plan_pilots(prov, pilots or ())
@@ -200,7 +181,7 @@ def tenants_verify(
     as_json: JsonFlag = False,
 ) -> None:
     """With each tenant's own credential, probe every other tenant; exit 1 on any leak."""
-    obj = _configure(ctx, cloud, clouds_file)
+    obj = with_cloud(ctx, cloud, clouds_file)
     probes = provisioning.verify(obj.provisioner())
     leaks = [p for p in probes if p.leaked]
     if as_json:
@@ -240,7 +221,7 @@ def teardown(
     as_json: JsonFlag = False,
 ) -> None:
     """Remove everything of PILOT's tenant, then prove nothing tagged for it remains."""
-    obj = _configure(ctx, cloud, clouds_file)
+    obj = with_cloud(ctx, cloud, clouds_file)
     if not yes:
         typer.confirm(
             f"Tear down the tenant of {pilot}, including the researchers' servers and volumes?",

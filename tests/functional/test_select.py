@@ -125,3 +125,30 @@ def test_commit_without_by_or_reason_is_refused_and_writes_nothing(loaded):
     assert result.code == 2 and "--reason" in result.err
     assert loaded("select", "pilots", "--json").json() == []
     assert loaded("audit", "--json", "--action", "selection").json() == []
+
+
+def test_max_below_min_is_refused_naming_both_options(loaded):
+    result = loaded("select", "--min", "5", "--max", "3")
+    assert result.code == 2
+    assert "--max = 3: must be at least the minimum number of pilots (5)" in result.err
+
+
+def test_the_selection_service_names_the_decisions_fields_not_the_cli_options(loaded, policy):
+    """Services speak the domain; only the CLI turns 'decision maker' into --by."""
+    from ngc_pilot import selection
+    from ngc_pilot.application import Application
+    from ngc_pilot.db import session_scope
+    from ngc_pilot.errors import InputError
+    from ngc_pilot.settings import build_settings
+
+    app = Application(build_settings(overrides={"database": {"url": loaded.url}}, environ={}))
+    try:
+        with session_scope(app.engine) as session:
+            proposal = selection.propose(session, policy, selection.SelectOptions())
+            with pytest.raises(InputError) as refused:
+                selection.commit(session, proposal, by=" ", reason="", actor="tester")
+    finally:
+        app.close()
+    fields = {(p.source, p.field) for p in refused.value.problems}
+    assert fields == {("decision", "decision maker"), ("decision", "reason")}
+    assert not any(p.field.startswith("--") for p in refused.value.problems)

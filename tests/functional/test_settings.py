@@ -96,3 +96,31 @@ def test_os_username_style_credentials_are_ignored():
         "OS_REGION_NAME": "elsewhere",
     }
     assert build_settings(environ=credentials) == build_settings(environ={})
+
+
+def test_the_application_context_and_the_facade_need_no_click():
+    """The TUI and the scheduler start from ngc_pilot.application without the CLI."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ngc_pilot.application, ngc_pilot.facade\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('click', 'typer')"
+        " or m.startswith('ngc_pilot.cli')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_closing_the_application_lets_go_of_its_engine_and_the_next_use_opens_one(tmp_path: Path):
+    from ngc_pilot.application import Application
+
+    app = Application(
+        build_settings(overrides={"database": {"url": f"sqlite:///{tmp_path}/a.db"}}, environ={})
+    )
+    app.close()  # nothing opened yet: nothing to do
+    first = app.engine
+    assert app.engine is first  # made once
+    app.close()
+    assert app.engine is not first
+    app.close()

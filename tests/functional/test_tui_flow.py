@@ -14,11 +14,11 @@ from textual.widgets import DataTable, Input, Static
 
 from ngc_pilot import audit, selection
 from ngc_pilot.db import session_scope
+from ngc_pilot.facade import Services
 from tui import make_app
 from tui.screens.commit import CommitScreen
 from tui.screens.import_file import ImportFileScreen
 from tui.screens.selection import SelectionScreen
-from tui.services import Services
 from tui.testing import DEMO_DATA, DEMO_FILES, demo_services, plain_text, settle, synchronously
 
 SIZE = (160, 48)

@@ -18,7 +18,7 @@ from textual.widgets import DataTable
 from ngc_pilot.settings import build_settings
 from tui import make_app
 from tui.screens.applications import ApplicationsScreen
-from tui.testing import demo_services, populate, settle, synchronously
+from tui.testing import demo_services, populate, settle, synchronously, toasts
 
 SIZE = (160, 48)
 HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "pydantic", "highspy", "numpy", "openstack")
@@ -58,7 +58,7 @@ def url(database) -> Iterator[str]:
 async def test_from_settings_the_screen_comes_first_and_the_data_follows(url):
     settings = build_settings(overrides={"database": {"url": url}}, environ={})
     app = make_app(settings)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, ApplicationsScreen)
         await settle(pilot)
@@ -67,7 +67,7 @@ async def test_from_settings_the_screen_comes_first_and_the_data_follows(url):
         await pilot.press("3")
         await settle(pilot)
         assert app.screen.query_one("#ten-table", DataTable).row_count == 10
-        assert not list(app._notifications)
+        assert not toasts(app)
     app.services.engine.dispose()
 
 
@@ -75,15 +75,15 @@ async def test_from_settings_the_screen_comes_first_and_the_data_follows(url):
 async def test_a_database_that_cannot_be_opened_is_one_notification():
     url = "postgresql+psycopg://ops:s3cret@127.0.0.1:9/ngc"  # nothing listens on port 9
     app = make_app(build_settings(overrides={"database": {"url": url}}, environ={}))
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         assert "s3cret" not in app.sub_title and "ops:***@127.0.0.1:9" in app.sub_title
         await settle(pilot)
         for key in "37":  # screens that load find no services and stay quiet
             await pilot.press(key)
             await settle(pilot)
         assert app.is_running
-        [note] = list(app._notifications)
-        assert note.title.startswith("Opening the database")
-        assert "OperationalError" in note.message and "127.0.0.1" in note.message
-        assert "s3cret" not in note.message
-        assert "Traceback" not in note.message
+        [note] = toasts(app)
+        assert note.first_line.startswith("Opening the database")
+        assert "OperationalError" in note.text and "127.0.0.1" in note.text
+        assert "s3cret" not in note.text
+        assert "Traceback" not in note.text

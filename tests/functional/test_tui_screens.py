@@ -15,6 +15,7 @@ from textual.widgets import Checkbox, DataTable, Input, Select, Static, TextArea
 
 from ngc_pilot import audit, selection
 from ngc_pilot.db import session_scope
+from ngc_pilot.facade import Services
 from ngc_pilot.intake import validate_files
 from tui import make_app
 from tui.screens.applications import ApplicationsScreen
@@ -22,8 +23,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.nomination_form import NominationFormScreen
 from tui.screens.selection import SelectionScreen
 from tui.screens.why_not import WhyNotScreen
-from tui.services import Services
-from tui.testing import demo_services, populate, settle, synchronously
+from tui.testing import demo_services, populate, settle, synchronously, toasts
 from tui.testing import plain_text as text_of
 
 SIZE = (160, 48)
@@ -89,9 +89,11 @@ async def test_every_screen_shows_its_data_with_a_populated_database(populated):
         assert jobs.query_one("#jobs-table", DataTable).row_count == len(registry) == 6
         assert "`ngc-pilot serve` schedules" in text_of(jobs.query_one("#jobs-status", Static))
         capacity = seen["Capacity"]
-        assert "10 active pilots (decision #1)" in text_of(
-            capacity.query_one("#cap-summary", Static)
-        )
+        summary = text_of(capacity.query_one("#cap-summary", Static))
+        assert "10 active pilots (decision #1)" in summary and "issue" not in summary
+        # Nothing measured yet: each part says what fills it.
+        assert "No capacity snapshot yet" in text_of(capacity.query_one("#cap-cloud", Static))
+        assert "No tenants yet" in text_of(capacity.query_one("#cap-tenants", Static))
         months = text_of(capacity.query_one("#cap-months", Static))
         assert "2021-04 peak" in months and "2021-08 peak" in months
         assert "1648 (80%)" in months  # the demo selection's vCPUs in its busiest month
@@ -281,7 +283,7 @@ async def test_editing_a_nomination_stores_a_new_audited_revision(populated):
 @synchronously
 async def test_why_not_and_refusing_to_lock_in_an_ineligible_project(populated):
     app = make_app(populated)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         await pilot.press("2")
         await settle(pilot)
@@ -306,8 +308,9 @@ async def test_why_not_and_refusing_to_lock_in_an_ineligible_project(populated):
 
         candidates.move_cursor(row=candidates.get_row_index("KU-2021-06"))
         await pilot.press("l")
+        await settle(pilot)
         assert "KU-2021-06" not in screen.lock_in
-        assert any("ineligible" in n.message for n in app._notifications)
+        assert any("ineligible" in note.text for note in toasts(app))
         await pilot.press("w")
         await settle(pilot)
         assert "is not eligible" in text_of(app.screen.query_one("#why-answer", Static))
@@ -343,9 +346,24 @@ async def test_a_failing_service_is_a_notification_not_a_traceback(services, tmp
 
     services.applications = broken  # type: ignore[method-assign]
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         assert app.is_running
-        [note] = list(app._notifications)
-        assert "unexpected error" in note.title and "database went away" in note.message
+        [note] = toasts(app)
+        assert "unexpected error" in note.first_line and "database went away" in note.text
     assert "RuntimeError: database went away" in services.error_log.read_text()
+
+
+def test_the_tui_words_a_decisions_problem_with_its_form_fields():
+    """The service names the decision maker; the Commit form calls it "Decided by"."""
+    from ngc_pilot import selection
+    from ngc_pilot.errors import InputError
+    from policies.problems import Problem
+    from tui.errors import describe
+
+    error = InputError(
+        [Problem(selection.DECISION, selection.DECIDED_BY, "", "name the person who decides")]
+    )
+    title, text = describe("Commit", error, None)
+    assert title == "Commit: nothing was changed"
+    assert text == "Decided by: name the person who decides"

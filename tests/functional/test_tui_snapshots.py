@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 
 import ngc_pilot.db
+from ngc_pilot.facade import Services
 from tui import make_app
-from tui.services import Services
 from tui.testing import (
     DEMO_FILES,
     demo_services,
     populate,
     populate_metering,
+    record_capacity_snapshot,
     record_tenant,
     settle,
 )
@@ -169,3 +170,9 @@ def metered(fixed: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 )
 def test_usage_and_jobs_snapshot(metered, snap_compare, keys):
     assert snap_compare(make_app(metered), terminal_size=SIZE, run_before=_keys(*keys))
+
+
+def test_capacity_measured_snapshot(metered, snap_compare):
+    """Placement's capacity from a snapshot, and the metered tenants' quotas and use."""
+    record_capacity_snapshot(metered, RATED)
+    assert snap_compare(make_app(metered), terminal_size=SIZE, run_before=_keys("5"))

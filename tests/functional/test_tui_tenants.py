@@ -18,6 +18,7 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from ngc_pilot.db import session_scope
+from ngc_pilot.facade import PlanView, Services
 from ngc_pilot.models import Tenant
 from ngc_pilot.settings import build_settings
 from policies.tenancy import load_tenant_policy
@@ -28,7 +29,6 @@ from provisioner.secrets import Secret
 from tui import make_app
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.tenants import TenantsScreen
-from tui.services import PlanView, Services
 from tui.testing import (
     demo_services,
     plain_text,
@@ -36,6 +36,7 @@ from tui.testing import (
     record_tenant,
     settle,
     synchronously,
+    toasts,
 )
 
 SIZE = (160, 48)
@@ -197,7 +198,7 @@ async def test_apply_shows_the_plan_and_asks_and_the_agreement_gate_refusal_is_a
 
     services.plan = plan  # type: ignore[method-assign]
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await _tenants(pilot)
         await _highlight(pilot, screen, "RH-2021-07")  # agreement in progress
         await pilot.press("a")
@@ -209,17 +210,17 @@ async def test_apply_shows_the_plan_and_asks_and_the_agreement_gate_refusal_is_a
         assert "+ create" in body and "ngc-x" in body and "will refuse" in body
         await pilot.press("n")  # no: nothing happens
         await settle(pilot)
-        assert app.screen is screen and not list(app._notifications)
+        assert app.screen is screen and not toasts(app)
 
         await pilot.press("a")
         await settle(pilot)
         await pilot.press("y")
         await settle(pilot)
         assert app.screen is screen
-        [note] = list(app._notifications)
-        assert note.title == "Apply: nothing was changed"
-        assert "RH-2021-07: the data processing agreement must be 'signed'" in note.message
-        assert "Traceback" not in note.message
+        [note] = toasts(app)
+        assert note.first_line == "Apply: nothing was changed"
+        assert "RH-2021-07: the data processing agreement must be 'signed'" in note.text
+        assert "Traceback" not in note.text
         assert screen.busy == {}
         assert _states(screen.query_one("#ten-table", DataTable))["RH-2021-07"] == (
             "waiting for agreement"
@@ -232,14 +233,15 @@ async def test_apply_shows_the_plan_and_asks_and_the_agreement_gate_refusal_is_a
 async def test_teardown_asks_first_and_an_unconfigured_cloud_is_a_notification(services):
     record_tenant(services, "RH-2021-21", "active", steps=LEDGER)
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await _tenants(pilot)
         await _highlight(pilot, screen, "KU-2021-02")
         await pilot.press("t")  # no tenant: nothing to ask
         await settle(pilot)
         assert app.screen is screen
-        assert "no tenant to tear down" in list(app._notifications)[-1].message
+        assert "no tenant to tear down" in toasts(app)[-1].text
         app.clear_notifications()
+        await settle(pilot)
 
         await _highlight(pilot, screen, "RH-2021-21")
         await pilot.press("t")
@@ -250,15 +252,15 @@ async def test_teardown_asks_first_and_an_unconfigured_cloud_is_a_notification(s
         assert "ngc-rh-2021-21" in body and "cannot be undone" in body
         await pilot.press("escape")
         await settle(pilot)
-        assert app.screen is screen and not list(app._notifications)
+        assert app.screen is screen and not toasts(app)
 
         await pilot.press("t")
         await settle(pilot)
         await pilot.press("y")
         await settle(pilot)
-        [note] = list(app._notifications)
-        assert note.title == "Teardown of RH-2021-21: nothing was changed"
-        assert "cannot load cloud 'devcloud'" in note.message
+        [note] = toasts(app)
+        assert note.first_line == "Teardown of RH-2021-21: nothing was changed"
+        assert "cannot load cloud 'devcloud'" in note.text
     with session_scope(services.engine) as session:
         assert session.get(Tenant, "RH-2021-21").state == "active"
 
@@ -290,14 +292,14 @@ async def test_an_unreachable_cloud_is_a_readable_notification(services, tmp_pat
 
 async def _verify_fails_readably(services: Services) -> None:
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await _tenants(pilot)
         await pilot.press("v")
         await settle(pilot)
-        [note] = list(app._notifications)
-        assert note.title == "Isolation check failed"
-        assert "the cloud did not answer" in note.message and "ConnectFailure" in note.message
-        assert "Traceback" not in note.message and "unexpected" not in note.title
+        [note] = toasts(app)
+        assert note.first_line == "Isolation check failed"
+        assert "the cloud did not answer" in note.text and "ConnectFailure" in note.text
+        assert "Traceback" not in note.text and "unexpected" not in note.first_line
         assert "check failed" in str(screen.query_one("#ten-probes", DataTable).border_title)
         assert not screen.verifying
 
@@ -329,7 +331,7 @@ async def test_live_progress_moves_the_row_step_by_step_and_clears_when_apply_en
 @synchronously
 async def test_isolation_results_list_every_probe_with_leaks_first_and_in_red(services):
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await _tenants(pilot)
         probes = [
             Probe("RH-2021-21", "RH-2021-11", "network", False, "404 not found"),
@@ -350,8 +352,8 @@ async def test_isolation_results_list_every_probe_with_leaks_first_and_in_red(se
         assert first[3].style == "bold white on red"
         assert {str(table.get_row_at(i)[3]) for i in (1, 2)} == {"isolated"}
         assert "3 probes, 1 LEAK(S)" in str(table.border_title)
-        [note] = list(app._notifications)
-        assert note.severity == "error" and "RH-2021-11 → RH-2021-21: servers" in note.message
+        [note] = toasts(app)
+        assert note.severity == "error" and "RH-2021-11 → RH-2021-21: servers" in note.text
 
 
 @synchronously

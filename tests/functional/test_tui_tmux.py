@@ -29,8 +29,8 @@ SCREENS = [
     ("2", "Selection", "certified optimal"),
     ("3", "Tenants", "not provisioned"),
     ("4", "Usage & billing", "ngc-pilot meter"),
-    ("5", "Capacity", "Peak allocation per month"),
-    ("6", "Jobs", "ngc-pilot serve"),
+    ("5", "Capacity", "Tenants: quotas and metered use"),
+    ("6", "Jobs", "`ngc-pilot serve` schedules"),
     ("7", "Audit", "selection.committed"),
 ]
 

@@ -22,19 +22,22 @@ from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from ngc_pilot import audit, billing
 from ngc_pilot.db import session_scope, utcnow
+from ngc_pilot.facade import Services
 from ngc_pilot.models import JobRun
 from ngc_pilot.settings import build_settings
-from tui import make_app
+from tui import make_app, open_services
 from tui.screens.jobs import JobsScreen
-from tui.screens.usage import PromptScreen, UsageScreen
-from tui.services import Services
+from tui.screens.prompt import PromptScreen
+from tui.screens.usage import UsageScreen
 from tui.testing import (
     Metered,
     populate,
     populate_metering,
+    record_capacity_snapshot,
     record_tenant,
     settle,
     synchronously,
+    toasts,
 )
 from tui.testing import plain_text as text_of
 from tui.widgets.usage_plot import UsagePlot
@@ -66,7 +69,7 @@ def services(database, tmp_path: Path) -> Iterator[Services]:
         },
         environ={},
     )
-    s = Services.from_settings(settings)
+    s = open_services(settings)  # with the scheduler's jobs, as the TUI opens it
     yield s
     s.engine.dispose()
 
@@ -108,7 +111,7 @@ async def test_usage_screen_shows_the_months_usage_invoice_lines_and_totals(mete
         docs = billing.invoices(session, "2021-05")
     assert len(docs) == 3
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await open_screen(pilot, "4")
         screen = app.screen
         assert isinstance(screen, UsageScreen)
@@ -171,7 +174,7 @@ async def test_usage_screen_shows_the_months_usage_invoice_lines_and_totals(mete
         await settle(pilot)
         assert screen.series.pilot_id == seeded.pilots[1]
         assert str(lines.border_title).startswith(f"Shadow invoice {seeded.pilots[1]} 2021-05")
-        assert not list(app._notifications)
+        assert not toasts(app)
 
 
 @synchronously
@@ -258,7 +261,7 @@ async def test_what_if_prices_the_same_usage_with_another_list_side_by_side(
     broken = tmp_path / "broken-prices.yaml"
     broken.write_text(OTHER_PRICES.replace('"0.25"', "0.25"))  # a float: refused
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await open_screen(pilot, "4")
         screen = app.screen
         await pilot.press("w")
@@ -274,9 +277,9 @@ async def test_what_if_prices_the_same_usage_with_another_list_side_by_side(
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is screen
-        [note] = list(app._notifications)
-        assert "nothing was changed" in note.title
-        assert "quoted decimal string" in note.message and "Traceback" not in note.message
+        [note] = toasts(app)
+        assert "nothing was changed" in note.first_line
+        assert "quoted decimal string" in note.text and "Traceback" not in note.text
 
         await pilot.press("w")
         await settle(pilot)
@@ -332,7 +335,7 @@ async def test_a_broken_price_list_still_shows_usage_and_stored_invoices(metered
         environ={},
     )
     app = make_app(replace(services, settings=settings))
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await open_screen(pilot, "4")
         table = app.screen.query_one("#use-table", DataTable)
         assert cells(table, seeded.pilots[0])[2] == "2,688"
@@ -343,14 +346,16 @@ async def test_a_broken_price_list_still_shows_usage_and_stored_invoices(metered
         await settle(pilot)
         await pilot.press("y")
         await settle(pilot)
-        [note] = list(app._notifications)
-        assert note.title == "Rating 2021-05: nothing was changed" and "valid_from" in note.message
+        [note] = toasts(app)
+        assert (
+            note.first_line == "Rating 2021-05: nothing was changed" and "valid_from" in note.text
+        )
 
 
 @synchronously
 async def test_empty_database_says_what_is_missing_and_which_command_fills_it(services):
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await open_screen(pilot, "4")
         status = text_of(app.screen.query_one("#use-status", Static))
         assert "Metered: nothing yet · invoices: none" in status
@@ -358,13 +363,20 @@ async def test_empty_database_says_what_is_missing_and_which_command_fills_it(se
         assert "DKK" not in status  # no totals at all
         await open_screen(pilot, "6")
         jobs = app.screen.query_one("#jobs-table", DataTable)
-        assert column(jobs, 0) == ["meter", "capacity", "reconcile", "expiry", "data_access", "rate"]
+        assert column(jobs, 0) == [
+            "meter",
+            "capacity",
+            "reconcile",
+            "expiry",
+            "data_access",
+            "rate",
+        ]
         assert set(column(jobs, 2)) == {"never"}
         assert set(column(jobs, 5)) == {"not scheduled (serve)"}
         assert "The service has not run yet: `ngc-pilot serve`" in text_of(
             app.screen.query_one("#jobs-status", Static)
         )
-        assert not list(app._notifications)
+        assert not toasts(app)
 
 
 @synchronously
@@ -390,7 +402,14 @@ async def test_jobs_screen_shows_each_job_its_runs_failures_and_retries(metered)
         screen = app.screen
         assert isinstance(screen, JobsScreen)
         table = screen.query_one("#jobs-table", DataTable)
-        assert column(table, 0) == ["meter", "capacity", "reconcile", "expiry", "data_access", "rate"]
+        assert column(table, 0) == [
+            "meter",
+            "capacity",
+            "reconcile",
+            "expiry",
+            "data_access",
+            "rate",
+        ]
         meter = cells(table, "meter")
         assert meter[1] == "every 60 min" and meter[3] == "succeeded" and meter[4] == "4.2 s"
         top = seeded.now.replace(minute=0)
@@ -453,7 +472,7 @@ async def test_run_now_asks_first_then_runs_records_and_audits(
         ' {"id": "fail", "target": "support.scheduled:fail", "seconds": 60}]',
     )
     app = make_app(services)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await open_screen(pilot, "6")
         screen = app.screen
         table = screen.query_one("#jobs-table", DataTable)
@@ -479,9 +498,9 @@ async def test_run_now_asks_first_then_runs_records_and_audits(
         await pilot.press("y")
         await settle(pilot)
         assert cells(table, "fail")[3] == "failed ×1"
-        notes = [n for n in app._notifications if n.title == "Job run failed"]
-        assert len(notes) == 1 and "the cloud said no" in notes[0].message
-        assert "hunter2" not in notes[0].message  # the runner masks secrets in errors
+        notes = [n for n in toasts(app) if n.first_line == "Job run failed"]
+        assert len(notes) == 1 and "the cloud said no" in notes[0].text
+        assert "hunter2" not in notes[0].text  # the runner masks secrets in errors
     with session_scope(services.engine) as session:
         runs = session.exec(select(JobRun).order_by(col(JobRun.id))).all()
         assert [(r.job_id, r.status, r.attempt) for r in runs] == [
@@ -514,3 +533,26 @@ async def test_usage_and_jobs_keys_are_in_the_palette_and_help(metered):
         await open_screen(pilot, "6")
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Jobs: Refresh", "Jobs: Run now"} <= titles
+
+
+@synchronously
+async def test_capacity_shows_placement_and_each_tenants_quotas_and_metered_use(metered):
+    services, seeded = metered
+    record_capacity_snapshot(services, seeded.now)
+    usage = {t.pilot_id: t.usage for t in services.usage_month(seeded.month).tenants}
+    app = make_app(services)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_screen(pilot, "5")
+        cloud = text_of(app.screen.query_one("#cap-cloud", Static))
+        assert f"as recorded at {seeded.now:%Y-%m-%d %H:%M} UTC" in cloud
+        vcpu = next(line for line in cloud.splitlines() if line.startswith("vCPU"))
+        assert vcpu.split()[1:3] == ["256", "24"]  # (64 - 0) x 4 allocatable, 24 allocated
+        assert "48" in vcpu  # promised to the tenants
+        disk = next(line for line in cloud.splitlines() if line.startswith("disk GiB"))
+        assert "no tenant quota" in disk
+        tenants = text_of(app.screen.query_one("#cap-tenants", Static))
+        assert f"vCPU-hours ({seeded.month})" in tenants
+        for pid in seeded.pilots:
+            row = next(line for line in tenants.splitlines() if line.startswith(pid))
+            assert row.split()[1:3] == ["active", "small"]
+            assert f"{usage[pid]['vcpu_hours']:,.1f}" in row

@@ -19,13 +19,13 @@ from conftest import Pilot, openstack, small
 from textual.widgets import DataTable, Static
 
 from ngc_pilot.db import session_scope
+from ngc_pilot.facade import Services
 from ngc_pilot.models import Tenant
 from ngc_pilot.settings import build_settings
 from tui import make_app
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.tenants import TenantsScreen
-from tui.services import Services
-from tui.testing import plain_text, settle
+from tui.testing import plain_text, settle, toasts
 
 SIZE = (160, 48)
 CLOUD_WORK = 900.0  # seconds settle may wait for a worker that talks to devcloud
@@ -101,7 +101,7 @@ async def _drive(
 ) -> None:
     clouds = pilot.clouds
     app = make_app(services)
-    async with app.run_test(size=SIZE) as ui:
+    async with app.run_test(size=SIZE, notifications=True) as ui:
         await settle(ui)
         await ui.press("3")
         await settle(ui)
@@ -141,7 +141,7 @@ async def _drive(
         assert all(j in (i + 1, 1) for (i, _), (j, _) in zip(mine, mine[1:], strict=False)), mine
         assert mine[-1][0] == mine[-1][1], mine  # the last report is the last step
         assert len(mine) >= planned
-        assert any(n.title == "Applied" and a in n.message for n in app._notifications)
+        assert any(n.first_line == "Applied" and a in n.text for n in toasts(app))
         assert f"ngc-{a.lower()}" in projects(clouds)
 
         # What the researcher gets: the bundle's place and contents, never its secret.
@@ -182,4 +182,4 @@ async def _drive(
             assert not (pilot.var / "environments" / pid).exists()
         left = projects(clouds)
         assert f"ngc-{a.lower()}" not in left and f"ngc-{b.lower()}" not in left
-        assert not [n for n in app._notifications if n.severity == "error"]
+        assert not [n for n in toasts(app) if n.severity == "error"]

@@ -27,8 +27,8 @@ from tui.widgets.table import OpsTable, cursor_key
 
 # column key -> (header, sort key, sort label)
 if TYPE_CHECKING:  # the service layer is imported by the worker that opens it, not here
+    from ngc_pilot.facade import ApplicationRow
     from ngc_pilot.intake import ImportReport
-    from tui.services import ApplicationRow
 
 SortKey = Callable[["ApplicationRow"], Any]
 

@@ -29,8 +29,8 @@ from tui.widgets.footer import OpsFooter
 from tui.widgets.nav import NavBar
 
 if TYPE_CHECKING:
+    from ngc_pilot.facade import Services
     from tui.app import OpsApp
-    from tui.services import Services
 
 
 class OpsScreen(Screen[None]):

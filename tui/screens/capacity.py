@@ -1,9 +1,10 @@
-"""Capacity: what the committed pilots take from the pilot's capacity, month by month.
+"""Capacity: the cloud's capacity, the tenants' quotas and use, and the planned pilots.
 
-Built on what exists today: the committed pilots' planned start and end and
-the resources their nominations request, against the policy's capacity.  The
-quotas actually set on tenant clouds and the capacity measured in the cloud
-replace the requests when provisioning (issue 3) and metering (issue 4) land.
+From the service facade's capacity overview: Placement's capacity as the
+latest capacity snapshot recorded it, each tenant's quotas beside what it was
+metered using, and, month by month, what the committed pilots' nominations
+request over their planned dates against the policy's capacity.  It never asks
+the cloud itself; an empty part says what fills it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tui.errors import reported
 from tui.screens.base import OpsScreen
 
 if TYPE_CHECKING:
-    from ngc_pilot.views import CapacityTimeline
+    from ngc_pilot.facade import CapacityOverview
 
 
 class CapacityScreen(OpsScreen):
@@ -32,13 +33,15 @@ class CapacityScreen(OpsScreen):
     BINDINGS: ClassVar[list[BindingType]] = []
 
     class Loaded(Message):
-        def __init__(self, timeline: CapacityTimeline) -> None:
+        def __init__(self, overview: CapacityOverview) -> None:
             super().__init__()
-            self.timeline = timeline
+            self.overview = overview
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="cap-body"):
             yield Static("Loading…", id="cap-summary")
+            yield Static("", id="cap-cloud")
+            yield Static("", id="cap-tenants")
             yield Static("", id="cap-months")
             from tui.widgets.timeline import AllocationPlot  # plotext: only once shown
 
@@ -46,7 +49,9 @@ class CapacityScreen(OpsScreen):
             yield Static("", id="cap-gantt")
 
     def on_mount(self) -> None:
-        self.query_one("#cap-months").border_title = "Peak allocation per month"
+        self.query_one("#cap-cloud").border_title = "Cloud capacity"
+        self.query_one("#cap-tenants").border_title = "Tenants: quotas and metered use"
+        self.query_one("#cap-months").border_title = "Planned: peak request per month"
         self.query_one("#cap-gantt").border_title = "Planned pilots"
 
     def load(self) -> None:
@@ -55,10 +60,11 @@ class CapacityScreen(OpsScreen):
     @work(thread=True, exclusive=True, group="load")
     def _load(self) -> None:
         with reported(self, "Loading capacity"):
-            self.post_message(self.Loaded(self.services.capacity()))
+            self.post_message(self.Loaded(self.services.capacity_overview()))
 
     def on_capacity_screen_loaded(self, message: Loaded) -> None:
-        t = message.timeline
+        overview = message.overview
+        t = overview.timeline
         summary = Text()
         summary.append(f"Pilot period {t.period_start} → {t.period_end}", style="bold")
         decisions = sorted({p.decision_id for p in t.pilots})
@@ -71,9 +77,8 @@ class CapacityScreen(OpsScreen):
         else:
             summary.append(" · no committed pilots yet", style="yellow")
         summary.append(
-            "\nAllocation = the resources the pilots' nominations request, over their planned "
-            "dates. Quotas set on tenant clouds replace it when provisioning (issue 3, "
-            "`ngc-pilot provision`) lands; measured use arrives with metering (issue 4).",
+            "\nCloud capacity and tenants: what the cloud has and what each tenant may and "
+            "did use. Planned: what the pilots' nominations request over their planned dates.",
             style="dim",
         )
         if not t.pilots:
@@ -83,7 +88,11 @@ class CapacityScreen(OpsScreen):
                 style="yellow",
             )
         self.query_one("#cap-summary", Static).update(summary)
+        from tui.widgets.capacity_tables import placement_view, tenants_view
         from tui.widgets.timeline import AllocationPlot, gantt_table, months_table
+
+        self.query_one("#cap-cloud", Static).update(placement_view(overview))
+        self.query_one("#cap-tenants", Static).update(tenants_view(overview))
 
         self.query_one("#cap-months", Static).update(months_table(t))
         self.query_one(AllocationPlot).show(t)

@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 if TYPE_CHECKING:
-    from tui.services import ProposalView
+    from ngc_pilot.facade import ProposalView
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label, Static
 
 from ngc_pilot.errors import InputError
+from ngc_pilot.facade import Services
 from ngc_pilot.intake import ImportReport
-from tui.services import Services
 
 SUFFIXES = (".yaml", ".yml", ".json", ".csv")
 

@@ -33,7 +33,7 @@ from tui.widgets.job_panels import JOB_COLUMNS, RUN_COLUMNS, job_cells, job_deta
 from tui.widgets.table import OpsTable, cursor_key
 
 if TYPE_CHECKING:
-    from tui.services import JobRow, JobsOverview, RunOutcome, RunView
+    from ngc_pilot.facade import JobRow, JobsOverview, RunOutcome, RunView
 
 
 class JobsScreen(OpsScreen):

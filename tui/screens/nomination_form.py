@@ -21,11 +21,11 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TextArea
 
 from ngc_pilot.errors import InputError
+from ngc_pilot.facade import Services
 from ngc_pilot.intake import ImportReport
 from policies.nomination import MAX_PITCH_WORDS
 from policies.problems import Problem
 from tui.nomination_fields import Field, fields, record_from_values, values_from_document
-from tui.services import Services
 
 
 def _wid(key: str) -> str:

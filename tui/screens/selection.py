@@ -6,6 +6,11 @@ proposed portfolio with each project's explanation and the capacity bars, all
 candidates with their lock state, and the heterogeneity coverage matrix.
 Locks change the *request*: the status line says the proposal is stale until
 it is re-solved, and only a fresh proposal can be committed.
+
+One piece (over 400 lines) because the three tabs, the locks and the status
+line share one state, the proposal and the locks it was solved with; the
+rendering already lives in widgets (capacity bars, explanation, coverage
+matrix), and what remains is that shared state and the keys that change it.
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ from tui.widgets.coverage_matrix import CoverageMatrix
 from tui.widgets.explanation import render_explanation
 
 if TYPE_CHECKING:
+    from ngc_pilot.facade import DecisionView, ProposalView
     from ngc_pilot.selection import SelectOptions
-    from tui.services import DecisionView, ProposalView
 from tui.widgets.table import OpsTable, cursor_key
 
 

@@ -8,11 +8,16 @@ changing it); the isolation verification of all tenants; and where its
 researcher environment is and what it holds (never the secret).
 
 Everything that touches the cloud runs in a thread worker through
-``tui.services``; apply and teardown ask first (``ConfirmScreen``).  While
+``ngc_pilot.facade``; apply and teardown ask first (``ConfirmScreen``).  While
 the provisioner runs, its progress callback (called from its own worker
 threads) posts ``StepDone`` messages, so the row and the ledger move step by
 step and the screen stays usable.  Failures, including the provisioner's
 gates (agreement, capacity) and an unreachable cloud, become notifications.
+
+One piece (over 400 lines) because every action (plan, apply, apply all,
+teardown, verify) changes the same per-pilot state (busy, progress, plans)
+that the table row, the status line and the detail tabs all show; the
+rendering lives in ``tui.widgets.tenant_panels`` and ``tenant_tables``.
 """
 
 from __future__ import annotations
@@ -44,9 +49,10 @@ from tui.widgets.tenant_panels import (
     short,
     state_text,
 )
+from tui.widgets.tenant_tables import ProbeTable, StepLedger
 
 if TYPE_CHECKING:
-    from tui.services import (
+    from ngc_pilot.facade import (
         PlanView,
         Probe,
         TeardownOutcome,
@@ -181,13 +187,13 @@ class TenantsScreen(OpsScreen):
                 with Horizontal():
                     with VerticalScroll(id="ten-facts-scroll"):
                         yield Static("", id="ten-facts")
-                    yield OpsTable(id="ten-steps", cursor_type="row", zebra_stripes=True)
+                    yield StepLedger(id="ten-steps")
             with TabPane("Plan (p)", id="tab-plan"):
                 with VerticalScroll(id="ten-plan-scroll"):
                     yield Static("", id="ten-plan")
             with TabPane("Isolation (v)", id="tab-isolation"):
                 with Vertical():
-                    yield OpsTable(id="ten-probes", cursor_type="row", zebra_stripes=True)
+                    yield ProbeTable(id="ten-probes")
             with TabPane("Environment (e)", id="tab-env"):
                 with VerticalScroll(id="ten-env-scroll"):
                     yield Static("", id="ten-env")
@@ -196,26 +202,6 @@ class TenantsScreen(OpsScreen):
         table = self.query_one("#ten-table", DataTable)
         for key, header, width in COLUMNS:
             table.add_column(header, key=key, width=width)
-        steps = self.query_one("#ten-steps", DataTable)
-        steps.border_title = "Step ledger"
-        for key, header, width in (
-            ("at", "at (UTC)", 14),
-            ("run", "run", 12),
-            ("status", "status", 6),
-            ("step", "step", 40),
-            ("id", "resource id / error", 20),
-        ):
-            steps.add_column(header, key=key, width=width)
-        probes = self.query_one("#ten-probes", DataTable)
-        probes.border_title = "Isolation: not verified in this session (v)"
-        for key, header, width in (
-            ("from", "from tenant", 14),
-            ("target", "probes", 14),
-            ("what", "what", 28),
-            ("result", "result", 9),
-            ("detail", "detail", 40),
-        ):
-            probes.add_column(header, key=key, width=width)
         self.query_one("#ten-facts-scroll").border_title = "Tenant"
 
     # ---------------------------------------------------------------- loading
@@ -340,7 +326,7 @@ class TenantsScreen(OpsScreen):
         self.query_one("#ten-env", Static).update(
             render_environment(detail.environment if detail else None, pid)
         )
-        self._fill_steps(detail)
+        self.query_one(StepLedger).show(detail)
         if pid is not None:
             self._load_detail(pid)
 
@@ -360,25 +346,7 @@ class TenantsScreen(OpsScreen):
         self.query_one("#ten-env", Static).update(
             render_environment(detail.environment, detail.pilot_id)
         )
-        self._fill_steps(detail)
-
-    def _fill_steps(self, detail: TenantDetail | None) -> None:
-        steps = self.query_one("#ten-steps", DataTable)
-        steps.clear()
-        if detail is None:
-            steps.border_title = "Step ledger"
-            return
-        for i, s in enumerate(reversed(detail.steps)):  # newest first
-            failed = s.status == "failed"
-            steps.add_row(
-                s.at[5:19].replace("T", " "),
-                s.run,
-                Text(s.status, style="bold red" if failed else "green"),
-                s.step,
-                Text(s.error or "", style="red") if failed else (s.resource_id or ""),
-                key=str(i),
-            )
-        steps.border_title = f"Step ledger of {detail.pilot_id}: {len(detail.steps)} step(s)"
+        self.query_one(StepLedger).show(detail)
 
     # ---------------------------------------------------------------- actions
 
@@ -594,9 +562,7 @@ class TenantsScreen(OpsScreen):
             return
         self.verifying = True
         self.action_tab("tab-isolation")
-        self.query_one(
-            "#ten-probes", DataTable
-        ).border_title = "Isolation: probing every tenant with every other tenant's credential…"
+        self.query_one(ProbeTable).probing()
         self.update_status()
         self._verify()
 
@@ -610,33 +576,16 @@ class TenantsScreen(OpsScreen):
     def on_tenants_screen_verified(self, message: Verified) -> None:
         self.verifying = False
         self.update_status()
-        table = self.query_one("#ten-probes", DataTable)
+        table = self.query_one(ProbeTable)
         if message.probes is None:
-            table.border_title = "Isolation: the check failed (see the notification)"
+            table.failed()
             return
         self.probes = message.probes
         self.verified_at = datetime.now().strftime("%H:%M:%S")
-        table.clear()
-        leaks = [p for p in message.probes if p.leaked]
-        # Leaks first, so they are seen even in a long table.
-        for i, p in enumerate(sorted(message.probes, key=lambda p: not p.leaked)):
-            style = "bold red" if p.leaked else ""
-            table.add_row(
-                Text(p.from_pilot, style=style),
-                Text(p.target, style=style),
-                Text(p.what, style=style),
-                Text("LEAK", style="bold white on red") if p.leaked else Text("isolated", "green"),
-                Text(p.detail, style=style or "dim"),
-                key=str(i),
-            )
+        leaks = table.show(message.probes, self.verified_at)
         if not message.probes:
-            table.border_title = "Isolation: no active tenant to verify"
             self.notify("No active tenant to verify.", severity="warning")
             return
-        verdict = f"{len(leaks)} LEAK(S)" if leaks else "no leaks: every tenant is isolated"
-        table.border_title = (
-            f"Isolation at {self.verified_at}: {len(message.probes)} probes, {verdict}"
-        )
         if leaks:
             self.notify(
                 "\n".join(f"{p.from_pilot} → {p.target}: {p.what} ({p.detail})" for p in leaks[:8]),

@@ -16,11 +16,15 @@ command that fills it.  Rating the month (``R``, asks first) calls the same
 ``billing.rate_month`` as ``ngc-pilot invoice`` (a new revision only where
 something changed; audited).  Metering itself needs the cloud and stays with
 ``ngc-pilot meter`` / ``serve``.
+
+One piece (over 400 lines) because the table, the plot, the invoice lines and
+the what-if all follow one month and one highlighted tenant; the cells and
+titles are made in ``tui.widgets.billing_panels``, the plot in
+``usage_plot`` and the month prompt in ``tui.screens.prompt``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,12 +34,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from tui.errors import reported
 from tui.screens.base import OpsScreen
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.prompt import PromptScreen
 from tui.widgets.billing_panels import (
     LINE_COLUMNS,
     METRIC_LABELS,
@@ -56,8 +60,8 @@ from tui.widgets.table import OpsTable, cursor_key
 
 if TYPE_CHECKING:
     from ngc_pilot.billing import InvoiceDoc
+    from ngc_pilot.facade import UsageMonth, UsageTenant, WhatIfView
     from ngc_pilot.usage_views import UsageSeries
-    from tui.services import UsageMonth, UsageTenant, WhatIfView
 
 TENANT_COLUMNS = (
     ("pilot", "pilot", 11),
@@ -72,59 +76,6 @@ def shift_month(month: str, by: int) -> str:
     year, number = (int(part) for part in month.split("-"))
     index = year * 12 + number - 1 + by
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-class PromptScreen(ModalScreen[str | None]):
-    """Ask for one line of text (a month, a file); ``check`` returns a problem or None."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(
-        self,
-        title: str,
-        explanation: str,
-        *,
-        value: str = "",
-        placeholder: str = "",
-        check: Callable[[str], str | None] | None = None,
-        ok: str = "OK",
-    ) -> None:
-        super().__init__()
-        self.question = title
-        self.explanation = explanation
-        self.value = value
-        self.placeholder = placeholder
-        self.check = check
-        self.ok = ok
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="prompt-dialog", classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
-            yield Static(self.explanation, classes="hint", markup=False)
-            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
-            yield Static("", id="prompt-error", classes="field-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.ok} (enter)", variant="primary", id="prompt-ok")
-                yield Button("Cancel (esc)", id="prompt-cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#prompt-input", Input).focus()
-
-    @on(Input.Submitted, "#prompt-input")
-    @on(Button.Pressed, "#prompt-ok")
-    def _submit(self) -> None:
-        value = self.query_one("#prompt-input", Input).value.strip()
-        problem = self.check(value) if self.check else None
-        if problem:
-            error = self.query_one("#prompt-error", Static)
-            error.update(problem)
-            error.set_class(True, "shown")
-            return
-        self.dismiss(value)
-
-    @on(Button.Pressed, "#prompt-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 def check_month(text: str) -> str | None:

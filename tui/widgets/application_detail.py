@@ -16,7 +16,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 if TYPE_CHECKING:
-    from tui.services import ApplicationRow
+    from ngc_pilot.facade import ApplicationRow
 
 
 def render_facts(row: ApplicationRow) -> RenderableType:

@@ -19,8 +19,8 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from ngc_pilot.billing import InvoiceDoc
+    from ngc_pilot.facade import UsageMonth, UsageTenant, WhatIfView
     from policies.rating import Line, Rated
-    from tui.services import UsageMonth, UsageTenant, WhatIfView
 
 # Metric -> (short label for columns and keys, unit of the plot's axis).
 METRIC_LABELS: dict[str, tuple[str, str]] = {

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from tui.services import JobRow, RunView
+    from ngc_pilot.facade import JobRow, RunView
 
 STATUS_STYLES = {
     "succeeded": "bold green",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from tui.services import EnvironmentView, PlanView, TenantDetail, TenantRow
+    from ngc_pilot.facade import EnvironmentView, PlanView, TenantDetail, TenantRow
 
 STATE_STYLES = {
     "active": "bold green",

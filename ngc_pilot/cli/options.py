@@ -1,0 +1,62 @@
+"""Options that several commands share, and how the command line words a service's problem.
+
+One definition of ``--json``, ``--cloud`` and ``--clouds-file`` for every
+command that takes them, :func:`with_cloud` to apply the last two, and
+:func:`as_options`, which rewords a problem the services raise about a domain
+field (``decision maker``) as one about the option that carries it
+(``--by``).  Nothing here runs a command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ngc_pilot.cli.context import AppContext
+from ngc_pilot.errors import InputError
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+CloudOpt = Annotated[
+    str | None,
+    typer.Option("--cloud", help="clouds.yaml entry to act as (default from settings: devcloud)."),
+]
+CloudsFile = Annotated[
+    Path | None,
+    typer.Option("--clouds-file", help="clouds.yaml to read (default: standard search path)."),
+]
+
+
+def with_cloud(ctx: typer.Context, cloud: str | None, clouds_file: Path | None) -> AppContext:
+    """The command's context, acting as ``cloud`` from ``clouds_file`` where given."""
+    obj: AppContext = ctx.obj
+    if cloud:
+        obj.settings.cloud.name = cloud
+    if clouds_file:
+        obj.settings.cloud.clouds_file = clouds_file
+    return obj
+
+
+@contextmanager
+def as_options(names: Mapping[str, str] | Callable[[], Mapping[str, str]]) -> Iterator[None]:
+    """Word the services' problems about the domain fields in ``names`` as the options
+    that carry them (``names``: domain field -> option, or a function returning that,
+    so that the service module it comes from is imported only when the command runs)."""
+    try:
+        yield
+    except InputError as exc:
+        options = names() if callable(names) else names
+        if not any(p.field in options for p in exc.problems):
+            raise
+        raise InputError(
+            [
+                replace(p, source="command line", field=options[p.field])
+                if p.field in options
+                else p
+                for p in exc.problems
+            ]
+        ) from exc

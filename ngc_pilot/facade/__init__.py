@@ -1,0 +1,115 @@
+"""The service facade: the application's services as one object any interface can call.
+
+:class:`Services` is one transaction per method over the service modules
+(intake, selection, provisioning, billing, jobs, ...), returning frozen,
+already-loaded views.  The TUI's screens read and change data only through
+it; the scheduler's jobs come into it through a :class:`JobsPort` that the
+interface hands in; the CLI's commands still call the same service functions
+directly.  It is split by area: :mod:`.applications` (intake, selection,
+pilots, audit), :mod:`.capacity`, :mod:`.tenants`, :mod:`.usage` and
+:mod:`.jobs`; :mod:`.base` holds what they share.  Nothing here knows about
+Click, Textual or APScheduler, and no method words an error for a particular
+interface: problems name the domain's fields, each interface words them for
+its user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ngc_pilot.facade.applications import (
+    FORM_SOURCE,
+    ApplicationRow,
+    ApplicationsArea,
+    DecisionView,
+    ProposalView,
+)
+from ngc_pilot.facade.base import cloud_errors, database_label
+from ngc_pilot.facade.capacity import CapacityArea, CapacityOverview
+from ngc_pilot.facade.jobs import (
+    JobRow,
+    JobsArea,
+    JobsOverview,
+    JobsPort,
+    ManualRun,
+    RunOutcome,
+    RunView,
+)
+from ngc_pilot.facade.tenants import (
+    EnvironmentView,
+    PlanView,
+    Probe,
+    Progress,
+    StepView,
+    TeardownOutcome,
+    TenantDetail,
+    TenantOutcome,
+    TenantRow,
+    TenantsArea,
+    TenantsOverview,
+)
+from ngc_pilot.facade.usage import UsageArea, UsageMonth, UsageTenant, WhatIfView
+
+if TYPE_CHECKING:
+    from ngc_pilot.application import Application
+    from ngc_pilot.settings import Settings
+
+__all__ = [
+    "FORM_SOURCE",
+    "ApplicationRow",
+    "CapacityOverview",
+    "DecisionView",
+    "EnvironmentView",
+    "JobRow",
+    "JobsOverview",
+    "JobsPort",
+    "ManualRun",
+    "PlanView",
+    "Probe",
+    "Progress",
+    "ProposalView",
+    "RunOutcome",
+    "RunView",
+    "Services",
+    "StepView",
+    "TeardownOutcome",
+    "TenantDetail",
+    "TenantOutcome",
+    "TenantRow",
+    "TenantsOverview",
+    "UsageMonth",
+    "UsageTenant",
+    "WhatIfView",
+    "cloud_errors",
+    "database_label",
+]
+
+
+@dataclass
+class Services(ApplicationsArea, CapacityArea, TenantsArea, UsageArea, JobsArea):
+    """Every area of the facade on one engine, policy and actor."""
+
+    @classmethod
+    def from_application(cls, app: Application, *, jobs: JobsPort | None = None) -> Services:
+        """Build from an application context: migrates an empty database, loads the policy."""
+        settings = app.settings
+        return cls(
+            engine=app.engine,
+            policy=app.policy,
+            actor=app.actor,
+            database_label=database_label(settings.database_url),
+            error_log=settings.var_dir / "tui-errors.log",
+            provisioner=app.provisioner,
+            cloud_label=settings.cloud.name
+            + (f" ({settings.cloud.clouds_file})" if settings.cloud.clouds_file else ""),
+            parallel=settings.provisioning.parallel,
+            settings=settings,
+            jobs_port=jobs,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, jobs: JobsPort | None = None) -> Services:
+        from ngc_pilot.application import Application
+
+        return cls.from_application(Application(settings), jobs=jobs)

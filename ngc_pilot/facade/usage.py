@@ -1,0 +1,153 @@
+"""Usage and shadow invoices for every interface: a month's usage, rating, what-if pricing.
+
+Reads the metered usage and the invoice revisions; rating writes new
+revisions through :mod:`ngc_pilot.billing` (audited).  A price list that
+cannot be read is reported beside the stored data, not instead of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from ngc_pilot import billing, usage_views
+from ngc_pilot.db import session_scope, utcnow
+from ngc_pilot.errors import InputError
+from ngc_pilot.facade.base import FacadeBase
+from policies.prices import PriceList, load_prices
+from policies.problems import InputProblems
+
+
+@dataclass(frozen=True)
+class UsageTenant:
+    """One tenant in a month: its metered totals and its latest shadow invoice (if rated)."""
+
+    pilot_id: str
+    name: str
+    tenant_state: str | None  # None: no tenant row (only usage or an invoice)
+    usage: dict[str, Decimal]  # metric -> total quantity in the month
+    invoice: billing.InvoiceDoc | None
+
+
+@dataclass(frozen=True)
+class UsageMonth:
+    """What the Usage & billing screen shows for a month, and what is missing."""
+
+    month: str
+    tenants: tuple[UsageTenant, ...]
+    span: usage_views.DataSpan
+    currency: str
+    prices_source: str  # the price list invoices are rated with now
+    discount: str  # the price list's pilot discount, in words ("" if it has none)
+    prices_problem: str | None = None  # why the price list cannot be read (nothing rates then)
+
+    @property
+    def invoices(self) -> tuple[billing.InvoiceDoc, ...]:
+        return tuple(t.invoice for t in self.tenants if t.invoice is not None)
+
+    @property
+    def metered(self) -> bool:
+        return any(t.usage for t in self.tenants)
+
+    def totals(self) -> tuple[Decimal, Decimal, Decimal]:
+        """(list, discount, charged) over the month's invoices."""
+        docs = self.invoices
+        return (
+            sum((d.list_total for d in docs), Decimal("0.00")),
+            sum((d.discount_total for d in docs), Decimal("0.00")),
+            sum((d.charged_total for d in docs), Decimal("0.00")),
+        )
+
+
+@dataclass(frozen=True)
+class WhatIfView:
+    """The month's usage priced with the current and another price list (nothing written)."""
+
+    month: str
+    current_source: str
+    other_source: str
+    currency: str
+    other_currency: str
+    rows: tuple[billing.WhatIf, ...]
+
+    def totals(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """field -> (current, other) summed over tenants: list, discount, charged."""
+        out = {}
+        for name in ("list_total", "discount_total", "charged_total"):
+            out[name] = (
+                sum((getattr(r.current, name) for r in self.rows), Decimal("0.00")),
+                sum((getattr(r.other, name) for r in self.rows), Decimal("0.00")),
+            )
+        return out
+
+
+class UsageArea(FacadeBase):
+    def prices(self, path: Path | None = None) -> PriceList:
+        """The price list at ``path``, or the configured one (the shipped file if none)."""
+        configured = self.settings.policy.prices_file if self.settings else None
+        target = path if path is not None else configured
+        try:
+            return load_prices(target)
+        except InputProblems as exc:
+            raise InputError(exc.problems) from exc
+
+    def usage_month(self, month: str | None = None) -> UsageMonth:
+        """Every tenant of ``month`` (default: the latest with usage or invoices, else this
+        month) with its metered totals and latest invoice revision; rates nothing."""
+        try:
+            prices: PriceList | None = self.prices()
+            problem = None
+        except InputError as exc:  # the stored usage and invoices are still worth showing
+            prices, problem = None, "; ".join(str(p) for p in exc.problems)
+        with session_scope(self.engine) as session:
+            span = usage_views.data_span(session)
+            label = month or span.latest_month or utcnow().strftime("%Y-%m")
+            m = billing.parse_month(label, "month")
+            usage = usage_views.month_usage(session, m)
+            tenants = usage_views.month_tenants(session, m, usage)
+            docs = {d.pilot_id: d for d in billing.invoices(session, str(m))}
+        rows = tuple(
+            UsageTenant(
+                t.pilot_id, t.name, t.tenant_state, usage.get(t.pilot_id, {}), docs.get(t.pilot_id)
+            )
+            for t in tenants
+        )
+        pilot = prices.discounts.pilot if prices is not None else None
+        discount = (
+            f"pilot discount {pilot.percent.normalize():f} % "
+            f"{pilot.from_} → {pilot.until - timedelta(days=1)}"
+            if pilot is not None
+            else ""
+        )
+        currency = (
+            prices.currency if prices is not None else next((d.currency for d in docs.values()), "")
+        )
+        source = (prices.source if prices is not None else None) or str(
+            (self.settings.policy.prices_file if self.settings else None) or "prices.yaml"
+        )
+        return UsageMonth(str(m), rows, span, currency, source, discount, problem)
+
+    def usage_series(self, pilot_id: str, month: str) -> usage_views.UsageSeries:
+        with session_scope(self.engine) as session:
+            return usage_views.usage_series(session, pilot_id, billing.parse_month(month, "month"))
+
+    def rate_month(self, month: str) -> list[billing.InvoiceDoc]:
+        """Rate ``month`` with the configured price list (a new revision only where something
+        changed; audited); a changed price that invoices already used is refused."""
+        return billing.rate_month(self.engine, self.prices(), month, actor=self.actor)
+
+    def what_if(self, month: str, other: Path) -> WhatIfView:
+        """The month's usage priced with the configured list and with ``other``; writes nothing."""
+        current = self.prices()
+        alternative = self.prices(other)
+        rows = billing.what_if(self.engine, month, current, alternative)
+        return WhatIfView(
+            str(billing.parse_month(month, "month")),
+            current.source or "prices.yaml",
+            alternative.source or str(other),
+            current.currency,
+            alternative.currency,
+            tuple(rows),
+        )

@@ -40,7 +40,7 @@ from policies.problems import Problem
 from policies.tenancy import TenantPolicy, allocate_cidr, choose_size
 from provisioner import environment
 from provisioner.apply import ApplyReport, apply
-from provisioner.backend import CloudBackend, CloudError, Probe, StepResult
+from provisioner.backend import CloudBackend, CloudError, Probe, StepResult, isolation_probe
 from provisioner.desired import desired_tenant, project_name
 from provisioner.model import Change, DesiredTenant, Plan
 from provisioner.plan import plan, plan_teardown
@@ -722,7 +722,7 @@ def verify(prov: Provisioner) -> list[Probe]:
             )
             continue
         others = {k: v for k, v in targets.items() if k != pilot_id}
-        probes.extend(backend.probe_isolation(pilot_id, credential, others))
+        probes.extend(isolation_probe(backend).probe_isolation(pilot_id, credential, others))
     return probes
 
 

@@ -88,7 +88,7 @@ class AppContext:
     def provisioner(self) -> Provisioner:
         from ngc_pilot.provisioning import Provisioner
         from provisioner.backend import CloudError
-        from provisioner.openstack_backend import OpenStackBackend
+        from provisioner.openstack import OpenStackBackend
 
         settings = self.settings
 

@@ -142,8 +142,8 @@ class ObservedTenant:
     # Resources found under this pilot's names that another pilot owns (or that
     # nobody claimed): plan and teardown refuse while there are any.
     foreign: tuple[ForeignResource, ...] = ()
-    # The PI's user was made for another pilot's project (one PI, two pilots):
-    # this tenant may use it but never deletes it.
+    # The PI's user is also in another pilot's group (one PI, two pilots): this
+    # tenant uses it but its teardown leaves it.  Observed only when ``deep``.
     user_shared: bool = False
 
     @property

@@ -15,8 +15,8 @@ Ownership: neither plan touches a tenant while observation found a resource
 under the pilot's names that is another pilot's (or nobody's)
 (:attr:`ObservedTenant.foreign`): both raise
 :class:`provisioner.backend.ForeignResourceError` instead, so nothing is
-adopted, updated or deleted.  A PI user made for another pilot's project
-(one PI, two pilots) is used but never deleted.
+adopted, updated or deleted.  A PI user that is also in another pilot's
+group (one PI, two pilots) is used, and left to that pilot by a teardown.
 """
 
 from __future__ import annotations

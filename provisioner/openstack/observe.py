@@ -9,7 +9,8 @@ project, network, subnet, router or security group under this pilot's names
 that carries another pilot's tag (or a project that carries none) is reported
 in :attr:`ObservedTenant.foreign`, and ``provisioner.plan`` refuses to touch
 the tenant.  The PI's user, named by e-mail, is shared when one PI leads two
-pilots: the user made for another pilot's project is used, never deleted.
+pilots: a user that is also a member of another pilot's group is used, and
+left for that pilot when this one is torn down.
 
 What this module deliberately does not do: change anything in the cloud.
 """
@@ -184,20 +185,23 @@ def observe(admin: Admin, desired: DesiredTenant, deep: bool) -> ObservedTenant:
         volumes=volumes,
         ports=ports,
         foreign=foreign,
-        user_shared=_shared_user(user, project.id),
+        # Read for teardown only (deep): provisioning uses a shared user as it is.
+        user_shared=deep and _shared_user(ident, user, group),
     )
 
 
-def _shared_user(user: Any, project_id: str) -> bool:
-    """The PI's user was made for another project (its default project)."""
-    default = getattr(user, "default_project_id", None) if user is not None else None
-    return bool(default) and default != project_id
+def _shared_user(identity: Any, user: Any, own_group: Any) -> bool:
+    """The PI's user is a member of a group other than this pilot's (one PI, two pilots)."""
+    if user is None:
+        return False
+    own = own_group.id if own_group is not None else None
+    return any(g.id != own for g in identity.user_groups(user))
 
 
 def leftovers(admin: Admin, desired: DesiredTenant, project_id: str | None) -> list[str]:
     """Anything of the pilot still present in any service (empty = clean).
 
-    A PI user made for another pilot's project is not this pilot's leftover.
+    A PI user still in another pilot's group is that pilot's, not a leftover.
     """
     found = []
     conn = admin.conn
@@ -210,7 +214,7 @@ def leftovers(admin: Admin, desired: DesiredTenant, project_id: str | None) -> l
             found.append(f"keystone group {desired.group}")
         if desired.identity == "local":
             user = ident.find_user(desired.pi_user, domain_id=domain.id)
-            if user is not None and not (project_id and _shared_user(user, project_id)):
+            if user is not None and not _shared_user(ident, user, None):
                 found.append(f"keystone user {desired.pi_user}")
     tag = next((t for t in desired.tags if t.startswith("ngc-pilot:")), None)
     if tag:

@@ -91,3 +91,33 @@ def test_a_pilot_whose_names_collide_cannot_adopt_or_tear_down_the_other(first):
     again = pilot.json("provision", x)  # X's own tenant is whole: nothing to do
     assert again["tenants"][0]["state"] == "active"
     assert again["tenants"][0]["changes"] == [] and again["tenants"][0]["applied"] == []
+
+
+def test_one_pi_leading_two_pilots_keeps_the_user_until_the_last_pilot_is_torn_down(
+    pilot: Pilot,
+):
+    a, b = (f"IT{k}{uuid.uuid4().hex[:6].upper()}" for k in "PQ")
+    email = f"shared-{a.lower()}@example.org"
+    records = [small(pid) for pid in (a, b)]
+    for r in records:
+        r["principal_investigator"]["email"] = email
+    pilot.nominate(*records)
+    try:
+        provisioned = pilot.json("provision")
+        assert [t["state"] for t in provisioned["tenants"]] == ["active", "active"]
+        first = pilot.json("teardown", a, "--yes")
+        assert first["clean"] is True and first["leftovers"] == []
+        users = openstack(pilot.clouds, "user", "list", "--domain", "ngc-pilots", "-f", "json")
+        assert email in {u["Name"] for u in users}
+        # b's researcher still works through b's bundle (its credential is the user's)
+        bundle = pilot.var / "environments" / b / "clouds.yaml"
+        cloud = f"ngc-{b.lower()}"
+        networks = openstack(bundle, "network", "list", "-f", "json", cloud=cloud)
+        assert f"{cloud}-net" in {n["Name"] for n in networks}
+        last = pilot.json("teardown", b, "--yes")
+        assert last["clean"] is True and last["leftovers"] == []
+        users = openstack(pilot.clouds, "user", "list", "--domain", "ngc-pilots", "-f", "json")
+        assert email not in {u["Name"] for u in users}
+    finally:
+        for pid in (a, b):
+            pilot.run("teardown", pid, "--yes")

@@ -79,7 +79,7 @@ def test_a_project_tagged_as_nobodys_is_not_adopted():
         plan(desired, observed_with(ForeignResource("project", desired.project, "p1", None)))
 
 
-def test_teardown_keeps_a_pi_user_made_for_another_pilots_project():
+def test_teardown_leaves_a_pi_user_another_pilot_shares():
     desired = desired_for(SECOND)
     observed = ObservedTenant(domain_id="dom", project_id="p2", user_id="u1", user_shared=True)
     resources = [c.resource for c in plan_teardown(desired, observed).changes]

@@ -103,10 +103,6 @@ class ForeignResource:
     id: str
     owner: str | None
 
-    def describe(self) -> str:
-        whose = f"pilot {self.owner}" if self.owner else "no pilot (it has no ngc-pilot:<id> tag)"
-        return f"{self.kind} {self.name} ({self.id}) belongs to {whose}"
-
 
 @dataclass(frozen=True)
 class ObservedTenant:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from provisioner.backend import CapacityLine, CloudError, Probe, StepResult
 from provisioner.model import Change, DesiredTenant, ObservedTenant
@@ -54,8 +55,8 @@ class OpenStackBackend:
         self._usage: OpenStackUsage | None = None
 
     @property
-    def conn(self):  # noqa: ANN201 - openstack.connection.Connection
-        """The admin connection (benchmarks reuse it)."""
+    def conn(self) -> Any:
+        """The admin ``openstack.connection.Connection`` (benchmarks reuse it)."""
         return self.admin.conn
 
     def auth_url(self) -> str:

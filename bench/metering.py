@@ -495,7 +495,7 @@ def _cycle_cloud(conn: Any, first: int, count: int, run: str) -> list[dict[str, 
 
     from keystoneauth1.exceptions import ConnectFailure
 
-    from provisioner.openstack_backend import cloud_config, connect_with
+    from provisioner.openstack import cloud_config, connect_with
 
     config = cloud_config("devcloud", REPO / ".devcloud" / "clouds.yaml")
     auth = {
@@ -766,7 +766,7 @@ def bench_cycle(tenants: int = 10, repeat: int = 5) -> dict[str, Any]:
 
     from ngc_pilot import migrate
     from ngc_pilot.db import make_engine
-    from provisioner.openstack_backend import OpenStackBackend, connect
+    from provisioner.openstack import OpenStackBackend, connect
 
     clouds = REPO / ".devcloud" / "clouds.yaml"
     small = max(1, tenants // 2)

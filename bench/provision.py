@@ -27,7 +27,7 @@ from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.synthetic import nominations
 from policies.selection_policy import default_policy_path, parse_policy
 from policies.tenancy import load_tenant_policy
-from provisioner.openstack_backend import OpenStackBackend, connect, connect_with
+from provisioner.openstack import OpenStackBackend, connect, connect_with
 
 REPO = Path(__file__).resolve().parent.parent
 CLOUDS = REPO / ".devcloud" / "clouds.yaml"

@@ -90,7 +90,7 @@ class Application:
         """A provisioner on the configured cloud (the cloud is contacted on first use)."""
         from ngc_pilot.provisioning import Provisioner
         from provisioner.backend import CloudError
-        from provisioner.openstack_backend import OpenStackBackend
+        from provisioner.openstack import OpenStackBackend
 
         settings = self.settings
 

@@ -3,7 +3,7 @@
 One cycle (:func:`meter`) decides the windows (``policies.windows``: every
 complete window not covered yet, oldest first and capped, plus the newest
 covered ones again for late data), reads each window's usage from the
-backend's :class:`provisioner.usage.UsageReader` with no transaction open,
+backend's :class:`provisioner.backend.UsageReader` with no transaction open,
 then writes in one transaction: the records, upserted by (pilot, metric,
 window start) so a re-run overwrites and never adds; the windows covered
 (``MeterWindow``); one audit event.  A cloud failure writes nothing.
@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import case, exists, func, or_
 from sqlalchemy.orm import aliased
@@ -57,7 +57,8 @@ from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.settings import MeteringSettings
 from policies import windows as W
 from policies.problems import Problem
-from provisioner.usage import BLIND_TO_DELETED, METRICS, UsageReader, UsageSample
+from provisioner.backend import UsageReader
+from provisioner.usage import BLIND_TO_DELETED, METRICS, UsageSample
 
 METERED_STATES = ("provisioning", "active", "failed", "suspended")
 SCALE = Decimal("0.000001")  # UsageRecord.quantity is Numeric(20, 6)
@@ -303,12 +304,12 @@ def meter(
 
 def _reader(prov: Provisioner) -> UsageReader:
     backend = prov.backend_factory()
-    if not callable(getattr(backend, "usage", None)):
+    if not isinstance(backend, UsageReader):
         raise PermanentError(
             f"the cloud backend {type(backend).__name__} cannot read usage; metering needs "
             "an OpenStack backend"
         )
-    return cast(UsageReader, backend)
+    return backend
 
 
 Reading = dict[tuple[str, str], tuple[Decimal, str]]  # (pilot, metric) -> (quantity, source)

@@ -51,7 +51,7 @@ from ngc_pilot.tenant_state import set_state
 from policies.problems import Problem
 from provisioner import environment
 from provisioner.apply import ApplyReport, apply
-from provisioner.backend import Probe, StepResult
+from provisioner.backend import Probe, StepResult, isolation_probe
 from provisioner.model import Change
 from provisioner.plan import plan, plan_teardown
 
@@ -312,7 +312,7 @@ def verify(prov: Provisioner) -> list[Probe]:
             )
             continue
         others = {k: v for k, v in targets.items() if k != pilot_id}
-        probes.extend(backend.probe_isolation(pilot_id, credential, others))
+        probes.extend(isolation_probe(backend).probe_isolation(pilot_id, credential, others))
     return probes
 
 

@@ -1,17 +1,30 @@
-"""The cloud as the provisioner sees it, in our own words (a Protocol).
+"""The cloud as the provisioner sees it, in our own words (Protocols).
 
-``openstack_backend.OpenStackBackend`` implements it with openstacksdk.  Tests
-of the service's own logic (lost replies, injected failures) use
-``provisioner.testing.InMemoryCloud``; cloud behaviour is tested against devcloud.
+Three protocols, because not every caller needs every power:
+
+* :class:`CloudBackend` observes a tenant, executes one planned change,
+  reports leftovers and capacity;
+* :class:`UsageReader` says how much each project used in a window;
+* :class:`IsolationProbe` acts as one tenant and tries to see the others.
+
+A backend package (``provisioner.openstack``; ``provisioner.kubernetes`` in
+the same shape) implements all three.  Tests of the service's own logic (lost
+replies, injected failures) use ``provisioner.testing.InMemoryCloud``; cloud
+behaviour is tested against devcloud.
+
+What this module deliberately does not do: import any SDK.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from provisioner.model import Change, DesiredTenant, ObservedTenant
 from provisioner.secrets import Secret
+from provisioner.usage import UsageSample
 
 
 class CloudError(Exception):
@@ -20,6 +33,29 @@ class CloudError(Exception):
     def __init__(self, message: str, *, transient: bool = False):
         super().__init__(message)
         self.transient = transient
+
+
+class ForeignResourceError(CloudError):
+    """A resource under this pilot's names belongs to another pilot: never adopted or deleted.
+
+    Permanent (a person must find out why two pilots' names meet); raised
+    before anything is changed.
+    """
+
+    def __init__(
+        self, step: str, kind: str, name: str, resource_id: str, owner: str | None, pilot: str
+    ):
+        whose = (
+            f"pilot {owner}'s"
+            if owner
+            else "not tagged as any pilot's, so not known as this pilot's"
+        )
+        super().__init__(
+            f"refusing to {step} for pilot {pilot}: {kind} {name} ({resource_id}) is "
+            f"{whose}; nothing was changed"
+        )
+        self.kind, self.name, self.resource_id = kind, name, resource_id
+        self.owner, self.pilot = owner, pilot
 
 
 @dataclass(frozen=True)
@@ -51,6 +87,8 @@ class Probe:
 
 
 class CloudBackend(Protocol):
+    """Observe a tenant, execute one planned change, report leftovers and capacity."""
+
     def observe(self, desired: DesiredTenant, *, deep: bool = False) -> ObservedTenant: ...
 
     def execute(self, change: Change, desired: DesiredTenant) -> StepResult: ...
@@ -62,3 +100,32 @@ class CloudBackend(Protocol):
     def auth_url(self) -> str: ...
 
     def region(self) -> str | None: ...
+
+
+@runtime_checkable
+class UsageReader(Protocol):
+    """How much of each metric each project used in a window."""
+
+    def usage(
+        self, project_ids: Sequence[str], start: datetime, end: datetime
+    ) -> list[UsageSample]:
+        """One sample per project in ``project_ids`` and metric measured, for ``[start, end)``."""
+        ...
+
+
+@runtime_checkable
+class IsolationProbe(Protocol):
+    """Act as one tenant (its own credential) and try to reach every other tenant."""
+
+    def probe_isolation(
+        self, pilot_id: str, credential: dict[str, str], targets: dict[str, dict[str, str]]
+    ) -> list[Probe]:
+        """One :class:`Probe` per thing tried; ``targets``: pilot -> its resource ids."""
+        ...
+
+
+def isolation_probe(backend: object) -> IsolationProbe:
+    """``backend`` as an :class:`IsolationProbe`; a permanent CloudError if it cannot probe."""
+    if not isinstance(backend, IsolationProbe):
+        raise CloudError(f"the cloud backend {type(backend).__name__} cannot probe isolation")
+    return backend

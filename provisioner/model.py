@@ -15,6 +15,15 @@ PILOT_TAG_PREFIX = "ngc-pilot:"
 MANAGED_TAG = "ngc-pilot"
 
 
+def owner_of(tags: tuple[str, ...] | list[str]) -> str | None:
+    """The pilot id in a resource's ``ngc-pilot:<id>`` tag (None: no such tag).
+
+    Compared exactly: pilot ids differing only in case map to one cloud name
+    but are two owners.
+    """
+    return next((t[len(PILOT_TAG_PREFIX) :] for t in tags if t.startswith(PILOT_TAG_PREFIX)), None)
+
+
 @dataclass(frozen=True)
 class IngressRule:
     protocol: str
@@ -82,6 +91,20 @@ class ObservedRule:
 
 
 @dataclass(frozen=True)
+class ForeignResource:
+    """A resource under one of this pilot's names that is not this pilot's.
+
+    ``owner`` is the pilot whose ``ngc-pilot:<id>`` tag it carries, or None
+    when it carries no pilot's tag (nobody has claimed it for this pilot).
+    """
+
+    kind: str
+    name: str
+    id: str
+    owner: str | None
+
+
+@dataclass(frozen=True)
 class ObservedTenant:
     """What the cloud has now for the pilot (None: missing)."""
 
@@ -112,6 +135,12 @@ class ObservedTenant:
     servers: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
     ports: tuple[str, ...] = ()  # ports not owned by the router interface / dhcp
+    # Resources found under this pilot's names that another pilot owns (or that
+    # nobody claimed): plan and teardown refuse while there are any.
+    foreign: tuple[ForeignResource, ...] = ()
+    # The PI's user is also in another pilot's group (one PI, two pilots): this
+    # tenant uses it but its teardown leaves it.  Observed only when ``deep``.
+    user_shared: bool = False
 
     @property
     def exists(self) -> bool:

@@ -10,11 +10,32 @@ Suspension and data access are part of the desired state: a suspended tenant
 plans a disabled project and zero quotas, a tenant with data access plans the
 data-access role for its group (and one without it plans that role's removal),
 so the same plan is the drift report of ``ngc_pilot.lifecycle.reconcile``.
+
+Ownership: neither plan touches a tenant while observation found a resource
+under the pilot's names that is another pilot's (or nobody's)
+(:attr:`ObservedTenant.foreign`): both raise
+:class:`provisioner.backend.ForeignResourceError` instead, so nothing is
+adopted, updated or deleted.  A PI user that is also in another pilot's
+group (one PI, two pilots) is used, and left to that pilot by a teardown.
 """
 
 from __future__ import annotations
 
+from provisioner.backend import ForeignResourceError
 from provisioner.model import Change, DesiredTenant, ObservedTenant, Plan
+
+
+def refuse_foreign(desired: DesiredTenant, observed: ObservedTenant, what: str) -> None:
+    """Raise :class:`ForeignResourceError` for the first resource that is not this pilot's."""
+    for found in observed.foreign:
+        raise ForeignResourceError(
+            f"{what} {desired.project}",
+            found.kind,
+            found.name,
+            found.id,
+            found.owner,
+            desired.pilot_id,
+        )
 
 
 def plan(
@@ -26,6 +47,7 @@ def plan(
     hold the current application credential (e.g. a crash between creating it
     and writing the bundle): its secret cannot be read back, so it is made anew.
     """
+    refuse_foreign(desired, observed, "provision")
     changes: list[Change] = []
     add = changes.append
     if observed.domain_id is None:
@@ -163,6 +185,7 @@ def plan(
 
 def plan_teardown(desired: DesiredTenant, observed: ObservedTenant) -> Plan:
     """Everything of the tenant, in reverse dependency order (researchers' servers and volumes included)."""
+    refuse_foreign(desired, observed, "tear down")
     changes: list[Change] = []
     add = changes.append
     if observed.app_credential_id:
@@ -213,7 +236,7 @@ def plan_teardown(desired: DesiredTenant, observed: ObservedTenant) -> Plan:
                 {"project": observed.project_id},
             )
         )
-    if observed.user_id and desired.identity == "local":
+    if observed.user_id and desired.identity == "local" and not observed.user_shared:
         add(Change("delete", "user", desired.pi_user, {"id": observed.user_id}))
     if observed.group_id:
         add(Change("delete", "group", desired.group, {"id": observed.group_id}))

@@ -1,20 +1,37 @@
-"""An in-memory :class:`CloudBackend` for tests of *our* logic around the cloud.
+"""An in-memory cloud for tests of *our* logic around the cloud.
 
-Real cloud behaviour is tested against devcloud (a real OpenStack).  This
-double exists for what a real cloud cannot be made to do on demand: drop a
+It implements the same protocols as a real backend (``CloudBackend``,
+``UsageReader``, ``IsolationProbe`` of :mod:`provisioner.backend`).  Real
+cloud behaviour is tested against devcloud (a real OpenStack).  This double
+exists for what a real cloud cannot be made to do on demand: drop a
 connection *after* a create succeeded, to prove the service re-observes
 instead of repeating the step.  It models only what ``plan`` reads and
-``execute`` writes.
+``execute`` writes, ownership included: tenants are kept by project *name*,
+as the cloud finds them, so a second pilot whose names collide with the
+first's observes the first's project as foreign.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 
-from provisioner.backend import CapacityLine, CloudError, Probe, StepResult
-from provisioner.model import Change, DesiredTenant, ObservedRule, ObservedTenant
+from provisioner.backend import CapacityLine, CloudError, ForeignResourceError, Probe, StepResult
+from provisioner.model import (
+    Change,
+    DesiredTenant,
+    ForeignResource,
+    ObservedRule,
+    ObservedTenant,
+    owner_of,
+)
 from provisioner.secrets import Secret
+from provisioner.usage import METRICS, UsageSample
+
+_SOURCE = {"volume_gb_hours": "cinder"}  # as the OpenStack reader reports it
 
 
 @dataclass
@@ -45,6 +62,7 @@ class InMemoryCloud:
         ]
         self._fail: list[tuple[str, bool, bool]] = []  # (resource, after_doing_it, transient)
         self.roles: set[str] = {"member", "ngc-data-access"}  # Keystone's roles
+        self.used: dict[tuple[str, str], Decimal] = {}  # (project id, metric) -> per window
 
     # -- test controls --------------------------------------------------------
 
@@ -75,6 +93,16 @@ class InMemoryCloud:
         user_id = self.identities.get(desired.pi_user)
         if t is None:
             return ObservedTenant(domain_id=desired.domain, group_id=group_id, user_id=user_id)
+        owner = owner_of(t.tags)
+        if owner != desired.pilot_id:
+            return ObservedTenant(
+                domain_id=desired.domain,
+                project_id=t.project_id,
+                project_enabled=t.enabled,
+                project_tags=t.tags,
+                project_description=t.description,
+                foreign=(ForeignResource("project", desired.project, t.project_id, owner),),
+            )
         r = t.resources
         return ObservedTenant(
             domain_id=desired.domain,
@@ -113,6 +141,17 @@ class InMemoryCloud:
         if failure and not failure[1]:
             self._fail.remove(failure)
             raise CloudError(f"{change.step} failed: injected", transient=failure[2])
+        t = self.tenants.get(desired.project)
+        if t is not None and change.resource != "domain" and owner_of(t.tags) != desired.pilot_id:
+            # The backend's own last check, as the OpenStack one does.
+            raise ForeignResourceError(
+                change.step,
+                "project",
+                desired.project,
+                t.project_id,
+                owner_of(t.tags),
+                desired.pilot_id,
+            )
         result = self._do(change, desired)
         self.mutating_calls += 1
         self.calls.append(change.step)
@@ -193,6 +232,16 @@ class InMemoryCloud:
 
     def leftovers(self, desired: DesiredTenant, project_id: str | None) -> list[str]:
         return [f"project {desired.project}"] if desired.project in self.tenants else []
+
+    def usage(
+        self, project_ids: Sequence[str], start: datetime, end: datetime
+    ) -> list[UsageSample]:
+        """``used`` per window for each project and metric (zero unless a test set it)."""
+        return [
+            UsageSample(p, m, self.used.get((p, m), Decimal(0)), _SOURCE.get(m, "nova"))
+            for p in project_ids
+            for m in METRICS
+        ]
 
     def probe_isolation(
         self, pilot_id: str, credential: dict[str, str], targets: dict[str, dict[str, str]]

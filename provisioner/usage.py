@@ -1,8 +1,8 @@
 """Usage as the metering service sees it, in our own words: samples and a reader.
 
-A :class:`UsageReader` answers one question: how much of each metric did each
-of these projects use in ``[start, end)``?  ``openstack_usage`` answers it
-from Nova and Cinder; a Kubernetes reader (a later issue) will add its own
+A :class:`provisioner.backend.UsageReader` answers one question: how much of
+each metric did each of these projects use in ``[start, end)``?
+``provisioner.openstack.usage`` answers it from Nova and Cinder; a Kubernetes reader (a later issue) will add its own
 metrics under the same shape.  The reader returns one sample per project and
 metric it measures, zero included, so "measured, nothing used" differs from
 "not measured".
@@ -12,11 +12,8 @@ What this module deliberately does not do: store, round or price anything.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
 
 # metric -> unit, in the order reports list them.  "GB" as OpenStack writes it
 # (flavor RAM and disk, volume sizes): 2**30 bytes.
@@ -51,11 +48,3 @@ class UsageSample:
             raise ValueError(f"unknown metric {self.metric!r}; known: {', '.join(METRICS)}")
         if self.quantity < 0:
             raise ValueError(f"negative usage {self.quantity} of {self.metric}")
-
-
-class UsageReader(Protocol):
-    def usage(
-        self, project_ids: Sequence[str], start: datetime, end: datetime
-    ) -> list[UsageSample]:
-        """One sample per project in ``project_ids`` and metric measured, for ``[start, end)``."""
-        ...

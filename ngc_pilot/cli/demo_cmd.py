@@ -230,7 +230,7 @@ def _boot_servers(obj: AppContext, out: Any) -> None:
     from ngc_pilot import provisioning
     from ngc_pilot.db import session_scope
     from provisioner.backend import CloudError
-    from provisioner.openstack_workload import boot_server
+    from provisioner.openstack.workload import boot_server
 
     with session_scope(obj.engine) as session:
         active = [t for t in provisioning.tenants(session) if t["state"] == "active"]

@@ -18,7 +18,7 @@ from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.provisioning import provision
 from ngc_pilot.settings import build_settings
 from policies.tenancy import load_tenant_policy
-from provisioner.openstack_backend import OpenStackBackend
+from provisioner.openstack import OpenStackBackend
 
 
 def main(database_url: str, pilot_id: str) -> int:

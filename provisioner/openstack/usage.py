@@ -38,11 +38,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as os_exceptions
 
 from policies.windows import overlap_hours
-from provisioner.openstack_backend import _translate
+from provisioner.openstack.connection import SDK_ERRORS, translate_error
 from provisioner.usage import GPU_SPEC, UsageSample
 
 NOVA_MICROVERSION = "2.40"  # paging of os-simple-tenant-usage
@@ -62,7 +61,7 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 class OpenStackUsage:
-    """A :class:`provisioner.usage.UsageReader` over an admin openstacksdk connection.
+    """A :class:`provisioner.backend.UsageReader` over an admin openstacksdk connection.
 
     The flavor list and the volume list are read once and reused for
     ``cache_seconds``: within one metering cycle every window is in the past,
@@ -90,8 +89,8 @@ class OpenStackUsage:
                 self._gpu_counts() if any(nova[p]["servers"] for p in wanted if p in nova) else {}
             )
             volumes = self._volume_list()
-        except (os_exceptions.SDKException, ks_exceptions.ClientException) as exc:
-            raise _translate(exc, "reading usage from Nova and Cinder") from exc
+        except SDK_ERRORS as exc:
+            raise translate_error(exc, "reading usage from Nova and Cinder") from exc
         out: list[UsageSample] = []
         for project in wanted:
             totals = nova.get(project)

@@ -5,6 +5,9 @@ application credential in ``clouds.yaml``, scoped to the tenant's project
 only) and to give metering real usage to count.  It acts with exactly the
 bundle's identity: the bundle's ``clouds.yaml`` is read explicitly, never the
 machine's ``clouds.yaml`` or ``OS_*`` variables.
+
+What this module deliberately does not do: act as the admin, or clean up the
+server (the tenant's teardown removes it with everything else).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioner.backend import CloudError
-from provisioner.openstack_backend import _translate, connect
+from provisioner.openstack.connection import connect, translate_error
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ def boot_server(
     except CloudError:
         raise
     except Exception as exc:  # noqa: BLE001 - the SDK raises many kinds
-        raise _translate(exc, f"boot server {name}") from exc
+        raise translate_error(exc, f"boot server {name}") from exc
     return BootedServer(server.id, name, flavor, server.status, time.perf_counter() - started)
 
 

@@ -1,0 +1,148 @@
+"""Connections to OpenStack, what one admin connection remembers, and error translation.
+
+Connections are built explicitly from a ``clouds.yaml`` entry with
+``load_envvars=False``, so ``OS_*`` variables or a ``./clouds.yaml`` in the
+working directory can never silently change which identity acts (a tenant
+connection that quietly became admin would hide isolation bugs).
+
+:func:`translate_error` is the one place an SDK exception becomes a
+:class:`provisioner.backend.CloudError`; every module of this package (and
+nothing outside it) uses it.  No payload or secret goes into a message.
+
+What this module deliberately does not do: observe, plan or change tenants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openstack
+from keystoneauth1 import exceptions as ks_exceptions
+from openstack import exceptions as os_exceptions
+from openstack.config import loader
+
+from provisioner.backend import CloudError, ForeignResourceError
+from provisioner.model import DesiredTenant, owner_of
+
+# Exceptions that mean "the cloud could not answer now" during reads.
+TRANSIENT = (
+    os_exceptions.HttpException,
+    ks_exceptions.ConnectFailure,
+    ks_exceptions.ConnectTimeout,
+    ks_exceptions.ServiceUnavailable,
+)
+# Every exception the SDK raises on purpose.
+SDK_ERRORS = (os_exceptions.SDKException, ks_exceptions.ClientException)
+
+
+def translate_error(exc: Exception, what: str) -> CloudError:
+    """``exc`` as a :class:`CloudError` saying ``what`` failed; transient when a retry may help."""
+    status = getattr(exc, "status_code", None)
+    # 409: something changed beneath us (another worker created the shared
+    # domain first, say); re-observing and re-planning resolves it.
+    transient = isinstance(exc, ks_exceptions.ConnectFailure | ks_exceptions.ConnectTimeout) or (
+        status is not None and (int(status) >= 500 or int(status) == 409)
+    )
+    return CloudError(f"{what} failed: {type(exc).__name__} (HTTP {status})", transient=transient)
+
+
+def _loader(clouds_file: Path | None) -> loader.OpenStackConfig:
+    return loader.OpenStackConfig(
+        config_files=[str(clouds_file)] if clouds_file else None,
+        load_yaml_config=True,
+        load_envvars=False,
+    )
+
+
+def cloud_config(cloud: str, clouds_file: Path | None) -> dict[str, Any]:
+    """The named entry of ``clouds_file`` (auth, region, interface), read explicitly."""
+    return _loader(clouds_file).get_one(cloud=cloud).config
+
+
+def connect(cloud: str, clouds_file: Path | None) -> openstack.connection.Connection:
+    return openstack.connection.Connection(config=_loader(clouds_file).get_one(cloud=cloud))
+
+
+def connect_with(
+    auth: dict[str, Any], region: str | None, auth_type: str = "password"
+) -> openstack.connection.Connection:
+    """A connection with exactly this identity (no clouds.yaml, no environment)."""
+    return openstack.connect(
+        auth=auth,
+        auth_type=auth_type,
+        region_name=region,
+        load_yaml_config=False,
+        load_envvars=False,
+        identity_api_version="3",
+    )
+
+
+def first(items: Any) -> Any:
+    return next(iter(items), None)
+
+
+@dataclass
+class Admin:
+    """The admin connection of one backend and what it remembers between calls.
+
+    ``cache`` holds the shared domain and global roles (looked up once);
+    ``ids`` holds ids a later observation cannot read back (an application
+    credential the admin may not list).
+    """
+
+    conn: Any
+    config: dict[str, Any]
+    ids: dict[str, str] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def auth_url(self) -> str:
+        return str(self.config["auth"]["auth_url"])
+
+    def region(self) -> str | None:
+        return self.config.get("region_name")
+
+    def domain(self, desired: DesiredTenant) -> Any:
+        return self.conn.identity.find_domain(desired.domain)
+
+    def cached_domain(self, desired: DesiredTenant) -> Any:
+        key = f"domain:{desired.domain}"
+        if key not in self.cache:
+            domain = first(self.conn.identity.domains(name=desired.domain))
+            if domain is None:
+                return None
+            self.cache[key] = domain
+        return self.cache[key]
+
+    def role(self, name: str) -> Any:
+        # A missing role is looked up again next time: operations may create it
+        # while this backend lives (the data-access role, say).
+        key = f"role:{name}"
+        if self.cache.get(key) is None:
+            self.cache[key] = first(self.conn.identity.roles(name=name))
+        return self.cache[key]
+
+    def domain_and_project(self, desired: DesiredTenant, step: str) -> tuple[Any, Any]:
+        """The shared domain and the pilot's project, refusing a project of another pilot."""
+        domain = self.domain(desired)
+        if domain is None:
+            raise CloudError(f"domain {desired.domain} is missing")
+        project = self.conn.identity.find_project(desired.project, domain_id=domain.id)
+        if project is None:
+            raise CloudError(f"project {desired.project} is missing")
+        ensure_owned(desired, "project", project, step)
+        return domain, project
+
+
+def ensure_owned(desired: DesiredTenant, kind: str, resource: Any, step: str) -> None:
+    """Raise :class:`ForeignResourceError` unless ``resource`` carries this pilot's tag.
+
+    The last check before a change: observation and the plan refuse first;
+    this catches a resource that changed hands between observing and acting.
+    """
+    owner = owner_of(getattr(resource, "tags", None) or ())
+    if owner != desired.pilot_id:
+        raise ForeignResourceError(
+            step, kind, getattr(resource, "name", "?"), resource.id, owner, desired.pilot_id
+        )

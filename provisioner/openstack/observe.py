@@ -1,0 +1,246 @@
+"""What exists in OpenStack for one pilot: observation, ownership and leftovers.
+
+One listing call per resource (filtered by name and project) instead of the
+SDK's ``find_*``, which first tries the name as an id: a no-op re-apply is
+dominated by these reads.
+
+Ownership: the project must carry this pilot's ``ngc-pilot:<id>`` tag; a
+project, network, subnet, router or security group under this pilot's names
+that carries another pilot's tag (or a project that carries none) is reported
+in :attr:`ObservedTenant.foreign`, and ``provisioner.plan`` refuses to touch
+the tenant.  The PI's user, named by e-mail, is shared when one PI leads two
+pilots: a user that is also a member of another pilot's group is used, and
+left for that pilot when this one is torn down.
+
+What this module deliberately does not do: change anything in the cloud.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openstack import exceptions as os_exceptions
+
+from provisioner.model import (
+    DesiredTenant,
+    ForeignResource,
+    ObservedRule,
+    ObservedTenant,
+    owner_of,
+)
+from provisioner.openstack.connection import Admin, first
+
+_INFRASTRUCTURE_PORTS = ("network:router_interface", "network:dhcp", "network:router")
+
+
+def _rule(r: Any) -> ObservedRule:
+    return ObservedRule(
+        id=r.id,
+        direction=r.direction,
+        protocol=r.protocol,
+        port_min=r.port_range_min,
+        port_max=r.port_range_max,
+        remote_cidr=r.remote_ip_prefix,
+        remote_group=r.remote_group_id,
+        ethertype=r.ether_type,
+    )
+
+
+def _foreign(
+    desired: DesiredTenant, kind: str, resource: Any, *, untagged_is_foreign: bool
+) -> ForeignResource | None:
+    if resource is None:
+        return None
+    owner = owner_of(tuple(resource.tags or ()))
+    if owner == desired.pilot_id or (owner is None and not untagged_is_foreign):
+        return None
+    return ForeignResource(kind, resource.name, resource.id, owner)
+
+
+def observe(admin: Admin, desired: DesiredTenant, deep: bool) -> ObservedTenant:
+    """What exists for ``desired``; ``deep`` also lists researchers' servers, volumes, ports."""
+    conn = admin.conn
+    ident, net = conn.identity, conn.network
+    domain = admin.cached_domain(desired)
+    if domain is None:
+        return ObservedTenant()
+    project = first(ident.projects(name=desired.project, domain_id=domain.id))
+    group = first(ident.groups(name=desired.group, domain_id=domain.id))
+    user = (
+        first(ident.users(name=desired.pi_user, domain_id=domain.id))
+        if desired.identity == "local"
+        else None
+    )
+    if project is None:
+        return ObservedTenant(
+            domain_id=domain.id,
+            group_id=group.id if group else None,
+            user_id=user.id if user else None,
+        )
+    foreign_project = _foreign(desired, "project", project, untagged_is_foreign=True)
+    if foreign_project is not None:
+        # Nothing inside another pilot's project is read, let alone planned.
+        return ObservedTenant(
+            domain_id=domain.id,
+            project_id=project.id,
+            project_enabled=project.is_enabled,
+            project_tags=tuple(project.tags or ()),
+            project_description=project.description,
+            foreign=(foreign_project,),
+        )
+    role = admin.role(desired.member_role)
+    has_role = bool(group and role and ident.validate_group_has_project_role(project, group, role))
+    in_group = bool(user and group and ident.check_user_in_group(user, group))
+    has_data_access, missing_roles = False, ()
+    if desired.data_access_role:
+        data_role = admin.role(desired.data_access_role)
+        if data_role is None:
+            missing_roles = (desired.data_access_role,)
+        elif group is not None:
+            has_data_access = bool(ident.validate_group_has_project_role(project, group, data_role))
+    compute = conn.compute.get_quota_set(project.id)
+    volume = conn.block_storage.get_quota_set(project.id)
+    network_quota = net.get_quota(project.id)
+    network = first(net.networks(name=desired.network, project_id=project.id))
+    subnet = first(net.subnets(name=desired.subnet, project_id=project.id)) if network else None
+    router = first(net.routers(name=desired.router, project_id=project.id))
+    has_interface = False
+    if router is not None and subnet is not None:
+        has_interface = any(
+            any(ip.get("subnet_id") == subnet.id for ip in (port.fixed_ips or []))
+            for port in net.ports(device_id=router.id)
+        )
+    gateway = None
+    if router is not None and router.external_gateway_info:
+        gateway = net.get_network(router.external_gateway_info["network_id"]).name
+    groups = list(net.security_groups(project_id=project.id))
+    ops = next((g for g in groups if g.name == desired.security_group), None)
+    defaults = {g.id for g in groups if g.name == "default"}
+    all_rules = list(net.security_group_rules(project_id=project.id)) if groups else []
+    rules = tuple(_rule(r) for r in all_rules if ops is not None and r.security_group_id == ops.id)
+    default_rules = tuple(_rule(r) for r in all_rules if r.security_group_id in defaults)
+    # Inside this pilot's own project an untagged resource is this pilot's (a
+    # crash between create and tagging leaves one); another pilot's tag is not.
+    foreign = tuple(
+        f
+        for f in (
+            _foreign(desired, kind, item, untagged_is_foreign=False)
+            for kind, item in (
+                ("network", network),
+                ("subnet", subnet),
+                ("router", router),
+                ("security group", ops),
+            )
+        )
+        if f is not None
+    )
+    app_credential_id = None
+    if user is not None:
+        try:
+            cred = first(ident.application_credentials(user, name=desired.app_credential))
+            app_credential_id = cred.id if cred else None
+        except os_exceptions.ForbiddenException:
+            app_credential_id = admin.ids.get(f"appcred:{desired.project}")
+    servers: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()
+    if deep:
+        servers = tuple(
+            s.id for s in conn.compute.servers(all_projects=True, project_id=project.id)
+        )
+        volumes = tuple(
+            v.id for v in conn.block_storage.volumes(all_projects=True, project_id=project.id)
+        )
+        ports = tuple(
+            p.id
+            for p in net.ports(project_id=project.id)
+            if not (p.device_owner or "").startswith(_INFRASTRUCTURE_PORTS)
+        )
+    return ObservedTenant(
+        domain_id=domain.id,
+        project_id=project.id,
+        project_enabled=project.is_enabled,
+        project_tags=tuple(project.tags or ()),
+        project_description=project.description,
+        group_id=group.id if group else None,
+        group_has_role=has_role,
+        group_has_data_access=has_data_access,
+        missing_roles=missing_roles,
+        user_id=user.id if user else None,
+        user_in_group=in_group,
+        compute_quota={k: getattr(compute, k) for k in desired.compute_quota},
+        network_quota={k: getattr(network_quota, k) for k in desired.network_quota},
+        volume_quota={k: getattr(volume, k) for k in desired.volume_quota},
+        network_id=network.id if network else None,
+        subnet_id=subnet.id if subnet else None,
+        subnet_cidr=subnet.cidr if subnet else None,
+        router_id=router.id if router else None,
+        router_has_interface=has_interface,
+        router_gateway=gateway,
+        security_group_id=ops.id if ops else None,
+        security_group_rules=rules,
+        default_group_rules=default_rules,
+        app_credential_id=app_credential_id,
+        servers=servers,
+        volumes=volumes,
+        ports=ports,
+        foreign=foreign,
+        # Read for teardown only (deep): provisioning uses a shared user as it is.
+        user_shared=deep and _shared_user(ident, user, group),
+    )
+
+
+def _shared_user(identity: Any, user: Any, own_group: Any) -> bool:
+    """The PI's user is a member of a group other than this pilot's (one PI, two pilots)."""
+    if user is None:
+        return False
+    own = own_group.id if own_group is not None else None
+    return any(g.id != own for g in identity.user_groups(user))
+
+
+def leftovers(admin: Admin, desired: DesiredTenant, project_id: str | None) -> list[str]:
+    """Anything of the pilot still present in any service (empty = clean).
+
+    A PI user still in another pilot's group is that pilot's, not a leftover.
+    """
+    found = []
+    conn = admin.conn
+    ident, net = conn.identity, conn.network
+    domain = admin.domain(desired)
+    if domain is not None:
+        if ident.find_project(desired.project, domain_id=domain.id):
+            found.append(f"keystone project {desired.project}")
+        if ident.find_group(desired.group, domain_id=domain.id):
+            found.append(f"keystone group {desired.group}")
+        if desired.identity == "local":
+            user = ident.find_user(desired.pi_user, domain_id=domain.id)
+            if user is not None and not _shared_user(ident, user, None):
+                found.append(f"keystone user {desired.pi_user}")
+    tag = next((t for t in desired.tags if t.startswith("ngc-pilot:")), None)
+    if tag:
+        for kind, items in (
+            ("network", net.networks(tags=tag)),
+            ("subnet", net.subnets(tags=tag)),
+            ("router", net.routers(tags=tag)),
+            ("security group", net.security_groups(tags=tag)),
+        ):
+            # Exactly this tag: the database may compare tags without case.
+            found.extend(f"neutron {kind} {item.id}" for item in items if tag in (item.tags or ()))
+    if project_id:
+        for kind, items in (
+            ("port", net.ports(project_id=project_id)),
+            ("network", net.networks(project_id=project_id)),
+            # Listing security groups *filtered by project* makes Neutron
+            # re-create that project's "default" group; list all, filter here.
+            (
+                "security group",
+                (g for g in net.security_groups() if g.project_id == project_id),
+            ),
+            ("server", conn.compute.servers(all_projects=True, project_id=project_id)),
+            (
+                "volume",
+                conn.block_storage.volumes(all_projects=True, project_id=project_id),
+            ),
+        ):
+            found.extend(f"{kind} {item.id}" for item in items)
+    return sorted(set(found))

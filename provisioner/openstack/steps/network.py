@@ -1,0 +1,138 @@
+"""Quota and Neutron steps: quotas, network, subnet, router, security group and rules.
+
+Each handler does one planned change inside the pilot's project (looked up
+through :meth:`Admin.domain_and_project`, which refuses another pilot's
+project) and tags what it creates with the pilot's tags.
+
+What this module deliberately does not do: decide what to change or delete
+anything but a security-group rule the plan names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provisioner.backend import StepResult
+from provisioner.model import Change, DesiredTenant
+from provisioner.openstack.connection import Admin
+
+
+def update_compute_quota(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
+    _, project = admin.domain_and_project(desired, change.step)
+    # Nova refuses a limit below what the project uses (HTTP 400) unless
+    # forced.  A suspension zeroes the quotas whatever runs; for a running
+    # tenant the refusal stands, for a person to decide.
+    extra = {"force": True} if desired.suspended else {}
+    admin.conn.compute.update_quota_set(project.id, **change.detail, **extra)
+    return StepResult(project.id)
+
+
+def update_network_quota(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
+    _, project = admin.domain_and_project(desired, change.step)
+    admin.conn.network.update_quota(project.id, **change.detail)
+    return StepResult(project.id)
+
+
+def update_volume_quota(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
+    _, project = admin.domain_and_project(desired, change.step)
+    admin.conn.block_storage.update_quota_set(project.id, **change.detail)
+    return StepResult(project.id)
+
+
+def create_network(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
+    _, project = admin.domain_and_project(desired, change.step)
+    network = admin.conn.network.create_network(
+        name=desired.network, project_id=project.id, description=desired.description
+    )
+    admin.conn.network.set_tags(network, list(desired.tags))
+    return StepResult(network.id)
+
+
+def create_subnet(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
+    _, project = admin.domain_and_project(desired, change.step)
+    net = admin.conn.network
+    network = net.find_network(desired.network, project_id=project.id, ignore_missing=False)
+    subnet = net.create_subnet(
+        name=desired.subnet,
+        network_id=network.id,
+        project_id=project.id,
+        ip_version=4,
+        cidr=desired.cidr,
+        dns_nameservers=list(desired.dns_nameservers),
+        enable_dhcp=True,
+    )
+    net.set_tags(subnet, list(desired.tags))
+    return StepResult(subnet.id)
+
+
+def _gateway_info(admin: Admin, desired: DesiredTenant) -> dict[str, Any] | None:
+    if not desired.external_network:
+        return None
+    external = admin.conn.network.find_network(desired.external_network, ignore_missing=False)
+    return {"network_id": external.id}
+
+
+def create_router(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
+    _, project = admin.domain_and_project(desired, change.step)
+    attrs: dict[str, Any] = {"name": desired.router, "project_id": project.id}
+    gateway = _gateway_info(admin, desired)
+    if gateway:
+        attrs["external_gateway_info"] = gateway
+    router = admin.conn.network.create_router(**attrs)
+    admin.conn.network.set_tags(router, list(desired.tags))
+    return StepResult(router.id)
+
+
+def update_router(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
+    _, project = admin.domain_and_project(desired, change.step)
+    router = admin.conn.network.find_router(
+        desired.router, project_id=project.id, ignore_missing=False
+    )
+    admin.conn.network.update_router(
+        router, external_gateway_info=_gateway_info(admin, desired) or {}
+    )
+    return StepResult(router.id)
+
+
+def create_router_interface(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
+    _, project = admin.domain_and_project(desired, change.step)
+    net = admin.conn.network
+    router = net.find_router(desired.router, project_id=project.id, ignore_missing=False)
+    subnet = net.find_subnet(desired.subnet, project_id=project.id, ignore_missing=False)
+    net.add_interface_to_router(router, subnet_id=subnet.id)
+    return StepResult(router.id)
+
+
+def create_security_group(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
+    _, project = admin.domain_and_project(desired, change.step)
+    group = admin.conn.network.create_security_group(
+        name=desired.security_group,
+        project_id=project.id,
+        description="ngc-pilot: ingress only from the operations bastion",
+    )
+    admin.conn.network.set_tags(group, list(desired.tags))
+    return StepResult(group.id)
+
+
+def create_security_group_rule(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
+    _, project = admin.domain_and_project(desired, change.step)
+    group = admin.conn.network.find_security_group(
+        desired.security_group, project_id=project.id, ignore_missing=False
+    )
+    d = change.detail
+    rule = admin.conn.network.create_security_group_rule(
+        security_group_id=group.id,
+        project_id=project.id,
+        direction="ingress",
+        ether_type="IPv4",
+        protocol=d["protocol"],
+        port_range_min=d["port_min"],
+        port_range_max=d["port_max"],
+        remote_ip_prefix=d["remote_cidr"],
+    )
+    return StepResult(rule.id)
+
+
+def delete_security_group_rule(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
+    admin.conn.network.delete_security_group_rule(change.detail["id"], ignore_missing=True)
+    return StepResult(change.detail["id"])

@@ -83,7 +83,8 @@ class Milestone(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     pilot_id: str = Field(foreign_key="pilot.id", max_length=64)
-    kind: str = Field(max_length=32)  # tenant_active | first_server | first_metered_use | data_access
+    # tenant_active | first_server | first_metered_use | data_access_granted
+    kind: str = Field(max_length=32)
     reached_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     evidence: str = Field(max_length=300)
     recorded_at: datetime = Field(

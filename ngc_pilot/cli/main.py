@@ -20,6 +20,7 @@ from ngc_pilot.cli import (
     audit_cmd,
     db_cmd,
     demo_cmd,
+    evaluation_cmd,
     intake_cmd,
     invoice_cmd,
     lifecycle_cmd,
@@ -65,6 +66,7 @@ tenants_cmd.tenants_app.command("data-access")(lifecycle_cmd.data_access)
 app.command("outbox")(lifecycle_cmd.outbox)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(serve_cmd.jobs_app, name="jobs")
+app.add_typer(evaluation_cmd.app, name="evaluation")
 
 
 @app.callback()

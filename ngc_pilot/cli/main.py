@@ -28,6 +28,7 @@ from ngc_pilot.cli import (
     policy_cmd,
     select_cmd,
     serve_cmd,
+    support_cmd,
     tenants_cmd,
     tui_cmd,
 )
@@ -67,6 +68,7 @@ app.command("outbox")(lifecycle_cmd.outbox)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(serve_cmd.jobs_app, name="jobs")
 app.add_typer(evaluation_cmd.app, name="evaluation")
+app.add_typer(support_cmd.app, name="support")
 
 
 @app.callback()

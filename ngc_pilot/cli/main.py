@@ -25,6 +25,7 @@ from ngc_pilot.cli import (
     invoice_cmd,
     lifecycle_cmd,
     meter_cmd,
+    milestones_cmd,
     policy_cmd,
     select_cmd,
     serve_cmd,
@@ -69,6 +70,7 @@ app.command("serve")(serve_cmd.serve)
 app.add_typer(serve_cmd.jobs_app, name="jobs")
 app.add_typer(evaluation_cmd.app, name="evaluation")
 app.add_typer(support_cmd.app, name="support")
+app.command("milestones")(milestones_cmd.milestones)
 
 
 @app.callback()

@@ -117,13 +117,7 @@ def test_earlier_evidence_found_later_moves_the_milestone_back_audited(engine):
 
 def test_evidence_after_now_is_not_recorded_yet(engine):
     with session_scope(engine) as session:
-        milestones.record_milestones(
-            session,
-            t(
-                3,
-                10,
-            ),
-        )
+        milestones.record_milestones(session, t(3, 10))
     got = recorded(engine)
     assert ("P-1", "first_metered_use") in got and ("P-1", "first_server") not in got
 

@@ -11,8 +11,8 @@ Re-importing the same (pilot, respondent, questionnaire version) updates the
 stored response (a new revision, audited); it never adds a second one.
 
 Deliberately not here: what a valid answer is (``policies.evaluation``),
-wording for a command line, and the steering group's report (which reads
-:func:`summary` and :func:`pilot_answers`).
+wording for a command line, and summing the answers up
+(``ngc_pilot.evaluation_results``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +29,14 @@ from sqlmodel import Session, col, select
 
 from ngc_pilot import audit
 from ngc_pilot.db import utcnow
-from ngc_pilot.errors import InputError, NotFoundError
+from ngc_pilot.errors import InputError
 from ngc_pilot.evaluation_models import EvaluationAnswer, EvaluationResponse
 from ngc_pilot.models import Pilot
-from policies.evaluation import SCALE_MAX, SCALE_MIN, Questionnaire, Response, validate_response
+from policies.evaluation import Questionnaire, Response, validate_response
 from policies.problems import Problem
 from policies.yamlfile import LineIndex, load_with_lines
 
 FIXED_COLUMNS = ("questionnaire", "pilot", "respondent")
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -337,117 +335,3 @@ def import_files(
             [Problem(", ".join(map(str, paths)), "responses", [], "no responses found")]
         )
     return store(session, responses, questionnaire, actor=actor, files=[str(p) for p in paths])
-
-
-# ----------------------------------------------------------------------- reading
-
-
-def mean(scores: Sequence[int]) -> Decimal | None:
-    """The mean of ``scores`` as a Decimal rounded half-up to 2 places (None for none)."""
-    if not scores:
-        return None
-    return (Decimal(sum(scores)) / Decimal(len(scores))).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _answers(
-    session: Session, questionnaire: Questionnaire, pilot_id: str | None
-) -> list[tuple[EvaluationResponse, EvaluationAnswer]]:
-    query = (
-        select(EvaluationResponse, EvaluationAnswer)
-        .join(EvaluationAnswer, col(EvaluationAnswer.response_id) == col(EvaluationResponse.id))
-        .where(EvaluationResponse.questionnaire_version == questionnaire.version)
-        .order_by(col(EvaluationResponse.pilot_id), col(EvaluationResponse.respondent))
-    )
-    if pilot_id is not None:
-        query = query.where(EvaluationResponse.pilot_id == pilot_id)
-    return list(session.exec(query).all())
-
-
-def _require_pilot(session: Session, pilot_id: str) -> None:
-    if session.get(Pilot, pilot_id) is None:
-        raise NotFoundError([Problem("input", "pilot", pilot_id, "no such pilot")])
-
-
-def summary(
-    session: Session, questionnaire: Questionnaire, pilot_id: str | None = None
-) -> dict[str, Any]:
-    """Per area and question: responses received, the 1..5 distribution and the mean."""
-    if pilot_id is not None:
-        _require_pilot(session, pilot_id)
-    rows = _answers(session, questionnaire, pilot_id)
-    by_question: dict[str, list[Any]] = {}
-    respondents_by_area: dict[str, set[int]] = {}
-    for response, answer in rows:
-        by_question.setdefault(answer.question_id, []).append(
-            answer.score if answer.score is not None else answer.text
-        )
-        respondents_by_area.setdefault(answer.area, set()).add(response.id)  # type: ignore[arg-type]
-    areas = []
-    for area in questionnaire.areas:
-        questions = []
-        for question in area.questions:
-            given = by_question.get(question.id, [])
-            entry: dict[str, Any] = {
-                "id": question.id,
-                "kind": question.kind,
-                "text": question.text.model_dump(),
-                "responses": len(given),
-            }
-            if question.kind == "scale":
-                entry["distribution"] = {
-                    str(n): sum(1 for g in given if g == n) for n in range(SCALE_MIN, SCALE_MAX + 1)
-                }
-                entry["mean"] = mean(given)
-            questions.append(entry)
-        areas.append(
-            {
-                "id": area.id,
-                "title": area.title.model_dump(),
-                "responses": len(respondents_by_area.get(area.id, set())),
-                "questions": questions,
-            }
-        )
-    return {
-        "questionnaire": questionnaire.version,
-        "pilot": pilot_id,
-        "responses": len({r.id for r, _ in rows}),
-        "areas": areas,
-    }
-
-
-def pilot_answers(session: Session, questionnaire: Questionnaire, pilot_id: str) -> dict[str, Any]:
-    """One pilot's responses, each respondent's answers, and the free-text comments per area."""
-    _require_pilot(session, pilot_id)
-    rows = _answers(session, questionnaire, pilot_id)
-    order = {qid: i for i, qid in enumerate(questionnaire.questions)}
-    respondents: dict[int, dict[str, Any]] = {}
-    comments: dict[str, list[dict[str, str]]] = {a.id: [] for a in questionnaire.areas}
-    for response, answer in sorted(
-        rows, key=lambda ra: (ra[0].respondent, order[ra[1].question_id])
-    ):
-        entry = respondents.setdefault(
-            response.id,  # type: ignore[arg-type]
-            {
-                "respondent": response.respondent,
-                "revision": response.revision,
-                "updated_at": response.updated_at.isoformat(),
-                "answers": {},
-            },
-        )
-        if answer.score is not None:
-            entry["answers"][answer.question_id] = answer.score
-        else:
-            entry["answers"][answer.question_id] = answer.text
-            comments[answer.area].append(
-                {
-                    "respondent": response.respondent,
-                    "question": answer.question_id,
-                    "text": answer.text or "",
-                }
-            )
-    return {
-        "questionnaire": questionnaire.version,
-        "pilot": pilot_id,
-        "respondents": list(respondents.values()),
-        "comments": comments,
-    }

@@ -15,6 +15,7 @@ from policies.evaluation import Questionnaire, load_questionnaire, response_json
 from policies.problems import InputProblems
 
 evaluation = lazy_module("ngc_pilot.evaluation")
+results = lazy_module("ngc_pilot.evaluation_results")
 db = lazy_module("ngc_pilot.db")
 
 app = typer.Typer(
@@ -77,7 +78,7 @@ def list_(
     obj: AppContext = ctx.obj
     q = _questionnaire(questionnaire)
     with db.session_scope(obj.engine) as session:
-        data = evaluation.summary(session, q, pilot)
+        data = results.summary(session, q, pilot)
     if as_json:
         emit_json(data)
         return
@@ -110,7 +111,7 @@ def show(
     obj: AppContext = ctx.obj
     q = _questionnaire(questionnaire)
     with db.session_scope(obj.engine) as session:
-        data = evaluation.pilot_answers(session, q, pilot)
+        data = results.pilot_answers(session, q, pilot)
     if as_json:
         emit_json(data)
         return

@@ -183,3 +183,19 @@ def test_schema_describes_a_valid_response_file(cli, tmp_path):
     jsonschema.validate(ok, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**ok, "questionnaire": 2}, schema)
+
+
+def test_the_mean_is_rounded_half_up_to_two_places():
+    from decimal import Decimal
+
+    from ngc_pilot.evaluation_results import mean
+
+    assert mean([1, 1, 1, 1, 1, 1, 1, 2]) == Decimal("1.13")  # 9 / 8 = 1.125
+    assert mean([]) is None
+
+
+def test_list_prints_a_table_per_area_and_question(cli, pilots, tmp_path):
+    path = write(tmp_path / "r.yaml", answer("P-1", "ada", **{"pay.acceptable": 2}))
+    assert cli("evaluation", "import", str(path)).code == 0
+    out = cli("evaluation", "list").out
+    assert "pay.acceptable" in out and "2.00" in out and "1 response(s)" in out

@@ -84,6 +84,10 @@ def _yaml_records(text: str, source: str) -> tuple[list[Record], LineIndex | Non
         )
         for key in sorted(set(data) - {"questionnaire", "responses"}, key=str)
     ]
+    if "questionnaire" not in data:
+        message = "give the version of the questionnaire this file answers, e.g. 'questionnaire: 1'"
+        problems.append(Problem(source, "questionnaire", None, message, line=1))
+        return [], index, problems
     items = data["responses"]
     if not isinstance(items, list):
         problems.append(
@@ -98,9 +102,20 @@ def _yaml_records(text: str, source: str) -> tuple[list[Record], LineIndex | Non
         return [], index, problems
     records: list[Record] = []
     for i, item in enumerate(items):
-        if isinstance(item, dict):
+        if isinstance(item, dict) and "questionnaire" in item:
+            problems.append(
+                Problem(
+                    source,
+                    "questionnaire",
+                    item["questionnaire"],
+                    "the version is given once, at the top of the file",
+                    line=index.line_of(("responses", i, "questionnaire")),
+                    record=_name(item, f"response {i + 1}"),
+                )
+            )
+        elif isinstance(item, dict):
             # The version is said once per file; each record answers it.
-            item = {"questionnaire": data.get("questionnaire"), **item}
+            item = {"questionnaire": data["questionnaire"], **item}
         records.append((item, _name(item, f"response {i + 1}"), index.line_of(("responses", i))))
     return records, index, problems
 

@@ -50,7 +50,7 @@ def _answers(
 
 def _require_pilot(session: Session, pilot_id: str) -> None:
     if session.get(Pilot, pilot_id) is None:
-        raise NotFoundError([Problem("input", "pilot", pilot_id, "no such pilot")])
+        raise NotFoundError([Problem("evaluation", "pilot", pilot_id, "no such pilot")])
 
 
 def summary(

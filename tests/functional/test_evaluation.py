@@ -199,3 +199,17 @@ def test_list_prints_a_table_per_area_and_question(cli, pilots, tmp_path):
     assert cli("evaluation", "import", str(path)).code == 0
     out = cli("evaluation", "list").out
     assert "pay.acceptable" in out and "2.00" in out and "1 response(s)" in out
+
+
+def test_a_yaml_file_must_name_its_questionnaire_version_once_at_the_top(cli, pilots, tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({"responses": [answer("P-1", "ada", **{"infra.compute": 3})]}))
+    result = cli("evaluation", "import", str(path))
+    assert result.code == 2 and "r.yaml:1: questionnaire = None: give the version" in result.err
+    path.write_text(
+        yaml.safe_dump(
+            {"questionnaire": 1, "responses": [{**answer("P-1", "ada"), "questionnaire": 1}]}
+        )
+    )
+    result = cli("evaluation", "import", str(path))
+    assert result.code == 2 and "the version is given once, at the top of the file" in result.err

@@ -8,7 +8,9 @@ every file is collected before anything is written — an answer outside its
 scale, an unknown question, a pilot that was not selected, a response to
 another questionnaire version — and one problem refuses the whole import.
 Re-importing the same (pilot, respondent, questionnaire version) updates the
-stored response (a new revision, audited); it never adds a second one.
+stored response (a new revision, audited; the file's answers replace the
+stored ones, so a question left out is no longer answered); it never adds a
+second one.
 
 Deliberately not here: what a valid answer is (``policies.evaluation``),
 wording for a command line, and summing the answers up

@@ -342,3 +342,8 @@ apscheduler_jobs = Table(
     Column("next_run_time", Float(25), index=True),
     Column("job_state", LargeBinary, nullable=False),
 )
+
+
+# The evaluation's tables live in a module of their own; importing it here puts
+# them on SQLModel.metadata wherever the models are (migrations, tests).
+from ngc_pilot import evaluation_models  # noqa: E402, F401

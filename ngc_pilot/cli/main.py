@@ -20,13 +20,16 @@ from ngc_pilot.cli import (
     audit_cmd,
     db_cmd,
     demo_cmd,
+    evaluation_cmd,
     intake_cmd,
     invoice_cmd,
     lifecycle_cmd,
     meter_cmd,
+    milestones_cmd,
     policy_cmd,
     select_cmd,
     serve_cmd,
+    support_cmd,
     tenants_cmd,
     tui_cmd,
 )
@@ -65,6 +68,9 @@ tenants_cmd.tenants_app.command("data-access")(lifecycle_cmd.data_access)
 app.command("outbox")(lifecycle_cmd.outbox)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(serve_cmd.jobs_app, name="jobs")
+app.add_typer(evaluation_cmd.app, name="evaluation")
+app.add_typer(support_cmd.app, name="support")
+app.command("milestones")(milestones_cmd.milestones)
 
 
 @app.callback()

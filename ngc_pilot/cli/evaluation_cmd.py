@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.options import JsonFlag
 from ngc_pilot.errors import InputError
 from ngc_pilot.lazy import lazy_module
 from policies.evaluation import Questionnaire, load_questionnaire, response_json_schema
@@ -23,7 +24,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 Files = Annotated[list[Path], typer.Argument(help="YAML or CSV files.", dir_okay=False)]
 QuestionnaireFile = Annotated[
     Path | None,

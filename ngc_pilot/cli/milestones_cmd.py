@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.options import JsonFlag
 from ngc_pilot.lazy import lazy_module
 
 milestones_service = lazy_module("ngc_pilot.milestones")
@@ -17,7 +18,7 @@ db = lazy_module("ngc_pilot.db")
 def milestones(
     ctx: typer.Context,
     pilot: Annotated[str | None, typer.Option("--pilot", help="Only this pilot.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Onboarding milestones per pilot: tenant active, first server, first use, data access.
 

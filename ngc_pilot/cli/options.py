@@ -23,11 +23,17 @@ from ngc_pilot.errors import InputError
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 CloudOpt = Annotated[
     str | None,
-    typer.Option("--cloud", help="clouds.yaml entry to act as (default from settings: devcloud)."),
+    typer.Option(
+        "--cloud",
+        help="clouds.yaml entry to act as (default: settings, then OS_CLOUD, then devcloud).",
+    ),
 ]
 CloudsFile = Annotated[
     Path | None,
-    typer.Option("--clouds-file", help="clouds.yaml to read (default: standard search path)."),
+    typer.Option(
+        "--clouds-file",
+        help="clouds.yaml to read (default: settings, then OS_CLIENT_CONFIG_FILE, then the standard search path).",
+    ),
 ]
 
 

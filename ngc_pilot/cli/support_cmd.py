@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.options import JsonFlag
 from ngc_pilot.lazy import lazy_module
 
 support_log = lazy_module("ngc_pilot.support_log")
@@ -17,7 +18,6 @@ app = typer.Typer(
     help="The support log: open, respond, close, list, stats per area.", no_args_is_help=True
 )
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 At = Annotated[
     str | None,
     typer.Option("--at", help="When (ISO 8601 with a zone, e.g. 2021-05-10T09:00Z; default now)."),

@@ -5,7 +5,11 @@ Files are YAML, JSON (same structure: ``{"applications": [...]}``) or CSV
 problem in every file is collected before anything is written; one bad
 record refuses the whole import (exit code 2) and the database is untouched.
 Re-importing a record with the same id updates it (a new revision, audited);
-it never creates a duplicate.
+it never creates a duplicate.  Ids are compared folded (:func:`id_key`), in the
+files and against the database, so ``ACC-1`` and ``acc-1`` are refused as one
+id given twice rather than becoming two tenants with one cloud project name.
+Files are read defensively: bounded size, no repeated keys or columns, a
+leading byte-order mark accepted in every format.
 """
 
 from __future__ import annotations
@@ -20,16 +24,22 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from ngc_pilot import audit
 from ngc_pilot.db import utcnow
 from ngc_pilot.errors import InputError
 from ngc_pilot.models import Application
-from policies.nomination import Nomination
+from policies.nomination import Nomination, id_key
 from policies.problems import Problem, problems_from_validation
 from policies.selection_policy import SelectionPolicy
-from policies.yamlfile import LineIndex, load_with_lines
+from policies.yamlfile import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_NUMBER_CHARS,
+    LineIndex,
+    load_with_lines,
+)
 
 LIST_COLUMNS = {"data.types", "data.sources", "task_types"}
 
@@ -76,17 +86,64 @@ def _records_yaml(
     return _records_from_document(data, source, index)
 
 
+class _JsonRefused(ValueError):
+    """JSON that parses but that we will not read (a repeated key, a huge number)."""
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _JsonRefused(f"the key {key!r} is given twice in one object")
+        out[key] = value
+    return out
+
+
+def _json_number(text: str) -> Any:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _JsonRefused(
+            f"a number of {len(text)} characters; at most {MAX_NUMBER_CHARS} are allowed"
+        )
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _json_constant(name: str) -> Any:
+    raise _JsonRefused(f"{name} is not a JSON number")
+
+
+def _depth(data: Any) -> int:
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        deepest = max(deepest, level)
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, dict | list):
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def _records_json(
     text: str, source: str
 ) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
+    def refused(message: str, line: int | None = None) -> tuple[list[Any], None, list[Problem]]:
+        return [], None, [Problem(source, "(file)", None, message, line=line)]
+
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return (
-            [],
-            None,
-            [Problem(source, "(file)", None, f"not valid JSON: {exc.msg}", line=exc.lineno)],
+        data = json.loads(
+            text,
+            object_pairs_hook=_json_object,
+            parse_int=_json_number,
+            parse_float=_json_number,
+            parse_constant=_json_constant,
         )
+    except json.JSONDecodeError as exc:
+        return refused(f"not valid JSON: {exc.msg}", exc.lineno)
+    except _JsonRefused as exc:
+        return refused(f"not accepted JSON: {exc}")
+    except RecursionError:
+        return refused(f"not accepted JSON: nested deeper than {MAX_DEPTH} levels")
+    if _depth(data) > MAX_DEPTH:
+        return refused(f"not accepted JSON: nested deeper than {MAX_DEPTH} levels")
     return _records_from_document(data, source, None)
 
 
@@ -166,6 +223,17 @@ def _records_csv(
     records = []
     problems = []
     try:
+        header = reader.fieldnames or []
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            return (
+                [],
+                None,
+                [
+                    Problem(source, "(header)", name, "this column is given twice", line=1)
+                    for name in repeated
+                ],
+            )
         for row in reader:
             line = reader.line_num
             if None in row:
@@ -194,7 +262,15 @@ def read_file(
 ) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            limit = MAX_FILE_BYTES // (1024 * 1024)
+            return (
+                [],
+                None,
+                [Problem(source, "(file)", None, f"larger than {limit} MiB, the limit")],
+            )
+        # "utf-8-sig" drops the byte-order mark a spreadsheet's "CSV UTF-8" writes.
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return [], None, [Problem(source, "(file)", None, "file not found")]
     except (OSError, UnicodeDecodeError) as exc:
@@ -246,20 +322,22 @@ def validate_files(
                 )
                 continue
             raw_id = raw.get("id")
-            if isinstance(raw_id, str | int) and str(raw_id) in seen:
+            key = id_key(str(raw_id)) if isinstance(raw_id, str | int) else None
+            if key is not None and key in seen:
                 problems.append(
                     Problem(
                         str(path),
                         "id",
                         raw_id,
-                        f"duplicate id; first given at {seen[str(raw_id)]}",
+                        f"duplicate id (ids are compared ignoring case and surrounding "
+                        f"space); first given at {seen[key]}",
                         line=line,
                         record=record,
                     )
                 )
                 continue
-            if isinstance(raw_id, str | int):
-                seen[str(raw_id)] = where
+            if key is not None:
+                seen[key] = where
             try:
                 nomination = Nomination.model_validate(raw, context=context)
             except ValidationError as exc:
@@ -358,11 +436,37 @@ def store(
     return report
 
 
+def _clashes_with_stored(
+    session: Session, nominations: Sequence[SourcedNomination]
+) -> list[Problem]:
+    """Nominations whose id folds to a stored application's id without being it."""
+    stored = {
+        id_key(app_id): (app_id, source)
+        for app_id, source in session.exec(select(Application.id, Application.source)).all()
+    }
+    problems = []
+    for item in nominations:
+        app_id = item.nomination.id
+        match = stored.get(id_key(app_id))
+        if match is not None and match[0] != app_id:
+            problems.append(
+                Problem(
+                    item.source,
+                    "id",
+                    app_id,
+                    f"the same id as the stored nomination {match[0]!r} (from {match[1]}) "
+                    "when case and surrounding space are ignored; use that exact id to update it",
+                )
+            )
+    return problems
+
+
 def import_files(
     session: Session, paths: Sequence[Path], policy: SelectionPolicy, *, actor: str
 ) -> ImportReport:
     """Validate all files, then store; raises :class:`InputError` (nothing written) on any problem."""
     nominations, problems = validate_files(paths, policy)
+    problems.extend(_clashes_with_stored(session, nominations))
     if problems:
         raise InputError(problems)
     if not nominations:

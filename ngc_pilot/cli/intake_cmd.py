@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.errors import InputError
@@ -144,7 +145,7 @@ def show(
         return
     n = a.nomination
     out = obj.out
-    out.print(f"[bold]{n.id}[/bold]  {n.name}")
+    out.print(Text.assemble((n.id, "bold"), "  ", n.name))
     out.print(f"PI: {n.principal_investigator.name} <{n.principal_investigator.email}>")
     out.print(f"Institution: {n.institution} ({n.institution_type}), nominated by {n.nominated_by}")
     out.print(

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import sys
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import click
 import typer
 from pydantic import ValidationError
+from rich.console import Console
 
 from ngc_pilot.cli import (
     audit_cmd,
@@ -112,7 +114,21 @@ def main(
         ) from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"cannot read settings file {config}: {exc}") from exc
-    ctx.obj = AppContext(settings)
+    ctx.obj = _literal(AppContext(settings))
+
+
+def _literal(context: AppContext) -> AppContext:
+    """The context with consoles that print every string as text, never as Rich markup.
+
+    Names, pitches and reasons come from files and the database: "[/]" in one
+    must neither crash a listing nor restyle the operator's screen.  Styling is
+    given explicitly (``style=``, :class:`rich.text.Text`).
+    """
+
+    def literal(console: Console) -> Console:
+        return Console(stderr=console.stderr, width=console.width, highlight=False, markup=False)
+
+    return replace(context, out=literal(context.out), err=literal(context.err))
 
 
 def _print_error(error: NgcPilotError) -> None:

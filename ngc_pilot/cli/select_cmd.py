@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.errors import InputError
@@ -83,7 +84,7 @@ def propose(
 def _print(obj: AppContext, data: dict[str, Any]) -> None:
     out = obj.out
     if data["status"] == "infeasible":
-        out.print("[bold red]No feasible selection.[/bold red]")
+        out.print("No feasible selection.", style="bold red")
         for reason in data["infeasibility"]:
             out.print(f"  - {reason}")
         return
@@ -93,9 +94,10 @@ def _print(obj: AppContext, data: dict[str, Any]) -> None:
         else f"NOT proven optimal: {data['status']}, gap {data['gap']}"
     )
     out.print(
-        f"[bold]Selection of {len(data['selected'])}[/bold] ({data['k_min']}..{data['k_max']}) — "
+        Text(f"Selection of {len(data['selected'])}", style="bold"),
+        f"({data['k_min']}..{data['k_max']}) — "
         f"objective {data['objective']:.2f}, {certificate}, "
-        f"{data['candidates']} eligible candidates, solved in {data['solve_seconds'] * 1000:.0f} ms"
+        f"{data['candidates']} eligible candidates, solved in {data['solve_seconds'] * 1000:.0f} ms",
     )
     table = Table(
         "id",
@@ -145,7 +147,8 @@ def _print(obj: AppContext, data: dict[str, Any]) -> None:
     if data.get("decision"):
         d = data["decision"]
         out.print(
-            f"[bold green]Committed[/bold green] as decision {d['id']} by {d['decided_by']}: {d['reason']}"
+            Text("Committed", style="bold green"),
+            f"as decision {d['id']} by {d['decided_by']}: {d['reason']}",
         )
     else:
         out.print(

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -118,11 +119,13 @@ class ImportFileScreen(ModalScreen[ImportReport | None]):
         if isinstance(error, InputError):
             count = len(error.problems)
             result.update(
-                f"{count} problem{'s' if count != 1 else ''}; nothing was imported\n"
-                + "\n".join(f"  {p}" for p in error.problems)
+                Text(
+                    f"{count} problem{'s' if count != 1 else ''}; nothing was imported\n"
+                    + "\n".join(f"  {p}" for p in error.problems)
+                )
             )
         else:
-            result.update(f"Could not import: {type(error).__name__}: {error}")
+            result.update(Text(f"Could not import: {type(error).__name__}: {error}"))
         result.set_class(True, "has-problems")
 
     @on(Button.Pressed, "#import-cancel")

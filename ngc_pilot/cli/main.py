@@ -114,6 +114,10 @@ def main(
         ) from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"cannot read settings file {config}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"cannot read settings file {config}: not UTF-8 text; is it a binary file?"
+        ) from exc
     ctx.obj = _literal(AppContext(settings))
 
 

@@ -24,8 +24,14 @@ app = typer.Typer(
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-MinOpt = Annotated[int | None, typer.Option("--min", help="Fewest pilots (default: policy k_min).")]
-MaxOpt = Annotated[int | None, typer.Option("--max", help="Most pilots (default: policy k_max).")]
+MinOpt = Annotated[
+    int | None,
+    typer.Option("--min", min=1, max=1000, help="Fewest pilots (default: policy k_min)."),
+]
+MaxOpt = Annotated[
+    int | None,
+    typer.Option("--max", min=1, max=1000, help="Most pilots (default: policy k_max)."),
+]
 LockIn = Annotated[
     list[str] | None, typer.Option("--lock-in", help="Always select this id (repeatable).")
 ]

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from support.records import record
@@ -43,13 +43,15 @@ def test_yaml_aliases_are_refused_before_they_expand():
         load_with_lines(bomb)
 
 
-@given(st.integers(min_value=MAX_DEPTH + 1, max_value=3000), st.booleans())
+@settings(deadline=None, max_examples=30)
+@given(st.integers(min_value=MAX_DEPTH + 1, max_value=1500), st.booleans())
 def test_yaml_nesting_beyond_the_limit_is_refused_with_the_limit(depth, flow):
     text = ("[" * depth + "]" * depth) if flow else "".join(f"{' ' * i}k:\n" for i in range(depth))
     with pytest.raises(yaml.YAMLError, match=f"deeper than {MAX_DEPTH}"):
         load_with_lines(text)
 
 
+@settings(deadline=None)
 @given(
     st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=8), st.integers(), st.integers()
 )
@@ -58,6 +60,7 @@ def test_a_key_repeated_in_a_yaml_mapping_is_refused(key, first, second):
         load_with_lines(f"outer:\n  {key}: {first}\n  {key}: {second}\n")
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=41, max_value=10_000))
 def test_a_yaml_number_too_long_to_be_meant_is_refused_not_called_a_date(digits):
     with pytest.raises(yaml.YAMLError, match="at most 40"):
@@ -68,6 +71,7 @@ def test_a_yaml_byte_order_mark_is_accepted():
     assert load_with_lines("\ufeffa: 1\n")[0] == {"a": 1}
 
 
+@settings(deadline=None)
 @given(
     st.sampled_from(["name", "institution", "nominated_by", "principal_investigator__name"]),
     st.sampled_from(CONTROL),
@@ -78,6 +82,7 @@ def test_control_characters_in_any_text_field_are_refused(field, control, tail):
     assert any("control character" in msg for _, msg in errors), errors
 
 
+@settings(deadline=None)
 @given(st.sampled_from([c for c in CONTROL if c not in "\t\n"]))
 def test_the_pitch_may_span_lines_but_holds_no_other_control_character(control):
     assert _errors(pitch="first line\n\tsecond line") == []
@@ -95,6 +100,7 @@ def test_a_one_word_pitch_over_the_character_limit_is_refused_naming_the_limit()
     ]
 
 
+@settings(deadline=None)
 @given(
     st.sampled_from(
         [
@@ -119,6 +125,7 @@ def test_a_non_finite_storage_is_called_not_finite(value):
     ]
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=4, max_value=29), st.sampled_from(["PB", "PiB", "TB"]))
 def test_a_data_volume_beyond_1000_pb_is_refused_naming_the_limit(extra_digits, unit):
     volume = f"{'9' * extra_digits} {unit}"
@@ -131,6 +138,7 @@ def test_a_data_volume_beyond_1000_pb_is_refused_naming_the_limit(extra_digits, 
         assert errors == []
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=31, max_value=5000))
 def test_a_size_with_too_many_digits_is_refused_naming_the_limit(digits):
     with pytest.raises(SizeError, match="at most 30"):
@@ -141,6 +149,7 @@ def test_a_size_with_too_many_digits_is_refused_naming_the_limit(digits):
 LOOKALIKES = {"A": "Ａ", "K": "\u212a", "a": "ａ", "1": "１"}
 
 
+@settings(deadline=None)
 @given(
     st.text(alphabet=string.ascii_letters + string.digits + "-._", min_size=1, max_size=30),
     st.data(),
@@ -157,6 +166,7 @@ def test_ids_that_name_one_cloud_project_have_one_key(base, data):
     assert id_key(variant) == id_key(base)
 
 
+@settings(deadline=None)
 @given(st.text(alphabet=string.ascii_letters + string.digits + "-._", min_size=1, max_size=30))
 def test_valid_ids_with_one_cloud_project_name_have_one_key(pilot_id):
     policy = SimpleNamespace(tenancy=SimpleNamespace(project_prefix="ngc-"))

@@ -2,19 +2,34 @@
 
 ``make_engine(url)`` is called by the entry point with the configured URL;
 nothing here builds an engine at import time.  SQLite (the default) gets
-foreign keys and a busy timeout; PostgreSQL is used as is.
+foreign keys and a busy timeout; PostgreSQL is used as is.  A URL that cannot
+work (not a URL, an unknown scheme, a driver that is not installed, an
+in-memory SQLite database that would vanish with the command, a SQLite path
+that is a folder or cannot be created) is refused here as an
+:class:`~ngc_pilot.errors.InputError` naming the URL with its password hidden;
+:func:`describe_database_error` turns what the database itself refuses into
+one line without the statement's parameters (they hold personal data).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, event
+from sqlalchemy import DateTime, Engine, event, exc
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
+
+from ngc_pilot.errors import InputError
+from policies.problems import Problem
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite command waits for another one's write lock before giving up."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -40,21 +55,107 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _refuse(url: str, message: str) -> InputError:
+    return InputError([Problem("--db", "url", url, message)])
+
+
+def masked(url: str | URL) -> str:
+    """``url`` with its password hidden (or the text as given when it is not a URL)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (exc.ArgumentError, ValueError):
+        return str(url).split("@")[-1] if "@" in str(url) else str(url)
+
+
+def _check_sqlite(url: str, parsed: URL) -> None:
+    database = parsed.database or ""
+    if not database or database == ":memory:" or parsed.query.get("mode") == "memory":
+        raise _refuse(
+            url,
+            "an in-memory SQLite database vanishes when the command ends; "
+            "give a file, e.g. sqlite:///var/ngc-pilot.db",
+        )
+    if database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists() and not path.is_file():
+        raise _refuse(url, f"{path} is not a file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _refuse(url, f"cannot create the folder {path.parent}: {error.strerror}") from error
+    writable = path if path.exists() else path.parent
+    if not os.access(writable, os.W_OK):
+        raise _refuse(url, f"{writable} is not writable")
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
-    """An engine for ``url``; creates the SQLite file's folder when needed."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, echo=echo, pool_pre_ping=True)
+    """An engine for ``url``; creates the SQLite file's folder when needed.
+
+    Raises :class:`InputError` for a URL that cannot work (see the module doc).
+    """
+    try:
+        parsed = make_url(url)
+    except (exc.ArgumentError, ValueError) as error:
+        raise _refuse(
+            masked(url),
+            "not a database URL; use sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME",
+        ) from error
+    if parsed.get_backend_name() == "sqlite":
+        _check_sqlite(masked(parsed), parsed)
+    try:
+        engine = create_engine(url, echo=echo, pool_pre_ping=True)
+    except exc.NoSuchModuleError as error:
+        raise _refuse(
+            masked(parsed),
+            f"unknown database kind {parsed.drivername!r}; use sqlite or postgresql+psycopg",
+        ) from error
+    except ImportError as error:
+        raise _refuse(
+            masked(parsed),
+            f"the driver for {parsed.drivername!r} is not installed ({error.name}); "
+            "use sqlite or postgresql+psycopg",
+        ) from error
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.close()
 
     return engine
+
+
+def _refuse_unstorable(session: Session, _context: object, _instances: object) -> None:
+    """Refuse, on every backend, text that PostgreSQL would refuse: too long, or with NUL.
+
+    SQLite stores a 300-character actor in a 200-character column; PostgreSQL
+    raises.  Checking the declared lengths before every flush makes both
+    backends accept and refuse the same rows, with a message naming the field.
+    """
+    problems = []
+    for obj in [*session.new, *session.dirty]:
+        mapper = sa_inspect(obj).mapper
+        for prop in mapper.column_attrs:
+            column = prop.columns[0]
+            value = getattr(obj, prop.key, None)
+            if not isinstance(value, str):
+                continue
+            length = getattr(column.type, "length", None)
+            where = f"{mapper.local_table.name}.{column.name}"
+            if length is not None and len(value) > length:
+                problems.append(
+                    Problem("database", where, value, f"at most {length} characters are allowed")
+                )
+            elif "\x00" in value:
+                problems.append(Problem("database", where, value, "contains a NUL character"))
+    if problems:
+        raise InputError(problems)
+
+
+event.listen(Session, "before_flush", _refuse_unstorable)
 
 
 @contextmanager
@@ -67,3 +168,32 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def describe_database_error(error: exc.SQLAlchemyError) -> tuple[str, int]:
+    """One line for what the database refused, and the exit code; never the parameters.
+
+    SQLAlchemy's own message carries the statement and its parameters (a PI's
+    e-mail address, say); only the driver's first line is kept.
+    """
+    original = getattr(error, "orig", None)
+    first = (str(original) if original is not None else str(error)).strip().splitlines()
+    reason = first[0] if first else type(error).__name__
+    reason = reason.split("[SQL:")[0].strip()
+    if isinstance(error, exc.IntegrityError):
+        return (
+            "another ngc-pilot changed the same records at the same time; nothing was "
+            "changed, run the command again",
+            1,
+        )
+    if isinstance(error, exc.OperationalError) and "locked" in reason:
+        return (
+            f"the database is busy: another ngc-pilot held it for more than "
+            f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s; nothing was changed, try again",
+            1,
+        )
+    if isinstance(error, exc.OperationalError | exc.InterfaceError):
+        return f"cannot use the database: {reason}", 2
+    if isinstance(error, exc.DataError | exc.StatementError):
+        return f"the database refused a value: {reason}; nothing was changed", 2
+    return f"the database failed: {reason}; nothing was changed", 1

@@ -35,7 +35,7 @@ from ngc_pilot.cli import (
 from ngc_pilot.cli.context import AppContext
 from ngc_pilot.errors import InputError, NgcPilotError
 from ngc_pilot.settings import build_settings
-from policies.problems import problems_from_validation
+from policies.problems import Problem, problems_from_validation
 from provisioner.backend import CloudError
 
 app = typer.Typer(
@@ -105,6 +105,10 @@ def main(
     if policy:
         overrides["policy"] = {"selection_file": str(policy)}
     if actor:
+        if len(actor) > 200:
+            raise InputError(
+                [Problem("--actor", "actor", actor, "at most 200 characters are allowed")]
+            )
         overrides["audit"] = {"actor": actor}
     try:
         settings = build_settings(config, overrides)
@@ -154,10 +158,47 @@ _USAGE = (click.ClickException, typer.TyperException)
 _ABORT = (click.exceptions.Abort, typer.Abort)
 
 
+def _database_error(error: Exception) -> tuple[str, int] | None:
+    """(one line, exit code) for an error the database raised; None for anything else.
+
+    Looked up lazily: ``--help`` must not import SQLAlchemy.
+    """
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is None or not isinstance(error, sa_exc.SQLAlchemyError):
+        return None
+    from ngc_pilot.db import describe_database_error
+
+    return describe_database_error(error)
+
+
+def _refuse_control_characters(argv: list[str]) -> None:
+    """Command-line text reaches the database and the audit log: no control characters.
+
+    (Tab and newline are allowed, for a multi-line --reason.)
+    """
+    for arg in argv:
+        bad = next(
+            (c for c in arg if (ord(c) < 32 and c not in "\t\n") or 127 <= ord(c) < 160), None
+        )
+        if bad is not None:
+            raise InputError(
+                [
+                    Problem(
+                        "command line",
+                        "argument",
+                        arg,
+                        f"contains the control character U+{ord(bad):04X}; only printable text "
+                        "is allowed",
+                    )
+                ]
+            )
+
+
 def run(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code."""
     command = typer.main.get_command(app)
     try:
+        _refuse_control_characters(sys.argv[1:] if argv is None else argv)
         result = command.main(args=argv, prog_name="ngc-pilot", standalone_mode=False)
     except NgcPilotError as error:
         _print_error(error)
@@ -177,6 +218,18 @@ def run(argv: list[str] | None = None) -> int:
     except _ABORT:
         sys.stderr.write("aborted\n")
         return 1
+    except OSError as error:
+        # A file named on the command line cannot be read or written (a missing folder for -o).
+        where = f"{error.filename}: " if error.filename else ""
+        sys.stderr.write(f"error: {where}{error.strerror or error}\n")
+        return 2
+    except Exception as error:  # a database's refusal: one line; anything else is a bug
+        described = _database_error(error)
+        if described is None:
+            raise
+        message, code = described
+        sys.stderr.write(f"error: {message}\n")
+        return code
     return result if isinstance(result, int) else 0
 
 

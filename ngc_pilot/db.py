@@ -81,12 +81,15 @@ def _check_sqlite(url: str, parsed: URL) -> None:
     if path.exists() and not path.is_file():
         raise _refuse(url, f"{path} is not a file")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The database holds PIs' names and e-mail addresses: a new one is 0600 in a
+        # folder created 0700 (an existing folder or file keeps the mode it has).
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     except OSError as error:
-        raise _refuse(url, f"cannot create the folder {path.parent}: {error.strerror}") from error
-    writable = path if path.exists() else path.parent
-    if not os.access(writable, os.W_OK):
-        raise _refuse(url, f"{writable} is not writable")
+        raise _refuse(url, f"cannot create {path}: {error.strerror}") from error
+    if not os.access(path, os.W_OK):
+        raise _refuse(url, f"{path} is not writable")
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:

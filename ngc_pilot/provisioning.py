@@ -36,6 +36,7 @@ from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.models import Application, Pilot, ProvisionStep, Tenant
 from policies import capacity as capacity_policy
 from policies.lifecycle import LifecyclePolicy, load_lifecycle_policy
+from policies.nomination import ID_RULE, is_valid_id
 from policies.problems import Problem
 from policies.tenancy import TenantPolicy, allocate_cidr, choose_size
 from provisioner import environment
@@ -727,4 +728,8 @@ def verify(prov: Provisioner) -> list[Probe]:
 
 
 def environment_info(prov: Provisioner, pilot_id: str) -> dict[str, Any]:
+    # A pilot id never names a path outside the environments folder ("../x", "/etc").
+    root = prov.environments_dir.resolve()
+    if not is_valid_id(pilot_id) or (root / pilot_id).resolve().parent != root:
+        raise InputError([Problem("command line", "pilot", pilot_id, ID_RULE)])
     return environment.describe(prov.environments_dir / pilot_id)

@@ -43,6 +43,14 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+ID_RULE = "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def is_valid_id(value: str) -> bool:
+    """Whether ``value`` is a nomination (and pilot) id: also safe as one path component."""
+    return bool(_ID.fullmatch(value)) and value not in (".", "..")
+
+
 def id_key(value: str) -> str:
     """The form under which two ids are the same nomination, and the same cloud project.
 
@@ -199,10 +207,8 @@ class Nomination(_Strict):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not _ID.fullmatch(value):
-            raise ValueError(
-                "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-            )
+        if not is_valid_id(value):
+            raise ValueError(ID_RULE)
         return value
 
     @field_validator("pitch")

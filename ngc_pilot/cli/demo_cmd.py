@@ -45,6 +45,7 @@ def _shift_dates(data: Any, delta: timedelta) -> Any:
 def replay_today(folder: Path, policy_file: Path, today: date) -> tuple[Path, list[Path], int]:
     """Copies of the policy and the demo nominations with dates moved to ``today``."""
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)  # the copies hold PIs' names and e-mail addresses
     policy = yaml.safe_load(policy_file.read_text())
     start = policy["pilot_period"]["start"]
     delta = timedelta(

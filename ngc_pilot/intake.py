@@ -329,8 +329,8 @@ def validate_files(
                         str(path),
                         "id",
                         raw_id,
-                        f"duplicate id (ids are compared ignoring case and surrounding "
-                        f"space); first given at {seen[key]}",
+                        f"duplicate id (case and surrounding space ignored); "
+                        f"first given at {seen[key]}",
                         line=line,
                         record=record,
                     )

@@ -103,6 +103,11 @@ class SelectionDecision(SQLModel, table=True):
     explanations: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
+    # The latest decision the proposal was computed against (0: none); unique, so two
+    # commits of proposals that saw the same state cannot both succeed (issue 8).
+    based_on: int | None = Field(
+        default=None, sa_column=Column(Integer, nullable=True, unique=True, index=True)
+    )
 
 
 class Pilot(SQLModel, table=True):

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label, Static
@@ -119,13 +119,13 @@ class ImportFileScreen(ModalScreen[ImportReport | None]):
         if isinstance(error, InputError):
             count = len(error.problems)
             result.update(
-                Text(
+                Content(
                     f"{count} problem{'s' if count != 1 else ''}; nothing was imported\n"
                     + "\n".join(f"  {p}" for p in error.problems)
                 )
             )
         else:
-            result.update(Text(f"Could not import: {type(error).__name__}: {error}"))
+            result.update(Content(f"Could not import: {type(error).__name__}: {error}"))
         result.set_class(True, "has-problems")
 
     @on(Button.Pressed, "#import-cancel")

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
@@ -191,13 +191,13 @@ class NominationFormScreen(ModalScreen[ImportReport | None]):
         for field in self.fields:
             error = self.query_one(f"#{_wid(field.key)}-error", Static)
             messages = by_field.get(field.key, [])
-            error.update(Text("\n".join(messages)))
+            error.update(Content("\n".join(messages)))
             error.set_class(bool(messages), "shown")
         summary = self.query_one("#form-summary", Static)
         if problems:
             count = len(problems)
             summary.update(
-                Text(
+                Content(
                     f"{count} problem{'s' if count != 1 else ''}; nothing was saved\n"
                     + "\n".join(f"  {p}" for p in problems)
                 )

@@ -192,7 +192,7 @@ def describe_database_error(error: exc.SQLAlchemyError) -> tuple[str, int]:
     if isinstance(error, exc.OperationalError) and "locked" in reason:
         return (
             f"the database is busy: another ngc-pilot held it for more than "
-            f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s; nothing was changed, try again",
+            f"{SQLITE_BUSY_TIMEOUT_MS / 1000:g} s; nothing was changed, try again",
             1,
         )
     if isinstance(error, exc.OperationalError | exc.InterfaceError):

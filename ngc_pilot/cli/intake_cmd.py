@@ -29,8 +29,15 @@ Files = Annotated[list[Path], typer.Argument(help="YAML, JSON or CSV files.", di
 def import_(ctx: typer.Context, files: Files, as_json: JsonFlag = False) -> None:
     """Validate FILES and store their nominations; any problem refuses all (exit code 2)."""
     obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        report = intake.import_files(session, files, obj.policy, actor=obj.actor)
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with db.session_scope(obj.engine) as session:
+            report = intake.import_files(session, files, obj.policy, actor=obj.actor)
+    except IntegrityError:
+        # Another import stored the same ids meanwhile: once more, as updates.
+        with db.session_scope(obj.engine) as session:
+            report = intake.import_files(session, files, obj.policy, actor=obj.actor)
     if as_json:
         emit_json(report.as_dict())
         return

@@ -1,0 +1,100 @@
+"""Concurrent operators: no lost decision, no traceback, a busy database waits then says so."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+import yaml
+from sqlalchemy.exc import IntegrityError
+from support.records import record
+
+from ngc_pilot import db as db_module
+from ngc_pilot import intake, migrate, selection
+from ngc_pilot.db import make_engine, session_scope
+from ngc_pilot.errors import InputError
+from ngc_pilot.models import SelectionDecision
+
+
+@pytest.fixture
+def engine(database, policy, tmp_path):
+    engine = make_engine(database.url)
+    migrate.upgrade(engine)
+    path = tmp_path / "n.yaml"
+    records = [record(id=f"C-{i}", institution=f"Inst {i}") for i in range(8)]
+    path.write_text(yaml.safe_dump({"applications": records}))
+    with session_scope(engine) as session:
+        intake.import_files(session, [path], policy, actor="tester")
+    yield engine
+    engine.dispose()
+
+
+def test_a_commit_of_a_proposal_older_than_the_latest_decision_is_refused(engine, policy):
+    options = selection.SelectOptions(k_min=1, explain=False)
+    with session_scope(engine) as session:
+        stale = selection.propose(session, policy, options)
+    with session_scope(engine) as session:
+        fresh = selection.propose(session, policy, options)
+        selection.commit(session, fresh, by="A", reason="first", actor="a")
+    with pytest.raises(InputError, match="decision 1 was recorded after this proposal"):
+        with session_scope(engine) as session:
+            selection.commit(session, stale, by="B", reason="second", actor="b")
+    with session_scope(engine) as session:
+        assert [d.reason for d in selection.decisions(session)] == ["first"]
+
+
+def test_two_decisions_based_on_the_same_one_cannot_both_be_stored(engine):
+    def decision() -> SelectionDecision:
+        return SelectionDecision(
+            decided_by="x", reason="r", policy_digest="d", k_min=1, k_max=1,
+            objective=1.0, optimal=True, based_on=0,
+        )  # fmt: skip
+
+    with session_scope(engine) as session:
+        session.add(decision())
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.add(decision())
+
+
+def test_two_imports_of_one_file_at_once_both_succeed(cli, tmp_path):
+    path = tmp_path / "same.yaml"
+    path.write_text(yaml.safe_dump({"applications": [record(id=f"S-{i}") for i in range(30)]}))
+    start = threading.Barrier(2)
+    codes: list[int] = []
+
+    def one() -> None:
+        start.wait()
+        codes.append(cli("intake", "import", str(path)).code)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [0, 0]
+    assert len(cli("intake", "list", "--json").json()) == 30
+
+
+def test_a_locked_sqlite_database_waits_then_says_so_in_one_line(
+    cli, database, tmp_path, monkeypatch
+):
+    if database.backend != "sqlite":
+        pytest.skip("SQLite's file lock")
+    assert cli("db", "upgrade").code == 0
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    holder = sqlite3.connect(database.url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        path = tmp_path / "n.yaml"
+        path.write_text(yaml.safe_dump({"applications": [record(id="L-1")]}))
+        result = cli("intake", "import", str(path))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.code == 1
+    assert result.err.strip().splitlines() == [
+        "error: the database is busy: another ngc-pilot held it for more than 0.05 s; "
+        "nothing was changed, try again"
+    ]
+    assert cli("intake", "list", "--json").json() == []

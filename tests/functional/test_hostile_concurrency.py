@@ -98,3 +98,44 @@ def test_a_locked_sqlite_database_waits_then_says_so_in_one_line(
         "nothing was changed, try again"
     ]
     assert cli("intake", "list", "--json").json() == []
+
+
+def test_the_database_refuses_two_applications_with_one_folded_id(engine):
+    from ngc_pilot.models import Application
+
+    with session_scope(engine) as session:
+        stored = session.get(Application, "C-1")
+        assert stored is not None and stored.id_key == "c-1"
+        twin = Application(
+            **{k: v for k, v in stored.model_dump().items() if k not in ("id", "id_key")},
+            id="c-1",
+        )
+        session.expunge(stored)
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.add(twin)
+
+
+def test_migration_0004_folds_stored_ids_and_leaves_earlier_collisions_null(database):
+    from sqlalchemy import text
+
+    engine = make_engine(database.url)
+    migrate.upgrade(engine, "0003")
+    columns = (
+        "name, pi_name, pi_email, institution, institution_type, nominated_by, "
+        "data_volume_bytes, maturity, ready_date, commits_to_evaluation, "
+        "data_processing_agreement, document, source, revision, created_at, updated_at"
+    )
+    values = (
+        "'n', 'p', 'p@example.org', 'i', 't', 'b', 1, 1, '2021-04-01', true, 'signed', "
+        "'{}', 'f.yaml:1', 1, '2021-01-01 00:00:00+00', '2021-01-01 00:00:00+00'"
+    )
+    with engine.begin() as connection:
+        for app_id in ("ACC-1", "acc-1", "B-2"):
+            connection.execute(
+                text(f"INSERT INTO application (id, {columns}) VALUES ('{app_id}', {values})")
+            )
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, id_key FROM application")).all()
+    engine.dispose()
+    assert sorted(tuple(r) for r in rows) == [("ACC-1", "acc-1"), ("B-2", "b-2"), ("acc-1", None)]

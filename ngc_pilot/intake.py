@@ -262,13 +262,10 @@ def read_file(
 ) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
     source = str(path)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            limit = MAX_FILE_BYTES // (1024 * 1024)
-            return (
-                [],
-                None,
-                [Problem(source, "(file)", None, f"larger than {limit} MiB, the limit")],
-            )
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            message = f"the file has {size} bytes; at most {MAX_FILE_BYTES} are allowed"
+            return [], None, [Problem(source, "(file)", None, message)]
         # "utf-8-sig" drops the byte-order mark a spreadsheet's "CSV UTF-8" writes.
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

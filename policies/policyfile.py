@@ -45,9 +45,10 @@ def parse_model(text: str, source: str, model: type[M]) -> M:
 
 def read_text(file: Path) -> str:
     try:
-        if file.stat().st_size > MAX_FILE_BYTES:
-            limit = MAX_FILE_BYTES // (1024 * 1024)
-            raise InputProblems([Problem(str(file), "(file)", None, f"larger than {limit} MiB")])
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            message = f"the file has {size} bytes; at most {MAX_FILE_BYTES} are allowed"
+            raise InputProblems([Problem(str(file), "(file)", None, message)])
         return file.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputProblems(

@@ -60,7 +60,7 @@ def check_size(text: str) -> None:
     """Raise :class:`yaml.YAMLError` when ``text`` is over :data:`MAX_FILE_BYTES`."""
     if len(text) > MAX_FILE_BYTES:
         raise yaml.YAMLError(
-            f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, the limit"
+            f"the text has {len(text)} characters; at most {MAX_FILE_BYTES} are allowed"
         )
 
 

@@ -168,3 +168,15 @@ def test_a_byte_order_mark_is_accepted_in_csv_json_and_yaml(cli, tmp_path):
     )
     assert result.code == 0, result.err
     assert sorted(result.json()["created"]) == ["BOM-CSV", "BOM-JSON", "BOM-YAML"]
+
+
+def test_a_file_over_the_size_limit_is_refused_unread_naming_the_limit(cli, tmp_path, monkeypatch):
+    from ngc_pilot import intake
+
+    monkeypatch.setattr(intake, "MAX_FILE_BYTES", 1000)
+    path = write_yaml(tmp_path / "n.yaml", record(id="BIG-1"), record(id="BIG-2"))
+    size = path.stat().st_size
+    assert size > 1000
+    assert refused(cli, path) == [
+        f"{path}: (file) = None: the file has {size} bytes; at most 1000 are allowed"
+    ]

@@ -17,9 +17,11 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import DateTime, Engine, event, exc
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, Numeric, event, exc
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.types import TypeDecorator
@@ -131,11 +133,32 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     return engine
 
 
+def _unstorable(column: Any, value: Any) -> str | None:
+    """Why PostgreSQL would refuse ``value`` in ``column`` (SQLite would store it), or None."""
+    kind = column.type
+    if isinstance(value, str):
+        length = getattr(kind, "length", None)
+        if length is not None and len(value) > length:
+            return f"at most {length} characters are allowed"
+        if "\x00" in value:
+            return "contains a NUL character"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        bits = 63 if isinstance(kind, BigInteger) else 31 if isinstance(kind, Integer) else None
+        if bits is not None and not -(2**bits) <= value < 2**bits:
+            return f"must be between {-(2**bits)} and {2**bits - 1}"
+    elif isinstance(value, Decimal) and isinstance(kind, Numeric) and kind.precision:
+        whole = kind.precision - (kind.scale or 0)
+        if not value.is_finite() or abs(value) >= Decimal(10) ** whole:
+            return f"must be a finite number below 10^{whole}"
+    return None
+
+
 def _refuse_unstorable(session: Session, _context: object, _instances: object) -> None:
-    """Refuse, on every backend, text that PostgreSQL would refuse: too long, or with NUL.
+    """Refuse, on every backend, what PostgreSQL would refuse: text too long or with NUL,
+    integers beyond the column, numbers beyond its precision.
 
     SQLite stores a 300-character actor in a 200-character column; PostgreSQL
-    raises.  Checking the declared lengths before every flush makes both
+    raises.  Checking the declared types before every flush makes both
     backends accept and refuse the same rows, with a message naming the field.
     """
     problems = []
@@ -144,16 +167,10 @@ def _refuse_unstorable(session: Session, _context: object, _instances: object) -
         for prop in mapper.column_attrs:
             column = prop.columns[0]
             value = getattr(obj, prop.key, None)
-            if not isinstance(value, str):
-                continue
-            length = getattr(column.type, "length", None)
-            where = f"{mapper.local_table.name}.{column.name}"
-            if length is not None and len(value) > length:
-                problems.append(
-                    Problem("database", where, value, f"at most {length} characters are allowed")
-                )
-            elif "\x00" in value:
-                problems.append(Problem("database", where, value, "contains a NUL character"))
+            reason = _unstorable(column, value)
+            if reason is not None:
+                where = f"{mapper.local_table.name}.{column.name}"
+                problems.append(Problem("database", where, value, reason))
     if problems:
         raise InputError(problems)
 

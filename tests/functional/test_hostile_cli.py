@@ -147,3 +147,32 @@ def test_a_database_error_message_never_carries_the_statements_parameters():
 def test_a_sqlite_path_under_a_missing_folder_is_created(capsys, tmp_path: Path):
     code, _ = ngc(capsys, "--db", f"sqlite:///{tmp_path / 'new' / 'x.db'}", "intake", "list")
     assert code == 0 and (tmp_path / "new" / "x.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("k_max", 2**31, "must be between -2147483648 and 2147483647"),
+        ("decided_by", "x" * 201, "at most 200 characters are allowed"),
+        ("reason", "a\x00b", "contains a NUL character"),
+    ],
+)
+def test_values_postgresql_would_refuse_are_refused_on_every_backend(
+    database, field, value, reason
+):
+    from ngc_pilot import migrate
+    from ngc_pilot.db import make_engine, session_scope
+    from ngc_pilot.errors import InputError
+    from ngc_pilot.models import SelectionDecision
+
+    engine = make_engine(database.url)
+    migrate.upgrade(engine)
+    fields = dict(
+        decided_by="x", reason="r", policy_digest="d", k_min=1, k_max=1, objective=1.0, optimal=True
+    )
+    fields[field] = value
+    with pytest.raises(InputError) as caught, session_scope(engine) as session:
+        session.add(SelectionDecision(**fields))
+    engine.dispose()
+    [problem] = caught.value.problems
+    assert problem.field == f"selection_decision.{field}" and problem.message == reason

@@ -387,7 +387,14 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any], prefix: str = "") 
 def store(
     session: Session, nominations: Sequence[SourcedNomination], *, actor: str, files: Sequence[str]
 ) -> ImportReport:
-    """Insert or update applications and audit each change (one transaction, the caller's)."""
+    """Insert or update applications and audit each change (one transaction, the caller's).
+
+    Refuses (:class:`InputError`, nothing written) a nomination whose id folds to a
+    stored one's without being it, whichever interface hands it in.
+    """
+    clashes = _clashes_with_stored(session, nominations)
+    if clashes:
+        raise InputError(clashes)
     report = ImportReport()
     for item in nominations:
         nomination = item.nomination

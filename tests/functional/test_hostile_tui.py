@@ -52,3 +52,10 @@ async def test_the_application_detail_shows_markup_like_text_as_written(services
         facts = text_of(screen.query_one("#apps-facts", Static))
         assert NAME in facts and INSTITUTION in facts
         assert f"Why {NAME}" in text_of(screen.query_one("#apps-score", Static))
+
+
+def test_the_nomination_form_refuses_an_id_that_folds_to_a_stored_one(services):
+    from ngc_pilot.errors import InputError
+
+    with pytest.raises(InputError, match="same id as the stored nomination 'MARK-1'"):
+        services.save_nomination(record(id="mark-1"), expect_new=True)

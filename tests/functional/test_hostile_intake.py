@@ -171,9 +171,9 @@ def test_a_byte_order_mark_is_accepted_in_csv_json_and_yaml(cli, tmp_path):
 
 
 def test_a_file_over_the_size_limit_is_refused_unread_naming_the_limit(cli, tmp_path, monkeypatch):
-    from ngc_pilot import intake
+    from ngc_pilot import nomination_files
 
-    monkeypatch.setattr(intake, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(nomination_files, "MAX_FILE_BYTES", 1000)
     path = write_yaml(tmp_path / "n.yaml", record(id="BIG-1"), record(id="BIG-2"))
     size = path.stat().st_size
     assert size > 1000

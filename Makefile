@@ -18,13 +18,15 @@ devcloud:
 	$(DEVCLOUD) up
 
 demo: $(STAMP) devcloud
-	NGC_PILOT_CLOUD__CLOUDS_FILE=$(CLOUDS) $(BIN)/ngc-pilot --db sqlite:///var/demo.db demo --provision
+	NGC_PILOT_CLOUD__CLOUDS_FILE=$(CLOUDS) NGC_PILOT_CLOUD__NAME=devcloud $(BIN)/ngc-pilot --db sqlite:///var/demo.db demo --provision
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
 test: lint devcloud
+	$(BIN)/python scripts/check_dependencies.py
+	$(BIN)/python scripts/check_wheel.py
 	$(BIN)/pytest
 
 unit: $(STAMP)

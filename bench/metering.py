@@ -192,7 +192,7 @@ def _load(url: str, tenants: int, metrics: tuple[str, ...], year: int) -> tuple[
 
 
 def _rowwise(url: str, plan: list[tuple[Any, list[Any]]]) -> dict[tuple[str, str], dict]:
-    """Baseline: the aggregation of ``billing.aggregate`` done row by row in Python."""
+    """Baseline: the aggregation of ``usage_aggregation.aggregate`` done row by row in Python."""
     import psycopg
     from support.pgserver import _conninfo
 
@@ -261,7 +261,9 @@ def _rollup_prototype(
                 got[(pilot_id, str(month))][(metric, index)] = total
         seconds = time.perf_counter() - started
     if dict(got) != expected:
-        raise AssertionError("the rollup prototype's sums differ from billing.aggregate's")
+        raise AssertionError(
+            "the rollup prototype's sums differ from usage_aggregation.aggregate's"
+        )
     return build, seconds
 
 
@@ -282,7 +284,7 @@ def bench_invoices(
     from sqlmodel import Session
     from support.pgserver import _conninfo, create_database, drop_database, server_url
 
-    from ngc_pilot import billing
+    from ngc_pilot import billing, usage_aggregation
     from ngc_pilot.db import make_engine
     from policies.prices import load_prices
     from policies.rating import Month
@@ -338,14 +340,14 @@ def bench_invoices(
         months = [f"{year}-{m:02d}" for m in range(1, 13)]
 
         # Time the aggregation inside rate_month, to split each run's seconds.
-        aggregate, in_aggregation = billing.aggregate, [0.0]
+        aggregate, in_aggregation = usage_aggregation.aggregate, [0.0]
 
         def timed_aggregate(*a: Any, **k: Any) -> Any:
             seconds, result = _timed(lambda: aggregate(*a, **k))
             in_aggregation[0] += seconds
             return result
 
-        billing.aggregate = timed_aggregate  # type: ignore[assignment]
+        usage_aggregation.aggregate = timed_aggregate  # type: ignore[assignment]
 
         def rate_each() -> list[float]:
             times = []
@@ -365,18 +367,23 @@ def bench_invoices(
         with psycopg.connect(_conninfo(url), autocommit=True) as conn:
             conn.execute("TRUNCATE invoice_line, invoice, audit_event")
         one_call, _ = _timed(lambda: billing.rate_months(engine, prices, months, actor="bench"))
-        billing.aggregate = aggregate  # type: ignore[assignment]
+        usage_aggregation.aggregate = aggregate  # type: ignore[assignment]
 
-        plan = [(Month.parse(m), billing._segments(prices, Month.parse(m))) for m in months]
+        plan = [
+            (Month.parse(m), usage_aggregation.segments_for(prices, Month.parse(m))) for m in months
+        ]
         with Session(engine) as session:
             monthly = []
             for _ in range(repeat):
                 monthly.append(
-                    sum(_timed(lambda p=p: billing.aggregate(session, [p]))[0] for p in plan)
+                    sum(
+                        _timed(lambda p=p: usage_aggregation.aggregate(session, [p]))[0]
+                        for p in plan
+                    )
                 )
             yearly = []
             for _ in range(repeat):
-                t, sql_sums = _timed(lambda: billing.aggregate(session, plan))
+                t, sql_sums = _timed(lambda: usage_aggregation.aggregate(session, plan))
                 yearly.append(t)
         baseline, row_sums = _timed(lambda: _rowwise(url, plan))
         same = row_sums == sql_sums
@@ -695,7 +702,7 @@ def _cycle_forget(engine: Any) -> None:
 
 
 def _cycle_prov(engine: Any, tmp: Path, backend: Callable[[], Any]) -> Any:
-    from ngc_pilot.provisioning import Provisioner
+    from ngc_pilot.provisioner_config import Provisioner
     from policies.tenancy import load_tenant_policy
 
     return Provisioner(

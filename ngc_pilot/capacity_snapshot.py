@@ -12,7 +12,8 @@ resource class, all rows of one snapshot sharing ``taken_at``:
   ``(total − reserved) × allocation_ratio`` is exactly what the cloud can
   allocate even when nodes have different ratios;
 * ``allocated`` — the quotas promised to tenants that hold them
-  (:data:`ALLOCATING_STATES`), from the tenant size policy.  Only VCPU
+  (:data:`ALLOCATING_STATES`, the one rule of :mod:`ngc_pilot.tenant_quota`
+  that the provisioning gate uses too), from the tenant size policy.  Only VCPU
   (``cores``) and MEMORY_MB (``ram_mb``) have a tenant quota; DISK_GB is Nova's
   local disk, which no project quota limits (Cinder's ``gigabytes`` is a
   different pool), so its ``allocated`` is stored as 0 and
@@ -30,59 +31,33 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from ngc_pilot import tenant_quota
 from ngc_pilot.db import session_scope, utcnow
-from ngc_pilot.errors import InputError
-from ngc_pilot.models import CapacitySnapshot, Tenant
-from policies.problems import Problem
+from ngc_pilot.models import CapacitySnapshot
 from policies.tenancy import TenantPolicy
 
 if TYPE_CHECKING:
-    from ngc_pilot.provisioning import Provisioner
+    from ngc_pilot.provisioner_config import Provisioner
 
 # The backend's resource names and Placement's resource classes.
 RESOURCE_CLASS = {"cores": "VCPU", "ram_mb": "MEMORY_MB", "disk_gb": "DISK_GB"}
 # Which size-template quota promises each resource class (none for DISK_GB).
 QUOTA_FIELD = {"VCPU": "cores", "MEMORY_MB": "ram_mb"}
-# Tenants whose quotas count as promised: set on the cloud, or about to be.
-# A suspended tenant keeps its promise until teardown (its data stays, and it
-# may be resumed within the grace period).
-ALLOCATING_STATES = ("provisioning", "active", "suspended")
+# Tenants whose quotas count as promised: the same rule as the provisioning gate's.
+ALLOCATING_STATES = tenant_quota.HOLDING_STATES
 
 
 def allocated(policy: TenantPolicy, sizes: Sequence[tuple[str, int]]) -> dict[str, float]:
     """Promised amount per resource class from ``(size, number of tenants)`` pairs."""
-    unknown = sorted({size for size, _ in sizes if size not in policy.sizes})
-    if unknown:
-        raise InputError(
-            [
-                Problem(
-                    "tenant",
-                    "size",
-                    size,
-                    f"not a size of the tenant policy (sizes: {', '.join(sorted(policy.sizes))})",
-                )
-                for size in unknown
-            ]
-        )
-    totals = dict.fromkeys(QUOTA_FIELD, 0.0)
-    for size, count in sizes:
-        template = policy.sizes[size]
-        for resource_class, field in QUOTA_FIELD.items():
-            totals[resource_class] += float(getattr(template, field)) * count
-    return totals
+    amounts = tenant_quota.promised(policy, sizes)
+    return {rc: amounts[field] for rc, field in QUOTA_FIELD.items()}
 
 
 def tenant_sizes(session: Session) -> list[tuple[str, int]]:
     """``(size, count)`` of the tenants in :data:`ALLOCATING_STATES`."""
-    rows = session.exec(
-        select(Tenant.size, func.count())
-        .where(col(Tenant.state).in_(ALLOCATING_STATES))
-        .group_by(Tenant.size)
-    ).all()
-    return [(size, int(count)) for size, count in rows]
+    return tenant_quota.holding_sizes(session)
 
 
 def snapshot(prov: Provisioner, *, now: datetime | None = None) -> list[dict[str, Any]]:

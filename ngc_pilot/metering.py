@@ -25,6 +25,15 @@ Decisions kept here:
   ``--since`` (which would then read the new project).
 
 :func:`usage_summary` is the read side the CLI, the TUI and the invoices share.
+
+Why it is one module of over 400 lines: planning the windows, reading them
+and storing them are one cycle whose correctness rests on their agreeing —
+which tenants are metered from which window, the upsert keys that make a
+re-run overwrite instead of add, the never-lowered Cinder quantities, and the
+``MeterWindow`` rows that the next plan starts from.  Split, each half would
+have to restate the other's rules.  The read side is small and shares the
+tenant rule.  Deliberately not here: the window arithmetic
+(``policies/windows.py``) and the cloud calls (``provisioner/usage.py``).
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ from ngc_pilot import audit
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, PermanentError
 from ngc_pilot.models import MeterWindow, Tenant, UsageRecord
-from ngc_pilot.provisioning import Provisioner
+from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.settings import MeteringSettings
 from policies import windows as W
 from policies.problems import Problem

@@ -28,6 +28,14 @@ no data yields no samples.  The usage counters come from ``usage_total``,
 which database triggers keep equal to the sum of the usage records, so a
 scrape costs the same after a year as after a day (``bench/metering.py
 metrics`` measures both).
+
+Why it is one module of over 400 lines: the queries of one scrape
+(:func:`read`), the families built from their rows and the collector that
+ties them together are one contract — each family's labels and units follow
+from the query that feeds it, and the "fixed handful of queries however many
+tenants" guarantee holds only if every family reads from the same
+:class:`Reading`.  Split, a new family could quietly add a query per tenant.
+The small WSGI endpoint at the end serves exactly this collector.
 """
 
 from __future__ import annotations

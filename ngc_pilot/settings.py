@@ -1,10 +1,19 @@
 """One settings object, built once at the entry point and passed down.
 
-Sources, lowest to highest priority: defaults here, an optional TOML file
-(``--config FILE`` or ``NGC_PILOT_CONFIG``), ``NGC_PILOT_*`` environment
-variables (nested groups with ``__``, e.g. ``NGC_PILOT_DATABASE__URL``; the
-database URL also as ``NGC_PILOT_DATABASE_URL``), then command-line options.
-Nothing reads settings at import time.
+Sources, lowest to highest priority: defaults here, the OpenStack client
+conventions for the cloud group (``OS_CLIENT_CONFIG_FILE`` locates
+``clouds.yaml``, ``OS_CLOUD`` names the entry — what every OpenStack tool
+honours), an optional TOML file (``--config FILE`` or ``NGC_PILOT_CONFIG``),
+``NGC_PILOT_*`` environment variables (nested groups with ``__``, e.g.
+``NGC_PILOT_DATABASE__URL``; the database URL also as
+``NGC_PILOT_DATABASE_URL``), then command-line options.  Nothing reads
+settings at import time.
+
+Deliberately not read: credentials in ``OS_USERNAME``, ``OS_PASSWORD``,
+``OS_AUTH_URL`` and the like.  The identity ngc-pilot acts as comes from the
+chosen ``clouds.yaml`` entry only (the backend loads it with
+``load_envvars=False``), so a researcher's or another admin's exported
+credentials can never change who acts.
 """
 
 from __future__ import annotations
@@ -54,13 +63,16 @@ class PolicySettings(BaseModel):
 class CloudSettings(BaseModel):
     name: str = Field(
         default="devcloud",
-        description="The clouds.yaml entry ngc-pilot acts as (an admin of the pilot's cloud).",
+        description=(
+            "The clouds.yaml entry ngc-pilot acts as (an admin of the pilot's cloud); "
+            "OS_CLOUD when set, as for every OpenStack tool, else devcloud (the local test cloud)."
+        ),
     )
     clouds_file: Path | None = Field(
         default=None,
         description=(
-            "clouds.yaml to read; empty means the standard search path. Read explicitly: "
-            "OS_* variables never change which identity ngc-pilot uses."
+            "clouds.yaml to read; OS_CLIENT_CONFIG_FILE when set, else the standard search path. "
+            "Credentials in OS_USERNAME-style variables never change which identity ngc-pilot uses."
         ),
     )
 
@@ -202,10 +214,20 @@ def build_settings(
         with open(file, "rb") as handle:
             from_file = tomllib.load(handle)
     from_env = _from_env(env)
-    data = _merge(_merge(from_file, from_env), overrides or {})
+    data = _merge(_merge(_merge(_from_openstack_env(env), from_file), from_env), overrides or {})
     # model_validate (unlike Settings()) reads no environment itself: the
     # sources were merged above, in one visible order.
     return Settings.model_validate(data)
+
+
+def _from_openstack_env(env: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
+    """The cloud group from the OpenStack client conventions (only where to look, never who)."""
+    cloud: dict[str, Any] = {}
+    if env.get("OS_CLOUD"):
+        cloud["name"] = env["OS_CLOUD"]
+    if env.get("OS_CLIENT_CONFIG_FILE"):
+        cloud["clouds_file"] = env["OS_CLIENT_CONFIG_FILE"]
+    return {"cloud": cloud} if cloud else {}
 
 
 def _from_env(env: dict[str, str] | os._Environ[str]) -> dict[str, Any]:

@@ -28,9 +28,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import importlib
-import importlib.util
 import logging
-import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -243,18 +241,11 @@ def preload(registry: dict[str, JobDef]) -> dict[str, str]:
     """Import every job's function now, in this thread; returns job id -> error for failures.
 
     ``serve`` calls this before any job thread starts, so that a broken job
-    shows at start instead of at its first fire time, and so that no module
-    is first loaded by two job threads at once: the CLI defers modules with
-    ``importlib.util.LazyLoader``, whose first attribute access is not
-    thread-safe before Python 3.12 (CPython gh-114763: the other thread sees
-    a half-loaded module, "cannot import name ..."), so every module still
-    deferred is loaded here too.
+    shows at start instead of at its first fire time, and so that the job
+    threads do not race to import the jobs' modules.  (The CLI's deferred
+    modules, ``ngc_pilot.lazy``, import on first use under one lock, so they
+    need nothing here.)
     """
-    lazy_type = getattr(importlib.util, "_LazyModule", None)
-    if lazy_type is not None:
-        for module in list(sys.modules.values()):
-            if isinstance(module, lazy_type):
-                getattr(module, "__name__", None)  # any attribute loads it
     errors = {}
     for job in registry.values():
         try:

@@ -36,9 +36,15 @@ def policy() -> SelectionPolicy:
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's NGC_PILOT_* settings."""
+    """No test sees the developer's NGC_PILOT_* settings or OpenStack (OS_*) variables.
+
+    ngc-pilot honours OS_CLOUD and OS_CLIENT_CONFIG_FILE, so a developer's
+    would otherwise change which cloud every test's settings name.
+    """
     for key in list(os.environ):
         if key.startswith("NGC_PILOT_") and not key.startswith("NGC_PILOT_TEST_"):
+            monkeypatch.delenv(key)
+        elif key.startswith("OS_"):
             monkeypatch.delenv(key)
 
 

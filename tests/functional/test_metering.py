@@ -28,7 +28,7 @@ from ngc_pilot.models import (
     Tenant,
     UsageRecord,
 )
-from ngc_pilot.provisioning import Provisioner
+from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.settings import MeteringSettings
 from policies.tenancy import load_tenant_policy
 from provisioner.usage import METRICS, UsageSample

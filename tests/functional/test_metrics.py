@@ -237,12 +237,17 @@ def value(samples, name: str, **labels: str) -> float | None:
 # -------------------------------------------------------------------- snapshots
 
 
-def test_snapshot_allocates_the_quotas_of_provisioning_active_and_suspended_tenants(prov, engine):
+def test_snapshot_allocates_the_quotas_of_provisioning_active_suspended_and_failed_tenants(
+    prov, engine
+):
+    """The same tenants as the provisioning gate (``tenant_quota``): a failed
+    tenant keeps its promise, a planned or torn-down one holds none."""
     seed(engine)
     rows = capacity_snapshot.snapshot(prov, now=T0)
     by_class = {r["resource_class"]: r for r in rows}
     sizes = prov.tenant_policy.sizes
-    counted = [sizes["small"], sizes["medium"], sizes["gpu"]]  # P-ACT, P-SUS, P-PRV
+    # P-ACT, P-SUS, P-PRV, P-FLD
+    counted = [sizes["small"], sizes["medium"], sizes["gpu"], sizes["small"]]
     assert by_class["VCPU"]["allocated"] == sum(s.cores for s in counted)
     assert by_class["MEMORY_MB"]["allocated"] == sum(s.ram_mb for s in counted)
     assert by_class["DISK_GB"]["allocated"] is None  # no tenant quota limits local disk
@@ -313,7 +318,7 @@ def test_scrape_reports_capacity_of_the_latest_snapshot(prov, engine, scraper, p
     assert value(s, "ngc_pilot_capacity_allocated_disk_bytes") is None
     # what is allocated equals the sum of the quotas the scrape reports per tenant
     quotas = [v for (name, _), v in s.items() if name == "ngc_pilot_tenant_quota_vcpus"]
-    assert value(s, "ngc_pilot_capacity_allocated_vcpus") == sum(quotas) == 64 + 256 + 128
+    assert value(s, "ngc_pilot_capacity_allocated_vcpus") == sum(quotas) == 64 + 256 + 128 + 64
     memory = [v for (name, _), v in s.items() if name == "ngc_pilot_tenant_quota_memory_bytes"]
     assert value(s, "ngc_pilot_capacity_allocated_memory_bytes") == sum(memory)
 

@@ -13,12 +13,21 @@ from datetime import date, timedelta
 
 import pytest
 from sqlmodel import select
+from support.paths import DEMO_DATA
 from support.records import record
 
-from ngc_pilot import audit, intake, migrate, provisioning, selection
+from ngc_pilot import (
+    audit,
+    capacity_snapshot,
+    intake,
+    migrate,
+    provisioning,
+    selection,
+    tenant_quota,
+)
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
-from ngc_pilot.models import ProvisionStep, Tenant
+from ngc_pilot.models import Pilot, ProvisionStep, Tenant
 from policies.nomination import Nomination
 from policies.selection_policy import default_policy_path, parse_policy
 from policies.tenancy import load_tenant_policy
@@ -167,3 +176,71 @@ def test_teardown_removes_the_tenant_and_its_bundle(world):
     assert not (prov.environments_dir / "S-1").exists()
     with session_scope(engine) as session:
         assert session.get(Tenant, "S-1").state == "torn_down"
+
+
+def test_a_pilot_whose_period_ended_is_refused_before_any_cloud_call(world):
+    prov, cloud, engine = world
+    with session_scope(engine) as session:
+        pilot = session.get(Pilot, "S-1")
+        start, end = pilot.planned_start, pilot.planned_end
+    after = end + timedelta(days=1)
+    with pytest.raises(InputError) as info:
+        provisioning.provision(prov, ["S-1"], today=after)
+    assert str(info.value).count("\n") == 0
+    assert (
+        f"S-1: the pilot period {start.isoformat()} to {end.isoformat()} has ended "
+        f"(today is {after.isoformat()})"
+    ) in str(info.value)
+    assert cloud.calls == [] and cloud.mutating_calls == 0
+    with session_scope(engine) as session:
+        assert session.exec(select(Tenant)).all() == []
+
+
+def test_a_pilot_on_its_last_day_is_still_provisioned(world):
+    prov, cloud, engine = world
+    with session_scope(engine) as session:
+        end = session.get(Pilot, "S-1").planned_end
+    [outcome] = provisioning.provision(prov, ["S-1"], today=end)
+    assert outcome.state == "active"
+
+
+def test_without_ids_pilots_whose_period_ended_are_left_to_the_lifecycle(world):
+    prov, cloud, engine = world
+    with session_scope(engine) as session:
+        end = session.get(Pilot, "S-1").planned_end
+    assert provisioning.provision(prov, today=end + timedelta(days=1)) == []
+    assert cloud.calls == []
+
+
+def test_the_cli_refuses_an_ended_pilot_with_exit_2_naming_its_dates_and_today(cli, tmp_path):
+    assert cli("intake", "import", str(DEMO_DATA / "nominations.yaml")).code == 0
+    assert cli("select", "--commit", "--by", "t", "--reason", "t").code == 0
+    pilots = cli("select", "pilots", "--json").json()
+    ended = [p for p in pilots if p["planned_end"] < date.today().isoformat()]
+    assert ended  # the shipped policy's 2021 period
+    result = cli("provision", *[p["id"] for p in ended], "--clouds-file", str(tmp_path / "none"))
+    assert result.code == 2
+    today = date.today().isoformat()
+    lines = [line for line in result.err.splitlines() if "has ended" in line]
+    assert lines
+    for line in lines:
+        pilot = next(p for p in ended if f"{p['id']}: the pilot period" in line)
+        assert f"{pilot['planned_start']} to {pilot['planned_end']} has ended" in line
+        assert f"(today is {today})" in line
+    assert cli("tenants", "--json").json() == []
+
+
+def test_a_failed_tenant_still_holds_its_quota_in_the_capacity_gate(world):
+    """The gate counts the tenants ``tenant_quota`` says hold capacity — the
+    same ones the capacity snapshot counts — and a failed tenant is one."""
+    prov, _, engine = world
+    cloud = InMemoryCloud(cores=100)  # room for one small tenant (64 cores), not two
+    prov.backend_factory = lambda: cloud
+    cloud.fail_once("router", after=False, transient=False)
+    [outcome] = provisioning.provision(prov, ["S-1"])
+    assert outcome.state == "failed"
+    with session_scope(engine) as session:
+        assert [t.pilot_id for t in tenant_quota.holding_tenants(session)] == ["S-1"]
+        assert capacity_snapshot.tenant_sizes(session) == tenant_quota.holding_sizes(session)
+    with pytest.raises(InputError, match="cores: tenants' quotas would total 128"):
+        provisioning.provision(prov, ["S-2"])

@@ -61,3 +61,38 @@ def test_bad_policy_file_through_the_cli_exits_2_with_every_problem(tmp_path: Pa
     assert code == 2
     assert "selection.k_max = 'ten'" in err and "capacity.gpus = -1" in err
     assert "policy.yaml:" in err
+
+
+def test_os_cloud_picks_the_cloud():
+    settings = build_settings(environ={"OS_CLOUD": "ngc-prod"})
+    assert settings.cloud.name == "ngc-prod"
+
+
+def test_os_client_config_file_locates_clouds_yaml(tmp_path: Path):
+    clouds = tmp_path / "clouds.yaml"
+    settings = build_settings(environ={"OS_CLIENT_CONFIG_FILE": str(clouds)})
+    assert settings.cloud.clouds_file == clouds
+
+
+def test_ngc_pilot_settings_win_over_the_openstack_variables(tmp_path: Path):
+    os_env = {"OS_CLOUD": "from-os", "OS_CLIENT_CONFIG_FILE": "/etc/os/clouds.yaml"}
+    config = tmp_path / "ngc.toml"
+    config.write_text('[cloud]\nname = "from-file"\nclouds_file = "/etc/ngc/clouds.yaml"\n')
+    from_file = build_settings(config, environ=os_env)
+    assert from_file.cloud.name == "from-file"
+    assert str(from_file.cloud.clouds_file) == "/etc/ngc/clouds.yaml"
+    env = {**os_env, "NGC_PILOT_CLOUD__NAME": "from-env"}
+    from_env = build_settings(environ=env)
+    assert from_env.cloud.name == "from-env"
+    assert str(from_env.cloud.clouds_file) == "/etc/os/clouds.yaml"  # only the name was given
+
+
+def test_os_username_style_credentials_are_ignored():
+    credentials = {
+        "OS_USERNAME": "intruder",
+        "OS_PASSWORD": "not-read",
+        "OS_AUTH_URL": "http://127.0.0.1:1/v3",
+        "OS_PROJECT_NAME": "other",
+        "OS_REGION_NAME": "elsewhere",
+    }
+    assert build_settings(environ=credentials) == build_settings(environ={})

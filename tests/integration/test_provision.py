@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import signal
 import stat
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import yaml
@@ -158,13 +161,23 @@ def test_reapply_changes_nothing(two):
 
 
 def test_killed_after_every_step_a_rerun_converges_without_duplicates(pilot: Pilot):
+    """A real ``kill -9`` right after each step is recorded in the ledger
+    (injected through the ledger's progress callback by ``kill_mid_apply.py``)."""
     pid = unique("ITK")
     pilot.nominate(small(pid))
     steps = len(pilot.json("provision", pid, "--plan")[0]["changes"])
     assert steps >= 12
+    script = Path(__file__).with_name("kill_mid_apply.py")
     try:
         for _ in range(steps):
-            crashed = pilot.run("provision", pid, NGC_PILOT_TEST_CRASH_AFTER_STEPS="1")
+            crashed = subprocess.run(
+                [sys.executable, str(script), pilot.db, pid],
+                capture_output=True,
+                text=True,
+                cwd=pilot.tmp,
+                env=pilot.env(),
+                timeout=900,
+            )
             if crashed.returncode == 0:
                 break  # nothing was left to do
             assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
@@ -247,7 +260,7 @@ def test_capacity_overcommit_is_refused_with_the_numbers(pilot: Pilot, tmp_path)
     assert refused.returncode == 2
     assert (
         "cores: tenants' quotas would total" in refused.stderr
-        and "--allow-overcommit" in refused.stderr
+        and "over-commit must be allowed explicitly" in refused.stderr
     )
     tenants = pilot.json("tenants")
     assert tenants == [] or tenants[0]["state"] == "planned"

@@ -6,15 +6,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policies.optimizer import (
-    brute_force,
-    diagnose_infeasibility,
-    greedy,
-    optimize,
-    reduce_dominated,
-    solve_naive,
-)
+from policies.dominance import reduce_dominated
+from policies.greedy import greedy
+from policies.infeasibility import diagnose_infeasibility
+from policies.optimizer import optimize
 from policies.portfolio import Candidate, SelectionInstance, objective, violations
+from policies.testing import brute_force, solve_naive
 
 VALUES = [f"a={i}" for i in range(4)] + [f"b={i}" for i in range(3)] + ["c=x", "c=y"]
 WEIGHTS = {v: (8.0 if v.startswith("a") else 5.0 if v.startswith("b") else 3.0) for v in VALUES}
@@ -241,3 +238,13 @@ def test_regression_solver_answer_matches_its_proven_objective():
     result = optimize(inst)
     assert result.objective == pytest.approx(brute_force(inst)[0]) == pytest.approx(21.0)
     assert result.selected == ("P00", "P03", "P04")
+
+
+def test_no_solution_within_the_time_limit_falls_back_to_greedy_without_claiming_optimality():
+    instance = _many(200, k_max=4)
+    result = optimize(instance, time_limit=0.0)
+    assert (result.status, result.method, result.optimal) == ("greedy_fallback", "greedy", False)
+    assert result.selected == tuple(greedy(instance, reduce_dominated(instance)))
+    chosen = [instance.by_id()[i] for i in result.selected]
+    assert violations(chosen, instance) == []
+    assert result.objective == pytest.approx(objective(chosen, instance))

@@ -1,0 +1,115 @@
+"""Reading invoices back, and the what-if comparison of two price lists.
+
+Why this exists: the CLI, the PDF, the TUI and the steering group's reports
+read the latest revision of each tenant's invoice (or all revisions of one),
+with the project, title and principal investigator filled in by one query for
+all tenants; and operations compare what the same usage would cost under
+another price list.  It deliberately writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session, col
+
+from ngc_pilot.invoice_docs import (
+    InvoiceDoc,
+    WhatIf,
+    check_pilots,
+    doc_from_row,
+    line_from_row,
+    parse_month,
+)
+from ngc_pilot.invoice_revisions import latest_revisions
+from ngc_pilot.models import Application, Invoice, InvoiceLine, Pilot, Tenant
+from ngc_pilot.usage_aggregation import rate_plan, segments_for
+from policies.prices import PriceList
+from policies.rating import Rated
+
+
+def invoices(session: Session, month: str, pilot_ids: Sequence[str] = ()) -> list[InvoiceDoc]:
+    """The latest revision of each tenant's invoice for ``month``, with lines."""
+    label = str(parse_month(month))
+    pilots = check_pilots(session, pilot_ids)
+    docs = sorted(latest_revisions(session, [label], pilots).values(), key=lambda d: d.pilot_id)
+    return attach_people(session, docs)
+
+
+def revisions(session: Session, month: str, pilot_id: str) -> list[InvoiceDoc]:
+    """Every revision of one tenant's invoice for ``month``, oldest first."""
+    label = str(parse_month(month))
+    rows = (
+        session.execute(
+            select(Invoice)
+            .where(Invoice.month == label, Invoice.pilot_id == pilot_id)
+            .order_by(col(Invoice.revision))
+        )
+        .scalars()
+        .all()
+    )
+    out = []
+    for inv in rows:
+        lines = session.execute(
+            select(InvoiceLine)
+            .where(InvoiceLine.invoice_id == inv.id)
+            .order_by(col(InvoiceLine.position))
+        ).scalars()
+        out.append(doc_from_row(inv, [line_from_row(x) for x in lines]))
+    return out
+
+
+def attach_people(session: Session, docs: list[InvoiceDoc]) -> list[InvoiceDoc]:
+    """Fill in project, title, PI and institution (one query for all tenants)."""
+    pilots = sorted({d.pilot_id for d in docs})
+    if not pilots:
+        return docs
+    info: dict[str, tuple[str, str, str, str, str]] = {}
+    for chunk in range(0, len(pilots), 5000):
+        query = (
+            select(
+                Pilot.id,
+                Tenant.project_name,
+                Application.name,
+                Application.pi_name,
+                Application.pi_email,
+                Application.institution,
+            )
+            .join(Application, col(Application.id) == col(Pilot.application_id))
+            .outerjoin(Tenant, col(Tenant.pilot_id) == col(Pilot.id))
+            .where(col(Pilot.id).in_(pilots[chunk : chunk + 5000]))
+        )
+        for pid, project, title, pi, email, institution in session.execute(query):
+            info[pid] = (project or "", title, pi, email, institution)
+    out = []
+    for d in docs:
+        project, title, pi, email, institution = info.get(d.pilot_id, ("", "", "", "", ""))
+        out.append(
+            replace(
+                d, project=project, title=title, pi_name=pi, pi_email=email, institution=institution
+            )
+        )
+    return out
+
+
+def what_if(
+    engine: Engine,
+    month: str,
+    prices_a: PriceList,
+    prices_b: PriceList,
+    pilot_ids: Sequence[str] = (),
+) -> list[WhatIf]:
+    """Rate the same usage with ``prices_a`` (current) and ``prices_b``; write nothing."""
+    m = parse_month(month)
+    with Session(engine) as session:
+        pilots = check_pilots(session, pilot_ids)
+        a = rate_plan(session, prices_a, [(m, segments_for(prices_a, m))], pilots)
+        b = rate_plan(session, prices_b, [(m, segments_for(prices_b, m))], pilots)
+    empty_a = Rated(str(m), prices_a.currency, ())
+    empty_b = Rated(str(m), prices_b.currency, ())
+    return [
+        WhatIf(pilot_id, a.get((pilot_id, str(m)), empty_a), b.get((pilot_id, str(m)), empty_b))
+        for pilot_id in sorted({p for p, _ in a} | {p for p, _ in b})
+    ]

@@ -1,0 +1,144 @@
+"""Reconcile: every active or suspended tenant's drift, reported and (if asked) repaired.
+
+Why this exists: a tenant's cloud can change behind ngc-pilot's back (quotas,
+roles, security-group rules, deleted resources).  :func:`reconcile` observes
+each tenant and plans it; the plan's changes *are* the drift.  Drift is audited
+when it changes (so an hourly job does not repeat itself) and repaired only
+when asked or when the lifecycle policy says so — through
+:func:`ngc_pilot.tenant_runs.run_tenant`, so every step is in the ledger.  It
+deliberately changes no tenant's suspension or data access (the expiry and
+data-access rules do).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import col, select
+
+from ngc_pilot import audit
+from ngc_pilot.db import session_scope
+from ngc_pilot.lifecycle.shared import LazyBackend, tenants_in
+from ngc_pilot.models import AuditEvent
+from ngc_pilot.provisioner_config import Provisioner
+from ngc_pilot.tenant_rows import desired_for
+from ngc_pilot.tenant_runs import credential_delivered, run_tenant
+from provisioner.backend import CloudError
+from provisioner.plan import plan
+
+RECONCILED_STATES = ("active", "suspended")
+
+
+@dataclass
+class TenantDrift:
+    pilot_id: str
+    state: str
+    drift: list[dict[str, Any]] = field(default_factory=list)
+    repaired: bool = False
+    applied: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pilot": self.pilot_id,
+            "state": self.state,
+            "drift": self.drift,
+            "repaired": self.repaired,
+            "applied": self.applied,
+            "error": self.error,
+        }
+
+
+@dataclass
+class ReconcileReport:
+    repair: bool
+    tenants: list[TenantDrift] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[TenantDrift]:
+        return [t for t in self.tenants if t.error]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "repair": self.repair,
+            "tenants": [t.as_dict() for t in self.tenants],
+            "checked": len(self.tenants),
+            "drifted": sum(1 for t in self.tenants if t.drift),
+            "repaired": sum(1 for t in self.tenants if t.repaired),
+            "failed": len(self.failed),
+        }
+
+
+def reconcile(prov: Provisioner, *, repair: bool | None = None) -> ReconcileReport:
+    """Report every active or suspended tenant's drift; repair it if ``repair``
+    (None: as the lifecycle policy says)."""
+    if repair is None:
+        repair = prov.lifecycle().reconcile.repair
+    report = ReconcileReport(repair)
+    with session_scope(prov.engine) as session:
+        rows = [
+            (t.pilot_id, t.state, desired_for(t, p, a, prov), t.credential_id)
+            for t, p, a in tenants_in(session, RECONCILED_STATES)
+        ]
+    backend = LazyBackend(prov)
+    for pilot_id, state, desired, credential_id in rows:
+        entry = TenantDrift(pilot_id, state)
+        report.tenants.append(entry)
+        try:
+            observed = backend.get().observe(desired)
+        except CloudError as exc:
+            entry.error = str(exc)
+            continue
+        delivered = credential_delivered(prov, pilot_id, credential_id, observed.app_credential_id)
+        entry.drift = [
+            c.as_dict() for c in plan(desired, observed, credential_delivered=delivered).changes
+        ]
+        _record_drift(prov, pilot_id, entry.drift, repair)
+        if not entry.drift or not repair:
+            continue
+        outcome = run_tenant(prov, pilot_id, None)
+        result = outcome.report
+        entry.applied = list(result.done) if result else []
+        entry.repaired = bool(result and result.ok)
+        entry.error = None if entry.repaired else (result.error if result else "not applied")
+        if entry.repaired:
+            with session_scope(prov.engine) as session:
+                audit.record(
+                    session,
+                    actor=prov.actor,
+                    action="tenant.repaired",
+                    subject=pilot_id,
+                    details={"drift": entry.drift, "applied": entry.applied},
+                )
+    return report
+
+
+def _canonical(drift: list[dict[str, Any]]) -> str:
+    return json.dumps(drift, sort_keys=True, default=str)
+
+
+def _record_drift(
+    prov: Provisioner, pilot_id: str, drift: list[dict[str, Any]], repair: bool
+) -> None:
+    """Audit ``tenant.drift`` when the drift differs from what was last known
+    (a repair makes it none), so an hourly job does not repeat itself."""
+    with session_scope(prov.engine) as session:
+        last = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.subject == pilot_id)
+            .where(col(AuditEvent.action).in_(["tenant.drift", "tenant.repaired"]))
+            .order_by(col(AuditEvent.id).desc())
+            .limit(1)
+        ).first()
+        known = [] if last is None or last.action == "tenant.repaired" else last.details["drift"]
+        if _canonical(known) == _canonical(drift):
+            return
+        audit.record(
+            session,
+            actor=prov.actor,
+            action="tenant.drift",
+            subject=pilot_id,
+            details={"drift": drift, "changes": len(drift), "repair": repair},
+        )

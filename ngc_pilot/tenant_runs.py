@@ -1,0 +1,270 @@
+"""Running a tenant through the step ledger: observe, plan, apply, record.
+
+Why this exists: provisioning, drift repair, suspension and the data-access
+switch all change a tenant's cloud the same way — a plan applied with every
+step written to the ``ProvisionStep`` ledger and the audit log as it happens,
+and the researcher bundle written the moment the credential's secret exists.
+This module is that one way:
+
+* :func:`run_tenant` — converge one tenant: observe, plan, apply until the plan
+  is empty (retrying transient cloud errors by looking again, never by
+  repeating a step), then set the tenant's state.
+* :func:`apply_delta` — apply only the changes a decision (suspend, grant data
+  access) adds to the plan; other drift is left to the reconcile job.
+* :func:`apply_through_ledger` — apply one plan with the ledger and bundle.
+
+The ledger is also the seam for fault injection: ``progress`` is called right
+after each step is recorded done, so a test can kill the process there.  This
+module deliberately does not choose which tenants to run, gate them, or tear
+them down (:mod:`ngc_pilot.provisioning`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ngc_pilot import audit
+from ngc_pilot.db import session_scope, utcnow
+from ngc_pilot.models import Application, Pilot, ProvisionStep, Tenant
+from ngc_pilot.provisioner_config import Provisioner
+from ngc_pilot.tenant_rows import desired_for
+from ngc_pilot.tenant_state import set_state
+from provisioner import environment
+from provisioner.apply import ApplyReport, apply
+from provisioner.backend import CloudBackend, CloudError, StepResult
+from provisioner.model import Change, DesiredTenant, ObservedTenant, Plan
+from provisioner.plan import plan
+from provisioner.secrets import Secret
+
+TRANSIENT_RETRIES = 3  # re-observe and re-plan after a transient cloud error, with backoff
+Progress = Callable[[str, str, int, int], None]  # pilot, step, index, total
+
+
+@dataclass
+class TenantOutcome:
+    pilot_id: str
+    plan: list[dict[str, Any]]
+    report: ApplyReport | None = None
+    state: str = "planned"
+    environment: str | None = None
+    mutating_calls: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pilot": self.pilot_id,
+            "state": self.state,
+            "changes": self.plan,
+            "applied": self.report.done if self.report else [],
+            "failed_step": self.report.failed if self.report else None,
+            "error": self.report.error if self.report else None,
+            "environment": self.environment,
+            "mutating_calls": self.mutating_calls,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def run_tenant(prov: Provisioner, pilot_id: str, progress: Progress | None) -> TenantOutcome:
+    """Converge one tenant whose row exists; its state ends ``active``,
+    ``suspended`` or ``failed``."""
+    started = time.perf_counter()
+    backend = prov.backend_factory()
+    run_id = uuid.uuid4().hex[:12]
+    with session_scope(prov.engine) as session:
+        pilot = session.get(Pilot, pilot_id)
+        app = session.get(Application, pilot.application_id)
+        desired = desired_for(session.get(Tenant, pilot_id), pilot, app, prov)
+    outcome = TenantOutcome(pilot_id, [])
+    try:
+        observed = backend.observe(desired)
+    except CloudError as exc:
+        set_state(prov, pilot_id, "failed", error=str(exc))
+        outcome.state = "failed"
+        outcome.report = ApplyReport(pilot_id, failed="observe", error=str(exc))
+        return outcome
+    done: list[str] = []
+    report = ApplyReport(pilot_id)
+    # Some resources appear only as a consequence of others (Neutron makes a
+    # project's "default" security group when the project's first network or
+    # group is created), so converge: observe, plan, apply until the plan is empty.
+    retries = 0
+    for _ in range(3 + TRANSIENT_RETRIES):
+        credential_id = _credential_id(prov, pilot_id)
+        delivered = credential_delivered(prov, pilot_id, credential_id, observed.app_credential_id)
+        the_plan = plan(desired, observed, credential_delivered=delivered)
+        if the_plan.empty:
+            report = ApplyReport(pilot_id)  # converged, whatever an earlier pass met
+            break
+        outcome.plan.extend(c.as_dict() for c in the_plan.changes)
+        set_state(prov, pilot_id, "provisioning")
+        offset = len(done)
+
+        def passed(pilot: str, step: str, index: int, total: int, offset: int = offset) -> None:
+            if progress:
+                progress(pilot, step, offset + index, offset + total)
+
+        report = apply_through_ledger(prov, pilot_id, run_id, the_plan, desired, backend, passed)
+        done.extend(report.done)
+        if not report.ok:
+            if not report.transient or retries >= TRANSIENT_RETRIES:
+                break
+            # A dropped connection may or may not have done the step: never
+            # repeat it blindly; look again and plan from what is there.
+            retries += 1
+            time.sleep(2**retries)
+        try:
+            observed = backend.observe(desired)
+        except CloudError as exc:
+            report = ApplyReport(
+                pilot_id, failed="observe", error=str(exc), transient=exc.transient
+            )
+            break
+    report.done = done
+    outcome.report = report
+    outcome.mutating_calls = getattr(backend, "mutating_calls", 0)
+    if report.ok:
+        settled = "suspended" if desired.suspended else "active"
+        set_state(prov, pilot_id, settled, project_id=observed.project_id)
+        outcome.state = settled
+    else:
+        set_state(prov, pilot_id, "failed", error=report.error)
+        outcome.state = "failed"
+    outcome.environment = str(prov.environments_dir / pilot_id)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def apply_delta(
+    prov: Provisioner,
+    pilot_id: str,
+    before: DesiredTenant,
+    after: DesiredTenant,
+    credential_id: str | None,
+    backend: CloudBackend,
+    observed: ObservedTenant | None = None,
+) -> ApplyReport:
+    """Apply only the changes that going from ``before`` to ``after`` adds to the plan."""
+    if observed is None:
+        observed = backend.observe(after)
+    delivered = credential_delivered(prov, pilot_id, credential_id, observed.app_credential_id)
+    old = plan(before, observed, credential_delivered=delivered).changes
+    new = plan(after, observed, credential_delivered=delivered).changes
+    delta = Plan(pilot_id, tuple(c for c in new if c not in old))
+    if delta.empty:
+        return ApplyReport(pilot_id)
+    run_id = uuid.uuid4().hex[:12]
+    return apply_through_ledger(prov, pilot_id, run_id, delta, after, backend, None)
+
+
+def _credential_id(prov: Provisioner, pilot_id: str) -> str | None:
+    with session_scope(prov.engine) as session:
+        return session.get(Tenant, pilot_id).credential_id
+
+
+def apply_through_ledger(
+    prov: Provisioner,
+    pilot_id: str,
+    run_id: str,
+    the_plan: Plan,
+    desired: DesiredTenant,
+    backend: CloudBackend,
+    progress: Progress | None,
+) -> ApplyReport:
+    """Apply with every step in the ledger and audit log; the bundle is written with the credential.
+
+    ``progress`` is called after each step is recorded done.
+    """
+    total = len(the_plan.changes)
+    counter = {"i": 0}
+
+    def ledger(change: Change, status: str, result: StepResult | None, error: str | None) -> None:
+        record_step(prov, pilot_id, run_id, change, status, result, error)
+        if status == "done":
+            counter["i"] += 1
+            if progress:
+                progress(pilot_id, change.step, counter["i"], total)
+
+    def on_secret(secret: Secret, result: StepResult) -> None:
+        with session_scope(prov.engine) as session:
+            pilot = session.get(Pilot, pilot_id)
+            app = session.get(Application, pilot.application_id)
+            bundle = environment.write_bundle(
+                prov.environments_dir,
+                desired,
+                auth_url=backend.auth_url(),
+                region=backend.region(),
+                credential_id=result.resource_id or "",
+                secret=secret,
+                project_id=result.extra.get("project_id", ""),
+                pilot_name=app.name,
+                start=pilot.planned_start,
+                end=pilot.planned_end,
+                support_contact=prov.tenant_policy.tenancy.support_contact,
+            )
+            tenant = session.get(Tenant, pilot_id)
+            tenant.credential_id = result.resource_id
+            tenant.environment_path = str(bundle.path)
+            tenant.updated_at = utcnow()
+            session.add(tenant)
+            audit.record(
+                session,
+                actor=prov.actor,
+                action="tenant.environment_written",
+                subject=pilot_id,
+                details={"path": str(bundle.path), "credential_id": result.resource_id},
+            )
+
+    return apply(the_plan, desired, backend, ledger=ledger, on_secret=on_secret)
+
+
+def credential_delivered(
+    prov: Provisioner, pilot_id: str, credential_id: str | None, observed_id: str | None
+) -> bool:
+    """Whether the researcher bundle holds the credential the cloud has (or, if
+    the cloud has none, the one the tenant row names)."""
+    bundle = environment.read_credential(prov.environments_dir / pilot_id)
+    if bundle is None:
+        return False
+    return bundle["id"] == (observed_id if observed_id is not None else credential_id)
+
+
+def record_step(
+    prov: Provisioner,
+    pilot_id: str,
+    run_id: str,
+    change: Change,
+    status: str,
+    result: StepResult | None,
+    error: str | None,
+) -> None:
+    """One ledger row per step status; every finished step is also audited."""
+    with session_scope(prov.engine) as session:
+        session.add(
+            ProvisionStep(
+                pilot_id=pilot_id,
+                run_id=run_id,
+                step=change.step[:300],
+                action=change.action,
+                resource=change.resource,
+                status=status,
+                resource_id=result.resource_id if result else None,
+                error=error,
+            )
+        )
+        if status != "started":
+            audit.record(
+                session,
+                actor=prov.actor,
+                action=f"tenant.step.{status}",
+                subject=pilot_id,
+                details={
+                    "step": change.step,
+                    "run": run_id,
+                    "resource_id": result.resource_id if result else None,
+                    "error": error,
+                },
+            )

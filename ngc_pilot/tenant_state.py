@@ -1,0 +1,46 @@
+"""Setting a tenant's state: the one way a tenant row changes state, audited.
+
+Why this exists: provisioning, repair, suspension and teardown all move a
+tenant between ``provisioning``, ``active``, ``suspended`` and ``failed``; each
+move is written with its audit event in its own transaction, so the row says
+what the cloud was last seen to be even if the process dies right after.
+It deliberately does not decide *which* state a tenant should be in, and
+touches no cloud.
+"""
+
+from __future__ import annotations
+
+from ngc_pilot import audit
+from ngc_pilot.db import session_scope, utcnow
+from ngc_pilot.models import Tenant
+from ngc_pilot.provisioner_config import Provisioner
+
+
+def set_state(
+    prov: Provisioner,
+    pilot_id: str,
+    state: str,
+    *,
+    error: str | None = None,
+    project_id: str | None = None,
+) -> None:
+    """Move the tenant to ``state`` (with its error or project id) and audit
+    ``tenant.<state>``; a move to the state it is already in changes nothing."""
+    with session_scope(prov.engine) as session:
+        tenant = session.get(Tenant, pilot_id)
+        if tenant.state == state and not error and not project_id:
+            return
+        before = tenant.state
+        tenant.state = state
+        tenant.last_error = error
+        if project_id:
+            tenant.project_id = project_id
+        tenant.updated_at = utcnow()
+        session.add(tenant)
+        audit.record(
+            session,
+            actor=prov.actor,
+            action=f"tenant.{state}",
+            subject=pilot_id,
+            details={"from": before, "error": error, "project_id": project_id},
+        )

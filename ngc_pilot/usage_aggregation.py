@@ -1,0 +1,176 @@
+"""Usage summed in SQL and rated: what each tenant would pay, without writing anything.
+
+Why this exists: a month for 1,000 tenants covers millions of usage records;
+:func:`aggregate` sums them per (pilot, month) and (metric, price segment) in
+one SQL statement, so no usage row travels to Python, and :func:`rate_plan`
+rates the sums with the pure ``policies/rating.py`` together with the days
+each tenant existed (the base fee).  Both rating and the what-if comparison
+use it.  It deliberately writes nothing and knows nothing of revisions
+(:mod:`ngc_pilot.invoice_revisions`).
+
+Exact sums on SQLite: SQLite stores NUMERIC as binary floating point, so
+there the sum is taken over the quantity in integer micro-units (the column
+has 6 decimal places), which is exact; PostgreSQL sums ``numeric`` exactly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Integer, cast, func, literal, select, text, union_all
+from sqlmodel import Session, col
+
+from ngc_pilot.errors import InputError
+from ngc_pilot.models import Tenant, UsageRecord
+from policies.prices import PriceList
+from policies.problems import Problem
+from policies.rating import (
+    PRICED_METRICS,
+    Month,
+    NoPriceError,
+    Rated,
+    Segment,
+    days_present,
+    rate,
+    segments,
+)
+
+MICRO_UNITS = 1_000_000
+
+
+def segments_for(prices: PriceList, month: Month) -> list[Segment]:
+    try:
+        return segments(prices, month)
+    except NoPriceError as exc:
+        raise InputError(
+            [Problem(prices.source or "price list", "versions", str(month), str(exc))]
+        ) from exc
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+Usage = dict[tuple[str, int], Decimal]
+
+
+def aggregate(
+    session: Session,
+    plan: Sequence[tuple[Month, list[Segment]]],
+    pilot_ids: Sequence[str] = (),
+) -> dict[tuple[str, str], Usage]:
+    """Summed usage per (pilot, month) and (metric, segment index), in one statement.
+
+    For each segment of each month in ``plan``: ``SELECT pilot_id, metric,
+    sum(quantity) ... WHERE window_start`` in the segment ``GROUP BY pilot_id,
+    metric``; the segments' selects are joined with ``UNION ALL``.  (One
+    ``GROUP BY`` with a ``CASE`` on ``window_start`` as the segment key gives
+    the same sums, but PostgreSQL cannot estimate a CASE's groups, guesses
+    hundreds of thousands and then neither aggregates in parallel nor in
+    memory; the per-segment form measured 25-30 % faster on 8.76 M records.)
+    """
+    segments = [
+        (midnight(seg.period_from), midnight(seg.period_until), str(month), seg.index)
+        for month, segs in plan
+        for seg in segs
+    ]
+    if not segments:
+        return {}
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    window = col(UsageRecord.window_start)
+    quantity = col(UsageRecord.quantity)
+    if sqlite:
+        total = func.sum(cast(func.round(quantity * MICRO_UNITS), Integer))
+    else:
+        total = func.sum(quantity)
+    parts = []
+    for k, (start, until, _, _) in enumerate(segments):
+        part = (
+            select(
+                UsageRecord.pilot_id,
+                UsageRecord.metric,
+                literal(k, Integer).label("segment"),
+                total.label("total"),
+            )
+            .where(window >= start, window < until)
+            .where(col(UsageRecord.metric).in_(PRICED_METRICS))
+            .group_by(UsageRecord.pilot_id, UsageRecord.metric)
+        )
+        if pilot_ids:
+            part = part.where(col(UsageRecord.pilot_id).in_(list(pilot_ids)))
+        parts.append(part)
+    query = parts[0] if len(parts) == 1 else union_all(*parts)
+    if not sqlite:
+        # Enough memory to hash a year's groups (13 segments x 1,000 tenants x
+        # 4 metrics) rather than sort them on disk.  Scoped to this transaction.
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+    out: dict[tuple[str, str], Usage] = defaultdict(dict)
+    for pilot_id, metric, k, summed in session.execute(query):
+        if summed is None:
+            continue
+        _, _, month_label, index = segments[k]
+        value = Decimal(int(summed)) / MICRO_UNITS if sqlite else Decimal(summed)
+        out[(pilot_id, month_label)][(metric, index)] = value
+    return dict(out)
+
+
+@dataclass(frozen=True)
+class Existence:
+    exists_from: date | None
+    exists_until: date | None
+
+
+def tenant_existence(session: Session, pilot_ids: Sequence[str]) -> dict[str, Existence]:
+    query = select(
+        Tenant.pilot_id, Tenant.created_at, Tenant.updated_at, Tenant.state, Tenant.project_id
+    )
+    if pilot_ids:
+        query = query.where(col(Tenant.pilot_id).in_(list(pilot_ids)))
+    out = {}
+    for pilot_id, created, updated, state, project_id in session.execute(query):
+        if project_id is None:
+            out[pilot_id] = Existence(None, None)
+            continue
+        until = updated.date() + timedelta(days=1) if state == "torn_down" else None
+        out[pilot_id] = Existence(created.date(), until)
+    return out
+
+
+def rate_plan(
+    session: Session,
+    prices: PriceList,
+    plan: Sequence[tuple[Month, list[Segment]]],
+    pilot_ids: Sequence[str],
+) -> dict[tuple[str, str], Rated]:
+    """Rate every tenant of every month in ``plan`` (no writes)."""
+    usage = aggregate(session, plan, pilot_ids)
+    existence = tenant_existence(session, pilot_ids)
+    out: dict[tuple[str, str], Rated] = {}
+    for month, segs in plan:
+        label = str(month)
+        present_by_pilot = {
+            pilot_id: {
+                seg.index: days_present(
+                    e.exists_from, e.exists_until, seg.period_from, seg.period_until
+                )
+                for seg in segs
+            }
+            for pilot_id, e in existence.items()
+        }
+        pilots = {p for p, days in present_by_pilot.items() if any(days.values())}
+        pilots |= {p for (p, m) in usage if m == label}
+        for pilot_id in sorted(pilots):
+            rated = rate(
+                prices,
+                month,
+                usage.get((pilot_id, label), {}),
+                present_by_pilot.get(pilot_id, {}),
+                segs,
+            )
+            if rated.lines:
+                out[(pilot_id, label)] = rated
+    return out

@@ -25,16 +25,21 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 """Largest input file read (20 MiB): 20,000 nominations fit in about 12 MiB."""
 MAX_DEPTH = 32
 """Deepest nesting of mappings and lists; real files use at most six levels."""
+MAX_NODES = 2_000_000
+"""Most values (scalars, lists, mappings) in one file: 20,000 nominations have about 1.2
+million; a file of short values ("[0,0,0,…]") within the size limit could otherwise
+take gigabytes of memory to compose."""
 MAX_NUMBER_CHARS = 40
 """Longest number written in a file; no field needs more than 40 characters."""
 
 
 class _GuardedLoader(yaml.SafeLoader):
-    """The safe loader, refusing aliases, anchors and deep nesting while composing."""
+    """The safe loader, refusing aliases, anchors, deep nesting and too many values."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
@@ -44,6 +49,11 @@ class _GuardedLoader(yaml.SafeLoader):
                 None,
                 "anchors and aliases (&name, *name) are not allowed; write the value out",
                 event.start_mark,
+            )
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise yaml.composer.ComposerError(
+                None, None, f"more than {MAX_NODES} values in one file", event.start_mark
             )
         self._depth += 1
         try:

@@ -171,3 +171,12 @@ def test_ids_that_name_one_cloud_project_have_one_key(base, data):
 def test_valid_ids_with_one_cloud_project_name_have_one_key(pilot_id):
     policy = SimpleNamespace(tenancy=SimpleNamespace(project_prefix="ngc-"))
     assert "ngc-" + id_key(pilot_id) == project_name(policy, pilot_id)  # type: ignore[arg-type]
+
+
+def test_a_yaml_file_of_too_many_values_is_refused_naming_the_limit(monkeypatch):
+    from policies import yamlfile
+
+    monkeypatch.setattr(yamlfile, "MAX_NODES", 100)
+    assert load_with_lines("[" + "0," * 98 + "0]")[0] == [0] * 99
+    with pytest.raises(yaml.YAMLError, match="more than 100 values"):
+        load_with_lines("[" + "0," * 99 + "0]")

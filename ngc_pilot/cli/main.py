@@ -129,12 +129,15 @@ def _literal(context: AppContext) -> AppContext:
     """The context with consoles that print every string as text, never as Rich markup.
 
     Names, pitches and reasons come from files and the database: "[/]" in one
-    must neither crash a listing nor restyle the operator's screen.  Styling is
-    given explicitly (``style=``, :class:`rich.text.Text`).
+    must neither crash a listing nor restyle the operator's screen, and
+    ":warning:" stays those nine characters.  Styling is given explicitly
+    (``style=``, :class:`rich.text.Text`).
     """
 
     def literal(console: Console) -> Console:
-        return Console(stderr=console.stderr, width=console.width, highlight=False, markup=False)
+        return Console(
+            stderr=console.stderr, width=console.width, highlight=False, markup=False, emoji=False
+        )
 
     return replace(context, out=literal(context.out), err=literal(context.err))
 

@@ -15,7 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.records import record
 
-MARKUP = ["Trio [/] analysis", "[bold red]URGENT[/]", "[link=http://x]y[/link]", "a [/b] [i]"]
+MARKUP = [
+    "Trio [/] analysis",
+    "[bold red]URGENT[/]",
+    "[link=http://x]y[/link]",
+    "a [/b] [i]",
+    "Study :warning: of :smile:",
+]
 
 # bracketed text that Rich would read as tags: "[", a tag-ish body, "]"
 markup_like = (

@@ -8,6 +8,7 @@ import threading
 import pytest
 import yaml
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
 from support.records import record
 
 from ngc_pilot import db as db_module
@@ -139,3 +140,30 @@ def test_migration_0004_folds_stored_ids_and_leaves_earlier_collisions_null(data
         rows = connection.execute(text("SELECT id, id_key FROM application")).all()
     engine.dispose()
     assert sorted(tuple(r) for r in rows) == [("ACC-1", "acc-1"), ("B-2", "b-2"), ("acc-1", None)]
+
+
+def test_two_commits_at_once_never_override_a_decision_unseen(cli, database, tmp_path):
+    """Whatever the interleaving: each stored decision was computed against the one before."""
+    path = tmp_path / "n.yaml"
+    records = [record(id=f"R-{i}", institution=f"Inst {i}") for i in range(6)]
+    path.write_text(yaml.safe_dump({"applications": records}))
+    assert cli("intake", "import", str(path)).code == 0
+    start = threading.Barrier(2)
+    codes: list[int] = []
+
+    def commit(who: str) -> None:
+        start.wait()
+        codes.append(cli("select", "--min", "1", "--commit", "--by", who, "--reason", "r").code)
+
+    threads = [threading.Thread(target=commit, args=(who,)) for who in ("A", "B")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 0 in codes and set(codes) <= {0, 1, 2}
+    engine = make_engine(database.url)
+    with session_scope(engine) as session:
+        stored = sorted((d.id, d.based_on) for d in session.exec(select(SelectionDecision)).all())
+    engine.dispose()
+    assert len(stored) == codes.count(0)
+    assert [based_on for _, based_on in stored] == [0] + [i for i, _ in stored[:-1]]

@@ -6,8 +6,9 @@ task types without a code change.  Parsing files into raw records is the
 shell's job (``ngc_pilot.intake``); this module only says what a valid record
 is and why an invalid one is not.
 
-Every text is bounded and free of control characters (they would reach an
-operator's terminal), every integer is a real integer (``true`` is not 1), and
+Every text taken in is bounded and free of control characters (they would
+reach an operator's terminal), every integer is a real integer (``true`` is
+not 1), and
 ids are compared by :func:`id_key`, the same folding the cloud's project names
 get, so two nominations can never map to one tenant.
 """
@@ -75,6 +76,13 @@ def _refuse_control(value: Any, multi_line: bool) -> None:
                 )
 
 
+def _at_intake(info: ValidationInfo) -> bool:
+    """Whether a record is being taken in (validated with the policy's vocabularies as
+    context), not a stored document being read back: rules added later (control
+    characters, the pitch's length) must not make a database from before them unreadable."""
+    return info.context is not None
+
+
 def _no_bool(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {str(value).lower()}")
@@ -90,7 +98,8 @@ class _Strict(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _printable(cls, value: Any, info: ValidationInfo) -> Any:
-        _refuse_control(value, info.field_name in _MULTI_LINE_FIELDS)
+        if _at_intake(info):
+            _refuse_control(value, info.field_name in _MULTI_LINE_FIELDS)
         return value
 
 
@@ -213,8 +222,8 @@ class Nomination(_Strict):
 
     @field_validator("pitch")
     @classmethod
-    def _pitch(cls, value: str) -> str:
-        if len(value) > MAX_PITCH_CHARS:
+    def _pitch(cls, value: str, info: ValidationInfo) -> str:
+        if _at_intake(info) and len(value) > MAX_PITCH_CHARS:
             raise ValueError(
                 f"the pitch has {len(value)} characters; at most {MAX_PITCH_CHARS} are allowed"
             )

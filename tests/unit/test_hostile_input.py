@@ -23,12 +23,13 @@ from policies.units import SizeError, parse_size
 from policies.yamlfile import MAX_DEPTH, load_with_lines
 from provisioner.desired import project_name
 
+INTAKE = {"vocabularies": None}  # taken in, as intake validates (vocabularies aside)
 CONTROL = [chr(c) for c in [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]]
 
 
 def _errors(**overrides: object) -> list[tuple[str, str]]:
     try:
-        Nomination.model_validate(record(**overrides))
+        Nomination.model_validate(record(**overrides), context=INTAKE)
     except ValidationError as exc:
         return [(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
     return []
@@ -180,3 +181,9 @@ def test_a_yaml_file_of_too_many_values_is_refused_naming_the_limit(monkeypatch)
     assert load_with_lines("[" + "0," * 98 + "0]")[0] == [0] * 99
     with pytest.raises(yaml.YAMLError, match="more than 100 values"):
         load_with_lines("[" + "0," * 99 + "0]")
+
+
+def test_a_stored_document_from_before_the_text_rules_is_still_readable():
+    stored = record(name="tab\there", pitch="x" * (MAX_PITCH_CHARS + 1))
+    assert Nomination.model_validate(stored).name == "tab\there"
+    assert _errors(name="tab\there", pitch="x" * (MAX_PITCH_CHARS + 1)) != []

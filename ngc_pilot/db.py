@@ -30,6 +30,9 @@ from sqlmodel import Session, create_engine
 from ngc_pilot.errors import InputError
 from policies.problems import Problem
 
+SHORTENED_COLUMNS = frozenset({"error", "last_error"})
+"""Text columns that record a failure's message: shortened to fit, never refused."""
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite command waits for another one's write lock before giving up."""
 
@@ -160,6 +163,8 @@ def _refuse_unstorable(session: Session, _context: object, _instances: object) -
     SQLite stores a 300-character actor in a 200-character column; PostgreSQL
     raises.  Checking the declared types before every flush makes both
     backends accept and refuse the same rows, with a message naming the field.
+    Diagnostic text (:data:`SHORTENED_COLUMNS`, e.g. a cloud's error message)
+    is shortened to fit instead: refusing it would lose the failure it records.
     """
     problems = []
     for obj in [*session.new, *session.dirty]:
@@ -167,6 +172,11 @@ def _refuse_unstorable(session: Session, _context: object, _instances: object) -
         for prop in mapper.column_attrs:
             column = prop.columns[0]
             value = getattr(obj, prop.key, None)
+            length = getattr(column.type, "length", None)
+            if column.name in SHORTENED_COLUMNS and isinstance(value, str) and length:
+                if len(value) > length:  # a cloud's error message: keep its start
+                    setattr(obj, prop.key, value[: length - 1] + "…")
+                continue
             reason = _unstorable(column, value)
             if reason is not None:
                 where = f"{mapper.local_table.name}.{column.name}"

@@ -176,3 +176,26 @@ def test_values_postgresql_would_refuse_are_refused_on_every_backend(
     engine.dispose()
     [problem] = caught.value.problems
     assert problem.field == f"selection_decision.{field}" and problem.message == reason
+
+
+def test_a_long_error_message_is_shortened_to_fit_on_every_backend(database):
+    from datetime import UTC, datetime
+
+    from ngc_pilot import migrate
+    from ngc_pilot.db import make_engine, session_scope
+    from ngc_pilot.models import JobRun
+
+    engine = make_engine(database.url)
+    migrate.upgrade(engine)
+    with session_scope(engine) as session:
+        row = JobRun(
+            job_id="meter", started_at=datetime.now(UTC), status="failed", worker="w",
+            error="Keystone said: " + "x" * 5000,
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+        row_id = row.id
+    with session_scope(engine) as session:
+        stored = session.get(JobRun, row_id).error
+    engine.dispose()
+    assert len(stored) == 2000 and stored.startswith("Keystone said: x") and stored.endswith("…")

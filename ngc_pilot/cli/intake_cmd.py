@@ -152,7 +152,7 @@ def show(
         return
     n = a.nomination
     out = obj.out
-    out.print(Text.assemble((n.id, "bold"), "  ", n.name))
+    out.print(Text(n.id, style="bold"), n.name, sep="  ")
     out.print(f"PI: {n.principal_investigator.name} <{n.principal_investigator.email}>")
     out.print(f"Institution: {n.institution} ({n.institution_type}), nominated by {n.nominated_by}")
     out.print(

@@ -7,6 +7,7 @@ input).  Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import re
 import sys
 import tomllib
 from dataclasses import replace
@@ -17,6 +18,7 @@ import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
 from ngc_pilot.cli import (
     audit_cmd,
@@ -125,6 +127,19 @@ def main(
     ctx.obj = _literal(AppContext(settings))
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class _LiteralConsole(Console):
+    """A console that shows control characters in text as ``\\x1b`` instead of sending
+    them to the terminal (a document stored before import refused them may hold some);
+    every string it prints, in a line, a table cell or a title, passes through here."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        visible = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+        return super().render_str(visible, **kwargs)
+
+
 def _literal(context: AppContext) -> AppContext:
     """The context with consoles that print every string as text, never as Rich markup.
 
@@ -135,7 +150,7 @@ def _literal(context: AppContext) -> AppContext:
     """
 
     def literal(console: Console) -> Console:
-        return Console(
+        return _LiteralConsole(
             stderr=console.stderr, width=console.width, highlight=False, markup=False, emoji=False
         )
 

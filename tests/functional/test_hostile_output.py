@@ -74,3 +74,24 @@ def test_any_bracketed_name_is_shown_literally(cli, tmp_path_factory, name):
     shown = cli("intake", "show", "MARK-1")
     assert shown.code == 0, shown.err
     assert shown.out.splitlines()[0] == f"MARK-1  {name}"
+
+
+def test_control_characters_stored_before_import_refused_them_never_reach_the_terminal(
+    cli, database, tmp_path
+):
+    from ngc_pilot.db import make_engine, session_scope
+    from ngc_pilot.models import Application
+
+    _import(cli, tmp_path / "n.yaml")
+    hostile = "Legacy \x1b]0;owned\x07 \x1b[31mred\x9b"
+    engine = make_engine(database.url)
+    with session_scope(engine) as session:
+        app = session.get(Application, "MARK-1")
+        app.document = {**app.document, "name": hostile}
+        app.name = hostile
+    engine.dispose()
+    for command in (["intake", "list"], ["intake", "show", "MARK-1"]):
+        result = cli(*command)
+        assert result.code == 0, result.err
+        assert not any(c in result.out for c in "\x1b\x07\x9b"), command
+        assert "Legacy \\x1b]0;owned\\x07" in result.out

@@ -5,33 +5,30 @@ Files are YAML, JSON (same structure: ``{"applications": [...]}``) or CSV
 problem in every file is collected before anything is written; one bad
 record refuses the whole import (exit code 2) and the database is untouched.
 Re-importing a record with the same id updates it (a new revision, audited);
-it never creates a duplicate.
+it never creates a duplicate.  Ids are compared folded (:func:`id_key`), in the
+files and against the database, so ``ACC-1`` and ``acc-1`` are refused as one
+id given twice rather than becoming two tenants with one cloud project name.
+Files are read defensively by :mod:`ngc_pilot.nomination_files`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from ngc_pilot import audit
 from ngc_pilot.db import utcnow
 from ngc_pilot.errors import InputError
 from ngc_pilot.models import Application
-from policies.nomination import Nomination
+from ngc_pilot.nomination_files import read_file
+from policies.nomination import Nomination, id_key
 from policies.problems import Problem, problems_from_validation
 from policies.selection_policy import SelectionPolicy
-from policies.yamlfile import LineIndex, load_with_lines
-
-LIST_COLUMNS = {"data.types", "data.sources", "task_types"}
 
 
 @dataclass(frozen=True)
@@ -48,176 +45,6 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, list[str]]:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
-
-
-# ------------------------------------------------------------------ reading files
-
-
-def _records_yaml(
-    text: str, source: str
-) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
-    try:
-        data, index = load_with_lines(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return (
-            [],
-            None,
-            [
-                Problem(
-                    source,
-                    "(file)",
-                    None,
-                    f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                    line=mark.line + 1 if mark else None,
-                )
-            ],
-        )
-    return _records_from_document(data, source, index)
-
-
-def _records_json(
-    text: str, source: str
-) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return (
-            [],
-            None,
-            [Problem(source, "(file)", None, f"not valid JSON: {exc.msg}", line=exc.lineno)],
-        )
-    return _records_from_document(data, source, None)
-
-
-def _records_from_document(
-    data: Any, source: str, index: LineIndex | None
-) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
-    if not isinstance(data, dict) or "applications" not in data:
-        return (
-            [],
-            index,
-            [
-                Problem(
-                    source,
-                    "applications",
-                    None,
-                    "expected a top-level key 'applications' with a list of nominations",
-                    line=1,
-                )
-            ],
-        )
-    extra = sorted(set(data) - {"applications"})
-    problems = [
-        Problem(
-            source,
-            key,
-            None,
-            "unknown top-level key; only 'applications' is allowed",
-            line=index.line_of((key,)) if index else None,
-        )
-        for key in extra
-    ]
-    items = data["applications"]
-    if not isinstance(items, list):
-        problems.append(
-            Problem(
-                source,
-                "applications",
-                type(items).__name__,
-                "expected a list of nominations",
-                line=index.line_of(("applications",)) if index else None,
-            )
-        )
-        return [], index, problems
-    records = []
-    for i, item in enumerate(items):
-        line = index.line_of(("applications", i)) if index else None
-        record_id = item.get("id") if isinstance(item, dict) else None
-        records.append((item, str(record_id) if record_id is not None else f"record {i + 1}", line))
-    return records, index, problems
-
-
-def _unflatten(row: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, raw in row.items():
-        if key is None:
-            continue
-        value: Any = raw.strip() if isinstance(raw, str) else raw
-        if value == "" or value is None:
-            continue
-        if key in LIST_COLUMNS:
-            value = [part.strip() for part in value.split(";") if part.strip()]
-        parts = key.split(".")
-        cursor = out
-        for part in parts[:-1]:
-            cursor = cursor.setdefault(part, {})
-            if not isinstance(cursor, dict):
-                break
-        else:
-            cursor[parts[-1]] = value
-    return out
-
-
-def _records_csv(
-    text: str, source: str
-) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
-    reader = csv.DictReader(io.StringIO(text))
-    records = []
-    problems = []
-    try:
-        for row in reader:
-            line = reader.line_num
-            if None in row:
-                problems.append(
-                    Problem(
-                        source,
-                        "(row)",
-                        row[None],
-                        "more cells than header columns",
-                        line=line,
-                        record=f"row {line}",
-                    )
-                )
-            data = _unflatten(row)
-            record_id = data.get("id")
-            records.append((data, str(record_id) if record_id else f"row {line}", line))
-    except csv.Error as exc:
-        problems.append(
-            Problem(source, "(file)", None, f"not valid CSV: {exc}", line=reader.line_num)
-        )
-    return records, None, problems
-
-
-def read_file(
-    path: Path,
-) -> tuple[list[tuple[Any, str | None, int | None]], LineIndex | None, list[Problem]]:
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return [], None, [Problem(source, "(file)", None, "file not found")]
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], None, [Problem(source, "(file)", None, f"cannot read: {exc}")]
-    suffix = path.suffix.lower()
-    if suffix in (".yaml", ".yml"):
-        return _records_yaml(text, source)
-    if suffix == ".json":
-        return _records_json(text, source)
-    if suffix == ".csv":
-        return _records_csv(text, source)
-    return (
-        [],
-        None,
-        [
-            Problem(
-                source,
-                "(file)",
-                suffix or "(none)",
-                "unknown file type; use .yaml, .yml, .json or .csv",
-            )
-        ],
-    )
 
 
 def validate_files(
@@ -246,20 +73,22 @@ def validate_files(
                 )
                 continue
             raw_id = raw.get("id")
-            if isinstance(raw_id, str | int) and str(raw_id) in seen:
+            key = id_key(str(raw_id)) if isinstance(raw_id, str | int) else None
+            if key is not None and key in seen:
                 problems.append(
                     Problem(
                         str(path),
                         "id",
                         raw_id,
-                        f"duplicate id; first given at {seen[str(raw_id)]}",
+                        f"duplicate id (case and surrounding space ignored); "
+                        f"first given at {seen[key]}",
                         line=line,
                         record=record,
                     )
                 )
                 continue
-            if isinstance(raw_id, str | int):
-                seen[str(raw_id)] = where
+            if key is not None:
+                seen[key] = where
             try:
                 nomination = Nomination.model_validate(raw, context=context)
             except ValidationError as exc:
@@ -312,7 +141,14 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any], prefix: str = "") 
 def store(
     session: Session, nominations: Sequence[SourcedNomination], *, actor: str, files: Sequence[str]
 ) -> ImportReport:
-    """Insert or update applications and audit each change (one transaction, the caller's)."""
+    """Insert or update applications and audit each change (one transaction, the caller's).
+
+    Refuses (:class:`InputError`, nothing written) a nomination whose id folds to a
+    stored one's without being it, whichever interface hands it in.
+    """
+    clashes = _clashes_with_stored(session, nominations)
+    if clashes:
+        raise InputError(clashes)
     report = ImportReport()
     for item in nominations:
         nomination = item.nomination
@@ -358,11 +194,37 @@ def store(
     return report
 
 
+def _clashes_with_stored(
+    session: Session, nominations: Sequence[SourcedNomination]
+) -> list[Problem]:
+    """Nominations whose id folds to a stored application's id without being it."""
+    stored = {
+        id_key(app_id): (app_id, source)
+        for app_id, source in session.exec(select(Application.id, Application.source)).all()
+    }
+    problems = []
+    for item in nominations:
+        app_id = item.nomination.id
+        match = stored.get(id_key(app_id))
+        if match is not None and match[0] != app_id:
+            problems.append(
+                Problem(
+                    item.source,
+                    "id",
+                    app_id,
+                    f"the same id as the stored nomination {match[0]!r} (from {match[1]}) "
+                    "when case and surrounding space are ignored; use that exact id to update it",
+                )
+            )
+    return problems
+
+
 def import_files(
     session: Session, paths: Sequence[Path], policy: SelectionPolicy, *, actor: str
 ) -> ImportReport:
     """Validate all files, then store; raises :class:`InputError` (nothing written) on any problem."""
     nominations, problems = validate_files(paths, policy)
+    problems.extend(_clashes_with_stored(session, nominations))
     if problems:
         raise InputError(problems)
     if not nominations:

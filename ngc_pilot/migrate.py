@@ -1,7 +1,8 @@
 """Run Alembic migrations from code (``ngc-pilot db upgrade|downgrade|current``).
 
 The Alembic config is built here, pointing at the migrations shipped inside
-the package, so an installed ngc-pilot migrates without an alembic.ini.
+the package, so an installed ngc-pilot migrates without an alembic.ini.  An
+unknown revision is refused as bad input naming the known ones.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine
+
+from ngc_pilot.errors import InputError
+from policies.problems import Problem
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -23,18 +28,38 @@ def _config(engine: Engine) -> Config:
     return config
 
 
+def _unknown_revision(config: Config, revision: str, error: CommandError) -> InputError:
+    known = [s.revision for s in ScriptDirectory.from_config(config).walk_revisions()]
+    return InputError(
+        [
+            Problem(
+                "command line",
+                "revision",
+                revision,
+                f"{str(error).splitlines()[0]}; known: base, head, {', '.join(reversed(known))}",
+            )
+        ]
+    )
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     config = _config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        try:
+            command.upgrade(config, revision)
+        except CommandError as error:
+            raise _unknown_revision(config, revision, error) from error
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
     config = _config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+        try:
+            command.downgrade(config, revision)
+        except CommandError as error:
+            raise _unknown_revision(config, revision, error) from error
 
 
 def current(engine: Engine) -> str | None:

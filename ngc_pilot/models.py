@@ -33,19 +33,28 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
+    String,
     Table,
     Unicode,
     UniqueConstraint,
+    event,
 )
 from sqlmodel import Field, SQLModel
 
 from ngc_pilot.db import UTCDateTime, utcnow
+from policies.nomination import id_key
 
 
 class Application(SQLModel, table=True):
     __tablename__ = "application"
 
     id: str = Field(primary_key=True, max_length=64)
+    # The id folded as cloud project names are (policies.nomination.id_key), unique, so
+    # two nominations can never share one tenant; set on insert (NULL only for rows
+    # that already collided before migration 0004).
+    id_key: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, unique=True, index=True)
+    )
     name: str = Field(max_length=200)
     pi_name: str = Field(max_length=200)
     pi_email: str = Field(max_length=254)
@@ -66,6 +75,12 @@ class Application(SQLModel, table=True):
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+
+
+@event.listens_for(Application, "before_insert")
+def _fold_id(_mapper: object, _connection: object, application: Application) -> None:
+    if application.id_key is None:
+        application.id_key = id_key(application.id)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -102,6 +117,11 @@ class SelectionDecision(SQLModel, table=True):
     selected: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     explanations: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    # The latest decision the proposal was computed against (0: none); unique, so two
+    # commits of proposals that saw the same state cannot both succeed (issue 8).
+    based_on: int | None = Field(
+        default=None, sa_column=Column(Integer, nullable=True, unique=True, index=True)
     )
 
 

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from ngc_pilot import audit
 from ngc_pilot.db import session_scope, utcnow
-from ngc_pilot.errors import NotFoundError
+from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.models import Application, Pilot, ProvisionStep, Tenant
 from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.provisioning_gates import (
@@ -48,6 +48,7 @@ from ngc_pilot.tenant_runs import (
     run_tenant,
 )
 from ngc_pilot.tenant_state import set_state
+from policies.nomination import ID_RULE, is_valid_id
 from policies.problems import Problem
 from provisioner import environment
 from provisioner.apply import ApplyReport, apply
@@ -317,4 +318,8 @@ def verify(prov: Provisioner) -> list[Probe]:
 
 
 def environment_info(prov: Provisioner, pilot_id: str) -> dict[str, Any]:
+    # A pilot id never names a path outside the environments folder ("../x", "/etc").
+    root = prov.environments_dir.resolve()
+    if not is_valid_id(pilot_id) or (root / pilot_id).resolve().parent != root:
+        raise InputError([Problem("command line", "pilot", pilot_id, ID_RULE)])
     return environment.describe(prov.environments_dir / pilot_id)

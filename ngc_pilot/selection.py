@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from ngc_pilot import audit
 from ngc_pilot.db import utcnow
@@ -71,6 +71,7 @@ class Proposal:
     explanations: dict[str, Explanation]
     assessed: dict[str, Assessed]
     policy: SelectionPolicy
+    based_on: int = 0  # the latest decision's id when this was computed (0: none)
 
     def as_dict(self) -> dict[str, Any]:
         r = self.result
@@ -209,7 +210,14 @@ def propose(
         if options.explain and result.feasible
         else {}
     )
-    return Proposal(options, instance, result, explanations, assessed, policy)
+    return Proposal(
+        options, instance, result, explanations, assessed, policy, _latest_decision_id(session)
+    )
+
+
+def _latest_decision_id(session: Session) -> int:
+    latest = session.exec(select(func.max(SelectionDecision.id))).one()
+    return int(latest or 0)
 
 
 def explain_why_not(
@@ -266,10 +274,22 @@ def commit(
                 "no feasible selection to commit: " + "; ".join(proposal.result.infeasibility),
             )
         )
+    latest = _latest_decision_id(session)
+    if latest != proposal.based_on:
+        problems.append(
+            Problem(
+                "selection",
+                "decision",
+                latest,
+                f"decision {latest} was recorded after this proposal was computed "
+                f"(against {proposal.based_on or 'no decision'}); propose again and commit that",
+            )
+        )
     if problems:
         raise InputError(problems)
     r = proposal.result
     decision = SelectionDecision(
+        based_on=proposal.based_on,
         decided_by=by.strip(),
         reason=reason.strip(),
         policy_digest=proposal.policy.digest,

@@ -5,16 +5,24 @@ as validation context), so operations can extend the allowed data types or
 task types without a code change.  Parsing files into raw records is the
 shell's job (``ngc_pilot.intake``); this module only says what a valid record
 is and why an invalid one is not.
+
+Every text taken in is bounded and free of control characters (they would
+reach an operator's terminal), every integer is a real integer (``true`` is
+not 1), and
+ids are compared by :func:`id_key`, the same folding the cloud's project names
+get, so two nominations can never map to one tenant.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -24,12 +32,75 @@ from pydantic import (
 from policies.units import SizeError, parse_size
 
 MAX_PITCH_WORDS = 200
+MAX_PITCH_CHARS = 3000
+"""200 words of 15 characters: a pitch longer than this is not 200 words of prose."""
+MAX_VOLUME_BYTES = 10**18
+"""1000 PB, a thousand times NGC's whole storage, and within a 64-bit column."""
+# C0 and C1 control characters, DEL; tab and newline are allowed where text may span lines.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_MULTI_LINE_FIELDS = {"pitch"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+ID_RULE = "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def is_valid_id(value: str) -> bool:
+    """Whether ``value`` is a nomination (and pilot) id: also safe as one path component."""
+    return bool(_ID.fullmatch(value)) and value not in (".", "..")
+
+
+def id_key(value: str) -> str:
+    """The form under which two ids are the same nomination, and the same cloud project.
+
+    Cloud project names are the lower-cased id (``provisioner.desired``); this
+    folds case the Unicode way (NFKC, then casefold) and drops surrounding
+    whitespace, so ``ACC-1``, ``acc-1`` and ``ａｃｃ-1`` are one id.
+    """
+    return unicodedata.normalize("NFKC", value).strip().casefold()
+
+
+def _refuse_control(value: Any, multi_line: bool) -> None:
+    texts = value if isinstance(value, list) else [value]
+    pattern = _CONTROL if multi_line else _CONTROL_ONE_LINE
+    for text in texts:
+        if isinstance(text, str):
+            found = pattern.search(text)
+            if found:
+                raise ValueError(
+                    f"contains the control character U+{ord(found.group()):04X} at position "
+                    f"{found.start() + 1}; only printable text is allowed"
+                    + (" (and tab, newline)" if multi_line else "")
+                )
+
+
+def _at_intake(info: ValidationInfo) -> bool:
+    """Whether a record is being taken in (validated with the policy's vocabularies as
+    context), not a stored document being read back: rules added later (control
+    characters, the pitch's length) must not make a database from before them unreadable."""
+    return info.context is not None
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_no_bool)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _printable(cls, value: Any, info: ValidationInfo) -> Any:
+        if _at_intake(info):
+            _refuse_control(value, info.field_name in _MULTI_LINE_FIELDS)
+        return value
 
 
 def _vocabulary(info: ValidationInfo, name: str) -> dict[str, str] | None:
@@ -69,15 +140,19 @@ class DataDescription(_Strict):
     volume: Annotated[str, Field(description="e.g. '120 TB'; decimal or binary units")]
     types: list[str]
     sources: list[str]
-    subjects: Annotated[int, Field(ge=0, description="number of research subjects")]
+    subjects: Annotated[
+        Count, Field(ge=0, le=1_000_000_000, description="number of research subjects")
+    ]
 
     @field_validator("volume", mode="before")
     @classmethod
     def _volume(cls, value: Any) -> str:
         try:
-            parse_size(value)
+            size = parse_size(value)
         except SizeError as exc:
             raise ValueError(str(exc)) from exc
+        if size > MAX_VOLUME_BYTES:
+            raise ValueError("a data volume of at most 1000 PB is allowed")
         return str(value).strip()
 
     @field_validator("types")
@@ -96,10 +171,15 @@ class DataDescription(_Strict):
 
 
 class Resources(_Strict):
-    vcpus: Annotated[int, Field(ge=0, le=1_000_000)]
-    ram_gb: Annotated[int, Field(ge=0, le=100_000_000)]
-    gpus: Annotated[int, Field(ge=0, le=10_000)]
-    storage_tb: Annotated[float, Field(ge=0, le=1_000_000)]
+    vcpus: Annotated[Count, Field(ge=0, le=1_000_000)]
+    ram_gb: Annotated[Count, Field(ge=0, le=100_000_000)]
+    gpus: Annotated[Count, Field(ge=0, le=10_000)]
+    storage_tb: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+
+    @field_validator("storage_tb", mode="before")
+    @classmethod
+    def _storage(cls, value: Any) -> Any:
+        return _no_bool(value)
 
 
 class EligibilityStatement(_Strict):
@@ -117,12 +197,18 @@ class Nomination(_Strict):
     institution: Annotated[str, Field(min_length=1, max_length=200)]
     institution_type: str
     nominated_by: Annotated[str, Field(min_length=1, max_length=200)]
-    pitch: Annotated[str, Field(min_length=1, description=f"at most {MAX_PITCH_WORDS} words")]
+    pitch: Annotated[
+        str,
+        Field(
+            min_length=1,
+            description=f"at most {MAX_PITCH_WORDS} words and {MAX_PITCH_CHARS} characters",
+        ),
+    ]
     data: DataDescription
     resources: Resources
     task_types: list[str]
-    access_months: Annotated[int, Field(ge=1, le=60)]
-    maturity: Annotated[int, Field(ge=1, le=5)]
+    access_months: Annotated[Count, Field(ge=1, le=60)]
+    maturity: Annotated[Count, Field(ge=1, le=5)]
     ready_date: date
     commits_to_evaluation: bool
     eligibility: EligibilityStatement
@@ -130,15 +216,17 @@ class Nomination(_Strict):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError(
-                "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-            )
+        if not is_valid_id(value):
+            raise ValueError(ID_RULE)
         return value
 
     @field_validator("pitch")
     @classmethod
-    def _pitch(cls, value: str) -> str:
+    def _pitch(cls, value: str, info: ValidationInfo) -> str:
+        if _at_intake(info) and len(value) > MAX_PITCH_CHARS:
+            raise ValueError(
+                f"the pitch has {len(value)} characters; at most {MAX_PITCH_CHARS} are allowed"
+            )
         words = len(value.split())
         if words > MAX_PITCH_WORDS:
             raise ValueError(f"the pitch has {words} words; at most {MAX_PITCH_WORDS} are allowed")

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from policies.problems import InputProblems, Problem, problems_from_validation
-from policies.yamlfile import load_with_lines
+from policies.yamlfile import MAX_FILE_BYTES, load_with_lines
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -26,8 +26,9 @@ def parse_model(text: str, source: str, model: type[M]) -> M:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
         raise InputProblems(
-            [Problem(source, "(file)", None, f"not valid YAML: {exc}", line=line)]
+            [Problem(source, "(file)", None, f"not valid YAML: {problem}", line=line)]
         ) from exc
     if not isinstance(data, dict):
         raise InputProblems(
@@ -44,8 +45,23 @@ def parse_model(text: str, source: str, model: type[M]) -> M:
 
 def read_text(file: Path) -> str:
     try:
-        return file.read_text(encoding="utf-8")
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            message = f"the file has {size} bytes; at most {MAX_FILE_BYTES} are allowed"
+            raise InputProblems([Problem(str(file), "(file)", None, message)])
+        return file.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputProblems(
             [Problem(str(file), "(file)", None, f"cannot read: {exc.strerror}")]
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise InputProblems(
+            [
+                Problem(
+                    str(file),
+                    "(file)",
+                    None,
+                    f"not UTF-8 text (byte {exc.start + 1} cannot be decoded); is it a binary file?",
+                )
+            ]
         ) from exc

@@ -63,9 +63,16 @@ def _decimal_string(value: Any) -> Decimal:
     return number
 
 
+MAX_UNIT_PRICE = Decimal(1_000_000)
+"""Largest unit price (DKK): far above any real one, small enough that a year of a
+whole cloud's usage still fits the invoice's money columns."""
+
+
 def _unit_price(value: Decimal) -> Decimal:
     if value < 0:
         raise ValueError("must not be negative")
+    if value > MAX_UNIT_PRICE:
+        raise ValueError(f"must be at most {MAX_UNIT_PRICE} DKK per unit")
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -6:
         raise ValueError("at most 6 decimal places (the invoice stores unit prices to 6 places)")

@@ -73,7 +73,11 @@ class Month:
     def parse(cls, text: str) -> Month:
         """``YYYY-MM`` (e.g. ``2021-05``); raises ValueError otherwise."""
         match = _MONTH_RE.match(text.strip()) if isinstance(text, str) else None
-        if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1970:
+        if (
+            not match
+            or not 1 <= int(match.group(2)) <= 12
+            or not 1970 <= int(match.group(1)) <= 9998
+        ):
             raise ValueError(f"not a month: {text!r}; write YYYY-MM, e.g. 2021-05")
         return cls(int(match.group(1)), int(match.group(2)))
 

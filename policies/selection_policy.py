@@ -9,6 +9,7 @@ policy; applying it lives in ``eligibility``, ``scoring`` and ``portfolio``.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -32,7 +33,17 @@ ATTRIBUTE_NAMES = (
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # inf and nan pass ``ge=0`` and then make the objective inf/nan: refused here.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+MAX_WEIGHT = 1000.0
+"""Largest weight: quality is on a 0-100 scale, so 1000 leaves room and keeps sums finite."""
+MAX_COUNT = 1_000_000_000
+MAX_SIZE_BYTES = 10**18
+"""Largest data-volume bound (1000 PB), as for a nomination's volume."""
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
 
 class PilotPeriod(_Frozen):
@@ -49,12 +60,19 @@ class PilotPeriod(_Frozen):
 
 
 class SelectionLimits(_Frozen):
-    k_min: Annotated[int, Field(ge=1, description="fewest pilots in a selection")]
-    k_max: Annotated[int, Field(ge=1, description="most pilots in a selection")]
-    per_institution_cap: Annotated[int, Field(ge=1, description="most pilots from one institution")]
-    time_limit_seconds: Annotated[float, Field(gt=0, description="solver wall-clock limit")] = 10.0
+    k_min: Annotated[int, Field(ge=1, le=1000, description="fewest pilots in a selection")]
+    k_max: Annotated[int, Field(ge=1, le=1000, description="most pilots in a selection")]
+    per_institution_cap: Annotated[
+        int, Field(ge=1, le=1000, description="most pilots from one institution")
+    ]
+    time_limit_seconds: Annotated[
+        float, Field(gt=0, le=3600, description="solver wall-clock limit")
+    ] = 10.0
     max_values_per_attribute: Annotated[
-        int, Field(ge=1, description="list values of one attribute that earn coverage per project")
+        int,
+        Field(
+            ge=1, le=100, description="list values of one attribute that earn coverage per project"
+        ),
     ] = 3
 
     @model_validator(mode="after")
@@ -67,10 +85,10 @@ class SelectionLimits(_Frozen):
 class Capacity(_Frozen):
     """What the pilot may allocate in total, per resource."""
 
-    vcpus: Annotated[int, Field(ge=0)]
-    ram_gb: Annotated[int, Field(ge=0)]
-    storage_tb: Annotated[float, Field(ge=0)]
-    gpus: Annotated[int, Field(ge=0)]
+    vcpus: Count
+    ram_gb: Count
+    storage_tb: Annotated[float, Field(ge=0, le=MAX_COUNT)]
+    gpus: Count
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -113,10 +131,10 @@ class EligibilityRules(_Frozen):
 
 
 class ScoreWeights(_Frozen):
-    maturity: Annotated[float, Field(ge=0)]
-    readiness: Annotated[float, Field(ge=0)]
-    commitment: Annotated[float, Field(ge=0)]
-    data_volume: Annotated[float, Field(ge=0)]
+    maturity: Weight
+    readiness: Weight
+    commitment: Weight
+    data_volume: Weight
 
 
 class Scoring(_Frozen):
@@ -130,9 +148,12 @@ class Scoring(_Frozen):
     @classmethod
     def _size(cls, value: str) -> str:
         try:
-            parse_size(value)
+            size = parse_size(value)
         except SizeError as exc:
             raise ValueError(str(exc)) from exc
+        # the score is log(volume / floor): a zero floor divides by zero
+        if not 1 <= size <= MAX_SIZE_BYTES:
+            raise ValueError("must be at least 1 B and at most 1000 PB")
         return value
 
     @model_validator(mode="after")
@@ -149,7 +170,8 @@ class Bucket(_Frozen):
 
 class Attribute(_Frozen):
     weight: Annotated[
-        float, Field(ge=0, description="points for the first project covering a value")
+        float,
+        Field(ge=0, le=MAX_WEIGHT, description="points for the first project covering a value"),
     ]
     buckets: list[Bucket] | None = None
 
@@ -207,6 +229,12 @@ def _bucket_problems(name: str, buckets: list[Bucket]) -> list[str]:
             )
         except (SizeError, ValueError) as exc:
             problems.append(f"{name} bucket {bucket.name!r}: bad bound {bucket.below!r} ({exc})")
+            continue
+        if not math.isfinite(bound) or abs(bound) > 10**21:
+            problems.append(
+                f"{name} bucket {bucket.name!r}: bound {bucket.below!r} is not a finite number "
+                "of at most 1e21"
+            )
             continue
         if bounds and bound <= bounds[-1]:
             problems.append(f"{name} bucket {bucket.name!r}: bounds must increase")

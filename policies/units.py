@@ -30,6 +30,9 @@ ALLOWED_UNITS_TEXT = (
     "B, kB, MB, GB, TB, PB (powers of 1000) or KiB, MiB, GiB, TiB, PiB (powers of 1024)"
 )
 
+MAX_SIZE_DIGITS = 30
+"""Longest number in a size ("1.5" is three): 30 covers every byte count a 64-bit column holds."""
+
 _SIZE = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[A-Za-z]+)\s*$")
 
 
@@ -52,6 +55,10 @@ def parse_size(text: str | int) -> int:
     if not match:
         raise SizeError(
             f"expected a number and a unit such as '120 TB'; units: {ALLOWED_UNITS_TEXT}"
+        )
+    if len(match["number"]) > MAX_SIZE_DIGITS:
+        raise SizeError(
+            f"a number of {len(match['number'])} characters; at most {MAX_SIZE_DIGITS} are allowed"
         )
     unit = match["unit"]
     if unit not in UNITS:

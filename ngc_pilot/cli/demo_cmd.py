@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.text import Text
 
 from ngc_pilot.cli.context import AppContext
 from policies.prices import default_prices_path
@@ -44,6 +45,7 @@ def _shift_dates(data: Any, delta: timedelta) -> Any:
 def replay_today(folder: Path, policy_file: Path, today: date) -> tuple[Path, list[Path], int]:
     """Copies of the policy and the demo nominations with dates moved to ``today``."""
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)  # the copies hold PIs' names and e-mail addresses
     policy = yaml.safe_load(policy_file.read_text())
     start = policy["pilot_period"]["start"]
     delta = timedelta(
@@ -110,8 +112,9 @@ def demo(
         obj.settings.var_dir / "demo", Path(policy_file), date.today()
     )
     out.print(
-        f"[dim]The demo replays the 2021 call moved by {days} days so the pilot starts this week "
-        f"(policy copy: {moved_policy}).[/dim]"
+        f"The demo replays the 2021 call moved by {days} days so the pilot starts this week "
+        f"(policy copy: {moved_policy}).",
+        style="dim",
     )
     config = obj.settings.var_dir / "demo" / "demo.toml"
     config.write_text(
@@ -203,7 +206,7 @@ def demo(
         ]
     steps.append(("The audit trail (newest)", ["audit", "--limit", "12"], (0,)))
     for title, args, expected in steps:
-        out.rule(f"[bold]{title}")
+        out.rule(Text(title, style="bold"))
         if args is _BOOT:
             _boot_servers(obj, out)
             continue
@@ -247,7 +250,7 @@ def _boot_servers(obj: AppContext, out: Any) -> None:
         try:
             server = boot_server(bundle, "analysis-1", flavor=flavor, image="devcloud-tiny")
         except CloudError as exc:
-            out.print(f"[red]{tenant['pilot']}: {exc}[/red]")
+            out.print(f"{tenant['pilot']}: {exc}", style="red")
             raise typer.Exit(1) from exc
         out.print(
             f"{tenant['pilot']}: server {server.id} {server.status} ({flavor}, "
@@ -260,7 +263,7 @@ def _wait_for_a_window(obj: AppContext, out: Any) -> None:
     now = datetime.now(UTC)
     ready = now.replace(second=5, microsecond=0) + timedelta(minutes=2)
     seconds = (ready - now).total_seconds()
-    out.print(f"[dim]waiting {seconds:.0f} s for a complete one-minute window with servers[/dim]")
+    out.print(f"waiting {seconds:.0f} s for a complete one-minute window with servers", style="dim")
     time.sleep(seconds)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import JsonFlag
@@ -28,8 +29,15 @@ Files = Annotated[list[Path], typer.Argument(help="YAML, JSON or CSV files.", di
 def import_(ctx: typer.Context, files: Files, as_json: JsonFlag = False) -> None:
     """Validate FILES and store their nominations; any problem refuses all (exit code 2)."""
     obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        report = intake.import_files(session, files, obj.policy, actor=obj.actor)
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with db.session_scope(obj.engine) as session:
+            report = intake.import_files(session, files, obj.policy, actor=obj.actor)
+    except IntegrityError:
+        # Another import stored the same ids meanwhile: once more, as updates.
+        with db.session_scope(obj.engine) as session:
+            report = intake.import_files(session, files, obj.policy, actor=obj.actor)
     if as_json:
         emit_json(report.as_dict())
         return
@@ -144,7 +152,7 @@ def show(
         return
     n = a.nomination
     out = obj.out
-    out.print(f"[bold]{n.id}[/bold]  {n.name}")
+    out.print(Text(n.id, style="bold"), n.name, sep="  ")
     out.print(f"PI: {n.principal_investigator.name} <{n.principal_investigator.email}>")
     out.print(f"Institution: {n.institution} ({n.institution_type}), nominated by {n.nominated_by}")
     out.print(

@@ -218,7 +218,11 @@ def _table(obj: AppContext, docs: list[InvoiceDoc], month: str, output: Path | N
     from rich.console import Console
     from rich.table import Table
 
-    out = obj.out if output is None else Console(file=io.StringIO(), width=180, highlight=False)
+    out = (
+        obj.out
+        if output is None
+        else Console(file=io.StringIO(), width=180, highlight=False, markup=False)
+    )
     if not docs:
         out.print(f"No invoices for {month}.")
     summary = Table(
@@ -350,7 +354,11 @@ def _emit_what_if(
     from rich.console import Console
     from rich.table import Table
 
-    out = obj.out if output is None else Console(file=io.StringIO(), width=180, highlight=False)
+    out = (
+        obj.out
+        if output is None
+        else Console(file=io.StringIO(), width=180, highlight=False, markup=False)
+    )
     out.print(
         f"What-if {month}: current {current.source} (sha256 {current.digest[:12]}) vs "
         f"other {other.source} (sha256 {other.digest[:12]}); nothing was written."

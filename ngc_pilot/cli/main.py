@@ -7,14 +7,18 @@ input).  Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import re
 import sys
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import click
 import typer
 from pydantic import ValidationError
+from rich.console import Console
+from rich.text import Text
 
 from ngc_pilot.cli import (
     audit_cmd,
@@ -36,7 +40,7 @@ from ngc_pilot.cli import (
 from ngc_pilot.cli.context import AppContext
 from ngc_pilot.errors import InputError, NgcPilotError
 from ngc_pilot.settings import build_settings
-from policies.problems import problems_from_validation
+from policies.problems import Problem, problems_from_validation
 from provisioner.backend import CloudError
 
 app = typer.Typer(
@@ -109,6 +113,10 @@ def main(
     if policy:
         overrides["policy"] = {"selection_file": str(policy)}
     if actor:
+        if len(actor) > 200:
+            raise InputError(
+                [Problem("--actor", "actor", actor, "at most 200 characters are allowed")]
+            )
         overrides["audit"] = {"actor": actor}
     try:
         settings = build_settings(config, overrides)
@@ -118,7 +126,41 @@ def main(
         ) from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"cannot read settings file {config}: {exc}") from exc
-    ctx.obj = AppContext(settings)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"cannot read settings file {config}: not UTF-8 text; is it a binary file?"
+        ) from exc
+    ctx.obj = _literal(AppContext(settings))
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class _LiteralConsole(Console):
+    """A console that shows control characters in text as ``\\x1b`` instead of sending
+    them to the terminal (a document stored before import refused them may hold some);
+    every string it prints, in a line, a table cell or a title, passes through here."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        visible = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+        return super().render_str(visible, **kwargs)
+
+
+def _literal(context: AppContext) -> AppContext:
+    """The context with consoles that print every string as text, never as Rich markup.
+
+    Names, pitches and reasons come from files and the database: "[/]" in one
+    must neither crash a listing nor restyle the operator's screen, and
+    ":warning:" stays those nine characters.  Styling is given explicitly
+    (``style=``, :class:`rich.text.Text`).
+    """
+
+    def literal(console: Console) -> Console:
+        return _LiteralConsole(
+            stderr=console.stderr, width=console.width, highlight=False, markup=False, emoji=False
+        )
+
+    return replace(context, out=literal(context.out), err=literal(context.err))
 
 
 def _print_error(error: NgcPilotError) -> None:
@@ -140,10 +182,47 @@ _USAGE = (click.ClickException, typer.TyperException)
 _ABORT = (click.exceptions.Abort, typer.Abort)
 
 
+def _database_error(error: Exception) -> tuple[str, int] | None:
+    """(one line, exit code) for an error the database raised; None for anything else.
+
+    Looked up lazily: ``--help`` must not import SQLAlchemy.
+    """
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is None or not isinstance(error, sa_exc.SQLAlchemyError):
+        return None
+    from ngc_pilot.db import describe_database_error
+
+    return describe_database_error(error)
+
+
+def _refuse_control_characters(argv: list[str]) -> None:
+    """Command-line text reaches the database and the audit log: no control characters.
+
+    (Tab and newline are allowed, for a multi-line --reason.)
+    """
+    for arg in argv:
+        bad = next(
+            (c for c in arg if (ord(c) < 32 and c not in "\t\n") or 127 <= ord(c) < 160), None
+        )
+        if bad is not None:
+            raise InputError(
+                [
+                    Problem(
+                        "command line",
+                        "argument",
+                        arg,
+                        f"contains the control character U+{ord(bad):04X}; only printable text "
+                        "is allowed",
+                    )
+                ]
+            )
+
+
 def run(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit code."""
     command = typer.main.get_command(app)
     try:
+        _refuse_control_characters(sys.argv[1:] if argv is None else argv)
         result = command.main(args=argv, prog_name="ngc-pilot", standalone_mode=False)
     except NgcPilotError as error:
         _print_error(error)
@@ -163,6 +242,18 @@ def run(argv: list[str] | None = None) -> int:
     except _ABORT:
         sys.stderr.write("aborted\n")
         return 1
+    except OSError as error:
+        # A file named on the command line cannot be read or written (a missing folder for -o).
+        where = f"{error.filename}: " if error.filename else ""
+        sys.stderr.write(f"error: {where}{error.strerror or error}\n")
+        return 2
+    except Exception as error:  # a database's refusal: one line; anything else is a bug
+        described = _database_error(error)
+        if described is None:
+            raise
+        message, code = described
+        sys.stderr.write(f"error: {message}\n")
+        return code
     return result if isinstance(result, int) else 0
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import JsonFlag, as_options
@@ -23,8 +24,14 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
-MinOpt = Annotated[int | None, typer.Option("--min", help="Fewest pilots (default: policy k_min).")]
-MaxOpt = Annotated[int | None, typer.Option("--max", help="Most pilots (default: policy k_max).")]
+MinOpt = Annotated[
+    int | None,
+    typer.Option("--min", min=1, max=1000, help="Fewest pilots (default: policy k_min)."),
+]
+MaxOpt = Annotated[
+    int | None,
+    typer.Option("--max", min=1, max=1000, help="Most pilots (default: policy k_max)."),
+]
 LockIn = Annotated[
     list[str] | None, typer.Option("--lock-in", help="Always select this id (repeatable).")
 ]
@@ -96,7 +103,7 @@ def propose(
 def _print(obj: AppContext, data: dict[str, Any]) -> None:
     out = obj.out
     if data["status"] == "infeasible":
-        out.print("[bold red]No feasible selection.[/bold red]")
+        out.print("No feasible selection.", style="bold red")
         for reason in data["infeasibility"]:
             out.print(f"  - {reason}")
         return
@@ -106,9 +113,10 @@ def _print(obj: AppContext, data: dict[str, Any]) -> None:
         else f"NOT proven optimal: {data['status']}, gap {data['gap']}"
     )
     out.print(
-        f"[bold]Selection of {len(data['selected'])}[/bold] ({data['k_min']}..{data['k_max']}) — "
+        Text(f"Selection of {len(data['selected'])}", style="bold"),
+        f"({data['k_min']}..{data['k_max']}) — "
         f"objective {data['objective']:.2f}, {certificate}, "
-        f"{data['candidates']} eligible candidates, solved in {data['solve_seconds'] * 1000:.0f} ms"
+        f"{data['candidates']} eligible candidates, solved in {data['solve_seconds'] * 1000:.0f} ms",
     )
     table = Table(
         "id",
@@ -158,7 +166,8 @@ def _print(obj: AppContext, data: dict[str, Any]) -> None:
     if data.get("decision"):
         d = data["decision"]
         out.print(
-            f"[bold green]Committed[/bold green] as decision {d['id']} by {d['decided_by']}: {d['reason']}"
+            Text("Committed", style="bold green"),
+            f"as decision {d['id']} by {d['decided_by']}: {d['reason']}",
         )
     else:
         out.print(

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import CloudOpt, CloudsFile, JsonFlag, with_cloud
@@ -43,7 +44,9 @@ def provision(
             emit_json([o.as_dict() for o in outcomes])
             return
         for o in outcomes:
-            obj.out.print(f"[bold]{o.pilot_id}[/bold] ({o.state}): {len(o.plan)} change(s)")
+            obj.out.print(
+                Text.assemble((o.pilot_id, "bold"), f" ({o.state}): {len(o.plan)} change(s)")
+            )
             for c in o.plan:
                 obj.out.print(
                     f"  {'+' if c['action'] == 'create' else '~' if c['action'] == 'update' else '-'} {c['resource']} {c['name']} {c['detail'] or ''}"
@@ -56,10 +59,10 @@ def provision(
         )
     else:
         with Progress(
-            TextColumn("{task.fields[pilot]:<14}"),
+            TextColumn("{task.fields[pilot]:<14}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             TimeElapsedColumn(),
             console=obj.err,
         ) as bar:
@@ -199,7 +202,7 @@ def tenants_verify(
                         source,
                         target,
                         p.what,
-                        "[red]LEAK[/red]" if p.leaked else "isolated",
+                        Text("LEAK", style="red") if p.leaked else "isolated",
                         p.detail,
                     )
             else:

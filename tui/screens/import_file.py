@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label, Static
@@ -118,11 +119,13 @@ class ImportFileScreen(ModalScreen[ImportReport | None]):
         if isinstance(error, InputError):
             count = len(error.problems)
             result.update(
-                f"{count} problem{'s' if count != 1 else ''}; nothing was imported\n"
-                + "\n".join(f"  {p}" for p in error.problems)
+                Content(
+                    f"{count} problem{'s' if count != 1 else ''}; nothing was imported\n"
+                    + "\n".join(f"  {p}" for p in error.problems)
+                )
             )
         else:
-            result.update(f"Could not import: {type(error).__name__}: {error}")
+            result.update(Content(f"Could not import: {type(error).__name__}: {error}"))
         result.set_class(True, "has-problems")
 
     @on(Button.Pressed, "#import-cancel")

@@ -284,6 +284,7 @@ class JobsScreen(OpsScreen):
                     f"{outcome.job_id}: skipped ({outcome.summary.get('reason', 'running elsewhere')}).",
                     title="Job run",
                     severity="warning",
+                    markup=False,
                 )
             else:
                 self.notify(

@@ -15,6 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
@@ -190,14 +191,16 @@ class NominationFormScreen(ModalScreen[ImportReport | None]):
         for field in self.fields:
             error = self.query_one(f"#{_wid(field.key)}-error", Static)
             messages = by_field.get(field.key, [])
-            error.update("\n".join(messages))
+            error.update(Content("\n".join(messages)))
             error.set_class(bool(messages), "shown")
         summary = self.query_one("#form-summary", Static)
         if problems:
             count = len(problems)
             summary.update(
-                f"{count} problem{'s' if count != 1 else ''}; nothing was saved\n"
-                + "\n".join(f"  {p}" for p in problems)
+                Content(
+                    f"{count} problem{'s' if count != 1 else ''}; nothing was saved\n"
+                    + "\n".join(f"  {p}" for p in problems)
+                )
             )
         else:
             summary.update("")

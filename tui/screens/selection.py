@@ -380,6 +380,7 @@ class SelectionScreen(OpsScreen):
                     f"{pid} is ineligible and cannot be locked in: "
                     + "; ".join(a.eligibility.reasons),
                     severity="warning",
+                    markup=False,
                 )
                 return
         self.lock_out.discard(pid)
@@ -454,6 +455,7 @@ class SelectionScreen(OpsScreen):
         self.notify(
             f"Decision #{d.id} by {d.decided_by}: {len(d.selected)} pilots recorded.",
             title="Committed",
+            markup=False,
         )
         self.decision = d
         self.ops.data_version += 1

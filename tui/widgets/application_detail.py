@@ -28,30 +28,38 @@ def render_facts(row: ApplicationRow) -> RenderableType:
     facts = Table.grid(padding=(0, 1))
     facts.add_column(style="dim", no_wrap=True)
     facts.add_column()
-    facts.add_row("PI", f"{n.principal_investigator.name} <{n.principal_investigator.email}>")
+    # Stored text goes in as Text, never as a str that Rich would parse as markup.
+    facts.add_row("PI", Text(f"{n.principal_investigator.name} <{n.principal_investigator.email}>"))
     facts.add_row(
-        "Institution", f"{n.institution} ({n.institution_type}), nominated by {n.nominated_by}"
+        "Institution",
+        Text(f"{n.institution} ({n.institution_type}), nominated by {n.nominated_by}"),
     )
     facts.add_row(
         "Data",
-        f"{n.data.volume}; {', '.join(n.data.types)}; from {', '.join(n.data.sources)}; "
-        f"{n.data.subjects} subjects",
+        Text(
+            f"{n.data.volume}; {', '.join(n.data.types)}; from {', '.join(n.data.sources)}; "
+            f"{n.data.subjects} subjects"
+        ),
     )
     facts.add_row(
         "Resources",
-        f"{r.vcpus} vCPU, {r.ram_gb} GB RAM, {r.gpus} GPU, {r.storage_tb:g} TB; "
-        f"tasks {', '.join(n.task_types)}",
+        Text(
+            f"{r.vcpus} vCPU, {r.ram_gb} GB RAM, {r.gpus} GPU, {r.storage_tb:g} TB; "
+            f"tasks {', '.join(n.task_types)}"
+        ),
     )
     facts.add_row(
         "Access",
         f"{n.access_months} months from {n.ready_date}; maturity {n.maturity}; "
         + ("commits resources to evaluation" if n.commits_to_evaluation else "no commitment"),
     )
-    facts.add_row("DPA", n.eligibility.data_processing_agreement.replace("_", " "))
+    facts.add_row("DPA", Text(n.eligibility.data_processing_agreement.replace("_", " ")))
     facts.add_row(
         "Pilot",
-        (row.pilot_state or "not selected")
-        + f" · revision {a.application.revision} from {a.application.source}",
+        Text(
+            (row.pilot_state or "not selected")
+            + f" · revision {a.application.revision} from {a.application.source}"
+        ),
     )
     if a.eligibility.eligible:
         eligibility = Text("✓ eligible", style="bold green")
@@ -79,7 +87,7 @@ def render_score(row: ApplicationRow) -> RenderableType:
         pad_edge=False,
     )
     for c in a.score.criteria:
-        score.add_row(c.name, f"{c.points:.2f}", f"{c.weight:g}", c.detail)
+        score.add_row(c.name, f"{c.points:.2f}", f"{c.weight:g}", Text(c.detail))
     pitch = Text.assemble(("Pitch ", "dim"), a.nomination.pitch)
     return Group(score, Text(""), pitch)
 

@@ -85,7 +85,7 @@ def gantt_table(timeline: CapacityTimeline, width: int = GANTT_WIDTH) -> Table:
         r = p.resources
         table.add_row(
             p.id,
-            p.name if len(p.name) <= 26 else p.name[:25] + "…",
+            Text(p.name if len(p.name) <= 26 else p.name[:25] + "…"),
             p.planned_start.isoformat(),
             p.planned_end.isoformat(),
             _span(timeline, p.planned_start, p.planned_end, width),

@@ -28,14 +28,18 @@ def _copy_row(db: sqlite3.Connection, table: str, key: str, old: str, new: dict)
 
 
 def add_case_twin(pilot: Pilot, pilot_id: str) -> str:
-    """A second selected pilot whose id is ``pilot_id`` in lower case."""
+    """A second selected pilot whose id is ``pilot_id`` in lower case.
+
+    Import refuses such a twin (and ``application.id_key`` is unique), so this is
+    the one that a database from before that rule can hold: its ``id_key`` NULL,
+    as migration 0005 leaves an earlier collision."""
     twin = pilot_id.lower()
     db = sqlite3.connect(pilot.tmp / "ngc.db")
     with db:
         application = db.execute(
             "SELECT application_id FROM pilot WHERE id = ?", (pilot_id,)
         ).fetchone()[0]
-        _copy_row(db, "application", "id", application, {"id": twin})
+        _copy_row(db, "application", "id", application, {"id": twin, "id_key": None})
         _copy_row(db, "pilot", "id", pilot_id, {"id": twin, "application_id": twin})
     db.close()
     return twin

@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from ngc_pilot import audit
 from ngc_pilot.db import utcnow
 from ngc_pilot.errors import InputError
 from ngc_pilot.evaluation_models import EvaluationAnswer, EvaluationResponse
+from ngc_pilot.intake import ImportReport
 from ngc_pilot.models import Pilot
 from policies.evaluation import Questionnaire, Response, validate_response
 from policies.problems import Problem
@@ -45,16 +46,6 @@ FIXED_COLUMNS = ("questionnaire", "pilot", "respondent")
 class SourcedResponse:
     response: Response
     source: str  # "file:line" of the record
-
-
-@dataclass
-class ImportReport:
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, list[str]]:
-        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
 
 
 def response_key(response: Response) -> str:

@@ -149,7 +149,7 @@ def _name(item: Any, fallback: str) -> str:
 def read_file(path: Path) -> tuple[list[Record], LineIndex | None, list[Problem]]:
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's "CSV UTF-8" starts with a BOM
     except FileNotFoundError:
         return [], None, [Problem(source, "(file)", None, "file not found")]
     except (OSError, UnicodeDecodeError) as exc:

@@ -97,6 +97,15 @@ def test_a_csv_with_one_row_per_respondent_imports_like_yaml(cli, pilots, tmp_pa
     ]
 
 
+def test_a_csv_saved_by_a_spreadsheet_with_a_byte_order_mark_imports(cli, pilots, tmp_path):
+    """'CSV UTF-8' from a spreadsheet starts with a BOM; it reads as the same file without."""
+    path = tmp_path / "r.csv"
+    path.write_text("\ufeffquestionnaire,pilot,respondent,infra.compute\n1,P-1,ada,3\n")
+    result = cli("evaluation", "import", str(path), "--json")
+    assert result.code == 0, result.err
+    assert question(cli("evaluation", "list", "--json").json(), "infra.compute")["mean"] == "3.00"
+
+
 def test_reimport_of_a_respondent_updates_never_duplicates(cli, pilots, tmp_path):
     path = write(tmp_path / "r.yaml", answer("P-1", "ada", **{"infra.compute": 2}))
     assert cli("evaluation", "import", str(path)).code == 0

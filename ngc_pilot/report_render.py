@@ -25,7 +25,7 @@ _MD = """{% for b in blocks -%}
 
 {% elif b.kind == 'para' %}{{ b.text }}
 
-{% elif b.kind == 'bullets' %}{% for item in b.items %}- {{ item }}
+{% elif b.kind == 'bullets' %}{% for item in b.entries %}- {{ item }}
 {% endfor %}
 {% elif b.kind == 'table' %}| {{ b.headers | join(' | ') }} |
 |{% for h in b.headers %}{{ '---:' if loop.index0 in b.numeric else '---' }}|{% endfor %}
@@ -47,7 +47,7 @@ tr.total td { font-weight: bold; }
 </style></head><body>
 {% for b in blocks %}{% if b.kind == 'heading' %}<h{{ b.level }}>{{ b.text }}</h{{ b.level }}>
 {% elif b.kind == 'para' %}<p>{{ b.text }}</p>
-{% elif b.kind == 'bullets' %}<ul>{% for item in b.items %}<li>{{ item }}</li>{% endfor %}</ul>
+{% elif b.kind == 'bullets' %}<ul>{% for item in b.entries %}<li>{{ item }}</li>{% endfor %}</ul>
 {% elif b.kind == 'table' %}<table><thead><tr>{% for h in b.headers %}<th{% if loop.index0 in b.numeric %} class="num"{% endif %}>{{ h }}</th>{% endfor %}</tr></thead><tbody>
 {% for row in b.rows %}<tr{% if b.total and loop.last %} class="total"{% endif %}>{% for cell in row %}<td{% if loop.index0 in b.numeric %} class="num"{% endif %}>{{ cell }}</td>{% endfor %}</tr>
 {% endfor %}</tbody></table>
@@ -74,7 +74,7 @@ def _view(block: Block, *, html: bool) -> dict[str, object]:
     if isinstance(block, Para):
         return {"kind": "para", "text": block.text}
     if isinstance(block, Bullets):
-        return {"kind": "bullets", "items": block.items}
+        return {"kind": "bullets", "entries": block.items}
     if isinstance(block, Table):
         rows = block.rows if html else tuple(tuple(_md_cell(c) for c in r) for r in block.rows)
         headers = block.headers if html else tuple(_md_cell(h) for h in block.headers)

@@ -70,7 +70,9 @@ def main() -> int:
     url = args.db or f"sqlite:///{scratch / 'bench.db'}"
     start = time.perf_counter()
     engine = seed_month(url, args.pilots, step_hours=1)
-    print(f"seeded {args.pilots} pilots, hourly usage of {MONTH}: {time.perf_counter() - start:.1f} s")
+    print(
+        f"seeded {args.pilots} pilots, hourly usage of {MONTH}: {time.perf_counter() - start:.1f} s"
+    )
     settings = build_settings(
         overrides={"database": {"url": url}, "report": {"dir": str(scratch / "reports")}},
         environ={},
@@ -99,14 +101,17 @@ def main() -> int:
 
     def baseline() -> None:
         for command in commands:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(
-                io.StringIO()
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
             ):
                 assert run(["--db", url, *command]) == 0, command
 
     existing = timed(baseline, args.rounds)
     pdf = next((scratch / "reports").glob("*.pdf"))
-    print(f"report of {MONTH}, {args.pilots} pilots, PDF with plots ({pdf.stat().st_size:,} bytes):")
+    print(
+        f"report of {MONTH}, {args.pilots} pilots, PDF with plots ({pdf.stat().st_size:,} bytes):"
+    )
     print(f"  gather the numbers         {gather:6.3f} s")
     print(f"  render the PDF             {render:6.3f} s")
     print(f"  whole report (goal <= 3 s) {whole:6.3f} s   {'OK' if whole <= 3 else 'OVER'}")

@@ -28,9 +28,15 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from ngc_pilot import billing, capacity_snapshot, evaluation_results, metering, selection
+from ngc_pilot import (
+    billing,
+    capacity_snapshot,
+    evaluation_results,
+    metering,
+    selection,
+    support_log,
+)
 from ngc_pilot import milestones as milestone_log
-from ngc_pilot import support_log
 from ngc_pilot.db import session_scope
 from ngc_pilot.errors import InputError
 from ngc_pilot.models import Application, CapacitySnapshot, Invoice, Pilot, Tenant, UsageRecord

@@ -122,7 +122,11 @@ def _selection(data: ReportData, m: Messages) -> list[Block]:
             Table(
                 (m["coverage_dimension"], m["coverage_covered"], m["coverage_missing"]),
                 tuple(
-                    (c.dimension, ", ".join(c.covered) or m["none"], ", ".join(c.missing) or m["none"])
+                    (
+                        c.dimension,
+                        ", ".join(c.covered) or m["none"],
+                        ", ".join(c.missing) or m["none"],
+                    )
                     for c in data.coverage
                 ),
             )
@@ -188,13 +192,17 @@ def _usage(data: ReportData, m: Messages) -> list[Block]:
         out.append(Para(m("no_usage", month=data.month)))
     out.append(Heading(3, m("costs", currency=data.currency)))
     if data.invoices:
-        rows = [
-            (c.pilot_id, str(c.revision), *_cost_row("", c)[1:]) for c in data.invoices
-        ]
+        rows = [(c.pilot_id, str(c.revision), *_cost_row("", c)[1:]) for c in data.invoices]
         rows.append((m["total"], "", *_cost_row("", data.invoice_totals())[1:]))
         out.append(
             Table(
-                (m["col_pilot"], m["col_revision"], m["col_list"], m["col_discount"], m["col_charged"]),
+                (
+                    m["col_pilot"],
+                    m["col_revision"],
+                    m["col_list"],
+                    m["col_discount"],
+                    m["col_charged"],
+                ),
                 tuple(rows),
                 numeric=(1, 2, 3, 4),
                 total=True,
@@ -269,7 +277,9 @@ def _evaluation(data: ReportData, m: Messages) -> list[Block]:
     if summary is None:
         return out
     out.append(
-        Para(m("evaluation_intro", version=summary["questionnaire"], responses=summary["responses"]))
+        Para(
+            m("evaluation_intro", version=summary["questionnaire"], responses=summary["responses"])
+        )
     )
     lang = m.language
     for area in summary["areas"]:

@@ -83,8 +83,13 @@ def render(blocks: Sequence[Block]) -> bytes:
         elif isinstance(block, Bullets):
             pdf.set_font(pdf.family, "", 9)
             for item in block.items:
-                pdf.multi_cell(0, 4.5, pdf.text_of(f"• {item}" if pdf.family == "DejaVu" else f"- {item}"),
-                               new_x="LMARGIN", new_y="NEXT")
+                pdf.multi_cell(
+                    0,
+                    4.5,
+                    pdf.text_of(f"• {item}" if pdf.family == "DejaVu" else f"- {item}"),
+                    new_x="LMARGIN",
+                    new_y="NEXT",
+                )
             pdf.ln(1)
         elif isinstance(block, Table):
             _table(pdf, block)
@@ -98,7 +103,9 @@ def _heading(pdf: _Report, block: Heading) -> None:
         pdf.add_page()
     pdf.ln(2 if block.level > 1 else 0)
     pdf.set_font(pdf.family, "B", _SIZES.get(block.level, 10))
-    pdf.multi_cell(0, 7 if block.level == 1 else 6, pdf.text_of(block.text), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(
+        0, 7 if block.level == 1 else 6, pdf.text_of(block.text), new_x="LMARGIN", new_y="NEXT"
+    )
     pdf.ln(1)
 
 

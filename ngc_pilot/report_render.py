@@ -58,7 +58,9 @@ tr.total td { font-weight: bold; }
 
 def _env(autoescape: bool) -> Environment:
     return Environment(
-        autoescape=select_autoescape(default=True, default_for_string=True) if autoescape else False,
+        autoescape=select_autoescape(default=True, default_for_string=True)
+        if autoescape
+        else False,
         keep_trailing_newline=True,
         trim_blocks=False,
     )
@@ -116,7 +118,9 @@ def html(blocks: Sequence[Block], *, lang: str) -> str:
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
 
 
 def svg_chart(chart: Chart, width: int = 600, height: int = 220) -> str:
@@ -138,7 +142,9 @@ def svg_chart(chart: Chart, width: int = 600, height: int = 220) -> str:
             f"{left + x * plot_w:.1f},{top + plot_h - v / peak * plot_h:.1f}"
             for x, v in zip(chart.x, values, strict=True)
         )
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
+        parts.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>'
+        )
     for i, (colour, label) in enumerate(zip(COLOURS, chart.labels, strict=True)):
         x = left + i * 130
         parts.append(

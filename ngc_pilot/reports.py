@@ -128,7 +128,9 @@ def default_path(directory: Path, month: str, fmt: str, language: str) -> Path:
     return directory / f"steering-report-{month}-{language}.{fmt}"
 
 
-def write(engine: Engine, report: Report, path: Path, *, actor: str, recipients: tuple[str, ...] = ()) -> Path:
+def write(
+    engine: Engine, report: Report, path: Path, *, actor: str, recipients: tuple[str, ...] = ()
+) -> Path:
     """Write ``report`` to ``path`` whole (or not at all) and audit it; returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -181,7 +183,9 @@ def last_month(now: datetime) -> str:
     return str(Month(this.year - (this.month == 1), (this.month - 2) % 12 + 1))
 
 
-def monthly_report(engine: Engine, settings: Settings, *, now: datetime | None = None) -> dict[str, str]:
+def monthly_report(
+    engine: Engine, settings: Settings, *, now: datetime | None = None
+) -> dict[str, str]:
     """The scheduled job: last month's PDF report under ``report.dir``; returns its path.
 
     The e-mail to ``report.recipients`` is not queued here (the outbox is wired

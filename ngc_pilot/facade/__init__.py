@@ -36,6 +36,7 @@ from ngc_pilot.facade.jobs import (
     RunOutcome,
     RunView,
 )
+from ngc_pilot.facade.reports import EvaluationOverview, ReportsArea
 from ngc_pilot.facade.tenants import (
     EnvironmentView,
     PlanView,
@@ -49,7 +50,6 @@ from ngc_pilot.facade.tenants import (
     TenantsArea,
     TenantsOverview,
 )
-from ngc_pilot.facade.reports import EvaluationOverview, ReportsArea
 from ngc_pilot.facade.usage import UsageArea, UsageMonth, UsageTenant, WhatIfView
 
 if TYPE_CHECKING:

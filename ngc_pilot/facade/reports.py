@@ -58,9 +58,7 @@ class ReportsArea(FacadeBase):
         except InputProblems as exc:
             questionnaire, problem = None, "; ".join(str(p) for p in exc.problems)
         with session_scope(self.engine) as session:
-            summary = (
-                evaluation_results.summary(session, questionnaire) if questionnaire else None
-            )
+            summary = evaluation_results.summary(session, questionnaire) if questionnaire else None
             items = tuple(
                 OpenSupport(
                     item.id or 0,

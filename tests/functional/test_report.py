@@ -100,12 +100,17 @@ def test_the_pdf_read_back_shows_the_figures_of_usage_invoice_and_evaluation_lis
 def test_markdown_has_the_same_figures_as_tables(cli, seeded, tmp_path, lang):
     usage, invoices, evaluation, _ = cli_figures(cli)
     target = tmp_path / "r.md"
-    assert cli("report", "--month", MONTH, "--format", "md", "--lang", lang, "-o", str(target)).code == 0
+    assert (
+        cli("report", "--month", MONTH, "--format", "md", "--lang", lang, "-o", str(target)).code
+        == 0
+    )
     text = target.read_text(encoding="utf-8")
     for row in usage:
         assert f"| {row['pilot']} | {row['metric']} | {row['quantity']} |" in text
     for doc in invoices["invoices"]:
-        assert f"| {doc['pilot']} | {doc['revision']} | {money(Decimal(doc['list_total']))} |" in text
+        assert (
+            f"| {doc['pilot']} | {doc['revision']} | {money(Decimal(doc['list_total']))} |" in text
+        )
     compute = next(
         q for a in evaluation["areas"] for q in a["questions"] if q["id"] == "infra.compute"
     )
@@ -116,7 +121,10 @@ def test_markdown_has_the_same_figures_as_tables(cli, seeded, tmp_path, lang):
 @pytest.mark.parametrize("lang", ["da", "en"])
 def test_html_escapes_peoples_text_and_draws_the_capacity_plots_inline(cli, seeded, tmp_path, lang):
     target = tmp_path / "r.html"
-    assert cli("report", "--month", MONTH, "--format", "html", "--lang", lang, "-o", str(target)).code == 0
+    assert (
+        cli("report", "--month", MONTH, "--format", "html", "--lang", lang, "-o", str(target)).code
+        == 0
+    )
     page = target.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and f'<html lang="{lang}">' in page
     assert "Slow &lt;storage&gt; &amp; more" in page and "<storage>" not in page
@@ -130,7 +138,9 @@ def test_the_report_is_audited_and_danish_by_default(cli, seeded, tmp_path):
     assert target.read_text(encoding="utf-8").startswith("# Styregruppens månedsrapport")
     engine = make_engine(seeded.url)
     with Session(engine) as session:
-        event = session.exec(select(AuditEvent).where(AuditEvent.action == "report.generated")).one()
+        event = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "report.generated")
+        ).one()
     engine.dispose()
     assert event.subject == f"report:{MONTH}" and event.actor == "tester"
     assert event.details["path"] == str(target) and event.details["language"] == "da"

@@ -135,7 +135,11 @@ def seed_month(url: str, count: int = 3, *, step_hours: int = 24) -> Engine:
                     )
                 )
         answers = [
-            ("P-1", "ada", {"infra.compute": 4, "ops.response": 5, "infra.comments": "Mere GPU, tak"}),
+            (
+                "P-1",
+                "ada",
+                {"infra.compute": 4, "ops.response": 5, "infra.comments": "Mere GPU, tak"},
+            ),
             ("P-1", "bo", {"infra.compute": 5, "ops.response": 3}),
             (ids[-1], "cy", {"infra.compute": 2, "infra.comments": "Slow <storage> & more"}),
         ]
@@ -162,15 +166,27 @@ def seed_month(url: str, count: int = 3, *, step_hours: int = 24) -> Engine:
                 )
         now = datetime(2021, 6, 1, tzinfo=UTC)
         item = support_log.open_item(
-            session, "P-1", "infrastructure", "VM will not boot", actor="t",
-            opened_at=datetime(2021, 5, 3, 9, tzinfo=UTC), now=now,
+            session,
+            "P-1",
+            "infrastructure",
+            "VM will not boot",
+            actor="t",
+            opened_at=datetime(2021, 5, 3, 9, tzinfo=UTC),
+            now=now,
         )
-        support_log.respond(session, item.id, actor="t", at=datetime(2021, 5, 3, 11, tzinfo=UTC), now=now)
+        support_log.respond(
+            session, item.id, actor="t", at=datetime(2021, 5, 3, 11, tzinfo=UTC), now=now
+        )
         support_log.close(
             session, item.id, "rebuilt", actor="t", at=datetime(2021, 5, 4, 9, tzinfo=UTC), now=now
         )
         support_log.open_item(
-            session, ids[-1], "operations", "Quota question", actor="t",
-            opened_at=datetime(2021, 5, 20, 9, tzinfo=UTC), now=now,
+            session,
+            ids[-1],
+            "operations",
+            "Quota question",
+            actor="t",
+            opened_at=datetime(2021, 5, 20, 9, tzinfo=UTC),
+            now=now,
         )
     return engine

@@ -93,7 +93,9 @@ class ReportsScreen(OpsScreen):
                 "item(s)",
                 style="bold",
             )
-        status.append("\ng: write a month's report (`ngc-pilot report --month YYYY-MM`).", style="dim")
+        status.append(
+            "\ng: write a month's report (`ngc-pilot report --month YYYY-MM`).", style="dim"
+        )
         self.query_one("#rep-status", Static).update(status)
         areas = self.query_one("#rep-areas", DataTable)
         areas.clear()

@@ -10,6 +10,10 @@ and hands the renderers one frozen :class:`ReportData`.  It reads only; the
 shadow invoices are the stored ones (``invoice --no-rate``), the candidate
 price lists are priced as a what-if that writes nothing.
 
+Over 400 lines because each section's gathering is a short function over
+the same session and the same frozen dataclasses; the risk rules, which stand
+alone, are in :mod:`ngc_pilot.report_risks`.
+
 Deliberately not here: words (``ngc_pilot.report_messages``), layout
 (``report_render``, ``report_pdf``), writing files and auditing
 (``ngc_pilot.reports``).
@@ -18,9 +22,9 @@ Deliberately not here: words (``ngc_pilot.report_messages``), layout
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,7 @@ from ngc_pilot import (
     capacity_snapshot,
     evaluation_results,
     metering,
+    report_risks,
     selection,
     support_log,
 )
@@ -40,6 +45,7 @@ from ngc_pilot import milestones as milestone_log
 from ngc_pilot.db import session_scope
 from ngc_pilot.errors import InputError
 from ngc_pilot.models import Application, CapacitySnapshot, Invoice, Pilot, Tenant, UsageRecord
+from ngc_pilot.report_risks import Risk
 from policies.evaluation import Questionnaire
 from policies.portfolio import attribute_values
 from policies.prices import PriceList, load_prices
@@ -47,10 +53,6 @@ from policies.problems import InputProblems, Problem
 from policies.rating import Month
 from policies.selection_policy import SelectionPolicy
 from policies.tenancy import TenantPolicy
-
-EXPIRY_DAYS = 30
-LOW_USE = Decimal("0.10")
-GONE = ("torn_down",)
 
 
 @dataclass(frozen=True)
@@ -132,13 +134,6 @@ class CapacitySeries:
     capacity: tuple[float, ...]
     allocated: tuple[float, ...]
     used: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class Risk:
-    kind: str  # expiring | low_use | dpa
-    pilot_id: str
-    values: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -346,48 +341,6 @@ def _capacity(session: Session, month: Month) -> tuple[CapacitySeries, ...]:
     )
 
 
-def _risks(
-    pilots: Sequence[PilotRow],
-    usage: Sequence[UsageLine],
-    sizes: dict[str, str],
-    tenant_policy: TenantPolicy | None,
-    month: Month,
-) -> tuple[Risk, ...]:
-    last_day = month.start + timedelta(days=month.days - 1)
-    horizon = last_day + timedelta(days=EXPIRY_DAYS)
-    used: dict[tuple[str, str], Decimal] = {(u.pilot_id, u.metric): u.quantity for u in usage}
-    risks: list[Risk] = []
-    for p in pilots:
-        if p.state == "withdrawn":
-            continue
-        live = p.tenant_state is not None and p.tenant_state not in GONE
-        if live and month.start <= p.planned_end <= horizon:
-            risks.append(Risk("expiring", p.pilot_id, {"date": p.planned_end.isoformat()}))
-        template = (
-            tenant_policy.sizes.get(sizes.get(p.pilot_id, ""))
-            if tenant_policy is not None and live
-            else None
-        )
-        if template is not None:
-            hours = Decimal(month.hours)
-            quotas = (
-                ("resource_cores", "vcpu_hours", Decimal(template.cores) * hours),
-                ("resource_ram", "ram_gb_hours", Decimal(template.ram_mb) / 1024 * hours),
-            )
-            for resource, metric, quota in quotas:
-                if quota <= 0:
-                    continue
-                share = used.get((p.pilot_id, metric), Decimal(0)) / quota
-                if share < LOW_USE:
-                    percent = (share * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-                    risks.append(
-                        Risk("low_use", p.pilot_id, {"percent": str(percent), "resource": resource})
-                    )
-        if p.dpa != "signed":
-            risks.append(Risk("dpa", p.pilot_id, {"state": p.dpa}))
-    return tuple(risks)
-
-
 def gather(
     engine: Engine,
     month: str,
@@ -435,7 +388,7 @@ def gather(
         support = support_log.stats(session, m)
         sizes = {t.pilot_id: t.size for t in session.exec(select(Tenant)).all()}
     candidates = _candidates(engine, m, prices, price_files)
-    risks = _risks(pilots, usage, sizes, tenant_policy, m)
+    risks = report_risks.risks(pilots, usage, sizes, tenant_policy, m)
     return ReportData(
         str(m),
         now,

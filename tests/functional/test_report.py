@@ -199,3 +199,23 @@ def test_report_settings_have_defaults_and_descriptions():
     assert settings.report.recipients == [] and settings.report.language == "da"
     fields = type(settings.report).model_fields
     assert all(fields[name].description for name in ("dir", "recipients", "language"))
+
+
+def test_the_selection_section_shows_the_decision_and_what_it_does_not_cover(database, tmp_path):
+    from tui.testing import demo_services, populate
+
+    services = demo_services(database.url)
+    try:
+        populate(services, commit=True)
+        settings = build_settings(overrides={"database": {"url": database.url}}, environ={})
+        report = reports.build(services.engine, settings, "2021-05", fmt="md", language="en")
+    finally:
+        services.engine.dispose()
+    text = report.content.decode()
+    assert "Decision #1 made " in text and "by Steering group (test)" in text
+    coverage = report.data.coverage
+    assert coverage and all(c.covered for c in coverage)
+    assert any(c.missing for c in coverage)  # a heterogeneous set still leaves values out
+    for c in coverage:
+        assert f"| {c.dimension} | {', '.join(c.covered)} |" in text
+    assert report.data.coverage_unknown == 0

@@ -151,8 +151,10 @@ def _pilots(data: ReportData, m: Messages) -> list[Block]:
             (
                 p.pilot_id,
                 p.name,
-                p.state,
-                p.tenant_state or m["no_tenant"],
+                m.get("state_" + p.state, p.state),
+                m.get("state_" + p.tenant_state, p.tenant_state)
+                if p.tenant_state
+                else m["no_tenant"],
                 f"{p.planned_start.isoformat()} – {p.planned_end.isoformat()}",
                 reached or m["none"],
                 p.data_access.isoformat() if p.data_access else m["dash"],

@@ -22,7 +22,7 @@ import getpass
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -132,6 +132,27 @@ class ServiceSettings(BaseModel):
     )
 
 
+class ReportSettings(BaseModel):
+    dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where the monthly steering-group report is written; empty means <var_dir>/reports "
+            "(var/reports by default), beside the rest of the local state."
+        ),
+    )
+    recipients: list[str] = Field(
+        default_factory=list,
+        description=(
+            "The steering group's e-mail addresses the monthly report is for; empty by default, "
+            "so that nothing is sent before someone names the group."
+        ),
+    )
+    language: Literal["da", "en"] = Field(
+        default="da",
+        description="Language of the scheduled report: da (the steering group works in Danish) or en.",
+    )
+
+
 class AuditSettings(BaseModel):
     actor: str = Field(
         default="",
@@ -157,6 +178,7 @@ class Settings(BaseSettings):
     provisioning: ProvisioningSettings = ProvisioningSettings()
     metering: MeteringSettings = MeteringSettings()
     service: ServiceSettings = ServiceSettings()
+    report: ReportSettings = ReportSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -180,6 +202,10 @@ class Settings(BaseSettings):
     @property
     def lock_file(self) -> Path:
         return self.service.lock_file or self.var_dir / "serve.lock"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.report.dir or self.var_dir / "reports"
 
     @property
     def actor(self) -> str:

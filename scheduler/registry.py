@@ -82,6 +82,12 @@ def daily(at: str) -> CronTrigger:
     return CronTrigger(hour=int(hour), minute=int(minute), timezone=UTC)
 
 
+def monthly(at: str) -> CronTrigger:
+    """The first day of every month at ``HH:MM`` UTC plus one hour (after that day's rating)."""
+    hour, minute = at.split(":")
+    return CronTrigger(day=1, hour=(int(hour) + 1) % 24, minute=int(minute), timezone=UTC)
+
+
 def default_jobs(service: ServiceSettings) -> list[JobDef]:
     """The service's jobs, scheduled from ``service`` settings."""
     return [
@@ -140,8 +146,14 @@ def default_jobs(service: ServiceSettings) -> list[JobDef]:
             schedule=f"daily {service.daily_at} UTC",
             description="Shadow invoices: last month (final once ended) and this month.",
         ),
-        # The steering-group report job goes here (its own issue): a daily or
-        # monthly trigger calling the report function by its import path.
+        JobDef(
+            id="report",
+            target="ngc_pilot.reports:monthly_report",
+            uses=("engine", "settings"),
+            trigger=monthly(service.daily_at),
+            schedule=f"monthly, day 1 {service.daily_at} UTC (after rate)",
+            description="The steering group's report of last month (PDF) under report.dir.",
+        ),
     ]
 
 

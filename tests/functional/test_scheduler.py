@@ -356,7 +356,17 @@ def test_the_registry_schedules_the_service_jobs_from_settings():
         overrides={"service": {"meter_minutes": 15, "daily_at": "03:30"}}, environ={}
     )
     registry = build_registry(settings.service, environ={})
-    assert list(registry) == ["meter", "capacity", "reconcile", "expiry", "data_access", "rate"]
+    assert list(registry) == [
+        "meter",
+        "capacity",
+        "reconcile",
+        "expiry",
+        "data_access",
+        "rate",
+        "report",
+    ]
+    assert registry["report"].target == "ngc_pilot.reports:monthly_report"
+    assert str(registry["report"].trigger) == "cron[day='1', hour='4', minute='30']"
     assert registry["meter"].target == "ngc_pilot.metering:meter"
     assert registry["meter"].uses == ("prov", "metering")
     assert registry["meter"].trigger.interval == timedelta(minutes=15)

@@ -48,7 +48,7 @@ async def test_every_screen_shows_its_data_with_a_populated_database(populated):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         seen = {}
-        for key in "1234567":
+        for key in "12345678":
             await pilot.press(key)
             await settle(pilot)
             seen[app.screen.title] = app.screen
@@ -60,6 +60,7 @@ async def test_every_screen_shows_its_data_with_a_populated_database(populated):
             "Capacity",
             "Jobs",
             "Audit",
+            "Evaluation & reports",
         ]
         assert seen["Applications"].query_one("#apps-table", DataTable).row_count == 39
         sel = seen["Selection"]
@@ -86,7 +87,7 @@ async def test_every_screen_shows_its_data_with_a_populated_database(populated):
         from scheduler.registry import default_jobs
 
         registry = default_jobs(build_settings(environ={}).service)  # the registry's jobs
-        assert jobs.query_one("#jobs-table", DataTable).row_count == len(registry) == 6
+        assert jobs.query_one("#jobs-table", DataTable).row_count == len(registry) == 7
         assert "`ngc-pilot serve` schedules" in text_of(jobs.query_one("#jobs-status", Static))
         capacity = seen["Capacity"]
         summary = text_of(capacity.query_one("#cap-summary", Static))

@@ -32,6 +32,7 @@ SCREENS = [
     ("5", "Capacity", "Tenants: quotas and metered use"),
     ("6", "Jobs", "`ngc-pilot serve` schedules"),
     ("7", "Audit", "selection.committed"),
+    ("8", "Evaluation & reports", "Questionnaire version 1"),
 ]
 
 

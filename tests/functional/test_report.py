@@ -1,0 +1,221 @@
+"""The steering group's monthly report: its figures equal the CLI's, in every format and language."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+from support.report_seed import MONTH, seed_month
+
+from ngc_pilot import reports
+from ngc_pilot.db import make_engine
+from ngc_pilot.models import AuditEvent
+from ngc_pilot.settings import build_settings
+from policies.rating import money
+
+SHIPPED = Path(__file__).resolve().parents[2] / "policies"
+SINCE, UNTIL = "2021-05-01T00:00Z", "2021-06-01T00:00Z"
+
+
+@pytest.fixture
+def seeded(database):
+    seed_month(database.url, 3).dispose()
+    return database
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"[ \t]+", " ", text)
+
+
+def cli_figures(cli) -> tuple[list[dict], dict, dict, dict]:
+    invoices = cli("invoice", "--month", MONTH, "--json")
+    assert invoices.code == 0, invoices.err
+    usage = cli("usage", "--since", SINCE, "--until", UNTIL, "--json")
+    assert usage.code == 0, usage.err
+    evaluation = cli("evaluation", "list", "--json")
+    assert evaluation.code == 0, evaluation.err
+    flat = cli(
+        "invoice", "--month", MONTH, "--prices", str(SHIPPED / "prices-flat-fee.yaml"), "--json"
+    )
+    assert flat.code == 0, flat.err
+    return usage.json(), invoices.json(), evaluation.json(), flat.json()
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_the_pdf_read_back_shows_the_figures_of_usage_invoice_and_evaluation_list(
+    cli, seeded, tmp_path, lang
+):
+    usage, invoices, evaluation, flat = cli_figures(cli)
+    target = tmp_path / f"report-{lang}.pdf"
+    result = cli("report", "--month", MONTH, "--lang", lang, "-o", str(target), "--json")
+    assert result.code == 0, result.err
+    assert result.json()["path"] == str(target)
+    text = squeeze(pdf_text(target))
+    lines = text.splitlines()
+    # usage: each (pilot, metric, quantity) on one line of the usage table
+    assert len(usage) == 9
+    for row in usage:
+        assert any(
+            line.startswith(f"{row['pilot']} {row['metric']} {row['quantity']} ") for line in lines
+        ), row
+    # shadow invoices: each pilot's list, discount and charged, and the totals
+    docs = invoices["invoices"]
+    assert len(docs) == 3 and Decimal(docs[0]["list_total"]) > 0
+    for doc in docs:
+        figures = " ".join(
+            money(Decimal(doc[k])) for k in ("list_total", "discount_total", "charged_total")
+        )
+        assert f"{doc['pilot']} {doc['revision']} {figures}" in text
+    total = sum(Decimal(d["list_total"]) for d in docs)
+    assert money(total) in text
+    # the payment-model test: the flat fee's list totals equal `invoice --prices`
+    for row in flat["tenants"]:
+        assert money(Decimal(row["other"]["list_total"])) in text
+    # evaluation: responses, distribution and mean per scale question
+    for area in evaluation["areas"]:
+        for q in area["questions"]:
+            if q["kind"] != "scale" or not q["responses"]:
+                continue
+            dist = " ".join(str(q["distribution"][str(n)]) for n in range(1, 6))
+            expected = f"{q['responses']} {dist} {q['mean']}"
+            assert any(line.startswith(q["id"] + ":") and expected in line for line in lines), q
+    assert "Mere GPU, tak" in text and "Slow <storage> & more" in text
+    heading = {"da": "Betalingsmodellen afprøvet", "en": "The payment-model test"}[lang]
+    assert heading in text
+    assert ("udløber 2021-06-10" if lang == "da" else "expires 2021-06-10") in text
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_markdown_has_the_same_figures_as_tables(cli, seeded, tmp_path, lang):
+    usage, invoices, evaluation, _ = cli_figures(cli)
+    target = tmp_path / "r.md"
+    assert (
+        cli("report", "--month", MONTH, "--format", "md", "--lang", lang, "-o", str(target)).code
+        == 0
+    )
+    text = target.read_text(encoding="utf-8")
+    for row in usage:
+        assert f"| {row['pilot']} | {row['metric']} | {row['quantity']} |" in text
+    for doc in invoices["invoices"]:
+        assert (
+            f"| {doc['pilot']} | {doc['revision']} | {money(Decimal(doc['list_total']))} |" in text
+        )
+    compute = next(
+        q for a in evaluation["areas"] for q in a["questions"] if q["id"] == "infra.compute"
+    )
+    assert f"| {compute['responses']} | 0 | 1 | 0 | 1 | 1 | {compute['mean']} |" in text
+    assert ("## Risici" if lang == "da" else "## Risks") in text
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+def test_html_escapes_peoples_text_and_draws_the_capacity_plots_inline(cli, seeded, tmp_path, lang):
+    target = tmp_path / "r.html"
+    assert (
+        cli("report", "--month", MONTH, "--format", "html", "--lang", lang, "-o", str(target)).code
+        == 0
+    )
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and f'<html lang="{lang}">' in page
+    assert "Slow &lt;storage&gt; &amp; more" in page and "<storage>" not in page
+    assert page.count("<svg") == 2 and "<polyline" in page  # VCPU and MEMORY_MB
+    assert "<script" not in page
+
+
+def test_the_report_is_audited_and_danish_by_default(cli, seeded, tmp_path):
+    target = tmp_path / "r.md"
+    assert cli("report", "--month", MONTH, "--format", "md", "-o", str(target)).code == 0
+    assert target.read_text(encoding="utf-8").startswith("# Styregruppens månedsrapport")
+    engine = make_engine(seeded.url)
+    with Session(engine) as session:
+        event = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "report.generated")
+        ).one()
+    engine.dispose()
+    assert event.subject == f"report:{MONTH}" and event.actor == "tester"
+    assert event.details["path"] == str(target) and event.details["language"] == "da"
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--month", "2021-13"], "2021-13"),
+        (["--month", "May"], "May"),
+        (["--month", "2030-01"], "no data for this month"),
+        (["--month", MONTH, "--format", "docx"], "docx"),
+        (["--month", MONTH, "--lang", "de"], "allowed: da, en"),
+    ],
+)
+def test_bad_input_is_one_clear_line_exit_2_and_nothing_written(cli, seeded, tmp_path, args, field):
+    target = tmp_path / "r.pdf"
+    result = cli("report", *args, "-o", str(target))
+    assert result.code == 2
+    problems = [line for line in result.err.splitlines() if line.startswith("  ")]
+    assert len(problems) == 1 and field in problems[0]
+    assert not [p for p in tmp_path.iterdir() if "r.pdf" in p.name]  # not even a temporary file
+
+
+def test_the_monthly_job_writes_last_months_report_under_the_report_dir(seeded, tmp_path):
+    settings = build_settings(
+        overrides={
+            "database": {"url": seeded.url},
+            "report": {"dir": str(tmp_path / "reports"), "recipients": ["sg@example.org"]},
+            "audit": {"actor": "scheduler"},
+        },
+        environ={},
+    )
+    engine = make_engine(seeded.url)
+    try:
+        summary = reports.monthly_report(engine, settings, now=datetime(2021, 6, 1, 3, tzinfo=UTC))
+        path = Path(summary["path"])
+        assert summary["month"] == MONTH
+        assert path == tmp_path / "reports" / f"steering-report-{MONTH}-da.pdf"
+        assert path.read_bytes().startswith(b"%PDF")
+        # A month with nothing in it is skipped, not failed.
+        empty = reports.monthly_report(engine, settings, now=datetime(2030, 2, 1, tzinfo=UTC))
+        assert "path" not in empty and "no data" in empty["skipped"]
+        with Session(engine) as session:
+            events = session.exec(
+                select(AuditEvent).where(AuditEvent.action == "report.generated")
+            ).all()
+        assert [(e.actor, e.details["recipients"]) for e in events] == [("scheduler", 1)]
+    finally:
+        engine.dispose()
+
+
+def test_report_settings_have_defaults_and_descriptions():
+    settings = build_settings(environ={})
+    assert settings.report_dir == Path("var/reports")
+    assert settings.report.recipients == [] and settings.report.language == "da"
+    fields = type(settings.report).model_fields
+    assert all(fields[name].description for name in ("dir", "recipients", "language"))
+
+
+def test_the_selection_section_shows_the_decision_and_what_it_does_not_cover(database, tmp_path):
+    from tui.testing import demo_services, populate
+
+    services = demo_services(database.url)
+    try:
+        populate(services, commit=True)
+        settings = build_settings(overrides={"database": {"url": database.url}}, environ={})
+        report = reports.build(services.engine, settings, "2021-05", fmt="md", language="en")
+    finally:
+        services.engine.dispose()
+    text = report.content.decode()
+    assert "Decision #1 made " in text and "by Steering group (test)" in text
+    coverage = report.data.coverage
+    assert coverage and all(c.covered for c in coverage)
+    assert any(c.missing for c in coverage)  # a heterogeneous set still leaves values out
+    for c in coverage:
+        assert f"| {c.dimension} | {', '.join(c.covered)} |" in text
+    assert report.data.coverage_unknown == 0

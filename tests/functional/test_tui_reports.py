@@ -1,0 +1,75 @@
+"""The Evaluation & reports screen (key 8): responses per area, open support, a report written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.report_seed import MONTH, seed_month
+from textual.widgets import DataTable, Input, Static
+
+from ngc_pilot.facade import Services
+from ngc_pilot.settings import build_settings
+from tui import make_app, open_services
+from tui.screens.prompt import PromptScreen
+from tui.screens.reports import ReportsScreen
+from tui.testing import plain_text as text_of
+from tui.testing import settle, synchronously
+
+SIZE = (160, 48)
+
+
+@pytest.fixture
+def services(database, tmp_path: Path) -> Iterator[Services]:
+    seed_month(database.url, 3).dispose()
+    settings = build_settings(
+        overrides={
+            "database": {"url": database.url},
+            "audit": {"actor": "tester"},
+            "var_dir": str(tmp_path / "var"),
+            "report": {"language": "en"},
+        },
+        environ={},
+    )
+    s = open_services(settings)
+    yield s
+    s.engine.dispose()
+
+
+def column(table: DataTable, index: int) -> list[str]:
+    return [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
+
+
+@synchronously
+async def test_the_screen_shows_responses_per_area_open_support_and_writes_a_report(
+    services, tmp_path
+):
+    app = make_app(services)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("8")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReportsScreen)
+        areas = screen.query_one("#rep-areas", DataTable)
+        assert column(areas, 1) == ["3", "2", "0", "0", "0"]  # as `evaluation list` counts
+        support = screen.query_one("#rep-support", DataTable)
+        assert column(support, 1) == ["P-3"] and column(support, 5) == ["Quota question"]
+        assert "3 response(s) · 1 open support item(s)" in text_of(
+            screen.query_one("#rep-status", Static)
+        )
+        await pilot.press("g")
+        await settle(pilot)
+        assert isinstance(app.screen, PromptScreen)
+        app.screen.query_one("#prompt-input", Input).value = "2021-13"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PromptScreen)  # refused in the prompt, nothing written
+        app.screen.query_one("#prompt-input", Input).value = MONTH
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen
+        expected = tmp_path / "var" / "reports" / f"steering-report-{MONTH}-en.pdf"
+        assert f"Report of {MONTH}: {expected}" in text_of(screen.query_one("#rep-last", Static))
+        assert expected.read_bytes().startswith(b"%PDF")

@@ -1,0 +1,141 @@
+"""The emulator's objects: an in-memory map with the API's bookkeeping.
+
+One lock guards everything (the emulator is for tests and a demo, not for
+load); every write bumps a single cluster-wide ``resourceVersion`` counter as
+etcd's revision does, and a write that names an older resourceVersion is a 409
+Conflict. Objects go in and out as deep copies, so callers never share state.
+
+Deleted pods are not forgotten: their last state, stamped with an end time, is
+kept in ``finished_pods`` for metering (real clusters drop them; see README).
+It does not persist anything: a restart starts from the seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from . import errors
+from .resources import Resource
+
+Key = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Store:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.objects: dict[Key, dict[str, Any]] = {}
+        self.revision = 0
+        self.finished_pods: list[dict[str, Any]] = []
+
+    def _next_rv(self) -> str:
+        self.revision += 1
+        return str(self.revision)
+
+    @staticmethod
+    def key(resource: Resource, namespace: str | None, name: str) -> Key:
+        return (resource.group, resource.plural, namespace or "", name)
+
+    def get(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any]:
+        with self.lock:
+            obj = self.objects.get(self.key(resource, namespace, name))
+            if obj is None:
+                raise errors.not_found(resource.plural, resource.group, name)
+            return copy.deepcopy(obj)
+
+    def find(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
+        with self.lock:
+            obj = self.objects.get(self.key(resource, namespace, name))
+            return copy.deepcopy(obj) if obj is not None else None
+
+    def list(self, resource: Resource, namespace: str | None) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                copy.deepcopy(obj)
+                for (group, plural, ns, _), obj in sorted(self.objects.items())
+                if group == resource.group
+                and plural == resource.plural
+                and (namespace is None or ns == namespace)
+            ]
+
+    def create(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            meta = obj["metadata"]
+            key = self.key(resource, meta.get("namespace"), meta["name"])
+            if key in self.objects:
+                raise errors.already_exists(resource.plural, resource.group, meta["name"])
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = now()
+            meta["resourceVersion"] = self._next_rv()
+            meta.setdefault("generation", 1)
+            self.objects[key] = copy.deepcopy(obj)
+            return obj
+
+    def replace(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store ``obj`` over the current object; 409 if it names an older resourceVersion."""
+        with self.lock:
+            meta = obj["metadata"]
+            key = self.key(resource, meta.get("namespace"), meta["name"])
+            current = self.objects.get(key)
+            if current is None:
+                raise errors.not_found(resource.plural, resource.group, meta["name"])
+            cur_meta = current["metadata"]
+            wanted = meta.get("resourceVersion")
+            if wanted and wanted != cur_meta["resourceVersion"]:
+                raise errors.conflict(resource.plural, resource.group, meta["name"])
+            for kept in ("uid", "creationTimestamp"):
+                meta[kept] = cur_meta[kept]
+            if current.get("spec") != obj.get("spec"):
+                meta["generation"] = cur_meta.get("generation", 1) + 1
+            else:
+                meta["generation"] = cur_meta.get("generation", 1)
+            meta["resourceVersion"] = self._next_rv()
+            self.objects[key] = copy.deepcopy(obj)
+            return obj
+
+    def delete(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any]:
+        with self.lock:
+            obj = self.objects.pop(self.key(resource, namespace, name), None)
+            if obj is None:
+                raise errors.not_found(resource.plural, resource.group, name)
+            self._next_rv()
+            if resource.plural == "pods" and not resource.group:
+                self._finish_pod(obj)
+            return obj
+
+    def delete_namespace_contents(self, namespace: str) -> int:
+        """Remove every object in ``namespace``; pods go to ``finished_pods``."""
+        with self.lock:
+            keys = [k for k in self.objects if k[2] == namespace]
+            for key in keys:
+                obj = self.objects.pop(key)
+                if key[:2] == ("", "pods"):
+                    self._finish_pod(obj)
+            if keys:
+                self._next_rv()
+            return len(keys)
+
+    def _finish_pod(self, pod: dict[str, Any]) -> None:
+        ended = now()
+        pod["metadata"]["deletionTimestamp"] = ended
+        status = pod.setdefault("status", {})
+        if status.get("phase") not in ("Succeeded", "Failed"):
+            status["phase"] = "Succeeded"
+            for cs in status.get("containerStatuses") or []:
+                started = (cs.get("state") or {}).get("running", {}).get("startedAt")
+                cs["state"] = {
+                    "terminated": {
+                        "exitCode": 0,
+                        "reason": "Deleted",
+                        "startedAt": started or status.get("startTime"),
+                        "finishedAt": ended,
+                    }
+                }
+        self.finished_pods.append(copy.deepcopy(pod))

@@ -36,6 +36,13 @@ _COUNTED = {
 }
 
 
+_MUST_SPECIFY = {
+    f"{kind}{name}"
+    for kind in ("", "requests.", "limits.")
+    for name in ("cpu", "memory", "ephemeral-storage")
+} - {"ephemeral-storage"}
+
+
 def apply_limit_range_defaults(store: Store, pod: dict[str, Any], namespace: str) -> None:
     ranges = store.list(LIMIT_RANGES, namespace)
     items = [i for lr in ranges for i in (lr.get("spec") or {}).get("limits") or []]
@@ -140,11 +147,8 @@ def check_quota(store: Store, resource: Resource, obj: dict[str, Any], namespace
         hard = (q.get("spec") or {}).get("hard") or {}
         qname = q["metadata"]["name"]
         if resource is PODS:
-            missing = [
-                k for k in hard if k.startswith(("requests.", "limits.")) and k not in wanted
-                and not k.startswith("requests.storage")
-            ]
-            missing += [k for k in hard if k in ("cpu", "memory") and k not in wanted]
+            # as the API server: only compute resources must be named, not extended ones (GPUs)
+            missing = [k for k in hard if k in _MUST_SPECIFY and k not in wanted]
             if missing:
                 raise errors.forbidden(
                     resource.plural,

@@ -1,0 +1,62 @@
+"""``devcloud up``'s wiring of the Kubernetes API emulator, on a state directory of its own.
+
+The shared devcloud is in use, so this never runs ``up``/``down`` on it: it
+builds a throwaway checkout (``devcloud/`` linked to this one's, the virtualenv
+linked to the test's own Python, which has kubernetes-validate) and drives the
+controller's emulator step, ``status`` and ``down`` there.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+from support.paths import REPO
+
+sys.path.insert(0, str(REPO / "devcloud"))
+
+from devcloudctl import kube  # noqa: E402
+from devcloudctl.cli import Devcloud  # noqa: E402
+from devcloudctl.layout import Layout  # noqa: E402
+from devcloudctl.state import State  # noqa: E402
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Layout:
+    repo = tmp_path / "checkout"
+    (repo / ".devcloud").mkdir(parents=True)
+    (repo / "devcloud").symlink_to(REPO / "devcloud")
+    (repo / ".devcloud" / "venv").symlink_to(Path(sys.executable).parent.parent)
+    return Layout(repo)
+
+
+def test_up_starts_the_emulator_once_writes_a_kubeconfig_and_down_stops_it(checkout, capsys):
+    dc = Devcloud(checkout)
+    state = State.load(checkout)
+    state.save()
+    try:
+        kube.ensure(checkout, state, dc.procs, dc.console, dc.base_env())
+        first = dc.procs.running(kube.NAME)
+        assert first is not None
+        kubeconfig = kube.kubeconfig_path(checkout)
+        assert stat.S_IMODE(os.stat(kubeconfig).st_mode) == 0o600
+        api = config.new_client_from_config(config_file=str(kubeconfig))
+        with api:
+            nodes = client.CoreV1Api(api).list_node().items
+        assert {n.metadata.name for n in nodes} >= {"devcloud-gpu-1"}
+
+        kube.ensure(checkout, State.load(checkout), dc.procs, dc.console, dc.base_env())
+        assert dc.procs.running(kube.NAME) == first  # already up: left alone
+        assert kube.up_quick(checkout, State.load(checkout), dc.procs)
+
+        dc.status()
+        shown = capsys.readouterr().out
+        assert f"Kubernetes API emulator  {first.pid:>7}  answers" in shown
+        assert f"kubeconfig: {kubeconfig}" in shown
+    finally:
+        dc.down()
+    assert dc.procs.running(kube.NAME) is None

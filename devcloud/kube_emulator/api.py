@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from typing import Any
 
 from . import errors, objects, rbac, seed, special
@@ -18,6 +19,7 @@ from .resources import BY_PATH, NotFoundPath, Target, parse_path
 from .store import Store
 from .tokens import ServiceAccountIdentity, TokenSigner
 
+log = logging.getLogger("kube_emulator")
 Admin = None  # the requester value that stands for the admin token
 PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 
@@ -72,21 +74,20 @@ class Emulator:
     def authorize(self, who: ServiceAccountIdentity | None, verb: str, target: Target) -> None:
         if who is Admin:
             return
+        # a namespace is authorized inside itself, so a RoleBinding there can grant reading it
+        own_namespace = target.resource.plural == "namespaces" and not target.resource.group
         attrs = rbac.Attributes(
             verb=verb,
             group=target.resource.group,
             resource=target.resource.plural,
             subresource=target.subresource,
-            namespace=target.namespace,
+            namespace=target.name if own_namespace else target.namespace,
             name=target.name,
         )
         ok, _ = rbac.allowed(self.store, who, attrs)
         if not ok:
             raise errors.forbidden(
-                attrs.resource if not attrs.subresource else f"{attrs.resource}",
-                attrs.group,
-                target.name,
-                rbac.refusal(who, attrs),
+                attrs.resource, attrs.group, target.name, rbac.refusal(who, attrs)
             )
 
     # -- dispatch -------------------------------------------------------------------------
@@ -103,6 +104,9 @@ class Emulator:
             return self._handle(method, path.rstrip("/") or "/", query, headers, raw_body)
         except errors.ApiError as e:
             return e.code, e.status()
+        except Exception as e:  # a bug here must reach the client as a Status, not a dropped line
+            log.exception("internal error on %s %s", method, path)
+            return 500, errors.ApiError(500, "InternalError", f"internal error: {e!r}").status()
 
     def _handle(self, method, path, query, headers, raw_body):
         if method == "GET" and path in PUBLIC_PATHS:
@@ -118,15 +122,21 @@ class Emulator:
         try:
             target = parse_path(path)
         except NotFoundPath:
-            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource") from None
+            raise errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            ) from None
         if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             raise errors.ApiError(405, "MethodNotAllowed", f"{method} is not supported")
         verb = self.verb(method, target, query)
         if verb not in target.resource.verbs and verb not in ("deletecollection", "watch"):
             if target.subresource is None:
-                raise errors.ApiError(405, "MethodNotAllowed", f"{verb} is not supported on {target.resource.plural}")
+                raise errors.ApiError(
+                    405, "MethodNotAllowed", f"{verb} is not supported on {target.resource.plural}"
+                )
         if target.resource.namespaced and target.name is not None and target.namespace is None:
-            raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
         self.authorize(who, verb, target)
         body = self._json(raw_body) if method in ("POST", "PUT", "PATCH") else None
         return self._act(method, verb, target, query, headers, body, who)
@@ -141,15 +151,22 @@ class Emulator:
     def _act(self, method, verb, target, query, headers, body, who):
         store, sub = self.store, target.subresource
         if verb == "watch":
-            raise errors.ApiError(405, "MethodNotAllowed", "the Kubernetes API emulator does not serve watch")
+            raise errors.ApiError(
+                405, "MethodNotAllowed", "the Kubernetes API emulator does not serve watch"
+            )
         if sub == "token":
             return 201, special.token_request(store, self.signer, target, body)
         if sub == "exec":
             store.get(target.resource, target.namespace, target.name)
-            raise errors.bad_request("Upgrade request required (the Kubernetes API emulator runs no containers)")
+            raise errors.bad_request(
+                "Upgrade request required (the Kubernetes API emulator runs no containers)"
+            )
         if sub == "log":
             store.get(target.resource, target.namespace, target.name)
-            return 200, f"(the Kubernetes API emulator runs no containers: pod {target.name} has no log)\n"
+            return (
+                200,
+                f"(the Kubernetes API emulator runs no containers: pod {target.name} has no log)\n",
+            )
         if target.resource.kind == "SelfSubjectAccessReview":
             if not isinstance(body, dict):
                 raise errors.bad_request("the request body must be a JSON object")
@@ -166,7 +183,9 @@ class Emulator:
             return 200, objects.with_status(store, target.resource, obj)
         if verb == "create":
             if target.name is not None:
-                raise errors.ApiError(405, "MethodNotAllowed", "POST to a named object is not supported")
+                raise errors.ApiError(
+                    405, "MethodNotAllowed", "POST to a named object is not supported"
+                )
             return 201, objects.create(store, target, body)
         if verb == "update":
             return 200, objects.replace(store, target, body)

@@ -16,7 +16,7 @@ import copy
 import secrets
 from typing import Any
 
-from . import admission, errors, selectors, validation
+from . import admission, errors, patching, selectors, validation
 from .resources import BY_PATH, Resource, Target
 from .seed import PROTECTED_NAMESPACES
 from .store import Store, now
@@ -191,8 +191,6 @@ def replace(store: Store, target: Target, body: Any) -> dict[str, Any]:
 
 
 def patch(store: Store, target: Target, content_type: str, body: Any) -> dict[str, Any]:
-    from . import patching
-
     resource = target.resource
     with store.lock:
         current = store.get(resource, target.namespace, target.name)

@@ -25,9 +25,17 @@ _WORKLOADS = ["pods", "pods/log", "services", "configmaps", "persistentvolumecla
 CLUSTER_ROLES: dict[str, list[dict[str, Any]]] = {
     "cluster-admin": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
     "admin": [
-        {"apiGroups": [""], "resources": [*_WORKLOADS, "secrets", "serviceaccounts"], "verbs": READ + WRITE},
+        {
+            "apiGroups": [""],
+            "resources": [*_WORKLOADS, "secrets", "serviceaccounts"],
+            "verbs": READ + WRITE,
+        },
         {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
-        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": READ + WRITE},
+        {
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["roles", "rolebindings"],
+            "verbs": READ + WRITE,
+        },
     ],
     "edit": [
         {"apiGroups": [""], "resources": [*_WORKLOADS, "secrets"], "verbs": READ + WRITE},

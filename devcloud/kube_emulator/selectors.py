@@ -68,7 +68,9 @@ def field_match(selector: str | None, obj: dict[str, Any]) -> bool:
     for term in _split(selector):
         key = re.split(r"!=|==|=", term, maxsplit=1)[0].strip()
         if key not in fields:
-            raise errors.bad_request(f'"{key}" is not a known field selector: only {", ".join(fields)}')
+            raise errors.bad_request(
+                f'"{key}" is not a known field selector: only {", ".join(fields)}'
+            )
         if not _term(term, fields):
             return False
     return True

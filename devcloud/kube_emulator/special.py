@@ -30,9 +30,7 @@ def _invalid_if(problems, kind: str, group: str, name: str) -> None:
         raise errors.invalid(kind, group, name, problems)
 
 
-def token_request(
-    store: Store, signer: TokenSigner, target: Target, body: Any
-) -> dict[str, Any]:
+def token_request(store: Store, signer: TokenSigner, target: Target, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise errors.bad_request("the request body must be a JSON object")
     body.setdefault("apiVersion", "authentication.k8s.io/v1")
@@ -52,7 +50,12 @@ def token_request(
             "TokenRequest",
             "authentication.k8s.io",
             target.name or "",
-            [("spec.expirationSeconds", "Invalid value: may not specify a duration less than 10 minutes")],
+            [
+                (
+                    "spec.expirationSeconds",
+                    "Invalid value: may not specify a duration less than 10 minutes",
+                )
+            ],
         )
     sa = store.get(SERVICE_ACCOUNTS, target.namespace, target.name)
     identity = ServiceAccountIdentity(target.namespace, target.name, sa["metadata"]["uid"])
@@ -103,7 +106,12 @@ def finished_pods(store: Store, namespace: str | None) -> dict[str, Any]:
             if namespace is None or p["metadata"].get("namespace") == namespace
         ]
         revision = str(store.revision)
-    return {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": revision}, "items": items}
+    return {
+        "kind": "PodList",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": revision},
+        "items": items,
+    }
 
 
 def finished_pods_namespace(path: str) -> tuple[bool, str | None]:
@@ -153,11 +161,23 @@ def discovery(path: str) -> dict[str, Any] | None:
             if r.group != group:
                 continue
             listed.append(
-                {"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind, "verbs": list(r.verbs)}
+                {
+                    "name": r.plural,
+                    "singularName": r.singular,
+                    "namespaced": r.namespaced,
+                    "kind": r.kind,
+                    "verbs": list(r.verbs),
+                }
             )
             for sub in r.subresources:
                 listed.append(
-                    {"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "create"]}
+                    {
+                        "name": f"{r.plural}/{sub}",
+                        "singularName": "",
+                        "namespaced": r.namespaced,
+                        "kind": r.kind,
+                        "verbs": ["get", "create"],
+                    }
                 )
         return {
             "kind": "APIResourceList",

@@ -21,9 +21,11 @@ import referencing
 from kubernetes_validate.utils import schema_contents
 
 from . import quantity
-from .resources import LABEL, PATH_SEGMENT, SUBDOMAIN, Resource
+from .resources import LABEL, PATH_SEGMENT, Resource
 
-KUBERNETES_VERSION = "1.37.0"  # the schemas every body is checked against (kubernetes-validate 1.37.0)
+KUBERNETES_VERSION = (
+    "1.37.0"  # the schemas every body is checked against (kubernetes-validate 1.37.0)
+)
 _SCHEMA_DIR = f"kubernetes-json-schema/v{KUBERNETES_VERSION}-local-strict"
 
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -56,8 +58,12 @@ def _definitions() -> referencing.Resource:
 @functools.cache
 def _validator(kind: str, api_version: str) -> jsonschema.protocols.Validator:
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    schema = schema_contents(f"{_SCHEMA_DIR}/{kind.lower()}-{group_version}.json", KUBERNETES_VERSION)
-    registry = _definitions() @ (referencing.Resource.from_contents(schema) @ referencing.Registry())
+    schema = schema_contents(
+        f"{_SCHEMA_DIR}/{kind.lower()}-{group_version}.json", KUBERNETES_VERSION
+    )
+    registry = _definitions() @ (
+        referencing.Resource.from_contents(schema) @ referencing.Registry()
+    )
     return jsonschema.validators.Draft202012Validator(schema, registry=registry)
 
 
@@ -160,7 +166,10 @@ def _quantity_problems(node: Any, path: str) -> Problems:
                         )
                     elif quantity.parse(q) < 0:
                         problems.append(
-                            (f"{sub}[{res}]", f'Invalid value: "{q}": must be greater than or equal to 0')
+                            (
+                                f"{sub}[{res}]",
+                                f'Invalid value: "{q}": must be greater than or equal to 0',
+                            )
                         )
             else:
                 problems.extend(_quantity_problems(value, sub))
@@ -181,7 +190,11 @@ def _container_problems(spec: dict[str, Any]) -> Problems:
             res = container.get("resources") or {}
             requests, limits = res.get("requests") or {}, res.get("limits") or {}
             for key, req in requests.items():
-                if key in limits and quantity.is_quantity(req) and quantity.is_quantity(limits[key]):
+                if (
+                    key in limits
+                    and quantity.is_quantity(req)
+                    and quantity.is_quantity(limits[key])
+                ):
                     if quantity.parse(req) > quantity.parse(limits[key]):
                         problems.append(
                             (

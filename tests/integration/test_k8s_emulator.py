@@ -62,8 +62,11 @@ def status_of(error: ApiException) -> dict:
 def raw(api: client.ApiClient, method: str, path: str, response_type: str, body=None):
     """A request the typed API has no method for, through the client's own plumbing."""
     method, url, headers, body, _ = api.param_serialize(
-        method, path, header_params={"Content-Type": "application/json"} if body else None,
-        body=body, auth_settings=["BearerToken"]
+        method,
+        path,
+        header_params={"Content-Type": "application/json"} if body else None,
+        body=body,
+        auth_settings=["BearerToken"],
     )
     response = api.call_api(method, url, headers, body)
     response.read()
@@ -93,11 +96,18 @@ def test_a_pod_over_the_namespace_quota_is_refused_with_the_numbers(admin):
         client.V1ResourceQuota(
             metadata=client.V1ObjectMeta(name="pilot"),
             spec=client.V1ResourceQuotaSpec(
-                hard={"requests.cpu": "2", "requests.memory": "4Gi", "requests.nvidia.com/gpu": "1", "pods": "3"}
+                hard={
+                    "requests.cpu": "2",
+                    "requests.memory": "4Gi",
+                    "requests.nvidia.com/gpu": "1",
+                    "pods": "3",
+                }
             ),
         ),
     )
-    core.create_namespaced_pod("quota-a", pod("fits", {"cpu": "1500m", "memory": "1Gi", "nvidia.com/gpu": "1"}))
+    core.create_namespaced_pod(
+        "quota-a", pod("fits", {"cpu": "1500m", "memory": "1Gi", "nvidia.com/gpu": "1"})
+    )
     with pytest.raises(ApiException) as refused:
         core.create_namespaced_pod("quota-a", pod("too-big", {"cpu": "1", "memory": "1Gi"}))
     assert refused.value.status == 403
@@ -151,7 +161,9 @@ def test_a_quota_on_cpu_refuses_a_pod_without_requests_unless_a_limit_range_defa
     assert created.status.phase == "Running" and created.status.start_time is not None
 
 
-def test_a_service_account_token_is_refused_in_another_namespace_and_at_cluster_scope(admin, emulator):
+def test_a_service_account_token_is_refused_in_another_namespace_and_at_cluster_scope(
+    admin, emulator
+):
     core, rbac = client.CoreV1Api(admin), client.RbacAuthorizationV1Api(admin)
     for ns in ("rbac-a", "rbac-b"):
         make_namespace(admin, ns)
@@ -162,7 +174,9 @@ def test_a_service_account_token_is_refused_in_another_namespace_and_at_cluster_
             metadata=client.V1ObjectMeta(name="member"),
             rules=[
                 client.V1PolicyRule(
-                    api_groups=[""], resources=["pods", "pods/log", "pods/exec"], verbs=["get", "list", "create"]
+                    api_groups=[""],
+                    resources=["pods", "pods/log", "pods/exec"],
+                    verbs=["get", "list", "create"],
                 )
             ],
         ),
@@ -171,8 +185,12 @@ def test_a_service_account_token_is_refused_in_another_namespace_and_at_cluster_
         "rbac-a",
         client.V1RoleBinding(
             metadata=client.V1ObjectMeta(name="member"),
-            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="member"),
-            subjects=[client.RbacV1Subject(kind="ServiceAccount", name="alice", namespace="rbac-a")],
+            role_ref=client.V1RoleRef(
+                api_group="rbac.authorization.k8s.io", kind="Role", name="member"
+            ),
+            subjects=[
+                client.RbacV1Subject(kind="ServiceAccount", name="alice", namespace="rbac-a")
+            ],
         ),
     )
     token = service_account_token(admin, "rbac-a", "alice")
@@ -188,12 +206,22 @@ def test_a_service_account_token_is_refused_in_another_namespace_and_at_cluster_
             lambda: own.list_namespaced_secret("rbac-a"),
             lambda: own.list_namespace(),
             lambda: own.read_node("devcloud-gpu-1"),
-            lambda: own.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="escape"))),
+            lambda: own.create_namespace(
+                client.V1Namespace(metadata=client.V1ObjectMeta(name="escape"))
+            ),
             lambda: client.RbacAuthorizationV1Api(mine).create_cluster_role_binding(
                 client.V1ClusterRoleBinding(
                     metadata=client.V1ObjectMeta(name="escape"),
-                    role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="cluster-admin"),
-                    subjects=[client.RbacV1Subject(kind="ServiceAccount", name="alice", namespace="rbac-a")],
+                    role_ref=client.V1RoleRef(
+                        api_group="rbac.authorization.k8s.io",
+                        kind="ClusterRole",
+                        name="cluster-admin",
+                    ),
+                    subjects=[
+                        client.RbacV1Subject(
+                            kind="ServiceAccount", name="alice", namespace="rbac-a"
+                        )
+                    ],
                 )
             ),
         ]
@@ -207,7 +235,9 @@ def test_a_service_account_token_is_refused_in_another_namespace_and_at_cluster_
         review = client.AuthorizationV1Api(mine).create_self_subject_access_review(
             client.V1SelfSubjectAccessReview(
                 spec=client.V1SelfSubjectAccessReviewSpec(
-                    resource_attributes=client.V1ResourceAttributes(namespace="rbac-b", verb="get", resource="pods")
+                    resource_attributes=client.V1ResourceAttributes(
+                        namespace="rbac-b", verb="get", resource="pods"
+                    )
                 )
             )
         )
@@ -225,15 +255,23 @@ def test_deleting_a_namespace_removes_what_is_inside_and_keeps_pod_end_times(adm
     core = client.CoreV1Api(admin)
     make_namespace(admin, "gone")
     core.create_namespaced_pod("gone", pod("worker"))
-    core.create_namespaced_config_map("gone", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="settings")))
+    core.create_namespaced_config_map(
+        "gone", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="settings"))
+    )
     core.delete_namespace("gone")
     with pytest.raises(ApiException) as missing:
         core.read_namespace("gone")
     assert missing.value.status == 404
     assert status_of(missing.value)["reason"] == "NotFound"
-    assert not [p for p in core.list_pod_for_all_namespaces().items if p.metadata.namespace == "gone"]
-    assert not [c for c in core.list_config_map_for_all_namespaces().items if c.metadata.namespace == "gone"]
-    finished = raw(admin, "GET", "/apis/emulator.devcloud/v1/namespaces/gone/finishedpods", "V1PodList")
+    assert not [
+        p for p in core.list_pod_for_all_namespaces().items if p.metadata.namespace == "gone"
+    ]
+    assert not [
+        c for c in core.list_config_map_for_all_namespaces().items if c.metadata.namespace == "gone"
+    ]
+    finished = raw(
+        admin, "GET", "/apis/emulator.devcloud/v1/namespaces/gone/finishedpods", "V1PodList"
+    )
     (ended,) = finished.items
     assert ended.metadata.name == "worker"
     assert ended.status.start_time <= ended.metadata.deletion_timestamp
@@ -261,7 +299,9 @@ def test_patches_merge_labels_and_containers(admin):
     core = client.CoreV1Api(admin)
     make_namespace(admin, "patches")
     patched = core.patch_namespace("patches", {"metadata": {"labels": {"extra": "yes"}}})
-    assert patched.metadata.labels["pilot"] == "patches" and patched.metadata.labels["extra"] == "yes"
+    assert (
+        patched.metadata.labels["pilot"] == "patches" and patched.metadata.labels["extra"] == "yes"
+    )
     core.create_namespaced_pod("patches", pod("p"))
     done = core.patch_namespaced_pod_status("p", "patches", {"status": {"phase": "Succeeded"}})
     terminated = done.status.container_statuses[0].state.terminated
@@ -298,11 +338,15 @@ def test_a_pod_with_a_malformed_quantity_is_422_naming_the_field(admin):
 def test_token_request_gives_an_expiring_token_that_dies_with_its_service_account(admin, emulator):
     core = client.CoreV1Api(admin)
     make_namespace(admin, "tokens")
-    core.create_namespaced_service_account("tokens", client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="bob")))
+    core.create_namespaced_service_account(
+        "tokens", client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="bob"))
+    )
     issued = core.create_namespaced_service_account_token(
         "bob",
         "tokens",
-        client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=86400)),
+        client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=86400)
+        ),
     )
     expires = issued.status.expiration_timestamp
     assert timedelta(hours=23) < expires - datetime.now(UTC) <= timedelta(hours=24)
@@ -310,7 +354,9 @@ def test_token_request_gives_an_expiring_token_that_dies_with_its_service_accoun
         review = client.AuthorizationV1Api(bob).create_self_subject_access_review(
             client.V1SelfSubjectAccessReview(
                 spec=client.V1SelfSubjectAccessReviewSpec(
-                    resource_attributes=client.V1ResourceAttributes(namespace="tokens", verb="list", resource="pods")
+                    resource_attributes=client.V1ResourceAttributes(
+                        namespace="tokens", verb="list", resource="pods"
+                    )
                 )
             )
         )

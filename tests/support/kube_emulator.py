@@ -35,7 +35,15 @@ def running_emulator(tmp: Path) -> Iterator[RunningEmulator]:
     token_file.chmod(0o600)
     env = {**os.environ, "PYTHONPATH": str(REPO / "devcloud")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kube_emulator", "--port", "0", "--admin-token-file", str(token_file)],
+        [
+            sys.executable,
+            "-m",
+            "kube_emulator",
+            "--port",
+            "0",
+            "--admin-token-file",
+            str(token_file),
+        ],
         stdout=subprocess.PIPE,
         stderr=open(tmp / "emulator.log", "wb"),  # noqa: SIM115 (the child keeps it)
         stdin=subprocess.DEVNULL,

@@ -372,3 +372,143 @@ def test_nodes_offer_cpu_memory_and_gpus(admin):
     gpus = sum(int(n.status.allocatable.get("nvidia.com/gpu", "0")) for n in nodes)
     assert len(nodes) == 3 and gpus == 4
     assert all("cpu" in n.status.allocatable and "memory" in n.status.allocatable for n in nodes)
+
+
+def test_strategic_merge_merges_containers_by_name_and_json_patch_edits_in_place(admin):
+    core = client.CoreV1Api(admin)
+    make_namespace(admin, "merges")
+    core.create_namespaced_pod("merges", pod("p"))
+    merged = core.patch_namespaced_pod(
+        "p", "merges", {"spec": {"containers": [{"name": "main", "image": "alpine"}]}}
+    )
+    assert [(c.name, c.image) for c in merged.spec.containers] == [("main", "alpine")]
+    core.create_namespaced_config_map(
+        "merges", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="c"), data={"a": "1"})
+    )
+    edited = core.patch_namespaced_config_map(
+        "c", "merges", [{"op": "replace", "path": "/data/a", "value": "2"}]
+    )
+    assert edited.data == {"a": "2"}
+    with pytest.raises(ApiException) as bad:
+        core.patch_namespaced_config_map("c", "merges", {"metadata": {"labels": {"bad": "not ok"}}})
+    assert bad.value.status == 422
+    assert core.read_namespaced_config_map("c", "merges").metadata.labels is None
+
+
+def test_claims_count_against_the_storage_quota(admin):
+    core = client.CoreV1Api(admin)
+    make_namespace(admin, "storage")
+    core.create_namespaced_resource_quota(
+        "storage",
+        client.V1ResourceQuota(
+            metadata=client.V1ObjectMeta(name="pilot"),
+            spec=client.V1ResourceQuotaSpec(
+                hard={"requests.storage": "10Gi", "persistentvolumeclaims": "5"}
+            ),
+        ),
+    )
+
+    def claim(name: str, size: str) -> client.V1PersistentVolumeClaim:
+        return client.V1PersistentVolumeClaim(
+            metadata=client.V1ObjectMeta(name=name),
+            spec=client.V1PersistentVolumeClaimSpec(
+                access_modes=["ReadWriteOnce"],
+                resources=client.V1VolumeResourceRequirements(requests={"storage": size}),
+            ),
+        )
+
+    bound = core.create_namespaced_persistent_volume_claim("storage", claim("data", "8Gi"))
+    assert bound.status.phase == "Bound"
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_persistent_volume_claim("storage", claim("more", "4Gi"))
+    assert refused.value.status == 403
+    assert "requests.storage" in status_of(refused.value)["message"]
+
+
+def test_a_cluster_role_binding_grants_across_namespaces_and_resource_names_narrow_a_rule(
+    admin, emulator
+):
+    core, rbac = client.CoreV1Api(admin), client.RbacAuthorizationV1Api(admin)
+    make_namespace(admin, "watcher")
+    make_namespace(admin, "watched")
+    core.create_namespaced_config_map(
+        "watched", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="open"))
+    )
+    core.create_namespaced_config_map(
+        "watched", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="closed"))
+    )
+    rbac.create_cluster_role(
+        client.V1ClusterRole(
+            metadata=client.V1ObjectMeta(name="one-config-map"),
+            rules=[
+                client.V1PolicyRule(
+                    api_groups=[""],
+                    resources=["configmaps"],
+                    verbs=["get"],
+                    resource_names=["open"],
+                )
+            ],
+        )
+    )
+    rbac.create_cluster_role_binding(
+        client.V1ClusterRoleBinding(
+            metadata=client.V1ObjectMeta(name="carol-reads-open"),
+            role_ref=client.V1RoleRef(
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="one-config-map"
+            ),
+            subjects=[
+                client.RbacV1Subject(kind="ServiceAccount", name="carol", namespace="watcher")
+            ],
+        )
+    )
+    token = service_account_token(admin, "watcher", "carol")
+    with api_client(emulator.url, token) as carol:
+        mine = client.CoreV1Api(carol)
+        assert mine.read_namespaced_config_map("open", "watched").metadata.name == "open"
+        for probe in (
+            lambda: mine.read_namespaced_config_map("closed", "watched"),
+            lambda: mine.list_namespaced_config_map("watched"),
+            lambda: mine.connect_post_namespaced_pod_exec("anything", "watched"),
+        ):
+            with pytest.raises(ApiException) as refused:
+                probe()
+            assert refused.value.status == 403
+
+
+def test_exec_is_authorized_then_refused_because_nothing_runs(admin):
+    core = client.CoreV1Api(admin)
+    make_namespace(admin, "exec")
+    core.create_namespaced_pod("exec", pod("p"))
+    with pytest.raises(ApiException) as refused:
+        core.connect_post_namespaced_pod_exec("p", "exec", command=["true"])
+    assert refused.value.status == 400
+    assert "Upgrade request required" in status_of(refused.value)["message"]
+
+
+def test_a_token_shorter_than_ten_minutes_is_422(admin):
+    core = client.CoreV1Api(admin)
+    make_namespace(admin, "short")
+    core.create_namespaced_service_account(
+        "short", client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="s"))
+    )
+    with pytest.raises(ApiException) as invalid:
+        core.create_namespaced_service_account_token(
+            "s",
+            "short",
+            client.AuthenticationV1TokenRequest(
+                spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=60)
+            ),
+        )
+    assert invalid.value.status == 422
+    assert status_of(invalid.value)["details"]["causes"][0]["field"] == "spec.expirationSeconds"
+
+
+def test_lists_filter_by_label_selector(admin):
+    core = client.CoreV1Api(admin)
+    make_namespace(admin, "select-one")
+    make_namespace(admin, "select-two")
+    found = core.list_namespace(label_selector="pilot in (select-one,select-two)").items
+    assert sorted(n.metadata.name for n in found) == ["select-one", "select-two"]
+    assert [
+        n.metadata.name for n in core.list_namespace(label_selector="pilot=select-two").items
+    ] == ["select-two"]

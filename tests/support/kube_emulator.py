@@ -34,6 +34,7 @@ def running_emulator(tmp: Path) -> Iterator[RunningEmulator]:
     token_file.write_text(token + "\n")
     token_file.chmod(0o600)
     env = {**os.environ, "PYTHONPATH": str(REPO / "devcloud")}
+    log = open(tmp / "emulator.log", "wb")  # noqa: SIM115 (closed below, after the child)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -45,7 +46,7 @@ def running_emulator(tmp: Path) -> Iterator[RunningEmulator]:
             str(token_file),
         ],
         stdout=subprocess.PIPE,
-        stderr=open(tmp / "emulator.log", "wb"),  # noqa: SIM115 (the child keeps it)
+        stderr=log,
         stdin=subprocess.DEVNULL,
         env=env,
         text=True,
@@ -63,3 +64,4 @@ def running_emulator(tmp: Path) -> Iterator[RunningEmulator]:
         proc.wait(timeout=30)
         if proc.stdout:
             proc.stdout.close()
+        log.close()

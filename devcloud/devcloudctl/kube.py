@@ -7,8 +7,9 @@ restarts it only when its code or its pins changed. It writes
 ``.devcloud/kubeconfig``: cluster ``devcloud``, user ``admin`` with a bearer
 token (also in ``state.json``), plain HTTP on 127.0.0.1.
 
-It does not keep the emulator's objects across restarts: the emulator holds
-them in memory.
+The emulator saves its objects in ``.devcloud/data/kube-emulator.json``, so a
+restart (new code) keeps every namespace and issued token; ``reset`` removes
+the file with the rest of ``.devcloud/``. This module does not look inside it.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def kubeconfig_path(layout: Layout):
 
 def token_file(layout: Layout):
     return layout.etc / "kube-emulator" / "admin-token"
+
+
+def state_file(layout: Layout):
+    return layout.data / "kube-emulator.json"
 
 
 def fingerprint(layout: Layout) -> str:
@@ -103,6 +108,7 @@ def ensure(layout: Layout, state: State, procs: Processes, console: Console, env
     if not procs.running(NAME):
         tokens = token_file(layout)
         tokens.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        layout.data.mkdir(parents=True, exist_ok=True)
         _write_private(tokens, state.secret(SECRET_KEY) + "\n")
         handle = procs.start(
             NAME,
@@ -114,6 +120,8 @@ def ensure(layout: Layout, state: State, procs: Processes, console: Console, env
                 str(state.ports[PORT_KEY]),
                 "--admin-token-file",
                 str(tokens),
+                "--state-file",
+                str(state_file(layout)),
             ],
             {**env, "PYTHONPATH": str(layout.source)},
             cwd=layout.home,

@@ -7,7 +7,8 @@ and conflicts, ``Status`` bodies, namespace cascades, ResourceQuota admission,
 LimitRange defaults, RBAC for service-account tokens, TokenRequest) and validates
 every body against one pinned Kubernetes version's OpenAPI schemas.
 
-It deliberately runs no containers, enforces no NetworkPolicy, keeps everything
-in memory (a restart forgets every object) and does not watch. It imports
+It deliberately runs no containers, enforces no NetworkPolicy and does not
+watch; it keeps its objects in memory, saved to a JSON file when given one
+(devcloud does), so a restart keeps them. It imports
 nothing from ngc_pilot: it is devcloud's own code. See devcloud/README.md.
 """

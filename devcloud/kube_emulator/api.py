@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from . import errors, objects, rbac, seed, special
@@ -25,11 +26,19 @@ PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 
 
 class Emulator:
-    def __init__(self, admin_token: str, signer: TokenSigner | None = None) -> None:
+    def __init__(
+        self, admin_token: str, signer: TokenSigner | None = None, state_file: Path | None = None
+    ) -> None:
         self.admin_token = admin_token
-        self.signer = signer or TokenSigner()
-        self.store = Store()
-        self._seed()
+        # tokens outlive a restart when the objects do: the key follows from the admin token
+        self.signer = signer or TokenSigner(
+            hmac.new(admin_token.encode(), b"service-account-tokens", "sha256").digest()
+            if state_file is not None
+            else None
+        )
+        self.store = Store(state_file)
+        if not self.store.loaded:
+            self._seed()
 
     def _seed(self) -> None:
         ns = BY_PATH[("", "v1", "namespaces")]

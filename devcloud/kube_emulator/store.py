@@ -7,15 +7,20 @@ Conflict. Objects go in and out as deep copies, so callers never share state.
 
 Deleted pods are not forgotten: their last state, stamped with an end time, is
 kept in ``finished_pods`` for metering (real clusters drop them; see README).
-It does not persist anything: a restart starts from the seed.
+Given a ``path``, every write saves the whole store there (atomically, 0600),
+and a new Store loads it, so a restarted emulator keeps its objects; the store
+is small (tens of tenants), so no journal is needed.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import os
 import threading
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from . import errors
@@ -29,11 +34,33 @@ def now() -> str:
 
 
 class Store:
-    def __init__(self) -> None:
+    def __init__(self, path: Path | None = None) -> None:
         self.lock = threading.RLock()
         self.objects: dict[Key, dict[str, Any]] = {}
         self.revision = 0
         self.finished_pods: list[dict[str, Any]] = []
+        self.path = path
+        self.loaded = False
+        if path is not None and path.exists():
+            saved = json.loads(path.read_text())
+            self.revision = saved["revision"]
+            self.objects = {tuple(k): obj for k, obj in saved["objects"]}
+            self.finished_pods = saved["finished_pods"]
+            self.loaded = True
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        data = {
+            "revision": self.revision,
+            "objects": [[list(k), obj] for k, obj in self.objects.items()],
+            "finished_pods": self.finished_pods,
+        }
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        os.replace(tmp, self.path)
 
     def _next_rv(self) -> str:
         self.revision += 1
@@ -76,6 +103,7 @@ class Store:
             meta["resourceVersion"] = self._next_rv()
             meta.setdefault("generation", 1)
             self.objects[key] = copy.deepcopy(obj)
+            self._save()
             return obj
 
     def replace(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +126,7 @@ class Store:
                 meta["generation"] = cur_meta.get("generation", 1)
             meta["resourceVersion"] = self._next_rv()
             self.objects[key] = copy.deepcopy(obj)
+            self._save()
             return obj
 
     def delete(self, resource: Resource, namespace: str | None, name: str) -> dict[str, Any]:
@@ -108,6 +137,7 @@ class Store:
             self._next_rv()
             if resource.plural == "pods" and not resource.group:
                 self._finish_pod(obj)
+            self._save()
             return obj
 
     def delete_namespace_contents(self, namespace: str) -> int:
@@ -120,6 +150,7 @@ class Store:
                     self._finish_pod(obj)
             if keys:
                 self._next_rv()
+                self._save()
             return len(keys)
 
     def _finish_pod(self, pod: dict[str, Any]) -> None:

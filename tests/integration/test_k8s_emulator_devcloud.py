@@ -60,3 +60,45 @@ def test_up_starts_the_emulator_once_writes_a_kubeconfig_and_down_stops_it(check
     finally:
         dc.down()
     assert dc.procs.running(kube.NAME) is None
+
+
+def test_a_restarted_emulator_keeps_its_objects_and_tokens(checkout):
+    dc = Devcloud(checkout)
+    state = State.load(checkout)
+    state.save()
+    try:
+        kube.ensure(checkout, state, dc.procs, dc.console, dc.base_env())
+        admin = config.new_client_from_config(config_file=str(kube.kubeconfig_path(checkout)))
+        core = client.CoreV1Api(admin)
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="kept")))
+        core.create_namespaced_service_account(
+            "kept", client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="dana"))
+        )
+        token = core.create_namespaced_service_account_token(
+            "dana",
+            "kept",
+            client.AuthenticationV1TokenRequest(
+                spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+            ),
+        ).status.token
+        dc.procs.stop(kube.NAME)
+        kube.ensure(checkout, State.load(checkout), dc.procs, dc.console, dc.base_env())
+        assert core.read_namespace("kept").status.phase == "Active"
+        cfg = client.Configuration()
+        cfg.host = kube.url(State.load(checkout))
+        cfg.api_key = {"authorization": token}
+        cfg.api_key_prefix = {"authorization": "Bearer"}
+        with client.ApiClient(cfg) as dana:
+            review = client.AuthorizationV1Api(dana).create_self_subject_access_review(
+                client.V1SelfSubjectAccessReview(
+                    spec=client.V1SelfSubjectAccessReviewSpec(
+                        resource_attributes=client.V1ResourceAttributes(
+                            namespace="kept", verb="get", resource="pods"
+                        )
+                    )
+                )
+            )
+        assert review.status.allowed is False  # authenticated (not 401), not authorized
+        admin.close()
+    finally:
+        dc.down()

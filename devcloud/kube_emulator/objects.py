@@ -3,8 +3,9 @@
 Each write fills what the API server fills (kind and apiVersion from the
 path, namespace, generated names), validates the result against the pinned
 schemas, runs admission for pods and claims, and gives objects their server
-side status (namespaces Active, pods Running with a startTime, claims Bound,
-quota usage). Deleting a namespace removes everything in it at once.
+side status (namespaces Active, pods bound to a node and Running with a
+startTime, or Pending if no node has room; claims Bound; quota usage).
+Deleting a namespace removes everything in it at once.
 
 Not emulated: graceful deletion and finalizers (deletion is immediate),
 immutability of pod specs, ownerReferences garbage collection, dry-run.
@@ -16,12 +17,13 @@ import copy
 import secrets
 from typing import Any
 
-from . import admission, errors, patching, selectors, validation
+from . import admission, errors, patching, scheduling, selectors, validation
 from .resources import BY_PATH, Resource, Target
 from .seed import PROTECTED_NAMESPACES
 from .store import Store, now
 
 NAMESPACES = BY_PATH[("", "v1", "namespaces")]
+rbac_group = "rbac.authorization.k8s.io"
 SERVICE_ACCOUNTS = BY_PATH[("", "v1", "serviceaccounts")]
 
 
@@ -135,7 +137,15 @@ def create(store: Store, target: Target, body: Any) -> dict[str, Any]:
             admission.apply_limit_range_defaults(store, obj, target.namespace)
             _validate(resource, obj)
             admission.check_quota(store, resource, obj, target.namespace)
-            obj["status"] = _pod_status(obj)
+            node = obj["spec"].get("nodeName") or scheduling.choose_node(store, obj)
+            if node is None:
+                nodes = len(store.list(scheduling.NODES, None))
+                obj["status"] = scheduling.unschedulable_status(
+                    f"0/{nodes} nodes are available: insufficient cpu, memory or nvidia.com/gpu"
+                )
+            else:
+                obj["spec"]["nodeName"] = node
+                obj["status"] = _pod_status(obj)
         elif resource.namespaced:
             admission.check_quota(store, resource, obj, target.namespace)
         if resource is NAMESPACES:
@@ -219,18 +229,25 @@ def delete(store: Store, target: Target) -> dict[str, Any]:
             store.get(resource, None, target.name)
             store.delete_namespace_contents(target.name)
         obj = store.delete(resource, target.namespace, target.name)
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Success",
-        "details": {
-            "name": target.name,
-            "group": resource.group,
-            "kind": resource.plural,
-            "uid": obj["metadata"]["uid"],
-        },
-    }
+    if resource.group == rbac_group:
+        # as the API server: RBAC objects answer a Status, the others the deleted object
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {
+                "name": target.name,
+                "group": resource.group,
+                "kind": resource.plural,
+                "uid": obj["metadata"]["uid"],
+            },
+        }
+    obj["metadata"].setdefault("deletionTimestamp", now())
+    obj["metadata"]["deletionGracePeriodSeconds"] = 0
+    if resource is NAMESPACES:
+        obj["status"] = {"phase": "Terminating"}
+    return with_status(store, resource, obj)
 
 
 def list_objects(store: Store, target: Target, query: dict[str, str]) -> dict[str, Any]:

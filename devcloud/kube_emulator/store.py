@@ -154,6 +154,8 @@ class Store:
             return len(keys)
 
     def _finish_pod(self, pod: dict[str, Any]) -> None:
+        if not (pod.get("status") or {}).get("startTime"):
+            return  # never ran (unschedulable): nothing to meter
         ended = now()
         pod["metadata"]["deletionTimestamp"] = ended
         status = pod.setdefault("status", {})

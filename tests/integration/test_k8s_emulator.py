@@ -512,3 +512,28 @@ def test_lists_filter_by_label_selector(admin):
     assert [
         n.metadata.name for n in core.list_namespace(label_selector="pilot=select-two").items
     ] == ["select-two"]
+
+
+def test_a_pod_is_bound_to_a_node_with_room_or_stays_pending_without_a_start_time(tmp_path):
+    # an emulator of its own: the nodes' free room depends on every pod in the cluster
+    with running_emulator(tmp_path) as own, api_client(own.url, own.admin_token) as admin:
+        pods_on_fresh_nodes(admin)
+
+
+def pods_on_fresh_nodes(admin: client.ApiClient) -> None:
+    core = client.CoreV1Api(admin)
+    make_namespace(admin, "scheduling")
+    gpu = core.create_namespaced_pod(
+        "scheduling", pod("four-gpus", {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": "4"})
+    )
+    assert gpu.spec.node_name == "devcloud-gpu-1" and gpu.status.phase == "Running"
+    pending = core.create_namespaced_pod(
+        "scheduling", pod("one-more-gpu", {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": "1"})
+    )
+    assert pending.status.phase == "Pending" and pending.status.start_time is None
+    assert pending.status.conditions[0].reason == "Unschedulable"
+    core.delete_namespaced_pod("four-gpus", "scheduling")
+    again = core.create_namespaced_pod(
+        "scheduling", pod("now-fits", {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": "1"})
+    )
+    assert again.spec.node_name == "devcloud-gpu-1"

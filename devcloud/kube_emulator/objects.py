@@ -269,9 +269,9 @@ def list_objects(store: Store, target: Target, query: dict[str, str]) -> dict[st
 
 
 def delete_collection(store: Store, target: Target, query: dict[str, str]) -> dict[str, Any]:
+    """Delete what the selectors match; answers the list of deleted objects, as the API server."""
     listed = list_objects(store, target, query)
     for obj in listed["items"]:
-        one = Target(target.resource, target.namespace, obj["metadata"]["name"], None)
-        delete(store, one)
-    listed["items"] = []
+        namespace = obj["metadata"].get("namespace") if target.resource.namespaced else None
+        delete(store, Target(target.resource, namespace, obj["metadata"]["name"], None))
     return listed

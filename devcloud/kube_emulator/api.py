@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from . import errors, objects, rbac, seed, special
+from . import errors, objects, rbac, seed, special, validation
 from .resources import BY_PATH, NotFoundPath, Target, parse_path
 from .store import Store
 from .tokens import ServiceAccountIdentity, TokenSigner
@@ -23,6 +23,12 @@ from .tokens import ServiceAccountIdentity, TokenSigner
 log = logging.getLogger("kube_emulator")
 Admin = None  # the requester value that stands for the admin token
 PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
+_SUBRESOURCE_METHODS = {
+    "token": ("POST",),
+    "log": ("GET",),
+    "exec": ("GET", "POST"),
+    "status": ("GET", "PUT", "PATCH"),
+}
 
 
 class Emulator:
@@ -136,6 +142,11 @@ class Emulator:
             ) from None
         if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             raise errors.ApiError(405, "MethodNotAllowed", f"{method} is not supported")
+        allowed = _SUBRESOURCE_METHODS.get(target.subresource)
+        if allowed is not None and method not in allowed:
+            raise errors.ApiError(
+                405, "MethodNotAllowed", f"{method} is not supported on {target.subresource}"
+            )
         verb = self.verb(method, target, query)
         if verb not in target.resource.verbs and verb not in ("deletecollection", "watch"):
             if target.subresource is None:
@@ -181,7 +192,7 @@ class Emulator:
                 raise errors.bad_request("the request body must be a JSON object")
             body.setdefault("apiVersion", "authorization.k8s.io/v1")
             body.setdefault("kind", "SelfSubjectAccessReview")
-            found = objects.validation.schema_problems(body, body["kind"], body["apiVersion"])
+            found = validation.schema_problems(body, body["kind"], body["apiVersion"])
             if found:
                 raise errors.invalid("SelfSubjectAccessReview", "authorization.k8s.io", "", found)
             return 201, special.access_review(store, who, body)

@@ -229,6 +229,7 @@ class Devcloud:
                 self.console.say("seeding flavors, the public image and the external network")
                 self.venv_json("devcloud_shims.seed", "resources", self.seed_request(state))
                 state.mark("resources")
+            kube.ensure_settings(state)  # its port belongs in the ports file too
             self.write_client_files(state)
             state.data["config_fingerprint"] = configs.fingerprint(self.layout)
             state.save()

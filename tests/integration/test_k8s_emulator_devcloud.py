@@ -102,3 +102,24 @@ def test_a_restarted_emulator_keeps_its_objects_and_tokens(checkout):
         admin.close()
     finally:
         dc.down()
+
+
+def test_up_with_openstack_already_up_starts_only_the_emulator_and_then_does_nothing(
+    checkout, monkeypatch, capsys
+):
+    # OpenStack is not under test here: ``up``'s check of it is taken as "all up"
+    monkeypatch.setattr(Devcloud, "all_up_quick", lambda self, state: True)
+    dc = Devcloud(checkout)
+    State.load(checkout).save()  # not fresh: an earlier ``up`` ran here
+    try:
+        assert dc.up() == 0
+        first = dc.procs.running(kube.NAME)
+        assert first is not None
+        assert "started the Kubernetes API emulator" in capsys.readouterr().out
+        assert dc.up() == 0
+        again = capsys.readouterr().out
+        assert dc.procs.running(kube.NAME) == first
+        assert "started" not in again and "already up" in again
+    finally:
+        dc.down()
+    assert dc.procs.running(kube.NAME) is None

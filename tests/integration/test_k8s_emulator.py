@@ -537,3 +537,158 @@ def pods_on_fresh_nodes(admin: client.ApiClient) -> None:
         "scheduling", pod("now-fits", {"cpu": "1", "memory": "1Gi", "nvidia.com/gpu": "1"})
     )
     assert again.spec.node_name == "devcloud-gpu-1"
+
+
+def test_a_whole_tenant_as_issue_10_describes_it_is_accepted_and_its_quota_holds(admin):
+    core, rbac = client.CoreV1Api(admin), client.RbacAuthorizationV1Api(admin)
+    net = client.NetworkingV1Api(admin)
+    core.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(
+                name="ngc-p01",
+                labels={
+                    "ngc-pilot/pilot": "P01",
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                },
+            )
+        )
+    )
+    core.create_namespaced_resource_quota(
+        "ngc-p01",
+        client.V1ResourceQuota(
+            metadata=client.V1ObjectMeta(name="pilot"),
+            spec=client.V1ResourceQuotaSpec(
+                hard={
+                    "requests.cpu": "8",
+                    "limits.cpu": "16",
+                    "requests.memory": "32Gi",
+                    "limits.memory": "64Gi",
+                    "requests.nvidia.com/gpu": "1",
+                    "requests.storage": "100Gi",
+                    "persistentvolumeclaims": "10",
+                    "pods": "20",
+                    "services.loadbalancers": "0",
+                    "services.nodeports": "0",
+                }
+            ),
+        ),
+    )
+    core.create_namespaced_limit_range(
+        "ngc-p01",
+        client.V1LimitRange(
+            metadata=client.V1ObjectMeta(name="defaults"),
+            spec=client.V1LimitRangeSpec(
+                limits=[
+                    client.V1LimitRangeItem(
+                        type="Container",
+                        default={"cpu": "1", "memory": "2Gi"},
+                        default_request={"cpu": "500m", "memory": "1Gi"},
+                    )
+                ]
+            ),
+        ),
+    )
+    core.create_namespaced_service_account(
+        "ngc-p01", client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="member-alice"))
+    )
+    rbac.create_namespaced_role(
+        "ngc-p01",
+        client.V1Role(
+            metadata=client.V1ObjectMeta(name="member"),
+            rules=[
+                client.V1PolicyRule(
+                    api_groups=["", "apps", "batch"],
+                    resources=[
+                        "pods",
+                        "pods/log",
+                        "pods/exec",
+                        "services",
+                        "configmaps",
+                        "secrets",
+                        "persistentvolumeclaims",
+                        "deployments",
+                        "jobs",
+                    ],
+                    verbs=["get", "list", "watch", "create", "update", "patch", "delete"],
+                )
+            ],
+        ),
+    )
+    rbac.create_namespaced_role_binding(
+        "ngc-p01",
+        client.V1RoleBinding(
+            metadata=client.V1ObjectMeta(name="member"),
+            role_ref=client.V1RoleRef(
+                api_group="rbac.authorization.k8s.io", kind="Role", name="member"
+            ),
+            subjects=[
+                client.RbacV1Subject(
+                    kind="ServiceAccount", name="member-alice", namespace="ngc-p01"
+                )
+            ],
+        ),
+    )
+    everything = client.V1LabelSelector()
+    net.create_namespaced_network_policy(
+        "ngc-p01",
+        client.V1NetworkPolicy(
+            metadata=client.V1ObjectMeta(name="default-deny"),
+            spec=client.V1NetworkPolicySpec(
+                pod_selector=everything, policy_types=["Ingress", "Egress"]
+            ),
+        ),
+    )
+    net.create_namespaced_network_policy(
+        "ngc-p01",
+        client.V1NetworkPolicy(
+            metadata=client.V1ObjectMeta(name="allow-inside-dns-bastion"),
+            spec=client.V1NetworkPolicySpec(
+                pod_selector=everything,
+                policy_types=["Ingress", "Egress"],
+                ingress=[
+                    client.V1NetworkPolicyIngressRule(
+                        _from=[
+                            client.V1NetworkPolicyPeer(pod_selector=everything),
+                            client.V1NetworkPolicyPeer(
+                                ip_block=client.V1IPBlock(cidr="10.20.0.0/24")
+                            ),
+                        ]
+                    )
+                ],
+                egress=[
+                    client.V1NetworkPolicyEgressRule(
+                        to=[client.V1NetworkPolicyPeer(pod_selector=everything)]
+                    ),
+                    client.V1NetworkPolicyEgressRule(
+                        to=[
+                            client.V1NetworkPolicyPeer(
+                                namespace_selector=client.V1LabelSelector(
+                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                                )
+                            )
+                        ],
+                        ports=[
+                            client.V1NetworkPolicyPort(protocol="UDP", port=53),
+                            client.V1NetworkPolicyPort(protocol="TCP", port=53),
+                        ],
+                    ),
+                ],
+            ),
+        ),
+    )
+    stored = net.read_namespaced_network_policy("allow-inside-dns-bastion", "ngc-p01")
+    assert stored.spec.ingress[0]._from[1].ip_block.cidr == "10.20.0.0/24"
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_service(
+            "ngc-p01",
+            client.V1Service(
+                metadata=client.V1ObjectMeta(name="public"),
+                spec=client.V1ServiceSpec(
+                    type="LoadBalancer", ports=[client.V1ServicePort(port=80)]
+                ),
+            ),
+        )
+    assert refused.value.status == 403
+    assert "services.loadbalancers" in status_of(refused.value)["message"]
+    admitted = core.create_namespaced_pod("ngc-p01", pod("notebook"))
+    assert admitted.spec.containers[0].resources.requests == {"cpu": "500m", "memory": "1Gi"}

@@ -19,6 +19,7 @@ log = logging.getLogger("kube_emulator")
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
     server_version = "devcloud-kubernetes-api-emulator"
     emulator: Emulator  # set on the subclass made by make_server
 

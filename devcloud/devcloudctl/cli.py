@@ -545,9 +545,11 @@ class Devcloud:
         _write_private(
             self.layout.home / "env.sh",
             (
-                "# source me: points the openstack CLI and openstacksdk at this devcloud\n"
+                "# source me: points the openstack CLI and openstacksdk at this devcloud,\n"
+                "# and Kubernetes clients at its Kubernetes API emulator\n"
                 f"export OS_CLIENT_CONFIG_FILE={self.layout.clouds_yaml}\n"
                 "export OS_CLOUD=devcloud\n"
+                f"export KUBECONFIG={kube.kubeconfig_path(self.layout)}\n"
                 f"export PATH={self.layout.bin}:$PATH\n"
             ),
         )

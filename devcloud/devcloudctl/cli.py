@@ -15,7 +15,7 @@ import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from . import configs, install
+from . import configs, install, kube
 from .api import AdminSession, http_status, service_states
 from .backends import Backends, port_answers
 from .console import Console, DevcloudError
@@ -26,7 +26,8 @@ from .state import State
 
 USAGE = """usage: devcloud/devcloud up | down | status | reset
 
-  up      bring devcloud up (installs and initialises on first use; a no-op when already up)
+  up      bring devcloud up (installs and initialises on first use; a no-op when already up),
+          with the Kubernetes API emulator and .devcloud/kubeconfig
   down    stop every process devcloud started
   status  show each service, its pid and whether it answers; exit 0 only if all are up
   reset   down, drop this checkout's databases and vhost, remove .devcloud/ except the venv
@@ -162,7 +163,13 @@ class Devcloud:
             state = State.load(self.layout)
             self.secrets = list(state.data["secrets"].values())
             if not state.fresh and self.all_up_quick(state):
-                self.console.say(f"already up (clouds.yaml: {self.layout.clouds_yaml})")
+                # OpenStack is up: the emulator is independent of it, so only it may need work
+                if not kube.up_quick(self.layout, state, self.procs):
+                    self.ensure_kube_emulator(state)
+                self.console.say(
+                    f"already up (clouds.yaml: {self.layout.clouds_yaml}, "
+                    f"kubeconfig: {kube.kubeconfig_path(self.layout)})"
+                )
                 return 0
             self.console.say(f"bringing devcloud up for {self.layout.repo}")
             for sub in (self.layout.log, self.layout.run, self.layout.etc, self.layout.data):
@@ -222,14 +229,23 @@ class Devcloud:
                 self.console.say("seeding flavors, the public image and the external network")
                 self.venv_json("devcloud_shims.seed", "resources", self.seed_request(state))
                 state.mark("resources")
+            kube.ensure_settings(state)  # its port belongs in the ports file too
             self.write_client_files(state)
             state.data["config_fingerprint"] = configs.fingerprint(self.layout)
             state.save()
+            self.ensure_kube_emulator(state)
             self.console.say(
                 f"devcloud is up: export OS_CLIENT_CONFIG_FILE={self.layout.clouds_yaml} "
                 "OS_CLOUD=devcloud"
             )
             return 0
+
+    def ensure_kube_emulator(self, state: State) -> None:
+        kube.ensure(self.layout, state, self.procs, self.console, self.base_env())
+        self.console.say(
+            f"{kube.TITLE}: export KUBECONFIG={kube.kubeconfig_path(self.layout)} "
+            "(an emulator for tests and the demo, not a cluster)"
+        )
 
     def restart_stale(self, changed_projects: set[str], everything: bool) -> None:
         """Stop running daemons whose config (or code) changed; the start steps bring them back."""
@@ -529,9 +545,11 @@ class Devcloud:
         _write_private(
             self.layout.home / "env.sh",
             (
-                "# source me: points the openstack CLI and openstacksdk at this devcloud\n"
+                "# source me: points the openstack CLI and openstacksdk at this devcloud,\n"
+                "# and Kubernetes clients at its Kubernetes API emulator\n"
                 f"export OS_CLIENT_CONFIG_FILE={self.layout.clouds_yaml}\n"
                 "export OS_CLOUD=devcloud\n"
+                f"export KUBECONFIG={kube.kubeconfig_path(self.layout)}\n"
                 f"export PATH={self.layout.bin}:$PATH\n"
             ),
         )
@@ -539,7 +557,7 @@ class Devcloud:
     # -- down / status / reset -------------------------------------------------------------
 
     def stop_all(self) -> list[str]:
-        names = [s.name for s in SERVICES]
+        names = [s.name for s in SERVICES] + [kube.NAME]
         if self.layout.run.exists():
             names += [
                 p.stem
@@ -609,6 +627,9 @@ class Devcloud:
                 detail = f"log/{svc.name}.log"
             ok &= good
             rows.append((svc.name, str(handle.pid) if handle else "-", check, detail))
+        good, row = kube.status_row(state, self.procs)
+        ok &= good
+        rows.append(row)
         width = max(len(r[0]) for r in rows)
         for name, pid, check, detail in rows:
             print(f"{name:<{width}}  {pid:>7}  {check:<20}  {detail}")
@@ -617,6 +638,8 @@ class Devcloud:
             if self.layout.clouds_yaml.exists()
             else "no clouds.yaml"
         )
+        kubeconfig = kube.kubeconfig_path(self.layout)
+        print(f"kubeconfig: {kubeconfig}" if kubeconfig.exists() else "no kubeconfig")
         print("devcloud is up" if ok else "devcloud is NOT fully up")
         return 0 if ok else 1
 

@@ -1,7 +1,10 @@
 """Create ``.devcloud/venv`` and install the pinned OpenStack release into it.
 
 Re-installs only when ``devcloud/requirements.txt`` or the shims change (a hash
-of both is kept in the venv), so a warm ``up`` never touches the network.
+of both is kept in the venv), so a warm ``up`` never touches the network. The
+requirements below ``EMULATOR_SECTION`` belong to the Kubernetes API emulator:
+a change there reinstalls, but ``ensure_venv`` reports the OpenStack daemons'
+code unchanged, so they keep running.
 """
 
 from __future__ import annotations
@@ -15,12 +18,29 @@ from .console import Console, DevcloudError
 from .layout import Layout
 
 MARKER = ".devcloud-installed"
+OPENSTACK_MARKER = ".devcloud-openstack"  # the fingerprint of the OpenStack part alone
+EMULATOR_SECTION = b"# --- Kubernetes API emulator"
 
 
-def _fingerprint(layout: Layout) -> str:
+def openstack_requirements(layout: Layout) -> bytes:
+    text = layout.requirements.read_bytes()
+    at = text.find(EMULATOR_SECTION)
+    return text if at < 0 else text[:at]
+
+
+def emulator_requirements(layout: Layout) -> bytes:
+    text = layout.requirements.read_bytes()
+    at = text.find(EMULATOR_SECTION)
+    return b"" if at < 0 else text[at:]
+
+
+def _fingerprint(layout: Layout, openstack_only: bool = False) -> str:
     h = hashlib.sha256()
     h.update(str(layout.shims).encode())  # the editable install points here
-    h.update(layout.requirements.read_bytes())
+    if openstack_only:
+        h.update(openstack_requirements(layout))
+    else:
+        h.update(layout.requirements.read_bytes())
     for path in sorted(layout.shims.rglob("*")):
         if path.is_file() and "egg-info" not in str(path) and "__pycache__" not in str(path):
             h.update(str(path.relative_to(layout.shims)).encode())
@@ -43,10 +63,19 @@ def _run(console: Console, cmd: list[str], what: str, log_name: str, layout: Lay
         raise DevcloudError(f"{what} failed (exit {done.returncode}); {log_path}:\n{tail}")
 
 
+def _previous_openstack_fingerprint(layout: Layout) -> str | None:
+    for name in (OPENSTACK_MARKER, MARKER):  # before the emulator, MARKER held just OpenStack's
+        path = layout.venv / name
+        if path.exists():
+            return path.read_text().strip()
+    return None
+
+
 def ensure_venv(layout: Layout, console: Console) -> bool:
-    """Make the virtualenv match the pins; True if anything was (re)installed."""
+    """Make the virtualenv match the pins; True if OpenStack's code was (re)installed."""
     if installed(layout):
         return False
+    previous = _previous_openstack_fingerprint(layout)
     python = shutil.which("python3") or sys.executable
     if not (layout.bin / "python").exists():
         console.say(f"creating the virtualenv {layout.venv}")
@@ -78,6 +107,8 @@ def ensure_venv(layout: Layout, console: Console) -> bool:
         "install.log",
         layout,
     )
+    openstack = _fingerprint(layout, openstack_only=True)
+    (layout.venv / OPENSTACK_MARKER).write_text(openstack + "\n")
     (layout.venv / MARKER).write_text(_fingerprint(layout) + "\n")
     console.say("virtualenv ready")
-    return True
+    return previous != openstack

@@ -27,13 +27,14 @@ PORT_OFFSETS = {
     "mariadb": 6,
     "rabbitmq": 7,
     "rabbitmq_dist": 8,
+    "kubernetes": 9,  # the Kubernetes API emulator (devcloudctl/kube.py)
 }
 DEFAULT_PORT_BASE = 25000  # clear of OpenStack's (5000, 8774-8778, 9292, 9696) and common dev ports
 PORT_BASE_STEP = 100
 PORT_BASE_TRIES = 20
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -48,7 +49,7 @@ def choose_ports(first_base: int) -> dict[str, int]:
     for i in range(PORT_BASE_TRIES):
         base = first_base + i * PORT_BASE_STEP
         ports = {name: base + off for name, off in PORT_OFFSETS.items()}
-        if all(_port_free(p) for p in ports.values()):
+        if all(port_free(p) for p in ports.values()):
             return ports
     raise RuntimeError(f"no free block of ports from {first_base} on")
 

@@ -14,6 +14,7 @@ services' policy that gives it meaning.  It never takes a role away.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy import Engine
 
 from ngc_pilot import audit
 from ngc_pilot.db import session_scope, utcnow
-from ngc_pilot.errors import InputError
+from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.lifecycle.shared import LazyBackend, as_of, load, reason, tenants_in, when
 from ngc_pilot.models import Application, Pilot, Tenant
 from ngc_pilot.provisioner_config import Provisioner
@@ -31,6 +32,9 @@ from ngc_pilot.tenant_runs import apply_delta
 from policies import lifecycle as rules
 from policies.problems import Problem
 from provisioner.backend import CloudError
+
+MAX_REASON = 2000  # audit_event.reason
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -131,13 +135,28 @@ def set_data_access_date(
     include no national genome data (it is never granted), a pilot already granted.
     """
 
-    def refuse(value_shown: Any, message: str) -> InputError:
-        return InputError([Problem("data access date", "pilot", value_shown, message)])
+    def refuse(value_shown: Any, message: str, field: str = "pilot") -> InputError:
+        return InputError([Problem("data access date", field, value_shown, message)])
 
+    if why is not None:
+        why = why.strip() or None
+        if why and len(why) > MAX_REASON:
+            raise refuse(f"{len(why)} characters", f"at most {MAX_REASON} characters", "reason")
+        if why and _CONTROL.search(why):
+            raise refuse(why, "only printable text is allowed (no control characters)", "reason")
     with session_scope(engine) as session:
         pilot = session.get(Pilot, pilot_id)
         if pilot is None:
-            raise refuse(pilot_id, "no such pilot; see ngc-pilot tenants")
+            raise NotFoundError(
+                [
+                    Problem(
+                        "data access date",
+                        "pilot",
+                        pilot_id,
+                        "no such pilot; see ngc-pilot tenants",
+                    )
+                ]
+            )
         app = session.get(Application, pilot.application_id)
         sources = data_sources(app) if app is not None else []
         if not rules.has_national_data(policy, sources):

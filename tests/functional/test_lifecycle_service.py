@@ -474,6 +474,10 @@ def test_setting_a_date_is_refused_for_an_unknown_pilot_no_national_data_or_a_gr
     policy = prov.lifecycle()
     with pytest.raises(InputError, match="'S-9'.*no such pilot"):
         lifecycle.set_data_access_date(engine, policy, "S-9", date(2021, 5, 1), actor="ops")
+    with pytest.raises(InputError, match="reason.*control characters"):
+        lifecycle.set_data_access_date(
+            engine, policy, "S-1", date(2021, 5, 1), actor="ops", why="ok\x1b[2J"
+        )
     with pytest.raises(InputError, match="'S-2'.*include none of the national genome data"):
         lifecycle.set_data_access_date(engine, policy, "S-2", date(2021, 5, 1), actor="ops")
     lifecycle.switch_data_access(prov, today=date(2021, 6, 1))

@@ -35,7 +35,10 @@ ties them together are one contract — each family's labels and units follow
 from the query that feeds it, and the "fixed handful of queries however many
 tenants" guarantee holds only if every family reads from the same
 :class:`Reading`.  Split, a new family could quietly add a query per tenant.
-The small WSGI endpoint at the end serves exactly this collector.
+The small WSGI endpoint at the end serves exactly this collector.  The
+utilisation and evaluation-area families are built in
+:mod:`ngc_pilot.metrics_utilisation` from rows read here, in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -60,6 +63,12 @@ from sqlmodel import col
 
 from ngc_pilot.capacity_snapshot import ALLOCATING_STATES, QUOTA_FIELD
 from ngc_pilot.exposition import CONTENT_TYPE, Family, render
+from ngc_pilot.metrics_utilisation import (
+    area_families,
+    areas_query,
+    latest_usage_query,
+    utilisation_family,
+)
 from ngc_pilot.models import (
     CapacitySnapshot,
     Invoice,
@@ -143,6 +152,9 @@ class Reading:
     job_counts: list[Any] = field(default_factory=list)  # job, status, runs, last finished
     job_last: list[Any] = field(default_factory=list)  # job, status, started, finished, seconds
     step_failures: list[Any] = field(default_factory=list)  # pilot_id, resource, count
+    # pilot_id, metric, quantity, window_start, window_end: the latest metered window
+    latest_usage: list[Any] = field(default_factory=list)
+    areas: list[Any] = field(default_factory=list)  # kind (evaluation|support), area, count
     seconds: float = 0.0
 
 
@@ -240,7 +252,7 @@ def _step_failures_query() -> Any:
 
 
 def read(engine: Engine) -> Reading:
-    """One scrape's data: seven queries on one connection, in one transaction."""
+    """One scrape's data: nine queries on one connection, in one transaction."""
     started = time.perf_counter()
     with engine.connect() as conn, conn.begin():
         reading = Reading(
@@ -251,6 +263,8 @@ def read(engine: Engine) -> Reading:
             job_counts=conn.execute(_job_counts_query()).all(),
             job_last=conn.execute(_job_last_query()).all(),
             step_failures=conn.execute(_step_failures_query()).all(),
+            latest_usage=conn.execute(latest_usage_query()).all(),
+            areas=conn.execute(areas_query()).all(),
         )
     reading.seconds = time.perf_counter() - started
     return reading
@@ -480,6 +494,8 @@ class PilotCollector:
         yield from cost_families(reading)
         yield from job_families(reading)
         yield from provisioning_families(reading)
+        yield utilisation_family(reading.tenants, reading.latest_usage, self.tenant_policy)
+        yield from area_families(reading.areas)
 
 
 def registry_for(engine: Engine, tenant_policy: TenantPolicy) -> CollectorRegistry:

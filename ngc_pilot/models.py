@@ -134,6 +134,9 @@ class Pilot(SQLModel, table=True):
     state: str = Field(default="selected", max_length=32)
     planned_start: date
     planned_end: date
+    # From this day (UTC) the tenant may get the data-access role; None: the
+    # lifecycle policy's data_access.date (migration 0009).
+    data_access_date: date | None = None
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

@@ -1,6 +1,7 @@
 """Lifecycle rules (``lifecycle.yaml``) and the pure decisions made from them:
 which expiry notice is due on a day, whether a tenant is to be suspended or
-finalised (final invoice, teardown), and whether the data-access switch is due.
+finalised (final invoice, teardown), and whether the data-access switch is due
+for a pilot (its own date or the policy's, and only with national genome data).
 
 Dates are calendar days in UTC.  A pilot's *last day* is its planned end date;
 access ends at 00:00 UTC the day after (when its application credential
@@ -73,9 +74,26 @@ class NoticeTemplate(_Frozen):
         return Template(self.subject).substitute(text), Template(self.body).substitute(text)
 
 
+_SOURCE = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
+
+
 class DataAccess(_Frozen):
-    date: date
+    date: date  # the default; a pilot's own date (pilot.data_access_date) wins
     role: str
+    # The nomination data sources (selection.yaml's data_sources) that mean the
+    # national genome data: only a pilot naming one of them is ever granted.
+    sources: Annotated[list[str], Field(min_length=1)] = ["national_genome_center"]
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not _SOURCE.match(v)]
+        if bad:
+            raise ValueError(
+                f"not a data-source key: {', '.join(map(repr, bad))}; write the keys of "
+                "selection.yaml's data_sources (lower case, digits, _)"
+            )
+        return value
 
     @field_validator("role")
     @classmethod
@@ -179,8 +197,27 @@ def stage(policy: LifecyclePolicy, last_day: date, today: date) -> Stage:
     return "running"
 
 
-def data_access_due(policy: LifecyclePolicy, today: date) -> bool:
-    return today >= policy.data_access.date
+def has_national_data(policy: LifecyclePolicy, sources: list[str]) -> bool:
+    """Whether a nomination's data sources include one the policy counts as national genome data."""
+    return bool(set(sources) & set(policy.data_access.sources))
+
+
+DataAccessStatus = Literal["due", "not_due", "no_national_data"]
+
+
+def data_access_due(policy: LifecyclePolicy, today: date, own: date | None = None) -> bool:
+    """Whether ``today`` is on or after the pilot's own date (or the policy's)."""
+    return today >= (own or policy.data_access.date)
+
+
+def data_access_status(
+    policy: LifecyclePolicy, sources: list[str], own: date | None, today: date
+) -> DataAccessStatus:
+    """Data minimisation first: a pilot whose nomination names none of the policy's
+    national-genome sources is never granted, whatever its date."""
+    if not has_national_data(policy, sources):
+        return "no_national_data"
+    return "due" if data_access_due(policy, today, own) else "not_due"
 
 
 def notice_key(days: int, pilot_id: str, last_day: date) -> str:

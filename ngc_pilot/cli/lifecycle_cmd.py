@@ -1,4 +1,4 @@
-"""``ngc-pilot tenants reconcile | expire | data-access`` and ``ngc-pilot outbox``.
+"""``ngc-pilot tenants reconcile | expire | data-access | data-access-date`` and ``ngc-pilot outbox``.
 
 The same functions the service's jobs call (``ngc_pilot.lifecycle``), run by
 hand.  ``--today`` runs the date rules for another day; everything that
@@ -139,8 +139,10 @@ def data_access(
     clouds_file: CloudsFile = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """On and after the policy's date, grant every active tenant the data-access role (once).
+    """Grant the data-access role (once) to each active tenant whose date has come and whose
+    data sources include the national genome data; say why not for every other one.
 
+    A pilot's date is its own (tenants data-access-date) or the policy's.
     Exit code 1 if a tenant could not be granted it (e.g. the role does not exist)."""
     day = _day(today)
     obj = with_cloud(ctx, cloud, clouds_file)
@@ -149,23 +151,75 @@ def data_access(
     if as_json:
         emit_json(data)
     else:
-        if not data["due"]:
-            obj.out.print(f"as of {data['today']}: not due before {data['date']}; nothing to do")
-        table = Table("pilot", "granted", "applied", "error")
+        if not data["tenants"]:
+            obj.out.print(f"as of {data['today']}: no tenant to grant; nothing to do")
+        table = Table("pilot", "date", "granted", "applied", "why not / error")
         for t in data["tenants"]:
             table.add_row(
                 t["pilot"],
+                "",
                 "yes" if t["granted"] else "no",
                 ", ".join(t["applied"]),
                 t["error"] or "",
             )
+        for t in data["skipped"]:
+            granted = "yes" if t["status"] == "granted" else "no"
+            table.add_row(t["pilot"], t["date"], granted, "", t["why"])
         obj.out.print(table)
         obj.out.print(
-            f"role {data['role']}: {data['granted']} granted, {data['failed']} failed "
-            f"(as of {data['today']})"
+            f"role {data['role']}: {data['granted']} granted, {data['failed']} failed, "
+            f"{len(data['skipped'])} not acted on (as of {data['today']}; policy date "
+            f"{data['date']}; national genome data: {', '.join(data['sources'])})"
         )
     if data["failed"]:
         raise typer.Exit(1)
+
+
+def data_access_date(
+    ctx: typer.Context,
+    pilot: Annotated[str, typer.Argument(metavar="PILOT", help="The pilot's id.")],
+    day: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATE",
+            help="From this UTC date (YYYY-MM-DD) the pilot's tenant may get data access; "
+            "'policy' returns to the lifecycle policy's date.",
+        ),
+    ],
+    why: Annotated[
+        str | None, typer.Option("--reason", help="Why (kept in the audit log).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Set the day from which one pilot's tenant may get the data-access role; audited.
+
+    Refused (exit 2, nothing changed): an unknown pilot, a bad date, a pilot whose
+    data sources include no national genome data, a pilot already granted."""
+    obj: AppContext = ctx.obj
+    if day == "policy":
+        value = None
+    else:
+        try:
+            value = date.fromisoformat(day)
+        except ValueError:
+            raise InputError(
+                [
+                    Problem(
+                        "command line",
+                        "DATE",
+                        day,
+                        "not a date; write YYYY-MM-DD (UTC) or 'policy' for the policy's date",
+                    )
+                ]
+            ) from None
+    result = lifecycle.set_data_access_date(
+        obj.engine, obj.lifecycle_policy, pilot, value, actor=obj.actor, why=why
+    )
+    if as_json:
+        emit_json(result)
+        return
+    whose = "its own" if result["to"] else "the policy's"
+    obj.out.print(f"{result['pilot']}: data access from {result['date']} ({whose} date)")
 
 
 def outbox(

@@ -12,8 +12,10 @@ their entry points, which the jobs and interfaces call.
 * :func:`expire` — the expiry rules of ``policies/lifecycle.py`` for one day:
   notices into the outbox (once each), suspension the day after the last day,
   and after the grace period the final invoice and the teardown.
-* :func:`switch_data_access` — from the policy's date, grant each active
-  tenant's members group the data-access role, once.
+* :func:`switch_data_access` — from each pilot's date (its own or the
+  policy's), grant each active tenant whose data sources include the national
+  genome data the data-access role, once; :func:`set_data_access_date` sets a
+  pilot's own date.
 
 Suspension and data access are recorded on the tenant row *and* are part of
 its desired state, so ``provision`` and ``reconcile`` keep them.  A lifecycle
@@ -27,7 +29,11 @@ whatever delivers it.
 
 from __future__ import annotations
 
-from ngc_pilot.lifecycle.data_access import AccessReport, switch_data_access
+from ngc_pilot.lifecycle.data_access import (
+    AccessReport,
+    set_data_access_date,
+    switch_data_access,
+)
 from ngc_pilot.lifecycle.drift import ReconcileReport, TenantDrift, reconcile
 from ngc_pilot.lifecycle.expiry import ExpiryReport, ExpiryStep, expire
 from ngc_pilot.lifecycle.notices import outbox
@@ -41,5 +47,6 @@ __all__ = [
     "expire",
     "outbox",
     "reconcile",
+    "set_data_access_date",
     "switch_data_access",
 ]

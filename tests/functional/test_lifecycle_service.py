@@ -21,6 +21,7 @@ from support.records import record
 from ngc_pilot import audit, intake, lifecycle, migrate, provisioning, selection
 from ngc_pilot.cli.main import run
 from ngc_pilot.db import make_engine, session_scope
+from ngc_pilot.errors import InputError
 from ngc_pilot.models import AuditEvent, OutboxMessage, Pilot, ProvisionStep, Tenant
 from policies.lifecycle import (
     default_lifecycle_policy_path,
@@ -35,7 +36,8 @@ from provisioner.testing import InMemoryCloud
 
 @pytest.fixture
 def world(database, tmp_path):
-    """Two provisioned tenants (S-1, S-2) whose pilot period runs around today."""
+    """Two provisioned tenants (S-1, S-2) whose pilot period runs around today; S-1 uses
+    the national genome data, S-2 only hospital data (so it never gets data access)."""
     start = date.today() - timedelta(days=3)
     policy = parse_policy(
         default_policy_path()
@@ -50,6 +52,7 @@ def world(database, tmp_path):
             id=f"S-{i}",
             institution=f"Inst {i}",
             principal_investigator={"name": f"PI {i}", "email": f"s{i}@example.org"},
+            data__sources=["hospital", "national_genome_center"] if i == 1 else ["hospital"],
         )
         for i in (1, 2)
     ]
@@ -372,20 +375,31 @@ def test_data_access_is_not_granted_before_its_date(world):
     assert _tenant(engine, "S-1").data_access_granted_at is None
 
 
-def test_data_access_is_granted_once_per_active_tenant_and_audited(world):
+def test_data_access_is_granted_once_per_active_tenant_with_national_data_and_audited(world):
     prov, cloud, engine, last_day = world
     report = lifecycle.switch_data_access(prov, today=date(2021, 6, 1))
     assert [(t["pilot"], t["granted"], t["applied"]) for t in report.tenants] == [
         ("S-1", True, ["create role_assignment ngc-data-access"]),
-        ("S-2", True, ["create role_assignment ngc-data-access"]),
     ]
+    # data minimisation: S-2 names no national genome data, and the report says so
+    [s2] = report.as_dict()["skipped"]
+    assert s2["pilot"] == "S-2" and s2["status"] == "no_national_data"
+    assert "(hospital)" in s2["why"] and "national_genome_center" in s2["why"]
     assert "role:ngc-data-access" in cloud.tenants["ngc-s-1"].flags
+    assert "role:ngc-data-access" not in cloud.tenants["ngc-s-2"].flags
     assert _tenant(engine, "S-1").data_access_granted_at is not None
+    assert _tenant(engine, "S-2").data_access_granted_at is None
     [event] = _events(engine, "tenant.data_access_granted", "S-1")
     assert event.details["role"] == "ngc-data-access" and event.details["today"] == "2021-06-01"
+    assert event.details["date"] == "2021-06-01" and event.details["own_date"] is False
+    assert _events(engine, "tenant.data_access_granted", "S-2") == []
     calls = cloud.mutating_calls
     again = lifecycle.switch_data_access(prov, today=date(2021, 6, 2))
     assert again.tenants == [] and cloud.mutating_calls == calls
+    assert [(t["pilot"], t["status"]) for t in again.skipped] == [
+        ("S-1", "granted"),
+        ("S-2", "no_national_data"),
+    ]
     # the grant is now part of the desired state: no drift, and kept by provision
     assert [t.drift for t in lifecycle.reconcile(prov).tenants] == [[], []]
     assert [o.plan for o in provisioning.plan_pilots(prov, ["S-1"])] == [[]]
@@ -396,7 +410,7 @@ def test_a_missing_role_is_refused_and_nothing_changes(world):
     cloud.roles.discard("ngc-data-access")
     calls = cloud.mutating_calls
     report = lifecycle.switch_data_access(prov, today=date(2021, 6, 1))
-    assert [t["granted"] for t in report.tenants] == [False, False]
+    assert [(t["pilot"], t["granted"]) for t in report.tenants] == [("S-1", False)]
     assert "'ngc-data-access' does not exist" in report.tenants[0]["error"]
     assert "openstack role create ngc-data-access" in report.tenants[0]["error"]
     assert cloud.mutating_calls == calls
@@ -412,6 +426,66 @@ def test_data_access_given_by_hand_before_its_grant_is_drift_and_repaired(world)
         ("delete", "role_assignment", "ngc-data-access")
     ]
     assert s2.repaired and "role:ngc-data-access" not in cloud.tenants["ngc-s-2"].flags
+
+
+def test_a_pilots_own_date_wins_over_the_policys_either_way(world):
+    prov, cloud, engine, _ = world
+    policy = prov.lifecycle()
+    earlier = lifecycle.set_data_access_date(
+        engine, policy, "S-1", date(2021, 5, 1), actor="ops", why="DPA signed early"
+    )
+    assert earlier == {"pilot": "S-1", "from": None, "to": "2021-05-01", "date": "2021-05-01"}
+    [event] = _events(engine, "pilot.data_access_date_set", "S-1")
+    assert event.actor == "ops" and event.reason == "DPA signed early"
+    assert event.details["to"] == "2021-05-01"
+    # before its own date: listed with why, nothing changes
+    calls = cloud.mutating_calls
+    early = lifecycle.switch_data_access(prov, today=date(2021, 4, 30))
+    assert early.tenants == [] and cloud.mutating_calls == calls
+    assert [(t["pilot"], t["status"], t["date"], t["own_date"]) for t in early.skipped][0] == (
+        "S-1",
+        "not_due",
+        "2021-05-01",
+        True,
+    )
+    assert "not before 2021-05-01 (its own date)" in early.skipped[0]["why"]
+    # on it, a month before the policy's date: granted
+    report = lifecycle.switch_data_access(prov, today=date(2021, 5, 1))
+    assert report.due is False  # the policy's date has not come
+    assert [(t["pilot"], t["granted"]) for t in report.tenants] == [("S-1", True)]
+    [granted] = _events(engine, "tenant.data_access_granted", "S-1")
+    assert granted.details["own_date"] is True and "the pilot's" in granted.reason
+
+
+def test_a_later_own_date_holds_the_grant_back_and_policy_returns_to_the_default(world):
+    prov, _, engine, _ = world
+    policy = prov.lifecycle()
+    lifecycle.set_data_access_date(engine, policy, "S-1", date(2021, 7, 1), actor="ops")
+    held = lifecycle.switch_data_access(prov, today=date(2021, 6, 15))
+    assert held.due and held.tenants == []
+    back = lifecycle.set_data_access_date(engine, policy, "S-1", None, actor="ops")
+    assert back == {"pilot": "S-1", "from": "2021-07-01", "to": None, "date": "2021-06-01"}
+    report = lifecycle.switch_data_access(prov, today=date(2021, 6, 15))
+    assert [(t["pilot"], t["granted"]) for t in report.tenants] == [("S-1", True)]
+
+
+def test_setting_a_date_is_refused_for_an_unknown_pilot_no_national_data_or_a_granted_one(world):
+    prov, _, engine, _ = world
+    policy = prov.lifecycle()
+    with pytest.raises(InputError, match="'S-9'.*no such pilot"):
+        lifecycle.set_data_access_date(engine, policy, "S-9", date(2021, 5, 1), actor="ops")
+    with pytest.raises(InputError, match="reason.*control characters"):
+        lifecycle.set_data_access_date(
+            engine, policy, "S-1", date(2021, 5, 1), actor="ops", why="ok\x1b[2J"
+        )
+    with pytest.raises(InputError, match="'S-2'.*include none of the national genome data"):
+        lifecycle.set_data_access_date(engine, policy, "S-2", date(2021, 5, 1), actor="ops")
+    lifecycle.switch_data_access(prov, today=date(2021, 6, 1))
+    with pytest.raises(InputError, match="already granted"):
+        lifecycle.set_data_access_date(engine, policy, "S-1", date(2021, 7, 1), actor="ops")
+    with session_scope(engine) as session:
+        assert [session.get(Pilot, p).data_access_date for p in ("S-1", "S-2")] == [None, None]
+    assert _events(engine, "pilot.data_access_date_set") == []
 
 
 def test_suspended_tenants_get_no_data_access(world):
@@ -440,6 +514,31 @@ def test_cli_expire_with_a_date_then_outbox(world, capsys, tmp_path):
     assert [r["pilot"] for r in json.loads(capsys.readouterr().out)] == ["S-2"]
     [event] = _events(engine, "tenant.expiry_notice", "S-1")
     assert event.actor == "ops" and event.details["today"] == day
+
+
+def test_cli_data_access_date_then_data_access_says_why_per_pilot(world, capsys):
+    _, _, engine, _ = world
+    url = engine.url.render_as_string(hide_password=False)
+    base = ["--db", url, "--actor", "ops"]
+    assert run([*base, "tenants", "data-access-date", "S-1", "2021-02-30"]) == 2
+    err = capsys.readouterr().err
+    assert "DATE" in err and "2021-02-30" in err and "YYYY-MM-DD" in err
+    assert run([*base, "tenants", "data-access-date", "S-2", "2021-05-01"]) == 2
+    assert "national genome data" in capsys.readouterr().err
+    assert _events(engine, "pilot.data_access_date_set") == []
+    cmd = [*base, "tenants", "data-access-date", "S-1", "2021-07-01", "--json"]
+    assert run(cmd) == 0
+    assert json.loads(capsys.readouterr().out)["date"] == "2021-07-01"
+    assert run([*base, "tenants", "data-access", "--today", "2021-06-01", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["tenants"] == [] and data["sources"] == ["national_genome_center"]
+    assert {t["pilot"]: t["status"] for t in data["skipped"]} == {
+        "S-1": "not_due",
+        "S-2": "no_national_data",
+    }
+    assert run([*base, "tenants", "data-access", "--today", "2021-06-01"]) == 0
+    out = capsys.readouterr().out
+    assert "not before 2021-07-01 (its own date)" in out and "never granted" in out
 
 
 def test_cli_refuses_a_bad_date_and_a_bad_policy_file(world, capsys, tmp_path, monkeypatch):

@@ -39,6 +39,7 @@ from support.prometheus import (
 from ngc_pilot import capacity_snapshot, metrics, migrate, provisioning
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
+from ngc_pilot.evaluation_models import EvaluationAnswer, EvaluationResponse, SupportItem
 from ngc_pilot.exposition import render
 from ngc_pilot.metrics import start_metrics_server
 from ngc_pilot.models import (
@@ -50,6 +51,7 @@ from ngc_pilot.models import (
     Tenant,
     UsageRecord,
 )
+from policies.evaluation import AREAS
 from policies.tenancy import load_tenant_policy
 from provisioner.backend import CapacityLine, CloudError
 from provisioner.usage import METRICS as METERED
@@ -380,6 +382,101 @@ def test_scrape_reports_tenants_quotas_usage_costs_jobs_and_failures(engine, scr
     )
 
 
+def test_utilisation_is_the_latest_windows_average_over_the_quota(engine, scraper, policy):
+    seed(engine)
+    with session_scope(engine) as session:  # a two-hour window at hour 2, beside P-ACT's
+        session.add(
+            UsageRecord(
+                pilot_id="P-SUS",
+                metric="ram_gb_hours",
+                window_start=T0 + timedelta(hours=2),
+                window_end=T0 + timedelta(hours=4),
+                quantity=Decimal("16"),
+                source="nova",
+            )
+        )
+        session.add(usage("P-PRV", "gpu_hours", 2, "0.5"))
+        session.add(usage("P-TRN", "vcpu_hours", 2, "1"))
+    s = scraper.samples()
+    name = "ngc_pilot_tenant_utilisation_ratio"
+    small, medium, gpu = (policy.sizes[n] for n in ("small", "medium", "gpu"))
+    # the latest window (hour 2) only: P-ACT used 0.25 vCPU-hours in one hour
+    assert value(s, name, pilot="P-ACT", resource="vcpus") == pytest.approx(0.25 / small.cores)
+    assert value(s, name, pilot="P-ACT", resource="memory") is None  # only at hour 0
+    # 16 GiB-hours over two hours: 8 GiB held on average, against a quota in MiB
+    assert value(s, name, pilot="P-SUS", resource="memory") == pytest.approx(
+        8 * 1024 / medium.ram_mb
+    )
+    assert value(s, name, pilot="P-PRV", resource="gpus") == pytest.approx(0.5 / gpu.gpus)
+    assert value(s, name, pilot="P-TRN", resource="vcpus") is None  # torn down: no quota
+
+
+def test_evaluation_responses_and_open_support_items_per_area(engine, scraper):
+    seed(engine)
+    with session_scope(engine) as session:
+        responses = [
+            EvaluationResponse(
+                pilot_id=pilot,
+                respondent=f"pi@{pilot}",
+                questionnaire_version=1,
+                questionnaire_digest="0" * 64,
+                source="tests",
+            )
+            for pilot in ("P-ACT", "P-SUS")
+        ]
+        session.add_all(responses)
+        session.flush()
+        for response in responses:  # two answers in one area count one response
+            session.add(
+                EvaluationAnswer(
+                    response_id=response.id, question_id="i1", area="infrastructure", score=4
+                )
+            )
+            session.add(
+                EvaluationAnswer(
+                    response_id=response.id, question_id="i2", area="infrastructure", score=3
+                )
+            )
+        session.add(
+            EvaluationAnswer(
+                response_id=responses[0].id, question_id="g1", area="governance", score=5
+            )
+        )
+        for area, closed in (
+            ("operations", None),
+            ("operations", None),
+            ("payment", T0),
+            ("governance", None),
+        ):
+            session.add(
+                SupportItem(
+                    pilot_id="P-ACT",
+                    area=area,
+                    summary="help",
+                    opened_at=T0,
+                    opened_by="ops",
+                    closed_at=closed,
+                )
+            )
+    s = scraper.samples()
+    received = {a: value(s, "ngc_pilot_evaluation_responses", area=a) for a in AREAS}
+    assert received == {
+        "infrastructure": 2.0,
+        "operations": 0.0,
+        "application": 0.0,
+        "payment": 0.0,
+        "governance": 1.0,
+    }
+    still_open = {a: value(s, "ngc_pilot_support_items_open", area=a) for a in AREAS}
+    assert still_open == {
+        "infrastructure": 0.0,
+        "operations": 2.0,
+        "application": 0.0,
+        "payment": 0.0,  # closed
+        "governance": 1.0,
+    }
+
+
 def test_every_metered_metric_has_a_usage_counter():
     assert set(metrics.USAGE_METRICS) == set(METERED)
 
@@ -450,7 +547,7 @@ def test_a_scrape_costs_the_same_queries_for_6_or_36_tenants(engine, policy):
         add_pilots(session, more)
         session.add_all(usage(p, "vcpu_hours", 0, "1") for p in more)
         session.add_all(invoice(p, "2021-05", 1, "1.00", "0.00") for p in more)
-    assert scrape_count() == few == 7
+    assert scrape_count() == few == 9
 
 
 def test_an_unreadable_database_gives_database_up_0_not_an_error(tmp_path, policy):

@@ -25,9 +25,10 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture
 def tenant(pilot: Pilot):
-    """One provisioned small tenant: (pilot, pilot id, project id, project name)."""
+    """One provisioned small tenant: (pilot, pilot id, project id, project name); its
+    nomination names the national genome data, so it may get data access."""
     pid = unique("ILC")
-    pilot.nominate(small(pid))
+    pilot.nominate(small(pid, data__sources=["national_genome_center"]))
     provisioned = pilot.run("provision", pid, "--json")
     assert provisioned.returncode == 0, failure_summary(provisioned)
     projects = openstack(pilot.clouds, "project", "list", "--domain", "ngc-pilots", "-f", "json")

@@ -10,6 +10,7 @@ import pytest
 
 from policies.lifecycle import (
     data_access_due,
+    data_access_status,
     default_lifecycle_policy_path,
     load_lifecycle_policy,
     milestones,
@@ -192,6 +193,38 @@ def test_data_access_is_due_on_and_after_its_date(lpolicy):
     assert not data_access_due(lpolicy, date(2021, 5, 31))
     assert data_access_due(lpolicy, date(2021, 6, 1))
     assert data_access_due(lpolicy, date(2021, 7, 1))
+
+
+def test_a_pilots_own_data_access_date_wins_over_the_policys(lpolicy):
+    assert data_access_due(lpolicy, date(2021, 5, 1), own=date(2021, 5, 1))
+    assert not data_access_due(lpolicy, date(2021, 6, 15), own=date(2021, 7, 1))
+
+
+def test_only_national_genome_data_is_ever_granted(lpolicy):
+    national = ["hospital", "national_genome_center"]
+    assert lpolicy.data_access.sources == ["national_genome_center"]
+    assert set(lpolicy.data_access.sources) <= set(load_policy().vocabularies.data_sources)
+    assert data_access_status(lpolicy, national, None, date(2021, 6, 1)) == "due"
+    assert data_access_status(lpolicy, national, None, date(2021, 5, 31)) == "not_due"
+    for sources in (["hospital", "national_registry"], []):
+        assert data_access_status(lpolicy, sources, None, date(2030, 1, 1)) == "no_national_data"
+        assert (
+            data_access_status(lpolicy, sources, date(2021, 1, 1), date(2030, 1, 1))
+            == "no_national_data"
+        )
+
+
+def test_data_access_sources_must_be_data_source_keys():
+    text = _shipped().replace("sources: [national_genome_center]", "sources: [National Genome]")
+    with pytest.raises(InputProblems) as caught:
+        parse_lifecycle_policy(text)
+    [problem] = caught.value.problems
+    assert problem.field == "data_access.sources" and "data-source key" in problem.message
+    empty = _shipped().replace("sources: [national_genome_center]", "sources: []")
+    with pytest.raises(InputProblems):
+        parse_lifecycle_policy(empty)
+    default = _shipped().replace("  sources: [national_genome_center]\n", "")
+    assert parse_lifecycle_policy(default).data_access.sources == ["national_genome_center"]
 
 
 def test_notice_key_names_the_notice_the_pilot_and_its_end():

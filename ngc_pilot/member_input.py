@@ -68,7 +68,12 @@ def check_ssh_key(value: str | None, source: str = "command line") -> str | None
         return Problem(source, "ssh key", _shown(text), f"expected {allowed}; bad base64")
     n = int.from_bytes(blob[:4], "big") if len(blob) >= 4 else -1
     if n <= 0 or blob[4 : 4 + n].decode("ascii", "replace") != parts[0]:
-        return Problem(source, "ssh key", _shown(text), f"expected {allowed}; the key data does not match its type")
+        return Problem(
+            source,
+            "ssh key",
+            _shown(text),
+            f"expected {allowed}; the key data does not match its type",
+        )
     return " ".join(parts[:3])
 
 

@@ -32,5 +32,7 @@ class Member(SQLModel, table=True):
     ssh_public_key: str | None = Field(default=None, max_length=4000)  # public key
     state: str = Field(default="adding", max_length=16)  # adding|active|removing|removed
     credential_id: str | None = Field(default=None, max_length=64)  # the id only
-    added_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    added_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
     removed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

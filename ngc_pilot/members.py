@@ -88,7 +88,9 @@ def _raise(problems: list[Problem]) -> None:
 def _tenant_of(session: Session, pilot_id: str, *, live: bool) -> tuple[Pilot, Tenant]:
     pilot = session.get(Pilot, pilot_id)
     if pilot is None:
-        raise NotFoundError([Problem("command line", "pilot", pilot_id, "no committed pilot with this id")])
+        raise NotFoundError(
+            [Problem("command line", "pilot", pilot_id, "no committed pilot with this id")]
+        )
     tenant = session.get(Tenant, pilot_id)
     if tenant is None or (live and tenant.state != "active"):
         state = tenant.state if tenant else "no tenant"
@@ -266,7 +268,9 @@ def _apply(
     return apply(the_plan, desired, backend, ledger=ledger, on_secret=on_secret)  # type: ignore[arg-type]
 
 
-def _facts(session: Session, member: Member, desired: DesiredTenant, prov: Provisioner) -> NoticeFacts:
+def _facts(
+    session: Session, member: Member, desired: DesiredTenant, prov: Provisioner
+) -> NoticeFacts:
     pilot = session.get(Pilot, member.pilot_id)
     app = session.get(Application, pilot.application_id)
     return NoticeFacts(
@@ -421,7 +425,9 @@ def list_members(
     session: Session, pilot_id: str, *, include_removed: bool = False
 ) -> list[dict[str, Any]]:
     if session.get(Pilot, pilot_id) is None:
-        raise NotFoundError([Problem("command line", "pilot", pilot_id, "no committed pilot with this id")])
+        raise NotFoundError(
+            [Problem("command line", "pilot", pilot_id, "no committed pilot with this id")]
+        )
     query = select(Member).where(Member.pilot_id == pilot_id)
     if not include_removed:
         query = query.where(Member.state != "removed")

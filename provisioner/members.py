@@ -146,7 +146,9 @@ def plan_member_removal(
             )
         )
     if have.user_id:
-        changes.append(Change("delete", "member_user", member.user, _detail(member, id=have.user_id)))
+        changes.append(
+            Change("delete", "member_user", member.user, _detail(member, id=have.user_id))
+        )
     return Plan(desired.pilot_id, tuple(changes))
 
 

@@ -8,27 +8,24 @@ same flow runs against devcloud in ``tests/integration/test_members_devcloud.py`
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
 import stat
 import tarfile
+from datetime import date, timedelta
 
 import pyrage
 import pytest
 from sqlmodel import select
+from support.records import record
 
-from ngc_pilot import audit, members, provisioning
-from ngc_pilot.db import session_scope
+from ngc_pilot import audit, intake, members, migrate, provisioning, selection
+from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
 from ngc_pilot.member_models import Member
 from ngc_pilot.models import OutboxMessage
-
-from ngc_pilot import intake, migrate, selection
-from ngc_pilot.db import make_engine
 from policies.nomination import Nomination
 from policies.selection_policy import default_policy_path, parse_policy
 from policies.tenancy import load_tenant_policy
 from provisioner.testing import InMemoryCloud
-from support.records import record
 
 
 @pytest.fixture
@@ -44,7 +41,11 @@ def live(database, tmp_path):
     engine = make_engine(database.url)
     migrate.upgrade(engine)
     records = [
-        record(id=f"S-{n}", institution=i, principal_investigator={"name": i, "email": f"{i}@example.org"})
+        record(
+            id=f"S-{n}",
+            institution=i,
+            principal_investigator={"name": i, "email": f"{i}@example.org"},
+        )
         for n, i in ((1, "A"), (2, "B"), (3, "C"))
     ]
     with session_scope(engine) as session:
@@ -71,14 +72,22 @@ def live(database, tmp_path):
 
 def _outbox(engine):
     with session_scope(engine) as session:
-        return [(m.key, m.kind, m.recipient, m.subject, m.body) for m in session.exec(select(OutboxMessage)).all()]
+        return [
+            (m.key, m.kind, m.recipient, m.subject, m.body)
+            for m in session.exec(select(OutboxMessage)).all()
+        ]
 
 
 def test_an_added_member_gets_their_own_user_credential_encrypted_bundle_and_notice(live):
     prov, cloud, engine = live
     identity = pyrage.x25519.Identity.generate()
     out = members.add_member(
-        prov, "S-1", "Ann@Example.org", name="Ann", language="en", age_recipient=str(identity.to_public())
+        prov,
+        "S-1",
+        "Ann@Example.org",
+        name="Ann",
+        language="en",
+        age_recipient=str(identity.to_public()),
     )
     assert out.state == "active" and out.encrypted
     [(user_name, user)] = cloud.member_users.items()
@@ -93,7 +102,11 @@ def test_an_added_member_gets_their_own_user_credential_encrypted_bundle_and_not
         clouds = tar.extractfile("ngc-pilot/clouds.yaml").read().decode()
     assert f"secret-{user.credential}" in clouds
     [(key, kind, to, subject, body)] = _outbox(engine)
-    assert (key, kind, to) == ("member-added:S-1:ann@example.org", "member_added", "ann@example.org")
+    assert (key, kind, to) == (
+        "member-added:S-1:ann@example.org",
+        "member_added",
+        "ann@example.org",
+    )
     assert "access" in subject and "secret-" not in body and "bundle.tar.age" in body
     with session_scope(engine) as session:
         events = [e.action for e in audit.events(session, subject="S-1")]
@@ -113,7 +126,9 @@ def test_a_reader_is_not_in_the_group_and_a_keyless_member_is_told_to_collect(li
     assert out.state == "active" and not out.encrypted
     [user] = cloud.member_users.values()
     assert "reader" in user.roles and not user.groups
-    assert not (prov.environments_dir / "S-1" / "members" / "rita@example.org" / "bundle.tar.age").exists()
+    assert not (
+        prov.environments_dir / "S-1" / "members" / "rita@example.org" / "bundle.tar.age"
+    ).exists()
     [(_, _, _, subject, body)] = _outbox(engine)
     assert "driften" in body and "adgang" in subject  # Danish by default, collect in person
 

@@ -18,6 +18,7 @@ not do: any I/O, or keep the member roster (``ngc_pilot.members`` does).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -69,7 +70,10 @@ def desired_member(
         app_credential=f"{desired.project}-member",
         expires_at=desired.expires_at,
         ssh_key=ssh_key,
-        keypair=f"{desired.project}-{mail}".replace("@", "-at-") if ssh_key else None,
+        # Nova allows letters, digits, "-", "_" and spaces in keypair names.
+        keypair=re.sub(r"[^A-Za-z0-9_-]", "-", f"{desired.project}-{mail}".replace("@", "-at-"))
+        if ssh_key
+        else None,
     )
 
 

@@ -13,6 +13,11 @@ ledger's state without a second credential and queues the notice once.
 keeps only the revoked credential for :func:`verify_removed`, and queues the
 removal notice in the transaction that marks them removed.
 
+``add_roster`` adds the members a nomination file lists once the tenant is
+provisioned.  Over 400 lines because adding, removing, the roster and the
+revocation check share the ledger and notice helpers, which are private here;
+input checks and the notices' wording are already modules of their own.
+
 What this module deliberately does not do: decide what the cloud needs
 (``provisioner.members``), word notices (``member_notices``) or send mail.
 """
@@ -323,6 +328,52 @@ def _activate(prov: Provisioner, member_id: int | None, desired: DesiredTenant) 
             },
         )
     return key
+
+
+def add_roster(prov: Provisioner, pilot_id: str) -> list[MemberOutcome]:
+    """Add the members the pilot's nomination lists who are not members yet.
+
+    Run after the tenant is provisioned.  A member the cloud refuses stays
+    ``adding`` (audited) and is resumed by the next provisioning run or
+    ``members add``; a member removed by hand is not added back.
+    """
+    with session_scope(prov.engine) as session:
+        pilot = session.get(Pilot, pilot_id)
+        app = session.get(Application, pilot.application_id)
+        roster = list((app.document or {}).get("members") or [])
+        known = {
+            m.email: m.state
+            for m in session.exec(select(Member).where(Member.pilot_id == pilot_id)).all()
+        }
+    outcomes = []
+    for entry in roster:
+        email = str(entry["email"]).lower()
+        if known.get(email, "adding") != "adding":
+            continue  # active, or removed on purpose
+        try:
+            outcomes.append(
+                add_member(
+                    prov,
+                    pilot_id,
+                    email,
+                    name=entry.get("name"),
+                    role=entry.get("role", "member"),
+                    language=entry.get("language", "da"),
+                    age_recipient=entry.get("age_recipient"),
+                    ssh_key=entry.get("ssh_key"),
+                    reason="listed in the nomination",
+                )
+            )
+        except (CloudError, InputError) as exc:
+            with session_scope(prov.engine) as session:
+                audit.record(
+                    session,
+                    actor=prov.actor,
+                    action="member.add_failed",
+                    subject=pilot_id,
+                    details={"email": email, "error": str(exc)[:500]},
+                )
+    return outcomes
 
 
 # ------------------------------------------------------------------------ removing

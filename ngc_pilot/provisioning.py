@@ -153,7 +153,15 @@ def provision(
             )
         ids = [p.id for p in pilots]
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(ids) or 1))) as pool:
-        return list(pool.map(lambda pid: run_tenant(prov, pid, progress), ids))
+        return list(pool.map(lambda pid: _run_with_members(prov, pid, progress), ids))
+
+
+def _run_with_members(prov: Provisioner, pilot_id: str, progress: Progress | None) -> TenantOutcome:
+    """Converge the tenant, then give the members its nomination lists their access."""
+    outcome = run_tenant(prov, pilot_id, progress)
+    if outcome.state == "active":
+        members.add_roster(prov, pilot_id)
+    return outcome
 
 
 # ------------------------------------------------------------------------ teardown

@@ -48,6 +48,10 @@ def live(database, tmp_path):
         )
         for n, i in ((1, "A"), (2, "B"), (3, "C"))
     ]
+    records[1]["members"] = [
+        {"email": "Eve@Example.org", "name": "Eve", "language": "en"},
+        {"email": "finn@example.org", "role": "reader"},
+    ]
     with session_scope(engine) as session:
         noms = [
             intake.SourcedNomination(
@@ -211,3 +215,23 @@ def test_teardown_revokes_every_member_first(live):
     outcome = provisioning.teardown(prov, "S-1", reason="done")
     assert outcome.report.ok and not cloud.member_users
     assert not (prov.environments_dir / "S-1").exists()
+
+
+def test_the_members_a_nomination_lists_get_access_when_the_tenant_is_provisioned(live):
+    prov, cloud, engine = live
+    [outcome] = provisioning.provision(prov, ["S-2"])
+    assert outcome.state == "active"
+    with session_scope(engine) as session:
+        rows = members.list_members(session, "S-2")
+    assert [(r["email"], r["role"], r["state"]) for r in rows] == [
+        ("eve@example.org", "member", "active"),
+        ("finn@example.org", "reader", "active"),
+    ]
+    assert sorted(k for k, *_ in _outbox(engine)) == [
+        "member-added:S-2:eve@example.org",
+        "member-added:S-2:finn@example.org",
+    ]
+    members.remove_member(prov, "S-2", "finn@example.org")
+    before = cloud.mutating_calls
+    provisioning.provision(prov, ["S-2"])  # converged; a removed member is not added back
+    assert cloud.mutating_calls == before

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from ngc_pilot import audit, member_input
+from ngc_pilot import audit, bastion_keys, member_input
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.member_models import Member
@@ -247,6 +247,7 @@ def add_member(
     if report.ok:
         outcome.state = "active"
         outcome.notice = _activate(prov, member_id, desired)
+        bastion_keys.regenerate(prov.engine, prov.bastion_keys())
     outcome.seconds = time.perf_counter() - started
     return outcome
 
@@ -425,6 +426,7 @@ def remove_member(
                 details={"email": member.email, "revoked": report.done, "notice": key},
             )
         outcome.state, outcome.notice = "removed", key
+        bastion_keys.regenerate(prov.engine, prov.bastion_keys())
     outcome.seconds = time.perf_counter() - started
     return outcome
 
@@ -466,6 +468,7 @@ def revoke_all(prov: Provisioner, pilot_id: str, desired: DesiredTenant) -> Appl
                 reason="tenant torn down",
                 details={"email": member.email, "revoked": report.done},
             )
+    bastion_keys.regenerate(prov.engine, prov.bastion_keys())
     return None
 
 

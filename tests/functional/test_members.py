@@ -235,3 +235,34 @@ def test_the_members_a_nomination_lists_get_access_when_the_tenant_is_provisione
     before = cloud.mutating_calls
     provisioning.provision(prov, ["S-2"])  # converged; a removed member is not added back
     assert cloud.mutating_calls == before
+
+
+def _ed25519_line(comment: str = "me@laptop") -> str:
+    import base64
+    import os
+
+    kind = b"ssh-ed25519"
+    blob = len(kind).to_bytes(4, "big") + kind + (32).to_bytes(4, "big") + os.urandom(32)
+    return f"ssh-ed25519 {base64.b64encode(blob).decode()} {comment}"
+
+
+def test_a_members_ssh_key_becomes_a_keypair_and_a_bastion_line_until_removed(live):
+    prov, cloud, engine = live
+    key = _ed25519_line()
+    members.add_member(prov, "S-1", "gry@example.org", ssh_key=key)
+    [user] = cloud.member_users.values()
+    assert user.keypair == "ngc-s-1-gry-at-example-org"
+    allow = prov.bastion_keys()
+    text = allow.read_text()
+    assert (
+        f"restrict,port-forwarding {' '.join(key.split()[:2])} ngc-pilot:S-1:gry@example.org"
+        in text
+    )
+    assert stat.S_IMODE(allow.stat().st_mode) == 0o644
+    members.add_member(prov, "S-1", "hal@example.org")  # no key: no line
+    assert allow.read_text().count("ngc-pilot:S-1:") == 1
+    members.remove_member(prov, "S-1", "gry@example.org")
+    assert "gry@example.org" not in allow.read_text()
+    before = cloud.mutating_calls
+    provisioning.provision(prov, ["S-1"])  # the tenant (its security group) is unchanged
+    assert cloud.mutating_calls == before

@@ -73,6 +73,22 @@ def test_a_member_gets_their_own_working_credential_and_removal_revokes_it(live,
 
     users = openstack(pilot.clouds, "user", "list", "--domain", "ngc-pilots", "-f", "json")
     assert f"{project}:{email}" in [u["Name"] for u in users]
+    member_id = next(u["ID"] for u in users if u["Name"] == f"{project}:{email}")
+    keypairs = openstack(
+        pilot.clouds,
+        "--os-compute-api-version",
+        "2.10",
+        "keypair",
+        "list",
+        "--user",
+        member_id,
+        "-f",
+        "json",
+    )
+    assert [k["Name"] for k in keypairs] == [f"{project}-ann-member-at-example-org"]
+    allow = pilot.var / "bastion" / "authorized_keys"
+    public = " ".join(Path(f"{key}.pub").read_text().split()[:2])
+    assert f"{public} ngc-pilot:{pid}:{email}" in allow.read_text()
     listed = pilot.json("members", "list", pid)
     assert [(m["email"], m["state"]) for m in listed] == [(email, "active")]
 
@@ -87,6 +103,7 @@ def test_a_member_gets_their_own_working_credential_and_removal_revokes_it(live,
     assert refused.returncode != 0
     users = openstack(pilot.clouds, "user", "list", "--domain", "ngc-pilots", "-f", "json")
     assert f"{project}:{email}" not in [u["Name"] for u in users]
+    assert email not in allow.read_text()
 
     verify = pilot.run("tenants", "verify", "--json")
     assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr[-2000:]

@@ -199,12 +199,11 @@ def add_member(
         dm = desired_member(desired, member.email, member.role, member.ssh_public_key)
         recipient = member.age_recipient
     backend = _member_cloud(prov)
-    observed = backend.observe(desired)
     have = backend.observe_member(desired, dm)
     folder = member_bundle.member_folder(prov.environments_dir, pilot_id, dm.email)
     bundle = member_bundle.read_member_credential(folder)
     delivered = bundle is not None and bundle["id"] == have.app_credential_id
-    the_plan = plan_member(desired, observed, dm, have, credential_delivered=delivered)
+    the_plan = plan_member(desired, dm, have, credential_delivered=delivered)
 
     def on_secret(secret: Secret, result: StepResult) -> None:
         member_bundle.write_member_bundle(
@@ -435,9 +434,8 @@ def revoke(
     prov: Provisioner, desired: DesiredTenant, dm: DesiredMember, backend: MemberCloud
 ) -> ApplyReport:
     """Delete the member's keypair, credential and user (through the ledger)."""
-    observed = backend.observe(desired)
     have = backend.observe_member(desired, dm)
-    return _apply(prov, plan_member_removal(desired, observed, dm, have), desired, backend, None)
+    return _apply(prov, plan_member_removal(desired, dm, have), desired, backend, None)
 
 
 def revoke_all(prov: Provisioner, pilot_id: str, desired: DesiredTenant) -> ApplyReport | None:

@@ -10,7 +10,9 @@ Removal deletes the credential and the user, which takes every group
 membership and role assignment with it: all access ends at once.
 
 Pure, like :mod:`provisioner.plan`: ``plan_member`` and ``plan_member_removal``
-diff a :class:`DesiredMember` against an :class:`ObservedMember`; the steps
+diff a :class:`DesiredMember` against an :class:`ObservedMember` (which also
+says whether the project is this pilot's: a member is never added to another
+pilot's project, and their removal never touches one); the steps
 carry everything a backend needs in their detail.  :class:`MemberCloud` is
 the part of a backend that members need.  What this module deliberately does
 not do: any I/O, or keep the member roster (``ngc_pilot.members`` does).
@@ -23,8 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from provisioner.backend import StepResult
-from provisioner.model import Change, DesiredTenant, ObservedTenant, Plan
+from provisioner.backend import CloudError, StepResult
+from provisioner.model import Change, DesiredTenant, ForeignResource, ObservedTenant, Plan
 from provisioner.plan import refuse_foreign
 
 READER_ROLE = "reader"
@@ -47,6 +49,10 @@ class DesiredMember:
 
 @dataclass(frozen=True)
 class ObservedMember:
+    """What the cloud has for one member; ``foreign``: the project is not this pilot's."""
+
+    foreign: tuple[ForeignResource, ...] = ()
+    project_id: str | None = None
     user_id: str | None = None
     in_group: bool = False
     has_reader_role: bool = False
@@ -83,7 +89,6 @@ def _detail(member: DesiredMember, **more: object) -> dict[str, object]:
 
 def plan_member(
     desired: DesiredTenant,
-    observed: ObservedTenant,
     member: DesiredMember,
     have: ObservedMember,
     *,
@@ -95,7 +100,9 @@ def plan_member(
     the credential the cloud has (a crash before the bundle was written): a
     secret cannot be read back, so the credential is made anew.
     """
-    refuse_foreign(desired, observed, "add a member to")
+    refuse_foreign(desired, ObservedTenant(foreign=have.foreign), "add a member to")
+    if have.project_id is None:
+        raise CloudError(f"project {desired.project} is missing: provision the tenant first")
     changes: list[Change] = []
     add = changes.append
     if have.user_id is None:
@@ -131,10 +138,10 @@ def plan_member(
 
 
 def plan_member_removal(
-    desired: DesiredTenant, observed: ObservedTenant, member: DesiredMember, have: ObservedMember
+    desired: DesiredTenant, member: DesiredMember, have: ObservedMember
 ) -> Plan:
     """Everything of ``member`` in reverse order: keypair, credential, then the user."""
-    refuse_foreign(desired, observed, "remove a member from")
+    refuse_foreign(desired, ObservedTenant(foreign=have.foreign), "remove a member from")
     changes: list[Change] = []
     if have.keypair:
         changes.append(
@@ -160,13 +167,13 @@ def plan_member_removal(
 class MemberCloud(Protocol):
     """What a backend does for members: observe one, run a member step, try a credential."""
 
-    def observe(self, desired: DesiredTenant, *, deep: bool = False) -> ObservedTenant: ...
-
     def auth_url(self) -> str: ...
 
     def region(self) -> str | None: ...
 
-    def observe_member(self, desired: DesiredTenant, member: DesiredMember) -> ObservedMember: ...
+    def observe_member(self, desired: DesiredTenant, member: DesiredMember) -> ObservedMember:
+        """The member's user, group, role, credential and keypair, and whose the project is."""
+        ...
 
     def execute(self, change: Change, desired: DesiredTenant) -> StepResult: ...
 

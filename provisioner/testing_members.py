@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from provisioner.backend import CloudError, StepResult
 from provisioner.members import DesiredMember, ObservedMember
-from provisioner.model import Change, DesiredTenant
+from provisioner.model import Change, DesiredTenant, ForeignResource, owner_of
 from provisioner.secrets import Secret
 
 
@@ -46,10 +46,18 @@ class MembersInMemory:
 
     def observe_member(self, desired: DesiredTenant, member: DesiredMember) -> ObservedMember:
         users, _ = self._member_state()
+        tenant = self.tenants.get(desired.project)  # type: ignore[attr-defined]
+        if tenant is None:
+            return ObservedMember()
+        owner = owner_of(tenant.tags)
+        if owner != desired.pilot_id:
+            found = ForeignResource("project", desired.project, tenant.project_id, owner)
+            return ObservedMember(foreign=(found,), project_id=tenant.project_id)
         u = users.get(member.user)
         if u is None:
-            return ObservedMember()
+            return ObservedMember(project_id=tenant.project_id)
         return ObservedMember(
+            project_id=tenant.project_id,
             user_id=u.id,
             in_group=desired.group in u.groups,
             has_reader_role="reader" in u.roles,

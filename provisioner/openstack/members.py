@@ -18,7 +18,7 @@ from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as os_exceptions
 
 from provisioner.members import READER_ROLE, DesiredMember, ObservedMember
-from provisioner.model import DesiredTenant
+from provisioner.model import DesiredTenant, ForeignResource, owner_of
 from provisioner.openstack.connection import Admin, connect_with, first
 
 
@@ -27,16 +27,21 @@ def observe_member(admin: Admin, desired: DesiredTenant, member: DesiredMember) 
     domain = admin.cached_domain(desired)
     if domain is None:
         return ObservedMember()
+    project = first(ident.projects(name=desired.project, domain_id=domain.id))
+    if project is None:
+        return ObservedMember()
+    owner = owner_of(tuple(project.tags or ()))
+    if owner != desired.pilot_id:
+        # Nothing inside another pilot's project is read, let alone planned.
+        found = ForeignResource("project", desired.project, project.id, owner)
+        return ObservedMember(foreign=(found,), project_id=project.id)
     user = first(ident.users(name=member.user, domain_id=domain.id))
     if user is None:
-        return ObservedMember()
+        return ObservedMember(project_id=project.id)
     group = first(ident.groups(name=desired.group, domain_id=domain.id))
-    project = first(ident.projects(name=desired.project, domain_id=domain.id))
     in_group = bool(group and ident.check_user_in_group(user, group))
     reader = admin.role(READER_ROLE)
-    has_reader = bool(
-        project and reader and ident.validate_user_has_project_role(project, user, reader)
-    )
+    has_reader = bool(reader and ident.validate_user_has_project_role(project, user, reader))
     try:
         cred = first(ident.application_credentials(user, name=member.app_credential))
         credential_id = cred.id if cred else None
@@ -46,6 +51,7 @@ def observe_member(admin: Admin, desired: DesiredTenant, member: DesiredMember) 
     if member.keypair:
         keypair = _keypair(admin, member.keypair, user.id)
     return ObservedMember(
+        project_id=project.id,
         user_id=user.id,
         in_group=in_group,
         has_reader_role=has_reader,

@@ -144,14 +144,34 @@ def credential_as_user(
     role: str,
     expires_at: datetime,
     description: str,
+    password: Secret | None = None,
 ) -> Any:
     """A new application credential ``name`` of the user (replacing one of that name).
 
     Keystone lets only the user create its own credential: give the user a
     fresh one-time password, act as the user once, and forget the password.
+    ``password``: the one the user was just created with in this process
+    (so no change of password, and no wait for Keystone's token revocation).
     """
-    password = pysecrets.token_urlsafe(32)
-    admin.conn.identity.update_user(user_id, password=password)
+    if password is not None:
+        try:
+            return _as_user(
+                admin,
+                user_name,
+                domain_id,
+                project_id,
+                user_id,
+                password.reveal(),
+                name,
+                role,
+                expires_at,
+                description,
+            )
+        except (os_exceptions.HttpException, ks_exceptions.Unauthorized):
+            pass  # fall back to a fresh password
+    password = None
+    new_password = pysecrets.token_urlsafe(32)
+    admin.conn.identity.update_user(user_id, password=new_password)
     # Keystone revokes the user's tokens on a password change with one-second
     # resolution, so a token issued in that same second is refused (401):
     # wait for the next second and try again.
@@ -163,7 +183,7 @@ def credential_as_user(
                 domain_id,
                 project_id,
                 user_id,
-                password,
+                new_password,
                 name,
                 role,
                 expires_at,

@@ -35,15 +35,18 @@ def _user(admin: Admin, change: Change, desired: DesiredTenant) -> tuple[Any, An
 
 def create_member_user(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
     domain, project = admin.domain_and_project(desired, change.step)
+    password = Secret(pysecrets.token_urlsafe(32))
     user = admin.conn.identity.create_user(
         name=str(change.detail["user"]),
         domain_id=domain.id,
         email=str(change.detail["email"]),
         default_project_id=project.id,
-        password=pysecrets.token_urlsafe(32),  # never stored; reset when a credential is made
+        password=password.reveal(),
         is_enabled=True,
         description=f"Member of {desired.project}",
     )
+    # Kept in this process only, for the credential step that follows; never stored.
+    admin.cache[f"password:{user.id}"] = password
     return StepResult(user.id)
 
 
@@ -81,6 +84,7 @@ def create_member_application_credential(
         role=str(change.detail["role"]),
         expires_at=datetime.fromisoformat(str(change.detail["expires_at"])),
         description=f"ngc-pilot member credential for {desired.project}",
+        password=admin.cache.pop(f"password:{user.id}", None),
     )
     admin.ids[f"appcred:{user.id}"] = credential.id
     return StepResult(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyrage
 import pytest
+import yaml
 from conftest import Pilot, openstack, small
 
 
@@ -73,6 +74,12 @@ def test_a_member_gets_their_own_working_credential_and_removal_revokes_it(live,
 
     users = openstack(pilot.clouds, "user", "list", "--domain", "ngc-pilots", "-f", "json")
     assert f"{project}:{email}" in [u["Name"] for u in users]
+    secret = yaml.safe_load((folder / "clouds.yaml").read_text())["clouds"][project]["auth"][
+        "application_credential_secret"
+    ]
+    assert secret not in json.dumps(added)
+    assert secret not in pilot.run("audit", "--json").stdout
+    assert secret not in pilot.run("outbox", "--json").stdout
     member_id = next(u["ID"] for u in users if u["Name"] == f"{project}:{email}")
     keypairs = openstack(
         pilot.clouds,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,6 +13,9 @@ from ngc_pilot.cli.options import CloudOpt, CloudsFile, JsonFlag, with_cloud
 from ngc_pilot.errors import InputError
 from ngc_pilot.lazy import lazy_module
 from policies.problems import Problem
+
+if TYPE_CHECKING:
+    from ngc_pilot.members import MemberOutcome
 
 members = lazy_module("ngc_pilot.members")
 db = lazy_module("ngc_pilot.db")
@@ -100,7 +103,7 @@ def remove(
     _report(obj, outcome, as_json, "removed")
 
 
-def _report(obj: AppContext, outcome, as_json: bool, verb: str) -> None:  # noqa: ANN001
+def _report(obj: AppContext, outcome: MemberOutcome, as_json: bool, verb: str) -> None:
     if as_json:
         emit_json(outcome.as_dict())
     elif outcome.report.ok:

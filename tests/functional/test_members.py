@@ -266,3 +266,21 @@ def test_a_members_ssh_key_becomes_a_keypair_and_a_bastion_line_until_removed(li
     before = cloud.mutating_calls
     provisioning.provision(prov, ["S-1"])  # the tenant (its security group) is unchanged
     assert cloud.mutating_calls == before
+
+
+def test_the_facade_lists_adds_and_removes_members(live):
+    from ngc_pilot.facade import Services
+    from policies.selection_policy import default_policy_path, parse_policy
+
+    prov, cloud, engine = live
+    services = Services(
+        engine=engine,
+        policy=parse_policy(default_policy_path().read_text()),
+        actor="tester",
+        provisioner=lambda: prov,
+    )
+    added = services.add_member("S-1", "ivy@example.org", role="reader", language="en")
+    assert added.state == "active"
+    assert [m["email"] for m in services.members("S-1")] == ["ivy@example.org"]
+    assert services.remove_member("S-1", "ivy@example.org").state == "removed"
+    assert services.members("S-1") == []

@@ -134,3 +134,19 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(live):
         assert result.returncode == 2, (args, result.stderr)
         assert "nothing was changed" in result.stderr and repr(bad) in result.stderr
     assert pilot.json("members", "list", pid, "--all") == []
+
+
+def test_teardown_removes_every_members_user(pilot: Pilot):
+    pid = f"ITM{uuid.uuid4().hex[:6].upper()}"
+    pilot.nominate(small(pid))
+    assert [t["state"] for t in pilot.json("provision", pid)["tenants"]] == ["active"]
+    project = f"ngc-{pid.lower()}"
+    try:
+        for email, role in (("m@example.org", "member"), ("r@example.org", "reader")):
+            assert pilot.json("members", "add", pid, email, "--role", role)["state"] == "active"
+    finally:
+        result = pilot.run("teardown", pid, "--yes", "--json")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    users = openstack(pilot.clouds, "user", "list", "--domain", "ngc-pilots", "-f", "json")
+    assert not [u["Name"] for u in users if u["Name"].startswith(f"{project}:")]
+    assert [m["state"] for m in pilot.json("members", "list", pid, "--all")] == ["removed"] * 2

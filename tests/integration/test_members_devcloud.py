@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
+import sys
 import tarfile
 import time
 import uuid
@@ -150,3 +152,31 @@ def test_teardown_removes_every_members_user(pilot: Pilot):
     users = openstack(pilot.clouds, "user", "list", "--domain", "ngc-pilots", "-f", "json")
     assert not [u["Name"] for u in users if u["Name"].startswith(f"{project}:")]
     assert [m["state"] for m in pilot.json("members", "list", pid, "--all")] == ["removed"] * 2
+
+
+def test_killed_between_credential_and_notice_a_rerun_loses_neither(live):
+    """A real ``kill -9`` right after the member's credential step is in the ledger."""
+    pilot, pid = live
+    email = "kim@example.org"
+    script = Path(__file__).with_name("kill_mid_member_add.py")
+    crashed = subprocess.run(
+        [sys.executable, str(script), pilot.db, pid, email],
+        capture_output=True,
+        text=True,
+        cwd=pilot.tmp,
+        env=pilot.env(),
+        timeout=900,
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    assert [m["state"] for m in pilot.json("members", "list", pid)] == ["adding"]
+    notices = [m for m in pilot.json("outbox") if m["key"].startswith("member-added:")]
+    assert notices == []
+    resumed = pilot.json("members", "add", pid, email)
+    assert resumed["state"] == "active", resumed
+    folder = pilot.var / "environments" / pid / "members" / email
+    token = _token(folder / "clouds.yaml", f"ngc-{pid.lower()}")
+    assert token.returncode == 0, token.stderr[-1500:]
+    notices = [m for m in pilot.json("outbox") if m["key"].startswith("member-added:")]
+    assert [m["key"] for m in notices] == [f"member-added:{pid}:{email}"]
+    again = pilot.json("members", "list", pid)
+    assert [(m["email"], m["state"]) for m in again] == [(email, "active")]

@@ -156,10 +156,11 @@ def add_member(
         member_input.check_age_recipient(age_recipient),
         member_input.check_ssh_key(ssh_key),
     ]
-    _raise([c for c in checked if isinstance(c, Problem)])
+    problems = [c for c in checked if isinstance(c, Problem)]
+    if name is not None and (not name.strip() or len(name) > 200 or any(ord(c) < 32 for c in name)):
+        problems.append(Problem("command line", "name", name, "1 to 200 printable characters"))
+    _raise(problems)  # every problem at once, before anything is written
     mail, role, language, recipient, ssh = checked  # type: ignore[misc]
-    if name is not None and (len(name) > 200 or any(ord(c) < 32 for c in name)):
-        _raise([Problem("command line", "name", name, "up to 200 printable characters")])
     with session_scope(prov.engine) as session:
         pilot, tenant = _tenant_of(session, pilot_id, live=True)
         member = _current(session, pilot_id, str(mail))

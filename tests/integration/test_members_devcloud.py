@@ -173,6 +173,7 @@ def test_killed_between_credential_and_notice_a_rerun_loses_neither(live):
     assert notices == []
     resumed = pilot.json("members", "add", pid, email)
     assert resumed["state"] == "active", resumed
+    assert resumed["changes"] == []  # the bundle holds the credential: not made twice
     folder = pilot.var / "environments" / pid / "members" / email
     token = _token(folder / "clouds.yaml", f"ngc-{pid.lower()}")
     assert token.returncode == 0, token.stderr[-1500:]

@@ -109,6 +109,7 @@ class Application:
             actor=self.actor,
             lifecycle_policy=self.lifecycle_policy,
             prices_file=settings.policy.prices_file,
+            bastion_keys_file=settings.var_dir.resolve() / "bastion" / "authorized_keys",
         )
 
     @property

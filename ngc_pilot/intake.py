@@ -123,8 +123,16 @@ def _columns(nomination: Nomination) -> dict[str, Any]:
         "ready_date": nomination.ready_date,
         "commits_to_evaluation": nomination.commits_to_evaluation,
         "data_processing_agreement": nomination.eligibility.data_processing_agreement,
-        "document": nomination.model_dump(mode="json"),
+        "document": _document(nomination),
     }
+
+
+def _document(nomination: Nomination) -> dict[str, Any]:
+    """The nomination as stored; without ``members`` when it lists none (as before members)."""
+    document = nomination.model_dump(mode="json")
+    if document.get("members") is None:
+        document.pop("members", None)
+    return document
 
 
 def _changed_fields(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

@@ -369,4 +369,5 @@ apscheduler_jobs = Table(
 
 # The evaluation's tables live in a module of their own; importing it here puts
 # them on SQLModel.metadata wherever the models are (migrations, tests).
-from ngc_pilot import evaluation_models  # noqa: E402, F401
+# A tenant's members (issue 11) likewise.
+from ngc_pilot import evaluation_models, member_models  # noqa: E402, F401

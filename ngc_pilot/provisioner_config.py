@@ -34,6 +34,13 @@ class Provisioner:
     # Names the data-access role in every desired state; None: the shipped policy.
     lifecycle_policy: LifecyclePolicy | None = None
     prices_file: Path | None = None  # for final invoices; None: the shipped price list
+    # The bastion's allow-list of members' SSH keys; None: <environments>/../bastion/authorized_keys.
+    bastion_keys_file: Path | None = None
+
+    def bastion_keys(self) -> Path:
+        return (
+            self.bastion_keys_file or self.environments_dir.parent / "bastion" / "authorized_keys"
+        )
 
     def lifecycle(self) -> LifecyclePolicy:
         if self.lifecycle_policy is None:

@@ -14,6 +14,7 @@ and no lifecycle rules (:mod:`ngc_pilot.lifecycle`).
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from ngc_pilot import audit
+from ngc_pilot import audit, members
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.models import Application, Pilot, ProvisionStep, Tenant
@@ -152,7 +153,15 @@ def provision(
             )
         ids = [p.id for p in pilots]
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(ids) or 1))) as pool:
-        return list(pool.map(lambda pid: run_tenant(prov, pid, progress), ids))
+        return list(pool.map(lambda pid: _run_with_members(prov, pid, progress), ids))
+
+
+def _run_with_members(prov: Provisioner, pilot_id: str, progress: Progress | None) -> TenantOutcome:
+    """Converge the tenant, then give the members its nomination lists their access."""
+    outcome = run_tenant(prov, pilot_id, progress)
+    if outcome.state == "active":
+        members.add_roster(prov, pilot_id)
+    return outcome
 
 
 # ------------------------------------------------------------------------ teardown
@@ -186,6 +195,12 @@ def teardown(prov: Provisioner, pilot_id: str, *, reason: str | None = None) -> 
             raise _no_tenant(pilot_id)
         app = session.get(Application, pilot.application_id)
         desired = desired_for(tenant, pilot, app, prov)
+    # Members' users live outside the project's group when they are readers,
+    # and every member's user outlives the group: revoke them first.
+    revoked = members.revoke_all(prov, pilot_id, desired)
+    if revoked is not None:
+        set_state(prov, pilot_id, "failed", error=revoked.error)
+        return TeardownOutcome(pilot_id, revoked)
     observed = backend.observe(desired, deep=True)
     the_plan = plan_teardown(desired, observed)
 
@@ -196,10 +211,8 @@ def teardown(prov: Provisioner, pilot_id: str, *, reason: str | None = None) -> 
     leftovers = backend.leftovers(desired, observed.project_id) if report.ok else []
     folder = prov.environments_dir / pilot_id
     if report.ok and not leftovers:
-        for path in sorted(folder.glob("*")) if folder.is_dir() else []:
-            path.unlink()
         if folder.is_dir():
-            folder.rmdir()
+            shutil.rmtree(folder)  # the PI's bundle and every member's
         with session_scope(prov.engine) as session:
             tenant = session.get(Tenant, pilot_id)
             already = tenant.state == "torn_down"
@@ -314,6 +327,8 @@ def verify(prov: Provisioner) -> list[Probe]:
             continue
         others = {k: v for k, v in targets.items() if k != pilot_id}
         probes.extend(isolation_probe(backend).probe_isolation(pilot_id, credential, others))
+    # A removed member's revoked credential must get no token at all.
+    probes.extend(members.verify_removed(prov, list(targets)))
     return probes
 
 

@@ -29,6 +29,7 @@ from pydantic import (
     field_validator,
 )
 
+from policies import member_keys
 from policies.units import SizeError, parse_size
 
 MAX_PITCH_WORDS = 200
@@ -136,6 +137,34 @@ class Person(_Strict):
         return value
 
 
+class MemberEntry(_Strict):
+    """A researcher besides the PI, given their own access when the tenant is provisioned."""
+
+    email: Annotated[str, Field(max_length=254)]
+    name: Annotated[str | None, Field(default=None, min_length=1, max_length=200)] = None
+    role: Literal["member", "reader"] = "member"
+    language: Literal["da", "en"] = "da"
+    age_recipient: Annotated[str | None, Field(description="age public key (age1…)")] = None
+    ssh_key: Annotated[str | None, Field(description="OpenSSH public key line")] = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError("expected an e-mail address like name@example.org")
+        return value.lower()
+
+    @field_validator("age_recipient")
+    @classmethod
+    def _age(cls, value: str | None) -> str | None:
+        return None if value is None else member_keys.check_age_recipient(value)
+
+    @field_validator("ssh_key")
+    @classmethod
+    def _ssh(cls, value: str | None) -> str | None:
+        return None if value is None else member_keys.check_ssh_key(value)
+
+
 class DataDescription(_Strict):
     volume: Annotated[str, Field(description="e.g. '120 TB'; decimal or binary units")]
     types: list[str]
@@ -212,6 +241,21 @@ class Nomination(_Strict):
     ready_date: date
     commits_to_evaluation: bool
     eligibility: EligibilityStatement
+    # Optional; None (not an empty list) when absent, so documents stored before
+    # members existed compare equal on re-import.
+    members: Annotated[
+        list[MemberEntry] | None, Field(description="researchers besides the PI", max_length=100)
+    ] = None
+
+    @field_validator("members")
+    @classmethod
+    def _members(cls, value: list[MemberEntry] | None) -> list[MemberEntry] | None:
+        if value is not None:
+            emails = [m.email for m in value]
+            twice = sorted({e for e in emails if emails.count(e) > 1})
+            if twice:
+                raise ValueError(f"listed more than once: {', '.join(twice)}")
+        return value
 
     @field_validator("id")
     @classmethod

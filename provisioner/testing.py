@@ -29,6 +29,7 @@ from provisioner.model import (
     owner_of,
 )
 from provisioner.secrets import Secret
+from provisioner.testing_members import MembersInMemory
 from provisioner.usage import METRICS, UsageSample
 
 _SOURCE = {"volume_gb_hours": "cinder"}  # as the OpenStack reader reports it
@@ -46,7 +47,7 @@ class _Tenant:
     enabled: bool = True
 
 
-class InMemoryCloud:
+class InMemoryCloud(MembersInMemory):
     """A cloud that keeps tenants in dictionaries and can fail on cue."""
 
     def __init__(self, cores: float = 4000, ram_mb: float = 32_000_000):
@@ -152,7 +153,10 @@ class InMemoryCloud:
                 owner_of(t.tags),
                 desired.pilot_id,
             )
-        result = self._do(change, desired)
+        if change.resource.startswith("member_"):
+            result = self.member_step(change, desired)
+        else:
+            result = self._do(change, desired)
         self.mutating_calls += 1
         self.calls.append(change.step)
         if failure:

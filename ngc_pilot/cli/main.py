@@ -28,6 +28,7 @@ from ngc_pilot.cli import (
     intake_cmd,
     invoice_cmd,
     lifecycle_cmd,
+    members_cmd,
     meter_cmd,
     milestones_cmd,
     policy_cmd,
@@ -78,6 +79,7 @@ app.add_typer(evaluation_cmd.app, name="evaluation")
 app.add_typer(support_cmd.app, name="support")
 app.command("milestones")(milestones_cmd.milestones)
 app.command("report")(report_cmd.report)
+app.add_typer(members_cmd.app, name="members")
 
 
 @app.callback()

@@ -36,6 +36,7 @@ from ngc_pilot.facade.jobs import (
     RunOutcome,
     RunView,
 )
+from ngc_pilot.facade.members import MembersArea
 from ngc_pilot.facade.reports import EvaluationOverview, ReportsArea
 from ngc_pilot.facade.tenants import (
     EnvironmentView,
@@ -89,7 +90,9 @@ __all__ = [
 
 
 @dataclass
-class Services(ApplicationsArea, CapacityArea, TenantsArea, UsageArea, JobsArea, ReportsArea):
+class Services(
+    ApplicationsArea, CapacityArea, TenantsArea, MembersArea, UsageArea, JobsArea, ReportsArea
+):
     """Every area of the facade on one engine, policy and actor."""
 
     @classmethod

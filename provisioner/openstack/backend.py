@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.backend import CapacityLine, CloudError, Probe, StepResult
+from provisioner.members import DesiredMember, ObservedMember
 from provisioner.model import Change, DesiredTenant, ObservedTenant
 from provisioner.openstack import capacity as capacity_
 from provisioner.openstack import isolation
+from provisioner.openstack import members as members_
 from provisioner.openstack import observe as observe_
 from provisioner.openstack.connection import (
     SDK_ERRORS,
@@ -94,6 +96,22 @@ class OpenStackBackend:
     def capacity(self) -> list[CapacityLine]:
         """Placement inventory and usage of all compute nodes, with allocation ratios."""
         return capacity_.capacity(self.admin)
+
+    # -------------------------------------------------------------- MemberCloud
+
+    def observe_member(self, desired: DesiredTenant, member: DesiredMember) -> ObservedMember:
+        """What the member has now (user, group or reader role, credential, keypair)."""
+        try:
+            return members_.observe_member(self.admin, desired, member)
+        except TRANSIENT as exc:
+            raise translate_error(exc, f"observing member {member.email}") from exc
+
+    def token_works(self, credential: dict[str, str]) -> bool:
+        """Whether Keystone issues a token for this application credential now."""
+        try:
+            return members_.token_works(self.admin, credential)
+        except SDK_ERRORS as exc:
+            raise translate_error(exc, "asking Keystone for a token") from exc
 
     # ------------------------------------------------------------- UsageReader
 

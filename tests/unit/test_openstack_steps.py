@@ -7,6 +7,7 @@ from datetime import date
 
 from policies.tenancy import load_tenant_policy
 from provisioner.desired import desired_tenant
+from provisioner.members import ObservedMember, desired_member, plan_member, plan_member_removal
 from provisioner.model import ObservedRule, ObservedTenant
 from provisioner.openstack.steps import STEPS
 from provisioner.plan import plan, plan_teardown
@@ -55,8 +56,25 @@ def test_every_change_a_plan_can_hold_has_exactly_its_handler():
         *plan(desired, drifted).changes,
         *plan(revoked, dataclasses.replace(whole, group_has_data_access=True)).changes,
         *plan_teardown(desired, whole).changes,
+        *_member_changes(desired),
     ]
     planned = {(c.action, c.resource) for c in changes}
     assert planned == set(STEPS)
     for (action, resource), handler in STEPS.items():
         assert handler.__name__ == f"{action}_{resource}"
+
+
+def _member_changes(desired):
+    """Every change the member plans can hold (``provisioner.members``)."""
+    key = "ssh-ed25519 AAAA x"
+    member = desired_member(desired, "m@example.org", "member", key)
+    reader = desired_member(desired, "r@example.org", "reader")
+    fresh = ObservedMember(project_id="p")
+    whole = ObservedMember(
+        project_id="p", user_id="u", in_group=True, app_credential_id="c", keypair="k"
+    )
+    return [
+        *plan_member(desired, member, fresh, credential_delivered=False).changes,
+        *plan_member(desired, reader, fresh, credential_delivered=False).changes,
+        *plan_member_removal(desired, member, whole).changes,
+    ]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from provisioner.backend import StepResult
 from provisioner.model import Change, DesiredTenant
 from provisioner.openstack.connection import Admin
-from provisioner.openstack.steps import identity, network, teardown
+from provisioner.openstack.steps import identity, members, network, teardown
 
 Handler = Callable[[Admin, Change, DesiredTenant], StepResult]
 
@@ -32,6 +32,15 @@ STEPS: dict[tuple[str, str], Handler] = {
     ("create", "user"): identity.create_user,
     ("create", "group_membership"): identity.create_group_membership,
     ("create", "application_credential"): identity.create_application_credential,
+    # a tenant's members (``provisioner.members``)
+    ("create", "member_user"): members.create_member_user,
+    ("create", "member_group"): members.create_member_group,
+    ("create", "member_role"): members.create_member_role,
+    ("create", "member_application_credential"): members.create_member_application_credential,
+    ("create", "member_keypair"): members.create_member_keypair,
+    ("delete", "member_keypair"): members.delete_member_keypair,
+    ("delete", "member_application_credential"): members.delete_member_application_credential,
+    ("delete", "member_user"): members.delete_member_user,
     # quotas and Neutron
     ("update", "compute_quota"): network.update_compute_quota,
     ("update", "network_quota"): network.update_network_quota,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets as pysecrets
 import time
+from datetime import datetime
 from typing import Any
 
 from keystoneauth1 import exceptions as ks_exceptions
@@ -113,29 +114,17 @@ def create_application_credential(
 ) -> StepResult:
     domain, project = admin.domain_and_project(desired, change.step)
     user = admin.conn.identity.find_user(desired.pi_user, domain_id=domain.id, ignore_missing=False)
-    # Keystone lets only the user create its own credential: give the user a
-    # fresh one-time password, act as the user once, and forget the password.
-    password = pysecrets.token_urlsafe(32)
-    admin.conn.identity.update_user(user, password=password)
-    credential = None
-    # Keystone revokes the user's tokens on a password change with one-second
-    # resolution, so a token issued in that same second is refused (401):
-    # wait for the next second and try again.
-    for attempt in range(4):
-        try:
-            credential = _credential_as_user(
-                admin, desired, domain.id, project.id, user.id, password
-            )
-            break
-        except os_exceptions.HttpException as exc:
-            if getattr(exc, "status_code", None) != 401 or attempt == 3:
-                raise
-            time.sleep(1.1)
-        except ks_exceptions.Unauthorized:
-            if attempt == 3:
-                raise
-            time.sleep(1.1)
-    del password
+    credential = credential_as_user(
+        admin,
+        user_name=desired.pi_user,
+        user_id=user.id,
+        domain_id=domain.id,
+        project_id=project.id,
+        name=desired.app_credential,
+        role=desired.member_role,
+        expires_at=desired.expires_at,
+        description=f"ngc-pilot credential for {desired.project}",
+    )
     admin.ids[f"appcred:{desired.project}"] = credential.id
     return StepResult(
         credential.id,
@@ -144,18 +133,89 @@ def create_application_credential(
     )
 
 
-def _credential_as_user(
+def credential_as_user(
     admin: Admin,
-    desired: DesiredTenant,
+    *,
+    user_name: str,
+    user_id: str,
+    domain_id: str,
+    project_id: str,
+    name: str,
+    role: str,
+    expires_at: datetime,
+    description: str,
+    password: Secret | None = None,
+) -> Any:
+    """A new application credential ``name`` of the user (replacing one of that name).
+
+    Keystone lets only the user create its own credential: give the user a
+    fresh one-time password, act as the user once, and forget the password.
+    ``password``: the one the user was just created with in this process
+    (so no change of password, and no wait for Keystone's token revocation).
+    """
+    if password is not None:
+        try:
+            return _as_user(
+                admin,
+                user_name,
+                domain_id,
+                project_id,
+                user_id,
+                password.reveal(),
+                name,
+                role,
+                expires_at,
+                description,
+            )
+        except (os_exceptions.HttpException, ks_exceptions.Unauthorized):
+            pass  # fall back to a fresh password
+    password = None
+    new_password = pysecrets.token_urlsafe(32)
+    admin.conn.identity.update_user(user_id, password=new_password)
+    # Keystone revokes the user's tokens on a password change with one-second
+    # resolution, so a token issued in that same second is refused (401):
+    # wait for the next second and try again.
+    for attempt in range(4):
+        try:
+            return _as_user(
+                admin,
+                user_name,
+                domain_id,
+                project_id,
+                user_id,
+                new_password,
+                name,
+                role,
+                expires_at,
+                description,
+            )
+        except os_exceptions.HttpException as exc:
+            if getattr(exc, "status_code", None) != 401 or attempt == 3:
+                raise
+            time.sleep(1.1)
+        except ks_exceptions.Unauthorized:
+            if attempt == 3:
+                raise
+            time.sleep(1.1)
+    raise CloudError(f"no application credential {name} could be made")  # not reached
+
+
+def _as_user(
+    admin: Admin,
+    user_name: str,
     domain_id: str,
     project_id: str,
     user_id: str,
     password: str,
+    name: str,
+    role: str,
+    expires_at: datetime,
+    description: str,
 ) -> Any:
     as_user = connect_with(
         {
             "auth_url": admin.auth_url(),
-            "username": desired.pi_user,
+            "username": user_name,
             "user_domain_id": domain_id,
             "password": password,
             "project_id": project_id,
@@ -163,15 +223,15 @@ def _credential_as_user(
         admin.region(),
     )
     try:
-        existing = as_user.identity.find_application_credential(user_id, desired.app_credential)
+        existing = as_user.identity.find_application_credential(user_id, name)
         if existing is not None:
             as_user.identity.delete_application_credential(user_id, existing)
         return as_user.identity.create_application_credential(
             user_id,
-            desired.app_credential,
-            description=f"ngc-pilot credential for {desired.project}",
-            expires_at=desired.expires_at.strftime("%Y-%m-%dT%H:%M:%S"),
-            roles=[{"name": desired.member_role}],
+            name,
+            description=description,
+            expires_at=expires_at.strftime("%Y-%m-%dT%H:%M:%S"),
+            roles=[{"name": role}],
             unrestricted=False,
         )
     finally:

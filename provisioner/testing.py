@@ -44,6 +44,7 @@ class _Tenant:
     flags: set[str] = field(default_factory=set)
     rules: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)
     enabled: bool = True
+    credential_expires_at: datetime | None = None
 
 
 class InMemoryCloud:
@@ -134,6 +135,9 @@ class InMemoryCloud:
                 for rid, (p, lo, hi, cidr) in t.rules.items()
             ),
             app_credential_id=r.get("application_credential"),
+            app_credential_expires_at=t.credential_expires_at
+            if "application_credential" in r
+            else None,
         )
 
     def execute(self, change: Change, desired: DesiredTenant) -> StepResult:
@@ -206,6 +210,7 @@ class InMemoryCloud:
             t.rules.pop(change.detail["id"], None)
         elif kind == "application_credential":
             t.resources[kind] = new
+            t.credential_expires_at = desired.expires_at
             return StepResult(
                 new, secret=Secret(f"secret-{new}"), extra={"project_id": t.project_id}
             )

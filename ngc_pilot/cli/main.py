@@ -31,6 +31,7 @@ from ngc_pilot.cli import (
     meter_cmd,
     milestones_cmd,
     policy_cmd,
+    requests_cmd,
     select_cmd,
     serve_cmd,
     support_cmd,
@@ -75,6 +76,7 @@ app.add_typer(serve_cmd.jobs_app, name="jobs")
 app.add_typer(evaluation_cmd.app, name="evaluation")
 app.add_typer(support_cmd.app, name="support")
 app.command("milestones")(milestones_cmd.milestones)
+app.add_typer(requests_cmd.app, name="requests")
 
 
 @app.callback()

@@ -6,8 +6,8 @@ already-loaded views.  The TUI's screens read and change data only through
 it; the scheduler's jobs come into it through a :class:`JobsPort` that the
 interface hands in; the CLI's commands still call the same service functions
 directly.  It is split by area: :mod:`.applications` (intake, selection,
-pilots, audit), :mod:`.capacity`, :mod:`.tenants`, :mod:`.usage` and
-:mod:`.jobs`; :mod:`.base` holds what they share.  Nothing here knows about
+pilots, audit), :mod:`.capacity`, :mod:`.tenants`, :mod:`.usage`,
+:mod:`.requests` and :mod:`.jobs`; :mod:`.base` holds what they share.  Nothing here knows about
 Click, Textual or APScheduler, and no method words an error for a particular
 interface: problems name the domain's fields, each interface words them for
 its user.
@@ -36,6 +36,7 @@ from ngc_pilot.facade.jobs import (
     RunOutcome,
     RunView,
 )
+from ngc_pilot.facade.requests import RequestRow, RequestsArea
 from ngc_pilot.facade.tenants import (
     EnvironmentView,
     PlanView,
@@ -69,6 +70,7 @@ __all__ = [
     "Probe",
     "Progress",
     "ProposalView",
+    "RequestRow",
     "RunOutcome",
     "RunView",
     "Services",
@@ -87,7 +89,7 @@ __all__ = [
 
 
 @dataclass
-class Services(ApplicationsArea, CapacityArea, TenantsArea, UsageArea, JobsArea):
+class Services(ApplicationsArea, CapacityArea, TenantsArea, UsageArea, JobsArea, RequestsArea):
     """Every area of the facade on one engine, policy and actor."""
 
     @classmethod

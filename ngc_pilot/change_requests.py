@@ -164,7 +164,15 @@ def _checked_value(
             raise InputError(
                 [Problem("request", "size", value, f"allowed sizes: {', '.join(sorted(sizes))}")]
             )
-        if tenant is not None and tenant.size == value:
+        if tenant is None:
+            raise InputError(
+                [
+                    Problem(
+                        "request", "pilot", pilot.id, "has no tenant yet; only a tenant is resized"
+                    )
+                ]
+            )
+        if tenant.size == value:
             raise InputError(
                 [Problem("request", "size", value, f"the tenant of {pilot.id} already has it")]
             )
@@ -182,6 +190,17 @@ def _checked_value(
                 ]
             )
         return value
+    if tenant is None:
+        raise InputError(
+            [
+                Problem(
+                    "request",
+                    "pilot",
+                    pilot.id,
+                    "has no tenant yet; data access is granted to a tenant",
+                )
+            ]
+        )
     return ""  # data_access: nothing to choose
 
 

@@ -261,11 +261,22 @@ def seeded(database):
 
 
 def test_cli_files_lists_and_rejects(seeded, cli):
-    filed = cli("requests", "file", "P-1", "--size", "medium", "--justification", "more", "--json")
+    filed = cli(
+        "requests",
+        "file",
+        "P-1",
+        "--add-member",
+        "co@example.org",
+        "--justification",
+        "x",
+        "--json",
+    )
     assert filed.code == 0, filed.err
     request_id = filed.json()["id"]
     listed = cli("requests", "list", "--status", "pending", "--json").json()
-    assert [(r["id"], r["kind"], r["value"]) for r in listed] == [(request_id, "resize", "medium")]
+    assert [(r["id"], r["kind"], r["value"]) for r in listed] == [
+        (request_id, "add_member", "co@example.org")
+    ]
     assert "1 request(s)" in cli("requests", "list", "--pilot", "P-1").out
     rejected = cli("requests", "reject", str(request_id), "--reason", "no", "--json")
     assert rejected.code == 0, rejected.err
@@ -298,6 +309,8 @@ def test_cli_approves_an_extension_of_a_pilot_without_a_tenant(seeded, cli):
         (["P-1", "--size", "huge"], "--size = 'huge'"),
         (["P-1", "--add-member", "x@"], "--add-member = 'x@'"),
         (["P-1", "--size", "medium", "--data-access"], "exactly one of"),
+        (["P-1", "--size", "medium"], "has no tenant yet"),
+        (["P-1", "--data-access"], "has no tenant yet"),
     ],
 )
 def test_cli_bad_input_is_one_clear_line_exit_2_nothing_written(seeded, cli, args, named):

@@ -80,14 +80,14 @@ async def test_requests_screen_approves_and_rejects_with_a_reason_after_confirma
     first, second = _pilots(services)[:2]
     new_end = first.planned_end + timedelta(days=30)
     extend = services.file_request(first.id, "extend", new_end.isoformat(), "more samples came")
-    resize = services.file_request(second.id, "resize", "large", "bigger cohort")
+    member = services.file_request(second.id, "add_member", "co@example.org", "a new postdoc")
     app = make_app(services)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await _open(pilot, app)
         table = screen.query_one("#requests-table", DataTable)
         assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == [
             str(extend.id),
-            str(resize.id),
+            str(member.id),
         ]
         assert "2 pending" in plain_text(screen.query_one("#requests-status", Static))
         assert "more samples came" in plain_text(screen.query_one("#requests-detail", Static))
@@ -98,22 +98,22 @@ async def test_requests_screen_approves_and_rejects_with_a_reason_after_confirma
         await _decide(pilot, app, "a", "the results justify it", "y")
         assert services.requests(status="approved")[0].id == extend.id
 
-        table.move_cursor(row=table.get_row_index(str(resize.id)))
+        table.move_cursor(row=table.get_row_index(str(member.id)))
         await settle(pilot)
-        await _decide(pilot, app, "x", "no capacity for large", "y")
+        await _decide(pilot, app, "x", "ask again with the member's institution", "y")
         assert "none pending" in plain_text(screen.query_one("#requests-status", Static))
 
     by_id = {r.id: r for r in services.requests()}
     assert by_id[extend.id].status == "approved"
     assert by_id[extend.id].reason == "the results justify it"
-    assert by_id[resize.id].status == "rejected"
+    assert by_id[member.id].status == "rejected"
     with session_scope(services.engine) as session:
         assert session.get(Pilot, first.id).planned_end == new_end
         assert session.get(Pilot, second.id).planned_end == second.planned_end
         notices = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
         assert [m.key for m in notices] == [
             f"request-decided:{extend.id}",
-            f"request-decided:{resize.id}",
+            f"request-decided:{member.id}",
         ]
         decided = audit.events(session, action="change_request")
         assert {e.action for e in decided} >= {

@@ -8,7 +8,8 @@
 
 A module of its own so that ``models.py`` stays the core tables and merges
 stay easy; ``models.py`` imports it.  Deliberately no logic here: filing,
-deciding and applying are in :mod:`ngc_pilot.change_requests`.
+deciding and applying are in
+:mod:`ngc_pilot.change_requests` and :mod:`ngc_pilot.request_decisions`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """``ngc-pilot requests file | list | approve | reject``: change requests from the command line.
 
-The service (``ngc_pilot.change_requests``) checks, decides and applies; this
-module turns options into the request's kind and value and words the
-service's problems as the options that carry them.
+The services (``ngc_pilot.change_requests``, ``ngc_pilot.request_decisions``)
+check, decide and apply; this module turns options into the request's kind
+and value and words the services' problems as the options that carry them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ngc_pilot.lazy import lazy_module
 from policies.problems import Problem
 
 change_requests = lazy_module("ngc_pilot.change_requests")
+request_decisions = lazy_module("ngc_pilot.request_decisions")
 db = lazy_module("ngc_pilot.db")
 
 app = typer.Typer(
@@ -159,7 +160,7 @@ def approve(
     """
     obj = with_cloud(ctx, cloud, clouds_file)
     with as_options(OPTIONS):
-        decision = change_requests.approve(
+        decision = request_decisions.approve(
             obj.provisioner(), request_id, by=by or obj.actor, reason=reason
         )
     row = decision.request
@@ -190,7 +191,7 @@ def reject(
     """Reject a pending request; the PI is told."""
     obj: AppContext = ctx.obj
     with as_options(OPTIONS):
-        row = change_requests.reject(
+        row = request_decisions.reject(
             obj.provisioner(), request_id, by=by or obj.actor, reason=reason
         )
     if as_json:

@@ -1,6 +1,6 @@
 """Change requests for every interface: list, file, approve, reject.
 
-One transaction per read; deciding goes through :mod:`ngc_pilot.change_requests`,
+One transaction per read; deciding goes through :mod:`ngc_pilot.request_decisions`,
 which applies an approved extension or resize through the provisioner (a
 cloud failure becomes ngc-pilot's own error).  Views are frozen and already
 loaded.  Nothing here words an error for a particular interface.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ngc_pilot import change_requests
+from ngc_pilot import change_requests, request_decisions
 from ngc_pilot.db import session_scope
 from ngc_pilot.facade.base import FacadeBase, cloud_errors
 
@@ -80,7 +80,7 @@ class RequestsArea(FacadeBase):
     def approve_request(self, request_id: int, reason: str, *, by: str | None = None) -> RequestRow:
         """Approve and apply a pending request; the PI is told."""
         with cloud_errors():
-            decision = change_requests.approve(
+            decision = request_decisions.approve(
                 self._prov(), request_id, by=by or self.actor, reason=reason
             )
         return RequestRow.of(decision.request)
@@ -88,5 +88,5 @@ class RequestsArea(FacadeBase):
     def reject_request(self, request_id: int, reason: str, *, by: str | None = None) -> RequestRow:
         """Reject a pending request; the PI is told."""
         return RequestRow.of(
-            change_requests.reject(self._prov(), request_id, by=by or self.actor, reason=reason)
+            request_decisions.reject(self._prov(), request_id, by=by or self.actor, reason=reason)
         )

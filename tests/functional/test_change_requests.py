@@ -16,7 +16,15 @@ from sqlmodel import col, select
 from support.pilots import seed_pilots
 from support.records import record
 
-from ngc_pilot import audit, change_requests, intake, migrate, provisioning, selection
+from ngc_pilot import (
+    audit,
+    change_requests,
+    intake,
+    migrate,
+    provisioning,
+    request_decisions,
+    selection,
+)
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.models import AuditEvent, OutboxMessage, Pilot, Tenant
@@ -106,7 +114,7 @@ def test_an_approved_extension_moves_the_end_and_renews_the_credential(world):
     wanted = end + timedelta(days=60)
     request_id = _file(prov, "S-1", "extend", wanted.isoformat())
 
-    decision = change_requests.approve(prov, request_id, by="ops", reason="good progress")
+    decision = request_decisions.approve(prov, request_id, by="ops", reason="good progress")
 
     assert decision.request["status"] == "applied"
     assert any("application_credential" in step for step in decision.applied)
@@ -131,7 +139,7 @@ def test_an_approved_extension_moves_the_end_and_renews_the_credential(world):
 def test_an_approved_resize_sets_the_new_quotas(world):
     prov, cloud, engine = world
     request_id = _file(prov, "S-2", "resize", "medium")
-    decision = change_requests.approve(prov, request_id, by="ops", reason="ok")
+    decision = request_decisions.approve(prov, request_id, by="ops", reason="ok")
     assert decision.request["status"] == "applied"
     medium = prov.tenant_policy.sizes["medium"]
     assert cloud.tenants["ngc-s-2"].quotas["compute_quota"]["cores"] == medium.cores
@@ -147,7 +155,7 @@ def test_a_resize_that_does_not_fit_is_refused_with_the_numbers_and_nothing_chan
     request_id = _file(prov, "S-2", "resize", "large")
     calls = small.mutating_calls
     with pytest.raises(InputError, match=r"does not fit: cores: tenants' quotas would total 832"):
-        change_requests.approve(prov, request_id, by="ops", reason="ok")
+        request_decisions.approve(prov, request_id, by="ops", reason="ok")
     [request] = _rows(engine, ChangeRequest)
     assert request.status == "pending"
     with session_scope(engine) as session:
@@ -161,7 +169,7 @@ def test_a_rejected_request_tells_the_pi_and_changes_nothing_else(world):
     prov, cloud, engine = world
     request_id = _file(prov, "S-1", "resize", "large")
     calls = cloud.mutating_calls
-    row = change_requests.reject(prov, request_id, by="ops", reason="no capacity this year")
+    row = request_decisions.reject(prov, request_id, by="ops", reason="no capacity this year")
     assert row["status"] == "rejected" and row["decided_by"] == "ops"
     assert cloud.mutating_calls == calls
     [notice] = _rows(engine, OutboxMessage)
@@ -172,18 +180,18 @@ def test_a_rejected_request_tells_the_pi_and_changes_nothing_else(world):
 def test_a_request_is_decided_only_once(world):
     prov, _, engine = world
     request_id = _file(prov, "S-1", "data_access")
-    change_requests.reject(prov, request_id, by="ops", reason="not yet")
+    request_decisions.reject(prov, request_id, by="ops", reason="not yet")
     with pytest.raises(InputError, match="already decided"):
-        change_requests.approve(prov, request_id, by="ops", reason="changed my mind")
+        request_decisions.approve(prov, request_id, by="ops", reason="changed my mind")
     with pytest.raises(InputError, match="already decided"):
-        change_requests.reject(prov, request_id, by="ops", reason="again")
+        request_decisions.reject(prov, request_id, by="ops", reason="again")
     assert len(_rows(engine, OutboxMessage)) == 1
 
 
 def test_an_approved_data_access_request_grants_the_role(world):
     prov, cloud, engine = world
     request_id = _file(prov, "S-1", "data_access")
-    decision = change_requests.approve(prov, request_id, by="ops", reason="DPA covers it")
+    decision = request_decisions.approve(prov, request_id, by="ops", reason="DPA covers it")
     assert decision.request["status"] == "applied"
     assert "role:ngc-data-access" in cloud.tenants["ngc-s-1"].flags
     with session_scope(engine) as session:
@@ -194,7 +202,7 @@ def test_a_data_access_request_fails_visibly_when_keystone_lacks_the_role(world)
     prov, cloud, engine = world
     cloud.roles.discard("ngc-data-access")
     request_id = _file(prov, "S-1", "data_access")
-    decision = change_requests.approve(prov, request_id, by="ops", reason="ok")
+    decision = request_decisions.approve(prov, request_id, by="ops", reason="ok")
     assert decision.request["status"] == "failed"
     assert "does not exist" in decision.request["error"]
     with session_scope(engine) as session:
@@ -206,7 +214,7 @@ def test_an_approved_member_request_says_the_member_is_added_by_members_add(worl
     prov, cloud, _ = world
     request_id = _file(prov, "S-1", "add_member", "co@example.org")
     calls = cloud.mutating_calls
-    decision = change_requests.approve(prov, request_id, by="ops", reason="ok")
+    decision = request_decisions.approve(prov, request_id, by="ops", reason="ok")
     assert decision.request["status"] == "approved"
     assert "members add S-1 co@example.org" in decision.request["note"]
     assert cloud.mutating_calls == calls
@@ -247,7 +255,7 @@ def test_a_torn_down_tenant_takes_no_requests(world):
 def test_an_unknown_request_id_is_not_found(world):
     prov, _, _ = world
     with pytest.raises(NotFoundError, match="no change request"):
-        change_requests.approve(prov, 999, by="ops", reason="x")
+        request_decisions.approve(prov, 999, by="ops", reason="x")
 
 
 # ----------------------------------------------------------------------- CLI

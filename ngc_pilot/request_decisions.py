@@ -219,12 +219,8 @@ def _fits(
         project_name=tenant.project_name,
         cidr=tenant.cidr,
     )
-    try:
-        verdicts = check_capacity(session, prov, [resized], prov.backend_factory())
-    except CloudError as exc:
-        raise InputError(
-            [Problem("capacity", "cloud", prov.cloud, f"capacity could not be read: {exc}")]
-        ) from exc
+    # A cloud that cannot be read raises CloudError: the decision rolls back unwritten.
+    verdicts = check_capacity(session, prov, [resized], prov.backend_factory())
     over = [v for v in verdicts if v.over]
     if over:
         what = "resize to " + size if request.kind == "resize" else "extension"

@@ -7,8 +7,9 @@ only one decider wins (the status changes only while ``pending``).  An
 approved extension or resize changes the pilot's end or the tenant's size
 and is applied through the provisioner's plan, as provisioning is: only the
 changes the decision adds (new quotas; the credential renewed to expire with
-the new end).  Resizes and extensions pass the capacity gate first; one that
-does not fit is refused with the numbers and nothing changes.  Data access is
+the new end; a tenant suspended because its period ended is resumed when the
+new end is today or later).  Resizes and extensions pass the capacity gate
+first; one that does not fit is refused with the numbers and nothing changes.  Data access is
 granted to the tenant's group as the data-access switch grants it.
 
 Deliberately not here: adding a member's Keystone user (the members service,
@@ -20,7 +21,7 @@ decision and says so in its note), sending e-mail (the outbox), filing
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -37,6 +38,7 @@ from ngc_pilot.request_models import ChangeRequest
 from ngc_pilot.request_notices import decision_notice
 from ngc_pilot.tenant_rows import desired_for
 from ngc_pilot.tenant_runs import apply_delta
+from ngc_pilot.tenant_state import set_state
 from policies.problems import Problem
 from provisioner.backend import CloudError
 from provisioner.model import DesiredTenant
@@ -133,7 +135,9 @@ def reject(prov: Provisioner, request_id: int, *, by: str, reason: str) -> dict[
         return as_dict(request)
 
 
-def approve(prov: Provisioner, request_id: int, *, by: str, reason: str) -> Decision:
+def approve(
+    prov: Provisioner, request_id: int, *, by: str, reason: str, today: date | None = None
+) -> Decision:
     """Approve a pending request and apply it; the request ends applied, failed or approved.
 
     The decision (rows changed, notice, audit) commits before the cloud is
@@ -142,6 +146,8 @@ def approve(prov: Provisioner, request_id: int, *, by: str, reason: str) -> Deci
     tenant to the decided state.
     """
     reason = _reason(reason)
+    day = today or utcnow().date()
+    resumed_from: datetime | None = None  # set when an extension resumes a suspended tenant
     with session_scope(prov.engine) as session:
         request = _load(session, request_id)
         pilot = session.get(Pilot, request.pilot_id)
@@ -169,6 +175,11 @@ def approve(prov: Provisioner, request_id: int, *, by: str, reason: str) -> Deci
             _fits(session, prov, tenant, tenant.size if tenant else None, request)
             pilot.planned_end, pilot.updated_at = wanted, utcnow()
             session.add(pilot)
+            if tenant is not None and tenant.state == "suspended" and wanted >= day:
+                # Suspended because its period ended: the extension gives it back.
+                resumed_from = tenant.suspended_at
+                tenant.suspended_at, tenant.updated_at = None, utcnow()
+                session.add(tenant)
         elif request.kind == "resize":
             _fits(session, prov, tenant, request.value, request)
             if tenant is not None:
@@ -199,7 +210,7 @@ def approve(prov: Provisioner, request_id: int, *, by: str, reason: str) -> Deci
         credential_id = tenant.credential_id if tenant else None
     if before is None or after is None or request.kind == "add_member":
         return Decision(_reread(prov, request_id))
-    return _apply(prov, request_id, before, after, credential_id, by)
+    return _apply(prov, request_id, before, after, credential_id, by, resumed_from)
 
 
 def _fits(
@@ -245,6 +256,7 @@ def _apply(
     after: DesiredTenant,
     credential_id: str | None,
     by: str,
+    resumed_from: datetime | None,
 ) -> Decision:
     pilot_id = after.pilot_id
     error: str | None = None
@@ -267,10 +279,12 @@ def _apply(
         request = session.get(ChangeRequest, request_id)
         request.status = "failed" if error else "applied"
         request.error = error[:2000] if error else None
+        tenant = session.get(Tenant, pilot_id)
         if error and request.kind == "data_access":
-            tenant = session.get(Tenant, pilot_id)
             tenant.data_access_granted_at = None  # not granted: the switch may try again
-            session.add(tenant)
+        if error and resumed_from is not None:
+            tenant.suspended_at = resumed_from  # still suspended; reconcile keeps it so
+        session.add(tenant)
         session.add(request)
         audit.record(
             session,
@@ -279,7 +293,10 @@ def _apply(
             subject=pilot_id,
             details={"request": request_id, "kind": request.kind, "applied": done, "error": error},
         )
-        return Decision(as_dict(request), tuple(done))
+        decided = Decision(as_dict(request), tuple(done))
+    if resumed_from is not None and not error:
+        set_state(prov, pilot_id, "active")  # audited as tenant.active
+    return decided
 
 
 def _reread(prov: Provisioner, request_id: int) -> dict[str, Any]:

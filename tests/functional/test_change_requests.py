@@ -20,6 +20,7 @@ from ngc_pilot import (
     audit,
     change_requests,
     intake,
+    lifecycle,
     migrate,
     provisioning,
     request_decisions,
@@ -326,3 +327,27 @@ def test_cli_bad_input_is_one_clear_line_exit_2_nothing_written(seeded, cli, arg
     assert result.code == 2
     assert named in result.err
     assert cli("requests", "list", "--json").json() == []
+
+
+def test_an_extension_resumes_a_tenant_suspended_because_its_period_ended(world):
+    prov, cloud, engine = world
+    with session_scope(engine) as session:
+        end = session.get(Pilot, "S-1").planned_end
+    lifecycle.expire(prov, today=end + timedelta(days=1))
+    assert cloud.tenants["ngc-s-1"].enabled is False
+    request_id = _file(prov, "S-1", "extend", (end + timedelta(days=30)).isoformat())
+
+    decision = request_decisions.approve(
+        prov, request_id, by="ops", reason="late samples", today=end + timedelta(days=2)
+    )
+
+    assert decision.request["status"] == "applied"
+    assert cloud.tenants["ngc-s-1"].enabled is True
+    small = prov.tenant_policy.sizes["small"]
+    assert cloud.tenants["ngc-s-1"].quotas["compute_quota"]["cores"] == small.cores
+    expires = cloud.tenants["ngc-s-1"].credential_expires_at
+    assert expires.date() == end + timedelta(days=31)
+    with session_scope(engine) as session:
+        tenant = session.get(Tenant, "S-1")
+        assert tenant.state == "active" and tenant.suspended_at is None
+    assert cloud.tenants["ngc-s-2"].enabled is False  # the other tenant stays suspended

@@ -351,3 +351,51 @@ def test_an_extension_resumes_a_tenant_suspended_because_its_period_ended(world)
         tenant = session.get(Tenant, "S-1")
         assert tenant.state == "active" and tenant.suspended_at is None
     assert cloud.tenants["ngc-s-2"].enabled is False  # the other tenant stays suspended
+
+
+def test_of_two_deciders_at_the_same_moment_exactly_one_decides(world, database, monkeypatch):
+    """Both read the request as pending; the status changes only while pending, so
+    the second decision is refused and the PI gets one notice."""
+    import threading
+
+    if database.backend == "sqlite":
+        pytest.skip("SQLite serialises writers with a lock; the race needs PostgreSQL")
+    prov, _, engine = world
+    request_id = _file(prov, "S-1", "add_member", "co@example.org")
+    both_read = threading.Barrier(2, timeout=60)
+    load = request_decisions._load
+
+    def load_then_wait(session, rid):
+        found = load(session, rid)
+        both_read.wait()
+        return found
+
+    monkeypatch.setattr(request_decisions, "_load", load_then_wait)
+    outcomes: list[str] = []
+
+    def decide(verdict) -> None:
+        try:
+            verdict()
+            outcomes.append("decided")
+        except InputError as exc:
+            outcomes.append(str(exc))
+
+    threads = [
+        threading.Thread(
+            target=decide,
+            args=(lambda: request_decisions.reject(prov, request_id, by="a", reason="no"),),
+        ),
+        threading.Thread(
+            target=decide,
+            args=(lambda: request_decisions.approve(prov, request_id, by="b", reason="yes"),),
+        ),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes)[0] == "decided"
+    assert "already decided" in sorted(outcomes)[1]
+    assert len(_rows(engine, OutboxMessage)) == 1
+    decided = [a for a in _actions(engine, "S-1") if a != "change_request.filed"]
+    assert len(decided) == 1

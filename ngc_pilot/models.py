@@ -367,7 +367,11 @@ apscheduler_jobs = Table(
 )
 
 
-# The evaluation's tables live in a module of their own; importing it here puts
-# them on SQLModel.metadata wherever the models are (migrations, tests).
-# A tenant's members (issue 11) likewise.
-from ngc_pilot import evaluation_models, member_models  # noqa: E402, F401
+# The evaluation's, the members' and the change requests' tables live in modules
+# of their own; importing them here puts them on SQLModel.metadata wherever the
+# models are (migrations, tests).
+from ngc_pilot import (  # noqa: E402
+    evaluation_models,  # noqa: F401
+    member_models,  # noqa: F401
+    request_models,  # noqa: F401
+)

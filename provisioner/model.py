@@ -132,6 +132,9 @@ class ObservedTenant:
     security_group_rules: tuple[ObservedRule, ...] = ()
     default_group_rules: tuple[ObservedRule, ...] = ()  # the project's "default" SG
     app_credential_id: str | None = None
+    # When the application credential expires (UTC); None: not readable (or none).
+    # A credential whose expiry differs from the desired one is renewed.
+    app_credential_expires_at: datetime | None = None
     servers: tuple[str, ...] = ()
     volumes: tuple[str, ...] = ()
     ports: tuple[str, ...] = ()  # ports not owned by the router interface / dhcp

@@ -10,6 +10,9 @@ Suspension and data access are part of the desired state: a suspended tenant
 plans a disabled project and zero quotas, a tenant with data access plans the
 data-access role for its group (and one without it plans that role's removal),
 so the same plan is the drift report of ``ngc_pilot.lifecycle.reconcile``.
+The application credential's expiry is desired state too: when the observed
+expiry differs from the tenant's end (an approved extension), the credential
+is renewed.
 
 Ownership: neither plan touches a tenant while observation found a resource
 under the pilot's names that is another pilot's (or nobody's)
@@ -163,10 +166,16 @@ def plan(
                 )
             )
     # A suspended tenant gets no new credential: nobody may use the project.
+    # A credential whose expiry drifted from the tenant's end (an extension moved
+    # it) is renewed: Keystone cannot change an expiry, so it is made anew.
+    expiry_drifted = (
+        observed.app_credential_expires_at is not None
+        and observed.app_credential_expires_at != desired.expires_at
+    )
     if (
         desired.identity == "local"
         and not desired.suspended
-        and (observed.app_credential_id is None or not credential_delivered)
+        and (observed.app_credential_id is None or not credential_delivered or expiry_drifted)
     ):
         add(
             Change(

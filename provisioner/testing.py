@@ -45,6 +45,7 @@ class _Tenant:
     flags: set[str] = field(default_factory=set)
     rules: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)
     enabled: bool = True
+    credential_expires_at: datetime | None = None
 
 
 class InMemoryCloud(MembersInMemory):
@@ -135,6 +136,9 @@ class InMemoryCloud(MembersInMemory):
                 for rid, (p, lo, hi, cidr) in t.rules.items()
             ),
             app_credential_id=r.get("application_credential"),
+            app_credential_expires_at=t.credential_expires_at
+            if "application_credential" in r
+            else None,
         )
 
     def execute(self, change: Change, desired: DesiredTenant) -> StepResult:
@@ -210,6 +214,7 @@ class InMemoryCloud(MembersInMemory):
             t.rules.pop(change.detail["id"], None)
         elif kind == "application_credential":
             t.resources[kind] = new
+            t.credential_expires_at = desired.expires_at
             return StepResult(
                 new, secret=Secret(f"secret-{new}"), extra={"project_id": t.project_id}
             )

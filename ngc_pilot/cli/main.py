@@ -33,6 +33,7 @@ from ngc_pilot.cli import (
     milestones_cmd,
     policy_cmd,
     report_cmd,
+    requests_cmd,
     select_cmd,
     serve_cmd,
     support_cmd,
@@ -80,6 +81,7 @@ app.add_typer(support_cmd.app, name="support")
 app.command("milestones")(milestones_cmd.milestones)
 app.command("report")(report_cmd.report)
 app.add_typer(members_cmd.app, name="members")
+app.add_typer(requests_cmd.app, name="requests")
 
 
 @app.callback()

@@ -7,7 +7,7 @@ it; the scheduler's jobs come into it through a :class:`JobsPort` that the
 interface hands in; the CLI's commands still call the same service functions
 directly.  It is split by area: :mod:`.applications` (intake, selection,
 pilots, audit), :mod:`.capacity`, :mod:`.tenants`, :mod:`.usage`,
-:mod:`.jobs` and :mod:`.reports`; :mod:`.base` holds what they share.  Nothing here knows about
+:mod:`.members`, :mod:`.requests`, :mod:`.jobs` and :mod:`.reports`; :mod:`.base` holds what they share.  Nothing here knows about
 Click, Textual or APScheduler, and no method words an error for a particular
 interface: problems name the domain's fields, each interface words them for
 its user.
@@ -38,6 +38,7 @@ from ngc_pilot.facade.jobs import (
 )
 from ngc_pilot.facade.members import MembersArea
 from ngc_pilot.facade.reports import EvaluationOverview, ReportsArea
+from ngc_pilot.facade.requests import RequestRow, RequestsArea
 from ngc_pilot.facade.tenants import (
     EnvironmentView,
     PlanView,
@@ -72,6 +73,7 @@ __all__ = [
     "Probe",
     "Progress",
     "ProposalView",
+    "RequestRow",
     "RunOutcome",
     "RunView",
     "Services",
@@ -91,7 +93,14 @@ __all__ = [
 
 @dataclass
 class Services(
-    ApplicationsArea, CapacityArea, TenantsArea, MembersArea, UsageArea, JobsArea, ReportsArea
+    ApplicationsArea,
+    CapacityArea,
+    TenantsArea,
+    MembersArea,
+    RequestsArea,
+    UsageArea,
+    JobsArea,
+    ReportsArea,
 ):
     """Every area of the facade on one engine, policy and actor."""
 

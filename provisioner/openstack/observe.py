@@ -17,6 +17,7 @@ What this module deliberately does not do: change anything in the cloud.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from openstack import exceptions as os_exceptions
@@ -135,10 +136,12 @@ def observe(admin: Admin, desired: DesiredTenant, deep: bool) -> ObservedTenant:
         if f is not None
     )
     app_credential_id = None
+    app_credential_expires_at = None
     if user is not None:
         try:
             cred = first(ident.application_credentials(user, name=desired.app_credential))
             app_credential_id = cred.id if cred else None
+            app_credential_expires_at = _expiry(cred.expires_at) if cred else None
         except os_exceptions.ForbiddenException:
             app_credential_id = admin.ids.get(f"appcred:{desired.project}")
     servers: tuple[str, ...] = ()
@@ -181,6 +184,7 @@ def observe(admin: Admin, desired: DesiredTenant, deep: bool) -> ObservedTenant:
         security_group_rules=rules,
         default_group_rules=default_rules,
         app_credential_id=app_credential_id,
+        app_credential_expires_at=app_credential_expires_at,
         servers=servers,
         volumes=volumes,
         ports=ports,
@@ -244,3 +248,15 @@ def leftovers(admin: Admin, desired: DesiredTenant, project_id: str | None) -> l
         ):
             found.extend(f"{kind} {item.id}" for item in items)
     return sorted(set(found))
+
+
+def _expiry(value: str | None) -> datetime | None:
+    """Keystone's ``expires_at`` (ISO 8601, UTC, often without an offset) as a UTC datetime."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).replace(microsecond=0)

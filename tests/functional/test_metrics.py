@@ -51,6 +51,7 @@ from ngc_pilot.models import (
     Tenant,
     UsageRecord,
 )
+from ngc_pilot.request_models import ChangeRequest
 from policies.evaluation import AREAS
 from policies.tenancy import load_tenant_policy
 from provisioner.backend import CapacityLine, CloudError
@@ -110,6 +111,18 @@ def run(job: str, minute: int, status: str, seconds: float | None) -> JobRun:
     )
 
 
+def change_request(pilot_id: str, kind: str, *, days_ago: int, status: str = "pending"):
+    return ChangeRequest(
+        pilot_id=pilot_id,
+        kind=kind,
+        value="x",
+        justification="t",
+        filed_by="t",
+        filed_at=datetime.now(UTC) - timedelta(days=days_ago),
+        status=status,
+    )
+
+
 def seed(engine) -> None:
     with session_scope(engine) as session:
         add_pilots(session, TENANTS)
@@ -161,6 +174,10 @@ def seed(engine) -> None:
                     resource="project",
                     status="done",
                 ),
+                # change requests: two pending (the older filed four days ago), one decided
+                change_request("P-ACT", "extend", days_ago=4),
+                change_request("P-SUS", "resize", days_ago=1),
+                change_request("P-ACT", "resize", days_ago=9, status="rejected"),
             ]
         )
 
@@ -477,6 +494,16 @@ def test_evaluation_responses_and_open_support_items_per_area(engine, scraper):
     }
 
 
+def test_scrape_reports_pending_change_requests_per_kind_and_the_oldest_ones_age(engine, scraper):
+    seed(engine)
+    s = scraper.samples()
+    assert value(s, "ngc_pilot_change_requests_pending", kind="extend") == 1.0
+    assert value(s, "ngc_pilot_change_requests_pending", kind="resize") == 1.0
+    assert value(s, "ngc_pilot_change_requests_pending", kind="data_access") == 0.0
+    age = value(s, "ngc_pilot_change_request_oldest_pending_age_seconds")
+    assert 4 * 86400 <= age < 9 * 86400  # the oldest pending, not the older decided one
+
+
 def test_every_metered_metric_has_a_usage_counter():
     assert set(metrics.USAGE_METRICS) == set(METERED)
 
@@ -547,7 +574,8 @@ def test_a_scrape_costs_the_same_queries_for_6_or_36_tenants(engine, policy):
         add_pilots(session, more)
         session.add_all(usage(p, "vcpu_hours", 0, "1") for p in more)
         session.add_all(invoice(p, "2021-05", 1, "1.00", "0.00") for p in more)
-    assert scrape_count() == few == 9
+        session.add_all(change_request(p, "extend", days_ago=1) for p in more)
+    assert scrape_count() == few == 10
 
 
 def test_an_unreadable_database_gives_database_up_0_not_an_error(tmp_path, policy):

@@ -127,6 +127,20 @@ def test_drift_is_planned_back_and_only_drift(desired):
     assert {c.detail["id"] for c in changes[1:]} == {"open", "dflt"}
 
 
+def test_credential_whose_expiry_drifted_is_renewed(desired):
+    """An extension moves the tenant's end: a credential expiring at the old end is made anew."""
+    from datetime import timedelta
+
+    old = dataclasses.replace(
+        converged(desired), app_credential_expires_at=desired.expires_at - timedelta(days=30)
+    )
+    changes = plan(desired, old).changes
+    assert [(c.action, c.resource) for c in changes] == [("create", "application_credential")]
+    assert changes[0].detail["expires_at"] == desired.expires_at.isoformat()
+    same = dataclasses.replace(converged(desired), app_credential_expires_at=desired.expires_at)
+    assert plan(desired, same).empty
+
+
 def test_undelivered_credential_is_made_anew(desired):
     changes = plan(desired, converged(desired), credential_delivered=False).changes
     assert [(c.action, c.resource) for c in changes] == [("create", "application_credential")]

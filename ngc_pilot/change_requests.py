@@ -1,0 +1,192 @@
+"""Change requests: a pilot asks for more time, another size, a member or data access.
+
+Why this exists: a researcher who needs more time or more quota has a way to
+ask.  A request is filed with a justification and checked first (the pilot
+exists, its tenant is not torn down, the date is after the current end, the
+size is the policy's and differs from the tenant's, the e-mail address is
+well formed, a resize or data access has a tenant to apply to); any problem
+refuses it whole.  Filing is audited.  Also here: reading requests back.
+
+Deliberately not here: deciding and applying (:mod:`ngc_pilot.request_decisions`)
+and any interface wording.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from ngc_pilot import audit
+from ngc_pilot.db import utcnow
+from ngc_pilot.errors import InputError, NotFoundError
+from ngc_pilot.models import Pilot, Tenant
+from ngc_pilot.request_models import KINDS, STATUSES, ChangeRequest
+from policies.problems import Problem
+from policies.tenancy import TenantPolicy
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+def as_dict(r: ChangeRequest, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    return {
+        "id": r.id,
+        "pilot": r.pilot_id,
+        "kind": r.kind,
+        "value": r.value,
+        "justification": r.justification,
+        "filed_by": r.filed_by,
+        "filed_at": r.filed_at.isoformat(),
+        "age_seconds": int((now - r.filed_at).total_seconds()),
+        "status": r.status,
+        "decided_by": r.decided_by,
+        "decided_at": r.decided_at.isoformat() if r.decided_at else None,
+        "reason": r.reason,
+        "note": r.note,
+        "error": r.error,
+    }
+
+
+# ---------------------------------------------------------------------- filing
+
+
+def file_request(
+    session: Session,
+    tenant_policy: TenantPolicy,
+    *,
+    pilot_id: str,
+    kind: str,
+    value: str = "",
+    justification: str,
+    filed_by: str,
+) -> ChangeRequest:
+    """Record a pending request (audited) after checking it; refused whole on any problem."""
+    pilot = session.get(Pilot, pilot_id)
+    if pilot is None:
+        raise NotFoundError(
+            [Problem("request", "pilot", pilot_id, "no committed pilot with this id")]
+        )
+    tenant = session.get(Tenant, pilot_id)
+    if tenant is not None and tenant.state == "torn_down":
+        raise InputError(
+            [
+                Problem(
+                    "request",
+                    "pilot",
+                    pilot_id,
+                    "its tenant has been torn down; a torn-down tenant takes no requests",
+                )
+            ]
+        )
+    if kind not in KINDS:
+        raise InputError([Problem("request", "kind", kind, f"allowed: {', '.join(KINDS)}")])
+    if not justification.strip():
+        raise InputError(
+            [Problem("request", "justification", justification, "give a justification")]
+        )
+    value = _checked_value(tenant_policy, pilot, tenant, kind, value.strip())
+    request = ChangeRequest(
+        pilot_id=pilot_id,
+        kind=kind,
+        value=value,
+        justification=justification.strip(),
+        filed_by=filed_by,
+    )
+    session.add(request)
+    session.flush()
+    audit.record(
+        session,
+        actor=filed_by,
+        action="change_request.filed",
+        subject=pilot_id,
+        reason=request.justification,
+        details={"request": request.id, "kind": kind, "value": value},
+    )
+    return request
+
+
+def _checked_value(
+    tenant_policy: TenantPolicy, pilot: Pilot, tenant: Tenant | None, kind: str, value: str
+) -> str:
+    if kind == "extend":
+        try:
+            wanted = date.fromisoformat(value)
+        except ValueError:
+            raise InputError(
+                [Problem("request", "end date", value, "not a date; write YYYY-MM-DD (UTC)")]
+            ) from None
+        if wanted <= pilot.planned_end:
+            raise InputError(
+                [
+                    Problem(
+                        "request",
+                        "end date",
+                        value,
+                        f"must be after the pilot's current end {pilot.planned_end.isoformat()}",
+                    )
+                ]
+            )
+        return wanted.isoformat()
+    if kind == "resize":
+        sizes = tenant_policy.sizes
+        if value not in sizes:
+            raise InputError(
+                [Problem("request", "size", value, f"allowed sizes: {', '.join(sorted(sizes))}")]
+            )
+        if tenant is None:
+            raise InputError(
+                [
+                    Problem(
+                        "request", "pilot", pilot.id, "has no tenant yet; only a tenant is resized"
+                    )
+                ]
+            )
+        if tenant.size == value:
+            raise InputError(
+                [Problem("request", "size", value, f"the tenant of {pilot.id} already has it")]
+            )
+        return value
+    if kind == "add_member":
+        if len(value) > 254 or not EMAIL.match(value):
+            raise InputError(
+                [
+                    Problem(
+                        "request",
+                        "member e-mail",
+                        value,
+                        "expected an e-mail address like name@example.org",
+                    )
+                ]
+            )
+        return value
+    if tenant is None:
+        raise InputError(
+            [
+                Problem(
+                    "request",
+                    "pilot",
+                    pilot.id,
+                    "has no tenant yet; data access is granted to a tenant",
+                )
+            ]
+        )
+    return ""  # data_access: nothing to choose
+
+
+# ------------------------------------------------------------------- reading
+
+
+def list_requests(
+    session: Session, *, pilot_id: str | None = None, status: str | None = None
+) -> list[ChangeRequest]:
+    if status is not None and status not in STATUSES:
+        raise InputError([Problem("request", "status", status, f"allowed: {', '.join(STATUSES)}")])
+    query = select(ChangeRequest).order_by(col(ChangeRequest.id))
+    if pilot_id is not None:
+        query = query.where(ChangeRequest.pilot_id == pilot_id)
+    if status is not None:
+        query = query.where(ChangeRequest.status == status)
+    return list(session.exec(query).all())

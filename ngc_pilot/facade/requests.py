@@ -1,0 +1,92 @@
+"""Change requests for every interface: list, file, approve, reject.
+
+One transaction per read; deciding goes through :mod:`ngc_pilot.request_decisions`,
+which applies an approved extension or resize through the provisioner (a
+cloud failure becomes ngc-pilot's own error).  Views are frozen and already
+loaded.  Nothing here words an error for a particular interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ngc_pilot import change_requests, request_decisions
+from ngc_pilot.db import session_scope
+from ngc_pilot.facade.base import FacadeBase, cloud_errors
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    id: int
+    pilot_id: str
+    kind: str  # extend | resize | add_member | data_access
+    value: str
+    justification: str
+    filed_by: str
+    filed_at: str  # ISO 8601, UTC
+    age_seconds: int
+    status: str  # pending | approved | rejected | applied | failed
+    decided_by: str | None
+    decided_at: str | None
+    reason: str | None
+    note: str | None
+    error: str | None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> RequestRow:
+        return cls(
+            id=row["id"],
+            pilot_id=row["pilot"],
+            kind=row["kind"],
+            value=row["value"],
+            justification=row["justification"],
+            filed_by=row["filed_by"],
+            filed_at=row["filed_at"],
+            age_seconds=row["age_seconds"],
+            status=row["status"],
+            decided_by=row["decided_by"],
+            decided_at=row["decided_at"],
+            reason=row["reason"],
+            note=row["note"],
+            error=row["error"],
+        )
+
+
+class RequestsArea(FacadeBase):
+    def requests(
+        self, *, pilot_id: str | None = None, status: str | None = None
+    ) -> list[RequestRow]:
+        """Change requests, oldest first, optionally of one pilot or in one status."""
+        with session_scope(self.engine) as session:
+            found = change_requests.list_requests(session, pilot_id=pilot_id, status=status)
+            return [RequestRow.of(change_requests.as_dict(r)) for r in found]
+
+    def file_request(self, pilot_id: str, kind: str, value: str, justification: str) -> RequestRow:
+        """Record a pending change request for the pilot (audited)."""
+        prov = self._prov()
+        with session_scope(self.engine) as session:
+            request = change_requests.file_request(
+                session,
+                prov.tenant_policy,
+                pilot_id=pilot_id,
+                kind=kind,
+                value=value,
+                justification=justification,
+                filed_by=self.actor,
+            )
+            return RequestRow.of(change_requests.as_dict(request))
+
+    def approve_request(self, request_id: int, reason: str, *, by: str | None = None) -> RequestRow:
+        """Approve and apply a pending request; the PI is told."""
+        with cloud_errors():
+            decision = request_decisions.approve(
+                self._prov(), request_id, by=by or self.actor, reason=reason
+            )
+        return RequestRow.of(decision.request)
+
+    def reject_request(self, request_id: int, reason: str, *, by: str | None = None) -> RequestRow:
+        """Reject a pending request; the PI is told."""
+        return RequestRow.of(
+            request_decisions.reject(self._prov(), request_id, by=by or self.actor, reason=reason)
+        )

@@ -1,0 +1,73 @@
+"""An approved extension against the real local OpenStack: Keystone's application
+credential is renewed to expire at the end of the new last day, and the
+researcher bundle holds the new one.
+
+ngc-pilot runs as a separate process; the real ``openstack`` CLI reads the
+credential's expiry back as the admin.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, timedelta
+
+from conftest import Pilot, failure_summary, openstack, small
+
+
+def credentials(pilot: Pilot, user: str) -> list[dict]:
+    return openstack(
+        pilot.clouds,
+        "application",
+        "credential",
+        "list",
+        "--user",
+        user,
+        "--user-domain",
+        "ngc-pilots",
+        "-f",
+        "json",
+        "-c",
+        "ID",
+        "-c",
+        "Name",
+        "-c",
+        "Expires At",
+    )
+
+
+def test_an_approved_extension_moves_the_credentials_expiry_in_keystone(pilot: Pilot):
+    pid = f"IRQ{uuid.uuid4().hex[:6].upper()}"
+    pilot.nominate(small(pid))
+    provisioned = pilot.run("provision", pid, "--json")
+    assert provisioned.returncode == 0, failure_summary(provisioned)
+    user = f"{pid.lower()}@example.org"
+    try:
+        [before] = credentials(pilot, user)
+        end = date.fromisoformat(pilot.json("tenants")[0]["planned_end"])
+        assert before["Expires At"].startswith((end + timedelta(days=1)).isoformat())
+
+        wanted = end + timedelta(days=45)
+        filed = pilot.json(
+            "requests", "file", pid, "--extend-to", wanted.isoformat(), "--justification", "more"
+        )
+        approved = pilot.run(
+            "requests", "approve", str(filed["id"]), "--reason", "on track", "--json"
+        )
+        assert approved.returncode == 0, approved.stderr + approved.stdout
+        row = json.loads(approved.stdout)
+        assert row["status"] == "applied"
+        assert any("application_credential" in step for step in row["applied"])
+
+        [after] = credentials(pilot, user)
+        assert after["ID"] != before["ID"]
+        assert after["Expires At"].startswith((wanted + timedelta(days=1)).isoformat())
+        bundle = json.loads((pilot.var / "environments" / pid / "environment.json").read_text())
+        assert bundle["credential_expires_at"].startswith((wanted + timedelta(days=1)).isoformat())
+
+        # Converged: nothing left to plan, and a second decision is refused.
+        assert pilot.json("tenants", "reconcile")["tenants"][0]["drift"] == []
+        again = pilot.run("requests", "approve", str(filed["id"]), "--reason", "twice")
+        assert again.returncode == 2 and "already decided" in again.stderr
+    finally:
+        pilot.run("teardown", pid, "--yes")

@@ -30,7 +30,9 @@ def tenant():
 def as_served(manifest: dict) -> dict:
     """What a real API server answers for ``manifest``: no kind in lists, extra metadata and defaults."""
     served = copy.deepcopy({k: v for k, v in manifest.items() if k not in ("apiVersion", "kind")})
-    served["metadata"].update(uid="u-1", resourceVersion="7", creationTimestamp="2026-12-05T00:00:00Z")
+    served["metadata"].update(
+        uid="u-1", resourceVersion="7", creationTimestamp="2026-12-05T00:00:00Z"
+    )
     served["metadata"]["labels"]["kubernetes.io/metadata.name"] = served["metadata"]["name"]
     if manifest["kind"] == "NetworkPolicy":
         for rule in served["spec"].get("egress", []):

@@ -3,7 +3,7 @@
 :class:`KubernetesBackend` acts as the user of a kubeconfig (an admin) and
 delegates each concern to its module: ``observe`` (and leftovers),
 ``steps`` (one handler per planned change, chosen by the explicit table
-``steps.STEPS``), ``capacity``, ``isolation``.  It counts mutating calls, so a
+``steps.STEPS``), ``capacity``, ``usage``, ``isolation``.  It counts mutating calls, so a
 no-op re-apply can be shown to make none.  It runs a plan through
 :func:`provisioner.apply.apply` like the OpenStack backend: ``execute(change,
 tenant)`` with a :class:`~provisioner.kubernetes.desired.NamespaceTenant`.
@@ -14,6 +14,8 @@ cluster itself beyond wiring; client errors are translated here, once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from provisioner.backend import CapacityLine, CloudError, Probe, StepResult
@@ -24,11 +26,13 @@ from provisioner.kubernetes.connection import CLIENT_ERRORS, Cluster, load, tran
 from provisioner.kubernetes.desired import NamespaceTenant
 from provisioner.kubernetes.plan import ObservedNamespace
 from provisioner.kubernetes.steps import STEPS
+from provisioner.kubernetes.usage import KubernetesUsage
 from provisioner.model import Change
+from provisioner.usage import UsageSample
 
 
 class KubernetesBackend:
-    """Observe, execute, capacity and isolation probe over the ``kubernetes`` client, as an admin."""
+    """Observe, execute, capacity, usage and isolation probe over the ``kubernetes`` client, as an admin."""
 
     def __init__(self, kubeconfig: Path, context: str | None = None):
         self.kubeconfig = kubeconfig
@@ -82,6 +86,12 @@ class KubernetesBackend:
         except CLIENT_ERRORS as exc:
             raise translate_error(exc, "reading the cluster's capacity") from exc
         return capacity_.node_lines(nodes, capacity_.total_promise(hards))
+
+    def usage(
+        self, project_ids: Sequence[str], start: datetime, end: datetime
+    ) -> list[UsageSample]:
+        """Metered usage of the namespaces ``project_ids`` in ``[start, end)`` (see ``usage``)."""
+        return KubernetesUsage(self.cluster).usage(project_ids, start, end)
 
     def probe_isolation(
         self, pilot_id: str, credential: dict[str, str], targets: dict[str, dict[str, str]]

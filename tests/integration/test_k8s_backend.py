@@ -341,3 +341,47 @@ def test_a_kubeconfig_that_does_not_load_is_one_clear_error(tmp_path):
     assert "\n" not in str(error.value)
     with pytest.raises(CloudError, match="cannot load kubeconfig"):
         KubernetesBackend(tmp_path / "missing")
+
+
+def test_a_pod_run_through_the_researcher_kubeconfig_is_metered_and_a_rerun_is_identical(
+    backend, provisioned, target
+):
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    if target.name != "emulator":
+        pytest.skip("ending a pod on cue needs the emulator's pods/status (no container runs)")
+    tenant, folder = provisioned
+    core = researcher(folder)
+    body = restricted_pod("work")
+    body["spec"]["containers"][0]["resources"] = {
+        "requests": {"cpu": "2", "memory": "4Gi"},
+        "limits": {"cpu": "2", "memory": "4Gi"},
+    }
+    core.create_namespaced_pod(tenant.namespace, body)
+    admin = backend.cluster.core()
+    admin = backend.cluster.core()
+    # The pod "ran" for 30 minutes: its start moved back through pods/status, then it ends.
+    began = (datetime.now(UTC) - timedelta(minutes=30)).replace(microsecond=0)
+    admin.patch_namespaced_pod_status(
+        "work",
+        tenant.namespace,
+        {"status": {"startTime": began.isoformat(), "phase": "Succeeded"}},
+        _content_type="application/merge-patch+json",
+    )
+    ended = (
+        admin.read_namespaced_pod("work", tenant.namespace)
+        .status.container_statuses[0]
+        .state.terminated.finished_at
+    )
+    admin.delete_namespaced_pod("work", tenant.namespace)  # deleted: still metered (emulator)
+    start = began - timedelta(hours=1)
+    end = start + timedelta(hours=3)
+    first = backend.usage([tenant.namespace], start, end)
+    assert first == backend.usage([tenant.namespace], start, end)
+    by = {s.metric: s.quantity for s in first}
+    assert set(by) == {"vcpu_hours", "ram_gb_hours", "gpu_hours", "volume_gb_hours"}
+    hours = Decimal((ended - began).total_seconds()) / 3600
+    assert hours >= Decimal("0.5")  # the moved start was kept
+    assert by["vcpu_hours"] == 2 * hours and by["ram_gb_hours"] == 4 * hours
+    assert by["gpu_hours"] == Decimal(0)

@@ -140,3 +140,19 @@ def test_teardown_is_one_namespace_deletion_and_nothing_when_gone(tenant):
 def test_drift_compares_quantities_as_numbers_only_in_quantity_maps():
     assert drift({"hard": {"memory": "1024Mi"}}, {"hard": {"memory": "1Gi"}}) == []
     assert drift({"name": "1024Mi"}, {"name": "1Gi"}) == ["name"]
+
+
+def test_a_removed_pod_security_label_is_namespace_drift(tenant):
+    observed = observed_from(tenant)
+    del observed.namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+    (change,) = plan(tenant, observed).changes
+    assert change.step == "update namespace ngc-rh-2021-07"
+    assert change.detail["drift"] == ["metadata.labels.pod-security.kubernetes.io/enforce"]
+
+
+def test_a_widened_role_is_drift(tenant):
+    observed = observed_from(tenant)
+    rules = observed.objects[("Role", "ngc-researcher")]["rules"]
+    rules.append({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]})
+    (change,) = plan(tenant, observed).changes
+    assert change.step == "update role ngc-researcher"

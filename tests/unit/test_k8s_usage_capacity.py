@@ -109,3 +109,20 @@ def test_the_researcher_kubeconfig_is_0600_names_their_namespace_and_reads_back(
     assert read_token(tmp_path / "RH-1") == {"token": "tok"}
     assert "namespace: ngc-rh-1" in path.read_text()
     assert "certificate-authority-data: Q0E=" in path.read_text()
+
+
+def test_the_readme_section_names_the_namespace_the_expiry_and_the_bastion():
+    from datetime import date
+
+    from provisioner.kubernetes.desired import desired_namespace
+    from provisioner.kubernetes.kubeconfig import readme_section
+
+    policy = load_tenant_policy()
+    tenant = desired_namespace(
+        pilot_id="RH-1", pilot_name="x", size="small", end=date(2027, 1, 1), policy=policy
+    )
+    text = readme_section(tenant, "2027-01-02T00:00:00+00:00")
+    assert "Namespace `ngc-rh-1`" in text
+    assert "2027-01-02T00:00:00+00:00" in text
+    assert policy.tenancy.ops_cidr in text
+    assert 'export KUBECONFIG="$PWD/kubeconfig"' in text

@@ -385,3 +385,49 @@ def test_a_pod_run_through_the_researcher_kubeconfig_is_metered_and_a_rerun_is_i
     assert hours >= Decimal("0.5")  # the moved start was kept
     assert by["vcpu_hours"] == 2 * hours and by["ram_gb_hours"] == 4 * hours
     assert by["gpu_hours"] == Decimal(0)
+
+
+def test_the_probe_reports_a_leak_when_a_binding_opens_another_namespace(backend, provisioned):
+    tenant, folder = provisioned
+    other = new_tenant()
+    assert apply(plan(other, backend.observe(other)), other, backend).ok
+    leak = f"leak-{tenant.namespace}"
+    backend.cluster.rbac().create_cluster_role_binding(
+        {
+            "metadata": {"name": leak},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "view",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "pi", "namespace": tenant.namespace}],
+        }
+    )
+    try:
+        probes = backend.probe_isolation(
+            tenant.pilot_id,
+            kubeconfig.read_token(folder),
+            {other.pilot_id: {"namespace": other.namespace}},
+        )
+    finally:
+        backend.cluster.rbac().delete_cluster_role_binding(leak)
+        apply(plan_teardown(other, backend.observe(other)), other, backend)
+    leaked = {p.what for p in probes if p.leaked}
+    assert {"list pods", "list configmaps"} <= leaked
+    assert "create namespace" not in leaked
+
+
+def test_a_namespace_nobody_claimed_is_neither_adopted_nor_deleted(backend):
+    from provisioner.backend import ForeignResourceError
+
+    tenant = new_tenant()
+    backend.cluster.core().create_namespace({"metadata": {"name": tenant.namespace}})
+    try:
+        observed = backend.observe(tenant)
+        with pytest.raises(ForeignResourceError, match="not tagged as any pilot's"):
+            plan(tenant, observed)
+        with pytest.raises(ForeignResourceError):
+            plan_teardown(tenant, observed)
+        assert backend.leftovers(tenant) == [f"namespace {tenant.namespace}"]
+    finally:
+        backend.cluster.core().delete_namespace(tenant.namespace)

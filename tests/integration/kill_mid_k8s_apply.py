@@ -2,7 +2,7 @@
 recorded done: the fault comes through the ledger callback of ``provisioner.apply``.
 
 Usage: python kill_mid_k8s_apply.py KUBECONFIG PILOT_ID N.  Exits 0 when the plan
-had fewer than N+1 steps (nothing to kill after), 1 if a step failed.
+had fewer than N steps (it completed before the kill), 1 if a step failed.
 """
 
 from __future__ import annotations

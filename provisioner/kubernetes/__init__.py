@@ -13,6 +13,13 @@ One module per concern, the shape of ``provisioner.openstack``:
   ``isolation``, ``usage``, and ``backend`` (:class:`KubernetesBackend`, the
   wiring).
 
+Exercised so far only against devcloud's Kubernetes API emulator (unit tests
+check every object against the pinned 1.37 OpenAPI schemas); the integration
+tests (``tests/integration/test_k8s_backend.py``) run unchanged against a real
+cluster when ``NGC_PILOT_TEST_KUBECONFIG`` names its kubeconfig, which no
+machine here has done.  Not wired yet: ``--platform`` in the services and CLI,
+metering rows, metrics, the TUI.
+
 This ``__init__`` imports nothing, so importing the pure modules never loads
 the client: ``from provisioner.kubernetes.backend import KubernetesBackend``.
 """

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from policies.platforms import PlatformRules
 from policies.policyfile import parse_model, read_text
 
 NonNegative = Annotated[int, Field(ge=0)]
@@ -102,6 +103,8 @@ class TenantPolicy(_Frozen):
     version: Literal[1]
     sizes: dict[str, SizeTemplate]
     tenancy: Tenancy
+    # Which platforms a pilot gets from its task types (``policies.platforms``).
+    platforms: PlatformRules = PlatformRules()
     digest: str = ""
 
     @field_validator("sizes")

@@ -4,7 +4,8 @@ Each change is reported to the ``ledger`` callback before ("started") and
 after ("done" or "failed"), so the shell can record progress durably and a
 crash at any point is visible and resumable.  An application credential's
 secret is handed to ``on_secret`` and nowhere else.  Stops at the first
-failure: later steps depend on earlier ones.
+failure: later steps depend on earlier ones.  The same loop runs an OpenStack
+plan (a project) and a Kubernetes plan (a namespace).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from provisioner.backend import CloudBackend, CloudError, StepResult
+from provisioner.backend import CloudBackend, CloudError, ClusterBackend, StepResult
+from provisioner.kubernetes.desired import NamespaceTenant
 from provisioner.model import Change, DesiredTenant, Plan
 from provisioner.secrets import Secret
 
@@ -36,8 +38,8 @@ class ApplyReport:
 
 def apply(
     plan: Plan,
-    desired: DesiredTenant,
-    backend: CloudBackend,
+    desired: DesiredTenant | NamespaceTenant,
+    backend: CloudBackend | ClusterBackend,
     *,
     ledger: Ledger | None = None,
     on_secret: Callable[[Secret, StepResult], None] | None = None,

@@ -5,7 +5,9 @@ Three protocols, because not every caller needs every power:
 * :class:`CloudBackend` observes a tenant, executes one planned change,
   reports leftovers and capacity;
 * :class:`UsageReader` says how much each project used in a window;
-* :class:`IsolationProbe` acts as one tenant and tries to see the others.
+* :class:`IsolationProbe` acts as one tenant and tries to see the others;
+* :class:`ClusterBackend` is the Kubernetes counterpart of ``CloudBackend``
+  (a namespace tenant instead of a project).
 
 A backend package (``provisioner.openstack``; ``provisioner.kubernetes`` in
 the same shape) implements all three.  Tests of the service's own logic (lost
@@ -20,11 +22,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from provisioner.model import Change, DesiredTenant, ObservedTenant
 from provisioner.secrets import Secret
 from provisioner.usage import UsageSample
+
+if TYPE_CHECKING:  # the Kubernetes plan imports this module's errors
+    from provisioner.kubernetes.desired import NamespaceTenant
+    from provisioner.kubernetes.plan import ObservedNamespace
 
 
 class CloudError(Exception):
@@ -100,6 +106,20 @@ class CloudBackend(Protocol):
     def auth_url(self) -> str: ...
 
     def region(self) -> str | None: ...
+
+
+class ClusterBackend(Protocol):
+    """Observe a namespace tenant, execute one planned change, report leftovers and capacity."""
+
+    def observe(self, tenant: NamespaceTenant) -> ObservedNamespace: ...
+
+    def execute(self, change: Change, tenant: NamespaceTenant) -> StepResult: ...
+
+    def leftovers(self, tenant: NamespaceTenant) -> list[str]: ...
+
+    def capacity(self, *, excluding: str | None = None) -> list[CapacityLine]: ...
+
+    def server(self) -> str: ...
 
 
 @runtime_checkable

@@ -2,8 +2,8 @@
 
 A :class:`provisioner.backend.UsageReader` answers one question: how much of
 each metric did each of these projects use in ``[start, end)``?
-``provisioner.openstack.usage`` answers it from Nova and Cinder; a Kubernetes reader (a later issue) will add its own
-metrics under the same shape.  The reader returns one sample per project and
+``provisioner.openstack.usage`` answers it from Nova and Cinder;
+``provisioner.kubernetes.usage`` from pods and claims, under the same shape.  The reader returns one sample per project and
 metric it measures, zero included, so "measured, nothing used" differs from
 "not measured".
 

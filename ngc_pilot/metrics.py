@@ -64,6 +64,7 @@ from ngc_pilot.models import (
     CapacitySnapshot,
     Invoice,
     JobRun,
+    OutboxMessage,
     Pilot,
     ProvisionStep,
     Tenant,
@@ -143,6 +144,7 @@ class Reading:
     job_counts: list[Any] = field(default_factory=list)  # job, status, runs, last finished
     job_last: list[Any] = field(default_factory=list)  # job, status, started, finished, seconds
     step_failures: list[Any] = field(default_factory=list)  # pilot_id, resource, count
+    outbox: list[Any] = field(default_factory=list)  # status, count
     seconds: float = 0.0
 
 
@@ -239,8 +241,12 @@ def _step_failures_query() -> Any:
     )
 
 
+def _outbox_query() -> Any:
+    return select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+
+
 def read(engine: Engine) -> Reading:
-    """One scrape's data: seven queries on one connection, in one transaction."""
+    """One scrape's data: eight queries on one connection, in one transaction."""
     started = time.perf_counter()
     with engine.connect() as conn, conn.begin():
         reading = Reading(
@@ -251,6 +257,7 @@ def read(engine: Engine) -> Reading:
             job_counts=conn.execute(_job_counts_query()).all(),
             job_last=conn.execute(_job_last_query()).all(),
             step_failures=conn.execute(_step_failures_query()).all(),
+            outbox=conn.execute(_outbox_query()).all(),
         )
     reading.seconds = time.perf_counter() - started
     return reading
@@ -440,6 +447,25 @@ def provisioning_families(reading: Reading) -> Iterator[Metric]:
     yield failures
 
 
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
+
+
+def outbox_families(reading: Reading) -> Iterator[Metric]:
+    """Messages in the outbox by delivery status (every status, zeros included,
+    so an alert on ``failed > 0`` has a series to watch)."""
+    family = gauge(
+        "ngc_pilot_outbox_messages",
+        "Messages in the outbox by delivery status (queued, sending, sent, failed).",
+        labels=["status"],
+    )
+    counts = dict.fromkeys(OUTBOX_STATUSES, 0)
+    for status, count in reading.outbox:
+        counts[status] = int(count)
+    for status, count in counts.items():
+        family.add_metric([status], float(count))
+    yield family
+
+
 class PilotCollector:
     """A prometheus_client collector over the application database (see module doc)."""
 
@@ -480,6 +506,7 @@ class PilotCollector:
         yield from cost_families(reading)
         yield from job_families(reading)
         yield from provisioning_families(reading)
+        yield from outbox_families(reading)
 
 
 def registry_for(engine: Engine, tenant_policy: TenantPolicy) -> CollectorRegistry:

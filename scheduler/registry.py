@@ -82,6 +82,12 @@ def daily(at: str) -> CronTrigger:
     return CronTrigger(hour=int(hour), minute=int(minute), timezone=UTC)
 
 
+def monthly(day: int, at: str) -> CronTrigger:
+    """On ``day`` of every month at ``HH:MM`` UTC."""
+    hour, minute = at.split(":")
+    return CronTrigger(day=day, hour=int(hour), minute=int(minute), timezone=UTC)
+
+
 def default_jobs(service: ServiceSettings) -> list[JobDef]:
     """The service's jobs, scheduled from ``service`` settings."""
     return [
@@ -139,6 +145,26 @@ def default_jobs(service: ServiceSettings) -> list[JobDef]:
             trigger=daily(service.daily_at),
             schedule=f"daily {service.daily_at} UTC",
             description="Shadow invoices: last month (final once ended) and this month.",
+        ),
+        JobDef(
+            id="mail",
+            target="ngc_pilot.mail:send_job",
+            uses=("engine", "settings"),
+            trigger=every(service.mail_minutes),
+            schedule=f"every {service.mail_minutes} min",
+            description="Send the outbox through SMTP, each message at most once, with retries.",
+            # The next run comes soon and picks up whatever is due: retry briefly.
+            retries=1,
+            backoff_seconds=15.0,
+            backoff_max_seconds=30.0,
+        ),
+        JobDef(
+            id="statement",
+            target="ngc_pilot.mail:statement_due",
+            uses=("engine", "settings"),
+            trigger=monthly(3, service.daily_at),
+            schedule=f"monthly, 3rd {service.daily_at} UTC",
+            description="Queue last month's usage statement to each tenant's PI (after rate).",
         ),
         # The steering-group report job goes here (its own issue): a daily or
         # monthly trigger calling the report function by its import path.

@@ -1,4 +1,4 @@
-"""``ngc-pilot tenants reconcile | expire | data-access`` and ``ngc-pilot outbox``.
+"""``ngc-pilot tenants reconcile | expire | data-access`` (the outbox: :mod:`.mail_cmd`).
 
 The same functions the service's jobs call (``ngc_pilot.lifecycle``), run by
 hand.  ``--today`` runs the date rules for another day; everything that
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ngc_pilot.cli.context import AppContext, emit_json
+from ngc_pilot.cli.context import emit_json
 from ngc_pilot.cli.options import CloudOpt, CloudsFile, JsonFlag, with_cloud
 from ngc_pilot.errors import InputError
 from ngc_pilot.lazy import lazy_module
@@ -166,28 +166,3 @@ def data_access(
         )
     if data["failed"]:
         raise typer.Exit(1)
-
-
-def outbox(
-    ctx: typer.Context,
-    pilot: Annotated[str | None, typer.Option("--pilot", help="Only this pilot's notices.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """The notices recorded for the pilots (expiry), oldest first."""
-    obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        rows = lifecycle.outbox(session, pilot)
-    if as_json:
-        emit_json(rows)
-        return
-    table = Table("created (UTC)", "pilot", "kind", "recipient", "subject", "sent")
-    for r in rows:
-        table.add_row(
-            r["created_at"][:19],
-            r["pilot"],
-            r["kind"],
-            r["recipient"],
-            r["subject"],
-            (r["sent_at"] or "")[:19],
-        )
-    obj.out.print(table)

@@ -46,6 +46,7 @@ from ngc_pilot.models import (
     CapacitySnapshot,
     Invoice,
     JobRun,
+    OutboxMessage,
     ProvisionStep,
     Tenant,
     UsageRecord,
@@ -450,7 +451,19 @@ def test_a_scrape_costs_the_same_queries_for_6_or_36_tenants(engine, policy):
         add_pilots(session, more)
         session.add_all(usage(p, "vcpu_hours", 0, "1") for p in more)
         session.add_all(invoice(p, "2021-05", 1, "1.00", "0.00") for p in more)
-    assert scrape_count() == few == 7
+        session.add_all(
+            OutboxMessage(
+                key=f"k:{p}",
+                pilot_id=p,
+                kind="tenant_ready",
+                recipient="pi@example.org",
+                subject="s",
+                body="b",
+                status=status,
+            )
+            for p, status in zip(more, ["queued", "sent", "failed"] * 10, strict=True)
+        )
+    assert scrape_count() == few == 8
 
 
 def test_an_unreadable_database_gives_database_up_0_not_an_error(tmp_path, policy):

@@ -356,7 +356,16 @@ def test_the_registry_schedules_the_service_jobs_from_settings():
         overrides={"service": {"meter_minutes": 15, "daily_at": "03:30"}}, environ={}
     )
     registry = build_registry(settings.service, environ={})
-    assert list(registry) == ["meter", "capacity", "reconcile", "expiry", "data_access", "rate"]
+    assert list(registry) == [
+        "meter",
+        "capacity",
+        "reconcile",
+        "expiry",
+        "data_access",
+        "rate",
+        "mail",
+        "statement",
+    ]
     assert registry["meter"].target == "ngc_pilot.metering:meter"
     assert registry["meter"].uses == ("prov", "metering")
     assert registry["meter"].trigger.interval == timedelta(minutes=15)

@@ -370,6 +370,8 @@ async def test_empty_database_says_what_is_missing_and_which_command_fills_it(se
             "expiry",
             "data_access",
             "rate",
+            "mail",
+            "statement",
         ]
         assert set(column(jobs, 2)) == {"never"}
         assert set(column(jobs, 5)) == {"not scheduled (serve)"}
@@ -409,6 +411,8 @@ async def test_jobs_screen_shows_each_job_its_runs_failures_and_retries(metered)
             "expiry",
             "data_access",
             "rate",
+            "mail",
+            "statement",
         ]
         meter = cells(table, "meter")
         assert meter[1] == "every 60 min" and meter[3] == "succeeded" and meter[4] == "4.2 s"

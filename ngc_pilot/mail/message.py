@@ -44,7 +44,6 @@ def build(
     msg["Subject"] = subject
     msg["Message-ID"] = message_id
     msg["Date"] = format_datetime(utcnow())
-    msg["Content-Language"] = language
     msg["X-NGC-Pilot-Kind"] = kind
     msg.set_content(body)
     for item in attachments or []:
@@ -55,4 +54,6 @@ def build(
             subtype=subtype or "octet-stream",
             filename=item["name"],
         )
+    # After the attachments: making the message multipart moves Content-* headers inward.
+    msg["Content-Language"] = language
     return msg

@@ -103,14 +103,15 @@ def backoff(mail: MailSettings, attempts: int) -> float:
     return min(mail.backoff_seconds * 2 ** max(attempts - 1, 0), mail.backoff_max_seconds)
 
 
-def _due(now: datetime, mail: MailSettings) -> Any:
+def _due(now: datetime, mail: MailSettings, retry_until: datetime | None = None) -> Any:
     doubt_before = now - timedelta(seconds=mail.in_doubt_seconds)
+    retry_until = now if retry_until is None else retry_until
     return or_(
         and_(
             col(OutboxMessage.status) == "queued",
             or_(
                 col(OutboxMessage.next_attempt_at).is_(None),
-                col(OutboxMessage.next_attempt_at) <= now,
+                col(OutboxMessage.next_attempt_at) <= retry_until,
             ),
         ),
         and_(
@@ -120,15 +121,22 @@ def _due(now: datetime, mail: MailSettings) -> Any:
     )
 
 
-def claim(engine: Engine, mail: MailSettings, now: datetime) -> list[_Claimed]:
-    """Claim up to ``mail.batch`` due messages (see the module doc); commits."""
+def claim(
+    engine: Engine, mail: MailSettings, now: datetime, retry_until: datetime | None = None
+) -> list[_Claimed]:
+    """Claim up to ``mail.batch`` due messages (see the module doc); commits.
+
+    A message waiting for a retry is due once ``next_attempt_at`` is at most
+    ``retry_until`` (default ``now``): a run passes the moment before it started,
+    so that it never retries within itself what it has just failed to send.
+    """
     domain = domain_of(mail.sender)
     with Session(engine) as session, session.begin():
         query = (
             select(
                 OutboxMessage.id, OutboxMessage.status, OutboxMessage.key, OutboxMessage.message_id
             )
-            .where(_due(now, mail))
+            .where(_due(now, mail, retry_until))
             .order_by(col(OutboxMessage.id))
             .limit(mail.batch)
         )
@@ -139,7 +147,7 @@ def claim(engine: Engine, mail: MailSettings, now: datetime) -> list[_Claimed]:
         for row_id, status, key, message_id in candidates:
             result = session.execute(
                 update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row_id, _due(now, mail))
+                .where(col(OutboxMessage.id) == row_id, _due(now, mail, retry_until))
                 .values(
                     status="sending",
                     claimed_at=now,
@@ -287,10 +295,11 @@ def send_due(
     started = time.perf_counter()
     report = SendReport()
     smtp: smtplib.SMTP | None = None
+    retry_until = clock() - timedelta(microseconds=1)
     try:
         while limit is None or report.claimed < limit:
             now = clock()
-            batch = claim(engine, mail, now)
+            batch = claim(engine, mail, now, retry_until)
             if not batch:
                 break
             report.claimed += len(batch)

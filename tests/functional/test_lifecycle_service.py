@@ -91,8 +91,16 @@ def _events(engine, action: str, subject: str | None = None) -> list[AuditEvent]
 
 
 def _outbox(engine) -> list[OutboxMessage]:
+    """The expiry notices (provisioning queued a "tenant ready" notice before them;
+    suspended and torn-down notices are checked in tests/functional/test_mail_notices.py)."""
     with session_scope(engine) as session:
-        return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all())
+        return list(
+            session.exec(
+                select(OutboxMessage)
+                .where(col(OutboxMessage.kind).startswith("expiry-"))
+                .order_by(col(OutboxMessage.id))
+            ).all()
+        )
 
 
 def _tenant(engine, pilot_id: str) -> Tenant:
@@ -435,9 +443,10 @@ def test_cli_expire_with_a_date_then_outbox(world, capsys, tmp_path):
     assert [s["action"] for s in data["steps"]] == ["notice", "notice"]
     assert run([*base, "outbox", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["kind"] for r in rows] == ["expiry-7d", "expiry-7d"]
+    assert [r["kind"] for r in rows] == ["tenant_ready"] * 2 + ["expiry-7d"] * 2
+    assert {r["status"] for r in rows} == {"queued"} and {r["attempts"] for r in rows} == {0}
     assert run([*base, "outbox", "--pilot", "S-2", "--json"]) == 0
-    assert [r["pilot"] for r in json.loads(capsys.readouterr().out)] == ["S-2"]
+    assert [r["pilot"] for r in json.loads(capsys.readouterr().out)] == ["S-2", "S-2"]
     [event] = _events(engine, "tenant.expiry_notice", "S-1")
     assert event.actor == "ops" and event.details["today"] == day
 

@@ -286,6 +286,27 @@ def test_after_the_grace_period_final_invoices_then_teardown(world):
     assert again.steps == [] and again.checked == 0
 
 
+def test_the_pi_is_told_the_tenant_is_ready_suspended_and_torn_down_once_each(world):
+    pytest.importorskip("ngc_pilot.billing", reason="the billing part has not landed")
+    prov, _, engine, last_day = world
+    provisioning.provision(prov, parallel=1)  # provisioned twice: still one "ready"
+    for days in (1, 1, 31, 32):
+        lifecycle.expire(prov, today=last_day + timedelta(days=days))
+    with session_scope(engine) as session:
+        told = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.pilot_id == "S-1")
+            .order_by(col(OutboxMessage.id))
+        ).all()
+    assert [(m.key, m.recipient) for m in told] == [
+        ("tenant-ready:S-1", "s1@example.org"),
+        (f"suspended:S-1:{last_day}", "s1@example.org"),
+        (f"torn-down:S-1:{last_day}", "s1@example.org"),
+    ]
+    assert str(last_day + timedelta(days=31)) in told[1].body  # the teardown day
+    assert {m.status for m in told} == {"queued"} and {m.language for m in told} == {"da"}
+
+
 # ------------------------------------------------------------------ reconcile
 
 

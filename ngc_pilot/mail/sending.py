@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, case, or_, select, update
 from sqlmodel import Session, col
 
 from ngc_pilot import audit
@@ -143,21 +143,28 @@ def claim(
         if engine.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         candidates = session.execute(query).all()
+        # One guarded UPDATE for the batch: a row another sender took meanwhile
+        # (SQLite has no SKIP LOCKED) no longer matches ``_due`` and is not returned.
+        was_sending = {row_id: status == "sending" for row_id, status, _, _ in candidates}
         won: dict[int, bool] = {}
-        for row_id, status, key, message_id in candidates:
-            result = session.execute(
+        if candidates:
+            message_ids = {
+                row_id: message_id or message_id_for(key, domain)
+                for row_id, _, key, message_id in candidates
+            }
+            returned = session.execute(
                 update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row_id, _due(now, mail, retry_until))
+                .where(col(OutboxMessage.id).in_(list(message_ids)), _due(now, mail, retry_until))
                 .values(
                     status="sending",
                     claimed_at=now,
                     attempts=OutboxMessage.attempts + 1,
-                    message_id=message_id or message_id_for(key, domain),
+                    message_id=case(message_ids, value=OutboxMessage.id),
                 )
+                .returning(OutboxMessage.id)
                 .execution_options(synchronize_session=False)
-            )
-            if result.rowcount == 1:
-                won[row_id] = status == "sending"
+            ).scalars()
+            won = {row_id: was_sending[row_id] for row_id in returned}
         if not won:
             return []
         rows = session.execute(

@@ -447,7 +447,7 @@ def provisioning_families(reading: Reading) -> Iterator[Metric]:
     yield failures
 
 
-OUTBOX_STATUSES = ("queued", "sending", "sent", "failed")
+OUTBOX_STATUSES = ("queued", "claimed", "sending", "sent", "failed", "in_doubt")
 
 
 def outbox_families(reading: Reading) -> Iterator[Metric]:
@@ -455,7 +455,7 @@ def outbox_families(reading: Reading) -> Iterator[Metric]:
     so an alert on ``failed > 0`` has a series to watch)."""
     family = gauge(
         "ngc_pilot_outbox_messages",
-        "Messages in the outbox by delivery status (queued, sending, sent, failed).",
+        "Messages in the outbox by delivery status (queued, claimed, sending, sent, failed, in_doubt).",
         labels=["status"],
     )
     counts = dict.fromkeys(OUTBOX_STATUSES, 0)

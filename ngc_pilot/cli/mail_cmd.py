@@ -21,7 +21,6 @@ from ngc_pilot.lazy import lazy_module
 mail = lazy_module("ngc_pilot.mail")
 db = lazy_module("ngc_pilot.db")
 
-STATUSES = ("queued", "sending", "sent", "failed")
 
 outbox_app = typer.Typer(
     help="The outbox: notices queued for e-mail, their delivery status; send them now.",
@@ -36,19 +35,22 @@ def outbox(
     pilot: Annotated[str | None, typer.Option("--pilot", help="Only this pilot's notices.")] = None,
     status: Annotated[
         str | None,
-        typer.Option("--status", help=f"Only notices in this status ({', '.join(STATUSES)})."),
+        typer.Option(
+            "--status",
+            help="Only notices in this status (queued, claimed, sending, sent, failed, in_doubt).",
+        ),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """The notices in the outbox, oldest first: status, attempts, last error."""
     if ctx.invoked_subcommand is not None:
         return
-    if status is not None and status not in STATUSES:
+    if status is not None and status not in mail.STATUSES:
         from ngc_pilot.errors import InputError
         from policies.problems import Problem
 
         raise InputError(
-            [Problem("command line", "--status", status, f"allowed: {', '.join(STATUSES)}")]
+            [Problem("command line", "--status", status, f"allowed: {', '.join(mail.STATUSES)}")]
         )
     obj: AppContext = ctx.obj
     with db.session_scope(obj.engine) as session:
@@ -84,7 +86,8 @@ def send(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     else:
         obj.out.print(
             f"claimed {data['claimed']}: {data['sent']} sent, {data['retrying']} to retry, "
-            f"{data['failed']} failed for good, {data['resent_in_doubt']} re-sent in doubt "
+            f"{data['failed']} failed for good, {data['in_doubt']} in doubt, "
+            f"{data['reclaimed']} taken over from a stopped sender "
             f"({data['seconds']} s)"
         )
         for failure in data["failures"]:
@@ -93,8 +96,21 @@ def send(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             )
         if data["error"]:
             obj.err.print(data["error"])
-    if data["error"] or data["failed"]:
+    if data["error"] or data["failed"] or data["in_doubt"]:
         raise typer.Exit(1)
+
+
+@outbox_app.command("retry")
+def retry(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="The message's key (see `ngc-pilot outbox`).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is sent again; audited.")],
+) -> None:
+    """Queue a failed or in-doubt message again (same Message-ID, fresh attempts)."""
+    obj: AppContext = ctx.obj
+    with as_options({"key": "KEY", "reason": "--reason"}), db.session_scope(obj.engine) as session:
+        mail.requeue(session, key, actor=obj.actor, reason=reason)
+    obj.out.print(f"{key}: queued again")
 
 
 def statement(

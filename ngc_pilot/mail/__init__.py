@@ -19,14 +19,15 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ngc_pilot.errors import TransientError
-from ngc_pilot.mail.queueing import Attachment, Queued, check_recipient, queue
-from ngc_pilot.mail.reading import outbox, outbox_counts
+from ngc_pilot.mail.queueing import Attachment, Queued, check_recipient, queue, requeue
+from ngc_pilot.mail.reading import STATUSES, outbox, outbox_counts
 from ngc_pilot.mail.rendering import LANGUAGES, render, templates
 from ngc_pilot.mail.sending import SendReport, send_due
 from ngc_pilot.mail.statement import queue_statements, statement_due, statement_key
 
 __all__ = [
     "LANGUAGES",
+    "STATUSES",
     "Attachment",
     "Queued",
     "SendReport",
@@ -36,6 +37,7 @@ __all__ = [
     "queue",
     "queue_statements",
     "render",
+    "requeue",
     "send_due",
     "send_job",
     "statement_due",
@@ -48,7 +50,12 @@ def send_job(engine: Engine, settings: Any) -> dict[str, Any]:
     """The ``mail`` job: send what is due.  An unreachable server fails the run
     (retried by the scheduler); messages failed for good show in ``failed``."""
     report = send_due(engine, settings.mail, actor=settings.actor)
-    summary = {**report.as_dict(), "outbox": outbox_counts(engine)}
+    summary = {
+        **report.as_dict(),
+        # In-doubt messages need a person as much as failed ones: the run reports both.
+        "failed": report.failed + report.in_doubt,
+        "outbox": outbox_counts(engine),
+    }
     if report.error:
         raise TransientError(report.error, retry_after=60.0)
     return summary

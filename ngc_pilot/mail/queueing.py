@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from ngc_pilot import audit
 from ngc_pilot.errors import InputError
 from ngc_pilot.mail.rendering import check_language, render, template_for
 from ngc_pilot.models import OutboxMessage
@@ -122,3 +123,44 @@ def queue(
         )
     )
     return Queued(key, True)
+
+
+def requeue(session: Session, key: str, *, actor: str, reason: str) -> None:
+    """Put a ``failed`` or ``in_doubt`` message back in the queue, by a person's decision.
+
+    It keeps its Message-ID (a receiver that got an in-doubt first copy can
+    tell) and gets a fresh set of attempts.  Audited with the reason.
+    """
+    if not reason.strip():
+        raise InputError([Problem("notice", "reason", reason, "say why it is sent again")])
+    message = session.exec(select(OutboxMessage).where(OutboxMessage.key == key)).first()
+    if message is None:
+        raise InputError([Problem("notice", "key", key, "no message with this key in the outbox")])
+    if message.status not in ("failed", "in_doubt"):
+        raise InputError(
+            [
+                Problem(
+                    "notice",
+                    "key",
+                    key,
+                    f"the message is {message.status}; only failed or in_doubt ones are re-queued",
+                )
+            ]
+        )
+    before = message.status
+    message.status = "queued"
+    message.attempts = 0
+    message.next_attempt_at = None
+    session.add(message)
+    audit.record(
+        session,
+        actor=actor,
+        action="mail.requeued",
+        subject=key,
+        reason=reason,
+        details={
+            "from": before,
+            "message_id": message.message_id,
+            "last_error": message.last_error,
+        },
+    )

@@ -17,6 +17,9 @@ from sqlmodel import Session, col
 
 from ngc_pilot.models import OutboxMessage
 
+STATUSES = ("queued", "claimed", "sending", "sent", "failed", "in_doubt")
+"""Every status a message can be in (see :mod:`ngc_pilot.mail.sending`)."""
+
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value else None
@@ -63,7 +66,7 @@ def outbox(
 
 def outbox_counts(engine: Engine) -> dict[str, int]:
     """Messages per status (every status present, zeros included)."""
-    counts = dict.fromkeys(("queued", "sending", "sent", "failed"), 0)
+    counts = dict.fromkeys(STATUSES, 0)
     with engine.connect() as conn:
         for status, n in conn.execute(
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)

@@ -1,31 +1,41 @@
-"""Sending the outbox through SMTP, each message at most once per Message-ID.
+"""Sending the outbox through SMTP, each message at most once.
 
 How a message moves (``outbox_message.status``):
 
-* ``queued`` -> ``sending``: a sender *claims* up to ``mail.batch`` due rows
-  in one short transaction (``SELECT ... FOR UPDATE SKIP LOCKED`` on
-  PostgreSQL, so replicas never claim the same row; on SQLite the guarded
-  ``UPDATE ... WHERE status = 'queued'`` and the database's single writer do
-  the same), counting an attempt and stamping ``claimed_at``.
-* ``sending`` -> ``sent``: each message is confirmed in its own transaction
-  right after the server accepted it (``250`` to its ``DATA``), so a killed
-  sender leaves at most one message whose fate it did not record.
+* ``queued`` -> ``claimed``: a sender claims up to ``mail.batch`` due rows in
+  one short transaction (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+  so replicas never claim the same row; on SQLite one guarded ``UPDATE``
+  under the database's single writer does the same), counting an attempt,
+  stamping ``claimed_at`` and the Message-ID.
+* ``claimed`` -> ``sending``: committed just *before* the message is handed
+  to the server, in the same transaction that confirms the message before it
+  (so this costs no extra commit).
+* ``sending`` -> ``sent``: committed right after the server's ``250``.
 * a refusal: ``5xx`` is final (``failed``); ``4xx``, a dropped connection or
   an unreachable server is retried (``queued`` again at ``next_attempt_at``,
   waiting ``backoff_seconds * 2**(attempts-1)``, at most
   ``backoff_max_seconds``) until ``max_attempts``, then ``failed``.
   ``last_error`` says why, in the server's words (never our credentials).
 
-**The in-doubt rule.**  A row still ``sending`` ``mail.in_doubt_seconds``
-after its claim belongs to a sender that died (no SMTP exchange takes that
-long).  Either it never reached the server (the rest of the dead sender's
-batch) or it did and the confirmation was lost (at most the one message in
-flight).  It is claimed again and sent again *with the same Message-ID*
-(derived from the key, :mod:`ngc_pilot.mail.message`), so in the rare second
-case the receiver's mail store shows it once.  The re-send is audited
-(``mail.resent_in_doubt``) and counted in the report.  We prefer this to
-never re-sending: a silent loss of a 50-message batch is worse than one
-message with a duplicate Message-ID.
+**The in-doubt rule** (a sender killed mid-run).  After
+``mail.in_doubt_seconds`` (longer than any SMTP exchange):
+
+* a row still ``claimed`` was never handed to a server: it is claimed again
+  and sent — no duplicate is possible;
+* a row still ``sending`` was handed over and its reply never recorded (at
+  most one per dead sender): it may have arrived.  It is **not** re-sent; it
+  becomes ``in_doubt`` — audited (``mail.in_doubt``), counted in
+  ``/metrics`` and the ``mail`` job's failures, listed by ``outbox --status
+  in_doubt``.  An operator who finds it missing in the mail server's log
+  re-queues it with ``ngc-pilot outbox retry KEY --reason ...``; it then goes
+  out with the same Message-ID (derived from the key), so a receiver that did
+  get the first copy can tell.
+
+So a message reaches the SMTP server at most once unless a person decides
+otherwise.  A connection dropped while a message is being sent is retried:
+the server had not said ``250``, so it has not taken the message (the rare
+"reply lost after acceptance" case, RFC 1047, is the one exception, as for
+every SMTP client).
 
 What it deliberately does not do: render (rows arrive rendered), decide who
 is told what, or hold a message in memory across runs.
@@ -33,6 +43,7 @@ is told what, or hold a message in memory across runs.
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 import time
@@ -42,6 +53,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from ngc_pilot import audit
@@ -50,7 +62,7 @@ from ngc_pilot.mail.message import build, domain_of, message_id_for
 from ngc_pilot.models import OutboxMessage
 from ngc_pilot.settings import MailSettings
 
-STATUSES = ("queued", "sending", "sent", "failed")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,7 +71,8 @@ class SendReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0  # failed for good in this run
-    resent_in_doubt: int = 0
+    in_doubt: int = 0  # found handed over by a dead sender, not re-sent
+    reclaimed: int = 0  # claimed by a dead sender, never handed over: sent now
     error: str | None = None  # the server could not be reached or refused us
     seconds: float = 0.0
     failures: list[dict[str, Any]] = field(default_factory=list)
@@ -70,7 +83,8 @@ class SendReport:
             "sent": self.sent,
             "retrying": self.retrying,
             "failed": self.failed,
-            "resent_in_doubt": self.resent_in_doubt,
+            "in_doubt": self.in_doubt,
+            "reclaimed": self.reclaimed,
             "error": self.error,
             "seconds": round(self.seconds, 3),
             "failures": self.failures,
@@ -91,7 +105,8 @@ class _Claimed:
     message_id: str
     attempts: int
     claimed_at: datetime
-    in_doubt: bool
+    reclaimed: bool
+    handed: bool = False  # marked ``sending`` by this sender
 
 
 class _ServerError(Exception):
@@ -115,10 +130,42 @@ def _due(now: datetime, mail: MailSettings, retry_until: datetime | None = None)
             ),
         ),
         and_(
-            col(OutboxMessage.status) == "sending",
+            col(OutboxMessage.status) == "claimed",
             col(OutboxMessage.claimed_at) <= doubt_before,
         ),
     )
+
+
+def settle_in_doubt(engine: Engine, mail: MailSettings, now: datetime) -> list[str]:
+    """Mark ``in_doubt`` (and audit) every message a dead sender handed over
+    without recording the reply; returns their keys."""
+    doubt_before = now - timedelta(seconds=mail.in_doubt_seconds)
+    why = (
+        "in doubt: handed to the SMTP server by a sender that stopped before recording "
+        "the reply; not re-sent (it may have arrived): check the mail server's log, then "
+        "`ngc-pilot outbox retry KEY --reason ...` if it is missing"
+    )
+    with Session(engine) as session, session.begin():
+        rows = session.execute(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.status) == "sending",
+                col(OutboxMessage.claimed_at) <= doubt_before,
+            )
+            .values(status="in_doubt", last_error=why)
+            .returning(OutboxMessage.key, OutboxMessage.message_id, OutboxMessage.attempts)
+            .execution_options(synchronize_session=False)
+        ).all()
+        for key, message_id, attempts in rows:
+            audit.record(
+                session,
+                actor="mail",
+                action="mail.in_doubt",
+                subject=key,
+                reason=why,
+                details={"message_id": message_id, "attempts": attempts},
+            )
+    return [key for key, _, _ in rows]
 
 
 def claim(
@@ -145,7 +192,7 @@ def claim(
         candidates = session.execute(query).all()
         # One guarded UPDATE for the batch: a row another sender took meanwhile
         # (SQLite has no SKIP LOCKED) no longer matches ``_due`` and is not returned.
-        was_sending = {row_id: status == "sending" for row_id, status, _, _ in candidates}
+        was_claimed = {row_id: status == "claimed" for row_id, status, _, _ in candidates}
         won: dict[int, bool] = {}
         if candidates:
             message_ids = {
@@ -156,7 +203,7 @@ def claim(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id).in_(list(message_ids)), _due(now, mail, retry_until))
                 .values(
-                    status="sending",
+                    status="claimed",
                     claimed_at=now,
                     attempts=OutboxMessage.attempts + 1,
                     message_id=case(message_ids, value=OutboxMessage.id),
@@ -164,7 +211,7 @@ def claim(
                 .returning(OutboxMessage.id)
                 .execution_options(synchronize_session=False)
             ).scalars()
-            won = {row_id: was_sending[row_id] for row_id in returned}
+            won = {row_id: was_claimed[row_id] for row_id in returned}
         if not won:
             return []
         rows = session.execute(
@@ -191,20 +238,20 @@ def claim(
             for m in rows
         ]
         for c in claimed:
-            if c.in_doubt:
+            if c.reclaimed:
                 audit.record(
                     session,
                     actor="mail",
-                    action="mail.resent_in_doubt",
+                    action="mail.reclaimed",
                     subject=c.key,
-                    reason="claimed by a sender that never confirmed it; sent again with the same Message-ID",
+                    reason="claimed by a sender that stopped before handing it to the server",
                     details={"message_id": c.message_id, "attempt": c.attempts},
                 )
         return claimed
 
 
 def _finish(
-    engine: Engine,
+    session: Session,
     c: _Claimed,
     *,
     actor: str,
@@ -212,26 +259,30 @@ def _finish(
     now: datetime,
     error: str | None = None,
     retry_at: datetime | None = None,
+    then_hand: _Claimed | None = None,
 ) -> bool:
-    """Record the outcome of one claimed message, if our claim still holds."""
+    """Record the outcome of one claimed message, if our claim still holds
+    (and, in the same transaction, mark ``then_hand`` as being handed over)."""
     values: dict[str, Any] = {"status": status, "last_error": error}
     if status == "sent":
         values["sent_at"] = now
     if status == "queued":
         values["next_attempt_at"] = retry_at
-    with Session(engine) as session, session.begin():
+    with session.begin():
         result = session.execute(
             update(OutboxMessage)
             .where(
                 col(OutboxMessage.id) == c.id,
-                col(OutboxMessage.status) == "sending",
+                col(OutboxMessage.status).in_(("claimed", "sending")),
                 col(OutboxMessage.claimed_at) == c.claimed_at,
             )
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+        if then_hand is not None:
+            _mark_sending(session, then_hand)
         if result.rowcount != 1:
-            return False  # another sender took it over after the in-doubt timeout
+            return False  # no longer ours (another sender took it after the timeout)
         if status != "queued":
             audit.record(
                 session,
@@ -248,6 +299,21 @@ def _finish(
                 },
             )
     return True
+
+
+def _mark_sending(session: Session, c: _Claimed) -> bool:
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == c.id,
+            col(OutboxMessage.status) == "claimed",
+            col(OutboxMessage.claimed_at) == c.claimed_at,
+        )
+        .values(status="sending")
+        .execution_options(synchronize_session=False)
+    )
+    c.handed = result.rowcount == 1
+    return c.handed
 
 
 def _describe(exc: BaseException) -> tuple[bool, str]:
@@ -302,24 +368,47 @@ def send_due(
     started = time.perf_counter()
     report = SendReport()
     smtp: smtplib.SMTP | None = None
+    session = Session(engine)  # one connection for the confirmations of this run
+    pending: _Claimed | None = None  # accepted by the server, not yet recorded
+
+    def confirm(then_hand: _Claimed | None = None) -> None:
+        """Record ``pending`` as sent and mark ``then_hand`` as handed over, in one commit."""
+        nonlocal pending
+        if pending is not None:
+            done = pending
+            pending = None
+            if _finish(session, done, actor=actor, status="sent", now=clock(), then_hand=then_hand):
+                report.sent += 1
+        elif then_hand is not None:
+            with session.begin():
+                _mark_sending(session, then_hand)
+
     retry_until = clock() - timedelta(microseconds=1)
     try:
+        for key in settle_in_doubt(engine, mail, clock()):
+            report.in_doubt += 1
+            report.failures.append({"key": key, "attempts": None, "error": "in doubt"})
         while limit is None or report.claimed < limit:
-            now = clock()
-            batch = claim(engine, mail, now, retry_until)
+            batch = claim(engine, mail, clock(), retry_until)
             if not batch:
                 break
             report.claimed += len(batch)
-            report.resent_in_doubt += sum(c.in_doubt for c in batch)
+            report.reclaimed += sum(c.reclaimed for c in batch)
             for index, c in enumerate(batch):
-                try:
-                    if smtp is None:
+                if smtp is None:
+                    try:
                         smtp = connector(mail)
-                except _ServerError as exc:
-                    report.error = str(exc)
-                    for rest in batch[index:]:
-                        _failed_attempt(engine, mail, rest, str(exc), False, actor, clock(), report)
-                    return report
+                    except _ServerError as exc:
+                        confirm()
+                        report.error = str(exc)
+                        for rest in batch[index:]:
+                            _failed_attempt(
+                                session, mail, rest, str(exc), False, actor, clock(), report
+                            )
+                        return report
+                confirm(then_hand=c)
+                if not c.handed:
+                    continue  # no longer ours
                 try:
                     smtp.send_message(
                         build(
@@ -337,14 +426,19 @@ def send_due(
                     )
                 except (OSError, smtplib.SMTPException) as exc:
                     final, why = _describe(exc)
-                    _failed_attempt(engine, mail, c, why, final, actor, clock(), report)
+                    _failed_attempt(session, mail, c, why, final, actor, clock(), report)
                     if isinstance(exc, (OSError, smtplib.SMTPServerDisconnected)):
                         _close(smtp)
                         smtp = None
                     continue
-                if _finish(engine, c, actor=actor, status="sent", now=clock()):
-                    report.sent += 1
+                pending = c
+            confirm()
     finally:
+        try:
+            confirm()  # a message the server accepted is recorded, whatever failed after
+        except SQLAlchemyError:
+            log.warning("mail: could not record a sent message; it will be in doubt")
+        session.close()
         if smtp is not None:
             _close(smtp)
         report.seconds = time.perf_counter() - started
@@ -352,7 +446,7 @@ def send_due(
 
 
 def _failed_attempt(
-    engine: Engine,
+    session: Session,
     mail: MailSettings,
     c: _Claimed,
     why: str,
@@ -362,12 +456,12 @@ def _failed_attempt(
     report: SendReport,
 ) -> None:
     if final or c.attempts >= mail.max_attempts:
-        if _finish(engine, c, actor=actor, status="failed", now=now, error=why):
+        if _finish(session, c, actor=actor, status="failed", now=now, error=why):
             report.failed += 1
             report.failures.append({"key": c.key, "attempts": c.attempts, "error": why})
         return
     retry_at = now + timedelta(seconds=backoff(mail, c.attempts))
-    if _finish(engine, c, actor=actor, status="queued", now=now, error=why, retry_at=retry_at):
+    if _finish(session, c, actor=actor, status="queued", now=now, error=why, retry_at=retry_at):
         report.retrying += 1
 
 

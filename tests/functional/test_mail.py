@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import smtplib
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -24,6 +25,7 @@ from ngc_pilot import mail
 from ngc_pilot.cli.main import run
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError, TransientError
+from ngc_pilot.mail.message import build
 from ngc_pilot.mail.sending import claim
 from ngc_pilot.metrics import registry_for
 from ngc_pilot.migrate import upgrade
@@ -253,17 +255,19 @@ def test_claims_of_two_senders_never_overlap(engine):
     assert not {c.id for c in first} & {c.id for c in second}
 
 
-def test_a_message_a_dead_sender_claimed_is_sent_again_only_after_the_timeout(engine, smtp):
-    """The in-doubt rule: re-sent after ``in_doubt_seconds``, with the same Message-ID."""
+def test_the_in_doubt_rule_after_a_sender_died(engine, smtp, capsys):
+    """After ``in_doubt_seconds``: a claimed message never handed over is sent;
+    one handed over without a recorded reply is not re-sent but marked in doubt,
+    until a person re-queues it (same Message-ID)."""
     queue(engine, "ready:P-1")
     queue(engine, "ready:P-2", pilot_id="P-2")
     settings = settings_for(smtp, in_doubt_seconds=900)
-    [handed, never] = claim(engine, settings, T0)  # then the sender is killed ...
-    # ... after handing the first message to the server, before confirming it.
-    import smtplib
-
-    from ngc_pilot.mail.message import build
-
+    [handed, never] = claim(engine, settings, T0)
+    # The dead sender had marked the first as being handed over and sent it ...
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE outbox_message SET status = 'sending' WHERE id = :id"), {"id": handed.id}
+        )
     with smtplib.SMTP(smtp.host, smtp.port) as conn:
         conn.send_message(
             build(
@@ -277,20 +281,32 @@ def test_a_message_a_dead_sender_claimed_is_sent_again_only_after_the_timeout(en
                 kind=handed.kind,
             )
         )
+    # ... and was killed before recording the server's reply.
     soon = mail.send_due(engine, settings, actor="t", clock=clock(T0 + timedelta(seconds=600)))
-    assert soon.claimed == 0
+    assert (soon.claimed, soon.in_doubt) == (0, 0)
     late = mail.send_due(engine, settings, actor="t", clock=clock(T0 + timedelta(seconds=901)))
-    assert late.sent == 2 and late.resent_in_doubt == 2
+    assert (late.sent, late.reclaimed, late.in_doubt) == (1, 1, 1)
     ids = [r.message["Message-ID"] for r in smtp.received]
-    assert sorted(ids) == sorted([handed.message_id, handed.message_id, never.message_id])
+    assert sorted(ids) == sorted([handed.message_id, never.message_id])  # none twice
     stored = rows(engine)
-    assert {m.status for m in stored.values()} == {"sent"}
-    assert stored["ready:P-1"].attempts == 2
+    assert stored["ready:P-1"].status == "in_doubt" and "in doubt" in stored["ready:P-1"].last_error
+    assert stored["ready:P-2"].status == "sent" and stored["ready:P-2"].attempts == 2
+    registry = registry_for(engine, load_tenant_policy())
+    assert registry.get_sample_value("ngc_pilot_outbox_messages", {"status": "in_doubt"}) == 1.0
     with session_scope(engine) as session:
-        events = session.exec(
-            select(AuditEvent).where(AuditEvent.action == "mail.resent_in_doubt")
-        ).all()
-    assert len(events) == 2
+        actions = [e.action for e in session.exec(select(AuditEvent)).all()]
+    assert actions.count("mail.in_doubt") == 1 and actions.count("mail.reclaimed") == 1
+
+    url = engine.url.render_as_string(hide_password=False)
+    assert run(["--db", url, "outbox", "retry", "ready:P-2", "--reason", "x"]) == 2
+    assert "sent" in capsys.readouterr().err  # only failed or in-doubt ones
+    assert run(["--db", url, "outbox", "retry", "ready:P-1", "--reason", "not in the log"]) == 0
+    again = mail.send_due(engine, settings, actor="t", clock=clock(T0 + timedelta(seconds=902)))
+    assert again.sent == 1
+    assert [r.message["Message-ID"] for r in smtp.received].count(handed.message_id) == 2
+    with session_scope(engine) as session:
+        [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "mail.requeued"))
+    assert event.reason == "not in the log" and event.details["from"] == "in_doubt"
 
 
 def test_the_smtp_password_is_used_but_never_shown_stored_or_logged(

@@ -38,14 +38,19 @@ the server had not said ``250``, so it has not taken the message (the rare
 every SMTP client).
 
 What it deliberately does not do: render (rows arrive rendered), decide who
-is told what, or hold a message in memory across runs.
+is told what, or hold a message in memory across runs.  The connection and
+the reading of SMTP failures are :mod:`ngc_pilot.mail.smtp`.
+
+Why it is one module of over 400 lines: the claim, the hand-over mark, the
+confirmation and the in-doubt sweep are one protocol whose guards (``status``
+and ``claimed_at``) must agree with each other; split, one could change
+without the others.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +64,7 @@ from sqlmodel import Session, col
 from ngc_pilot import audit
 from ngc_pilot.db import utcnow
 from ngc_pilot.mail.message import build, domain_of, message_id_for
+from ngc_pilot.mail.smtp import ServerError, close, connect, describe_failure
 from ngc_pilot.models import OutboxMessage
 from ngc_pilot.settings import MailSettings
 
@@ -107,10 +113,6 @@ class _Claimed:
     claimed_at: datetime
     reclaimed: bool
     handed: bool = False  # marked ``sending`` by this sender
-
-
-class _ServerError(Exception):
-    """Connecting, STARTTLS or logging in failed: no message was handed over."""
 
 
 def backoff(mail: MailSettings, attempts: int) -> float:
@@ -316,45 +318,6 @@ def _mark_sending(session: Session, c: _Claimed) -> bool:
     return c.handed
 
 
-def _describe(exc: BaseException) -> tuple[bool, str]:
-    """(final?, why) for a failure to send one message, in the server's words."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        code, text = next(iter(exc.recipients.values()), (0, b""))
-        return 500 <= code < 600, f"{code} {_text(text)}"[:500]
-    if isinstance(exc, smtplib.SMTPResponseException):
-        code = exc.smtp_code
-        return 500 <= code < 600, f"{code} {_text(exc.smtp_error)}"[:500]
-    return False, f"{type(exc).__name__}: {exc}"[:500]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def connect(mail: MailSettings) -> smtplib.SMTP:
-    """An SMTP connection, upgraded and logged in as the settings say."""
-    try:
-        smtp = smtplib.SMTP(mail.smtp_host, mail.smtp_port, timeout=mail.timeout_seconds)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise _ServerError(
-            f"cannot reach the SMTP server {mail.smtp_host}:{mail.smtp_port} ({type(exc).__name__}: {exc})"
-        ) from None
-    try:
-        if mail.starttls:
-            smtp.starttls(context=ssl.create_default_context())
-        if mail.username:
-            smtp.login(mail.username, mail.password.get_secret_value())
-    except (OSError, smtplib.SMTPException) as exc:
-        smtp.close()
-        final, why = _describe(exc)
-        step = "logging in as " + mail.username if mail.username else "STARTTLS"
-        # ``why`` is the server's reply or the exception's type: never the password.
-        raise _ServerError(
-            f"SMTP server {mail.smtp_host}:{mail.smtp_port}: {step} failed ({why})"
-        ) from None
-    return smtp
-
-
 def send_due(
     engine: Engine,
     mail: MailSettings,
@@ -398,7 +361,7 @@ def send_due(
                 if smtp is None:
                     try:
                         smtp = connector(mail)
-                    except _ServerError as exc:
+                    except ServerError as exc:
                         confirm()
                         report.error = str(exc)
                         for rest in batch[index:]:
@@ -425,10 +388,10 @@ def send_due(
                         to_addrs=[c.recipient],
                     )
                 except (OSError, smtplib.SMTPException) as exc:
-                    final, why = _describe(exc)
+                    final, why = describe_failure(exc)
                     _failed_attempt(session, mail, c, why, final, actor, clock(), report)
                     if isinstance(exc, (OSError, smtplib.SMTPServerDisconnected)):
-                        _close(smtp)
+                        close(smtp)
                         smtp = None
                     continue
                 pending = c
@@ -440,7 +403,7 @@ def send_due(
             log.warning("mail: could not record a sent message; it will be in doubt")
         session.close()
         if smtp is not None:
-            _close(smtp)
+            close(smtp)
         report.seconds = time.perf_counter() - started
     return report
 
@@ -463,10 +426,3 @@ def _failed_attempt(
     retry_at = now + timedelta(seconds=backoff(mail, c.attempts))
     if _finish(session, c, actor=actor, status="queued", now=now, error=why, retry_at=retry_at):
         report.retrying += 1
-
-
-def _close(smtp: smtplib.SMTP) -> None:
-    try:
-        smtp.quit()
-    except (OSError, smtplib.SMTPException):
-        smtp.close()

@@ -103,7 +103,9 @@ def send(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 @outbox_app.command("retry")
 def retry(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(help="The message's key (see `ngc-pilot outbox`).")],
+    key: Annotated[
+        str, typer.Argument(metavar="KEY", help="The message's key (see `ngc-pilot outbox`).")
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why it is sent again; audited.")],
 ) -> None:
     """Queue a failed or in-doubt message again (same Message-ID, fresh attempts)."""

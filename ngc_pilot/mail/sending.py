@@ -275,7 +275,12 @@ def _finish(
             update(OutboxMessage)
             .where(
                 col(OutboxMessage.id) == c.id,
-                col(OutboxMessage.status).in_(("claimed", "sending")),
+                # The server's 250 in hand beats an in-doubt mark made meanwhile.
+                col(OutboxMessage.status).in_(
+                    ("claimed", "sending", "in_doubt")
+                    if status == "sent"
+                    else ("claimed", "sending")
+                ),
                 col(OutboxMessage.claimed_at) == c.claimed_at,
             )
             .values(**values)

@@ -153,10 +153,11 @@ def default_jobs(service: ServiceSettings) -> list[JobDef]:
             trigger=every(service.mail_minutes),
             schedule=f"every {service.mail_minutes} min",
             description="Send the outbox through SMTP, each message at most once, with retries.",
-            # The next run comes soon and picks up whatever is due: retry briefly.
-            retries=1,
-            backoff_seconds=15.0,
-            backoff_max_seconds=30.0,
+            # No job-level retry: each message has its own backoff, and the next run
+            # comes within minutes.  A run in which messages failed for good is
+            # recorded failed (their keys in its summary); /metrics and the
+            # NgcPilotMailNotDelivered alert keep them visible until someone acts.
+            retries=0,
         ),
         JobDef(
             id="statement",

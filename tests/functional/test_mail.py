@@ -231,6 +231,15 @@ def test_final_failures_show_in_outbox_json_the_job_and_metrics(engine, smtp, ca
     assert "--status" in capsys.readouterr().err
 
 
+def test_the_mail_job_reports_final_failures_so_the_run_counts_as_failed(engine, smtp):
+    queue(engine, "ready:P-1")
+    smtp.refuse_next("550 5.1.1 no such mailbox")
+    settings = build_settings(environ={"NGC_PILOT_MAIL__SMTP_PORT": str(smtp.port)})
+    summary = mail.send_job(engine, settings)
+    assert summary["failed"] == 1 and summary["failures"][0]["key"] == "ready:P-1"
+    assert summary["outbox"]["failed"] == 1
+
+
 def test_an_unreachable_server_fails_the_job_and_keeps_the_messages(engine):
     queue(engine, "ready:P-1")
     settings = build_settings(

@@ -37,8 +37,8 @@ tenants" guarantee holds only if every family reads from the same
 :class:`Reading`.  Split, a new family could quietly add a query per tenant.
 The small WSGI endpoint at the end serves exactly this collector.  The
 utilisation and evaluation-area families are built in
-:mod:`ngc_pilot.metrics_utilisation` from rows read here, in the same
-transaction.
+:mod:`ngc_pilot.metrics_utilisation`, the change-request and outbox families in
+:mod:`ngc_pilot.metrics_workflow`, from rows read here in the same transaction.
 """
 
 from __future__ import annotations
@@ -69,6 +69,12 @@ from ngc_pilot.metrics_utilisation import (
     latest_usage_query,
     utilisation_family,
 )
+from ngc_pilot.metrics_workflow import (
+    outbox_families,
+    outbox_query,
+    request_families,
+    requests_query,
+)
 from ngc_pilot.models import (
     CapacitySnapshot,
     Invoice,
@@ -79,8 +85,6 @@ from ngc_pilot.models import (
     UsageRecord,
     UsageTotal,
 )
-from ngc_pilot.request_models import KINDS as REQUEST_KINDS
-from ngc_pilot.request_models import ChangeRequest
 from policies.tenancy import TenantPolicy
 
 log = logging.getLogger(__name__)
@@ -159,6 +163,7 @@ class Reading:
     areas: list[Any] = field(default_factory=list)  # kind (evaluation|support), area, count
     requests: list[Any] = field(default_factory=list)  # kind, pending, oldest filed_at
     read_at: datetime = field(default_factory=lambda: datetime.now(UTC))  # ages are as of it
+    outbox: list[Any] = field(default_factory=list)  # status, count
     seconds: float = 0.0
 
 
@@ -255,17 +260,8 @@ def _step_failures_query() -> Any:
     )
 
 
-def _requests_query() -> Any:
-    """Pending change requests per kind and when the oldest was filed: one aggregate."""
-    return (
-        select(ChangeRequest.kind, func.count(), func.min(ChangeRequest.filed_at))
-        .where(ChangeRequest.status == "pending")
-        .group_by(ChangeRequest.kind)
-    )
-
-
 def read(engine: Engine) -> Reading:
-    """One scrape's data: ten queries on one connection, in one transaction."""
+    """One scrape's data: eleven queries on one connection, in one transaction."""
     started = time.perf_counter()
     with engine.connect() as conn, conn.begin():
         reading = Reading(
@@ -278,7 +274,8 @@ def read(engine: Engine) -> Reading:
             step_failures=conn.execute(_step_failures_query()).all(),
             latest_usage=conn.execute(latest_usage_query()).all(),
             areas=conn.execute(areas_query()).all(),
-            requests=conn.execute(_requests_query()).all(),
+            requests=conn.execute(requests_query()).all(),
+            outbox=conn.execute(outbox_query()).all(),
         )
     reading.seconds = time.perf_counter() - started
     return reading
@@ -468,29 +465,6 @@ def provisioning_families(reading: Reading) -> Iterator[Metric]:
     yield failures
 
 
-def request_families(reading: Reading) -> Iterator[Metric]:
-    pending = gauge(
-        "ngc_pilot_change_requests_pending",
-        "Change requests waiting for a decision, per kind.",
-        labels=["kind"],
-    )
-    oldest = gauge(
-        "ngc_pilot_change_request_oldest_pending_age_seconds",
-        "How long the oldest pending change request has waited (no sample: none pending).",
-    )
-    counts = {kind: 0 for kind in REQUEST_KINDS}
-    filed = []
-    for kind, count, first in reading.requests:
-        counts[kind] = int(count)
-        filed.append(first)
-    for kind, count in counts.items():
-        pending.add_metric([kind], float(count))
-    if filed:
-        oldest.add_metric([], max(0.0, (reading.read_at - min(filed)).total_seconds()))
-    yield pending
-    yield oldest
-
-
 class PilotCollector:
     """A prometheus_client collector over the application database (see module doc)."""
 
@@ -533,7 +507,8 @@ class PilotCollector:
         yield from provisioning_families(reading)
         yield utilisation_family(reading.tenants, reading.latest_usage, self.tenant_policy)
         yield from area_families(reading.areas)
-        yield from request_families(reading)
+        yield from request_families(reading.requests, reading.read_at)
+        yield from outbox_families(reading.outbox)
 
 
 def registry_for(engine: Engine, tenant_policy: TenantPolicy) -> CollectorRegistry:

@@ -15,7 +15,8 @@
 * ``Invoice`` and ``InvoiceLine`` — shadow invoices, one revision per change.
 * ``CapacitySnapshot`` — Placement's totals per resource class at one moment.
 * ``JobRun`` — every run of a scheduled job, for ``jobs`` and ``/metrics``.
-* ``OutboxMessage`` — notices to send (expiry), recorded once each.
+* ``OutboxMessage`` — notices to send by e-mail, recorded once each, with
+  their delivery state.
 """
 
 from __future__ import annotations
@@ -338,17 +339,36 @@ class JobRun(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """A notice to a pilot (expiry), recorded once per key; sending is separate."""
+    """A notice to send, recorded once per key (the idempotency key); sending is separate.
+
+    Whoever records a notice writes ``subject`` and ``body`` already rendered
+    (:func:`ngc_pilot.mail.queue` renders the shipped templates); the sender
+    (:mod:`ngc_pilot.mail.sending`) moves ``status`` from ``queued`` to
+    ``sending`` (claimed, ``claimed_at``) to ``sent`` or back to ``queued``
+    (retry at ``next_attempt_at``) or to ``failed``.  ``pilot_id`` is empty
+    for mail about no pilot (the steering group's).  ``attachments`` holds the
+    files themselves (name, content type, base64), so what is sent is what was
+    queued even if the file has since changed or gone.
+    """
 
     __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_status_next", "status", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)  # e.g. expiry-14d:RH-2021-07
-    pilot_id: str = Field(foreign_key="pilot.id", max_length=64, index=True)
+    pilot_id: str | None = Field(default=None, foreign_key="pilot.id", max_length=64, index=True)
     kind: str = Field(max_length=64)
     recipient: str = Field(max_length=254)
     subject: str = Field(max_length=300)
     body: str = Field(max_length=10000)
+    language: str = Field(default="da", max_length=8)
+    attachments: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    status: str = Field(default="queued", max_length=16)  # queued | sending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    last_error: str | None = Field(default=None, max_length=500)
+    message_id: str | None = Field(default=None, max_length=300)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

@@ -24,7 +24,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_VAR_DIR = Path("var")
@@ -126,6 +126,9 @@ class ServiceSettings(BaseModel):
         pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
         description="UTC time (HH:MM) of the daily jobs: expiry and the data-access switch.",
     )
+    mail_minutes: int = Field(
+        default=1, ge=1, description="How often the mail job sends the outbox."
+    )
     lock_file: Path | None = Field(
         default=None,
         description="Job lock on SQLite; empty means <var_dir>/serve.lock. PostgreSQL uses advisory locks.",
@@ -150,6 +153,54 @@ class ReportSettings(BaseModel):
     language: Literal["da", "en"] = Field(
         default="da",
         description="Language of the scheduled report: da (the steering group works in Danish) or en.",
+    )
+
+
+class MailSettings(BaseModel):
+    smtp_host: str = Field(
+        default="127.0.0.1",
+        description="SMTP server the outbox is sent through (loopback: a local MTA relays).",
+    )
+    smtp_port: int = Field(
+        default=25, ge=1, le=65535, description="Its port (25, or 587 for submission)."
+    )
+    starttls: bool = Field(
+        default=False,
+        description="Upgrade the connection with STARTTLS before logging in (needed off loopback).",
+    )
+    username: str = Field(default="", description="SMTP login; empty means no login.")
+    password: SecretStr = Field(
+        default=SecretStr(""),
+        description="SMTP password; a secret: never logged, printed or stored (env NGC_PILOT_MAIL__PASSWORD).",
+    )
+    sender: str = Field(
+        default="ngc-pilot@localhost",
+        description="From address; its domain also names the Message-IDs.",
+    )
+    timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long one SMTP exchange may take before it is a failure.",
+    )
+    batch: int = Field(
+        default=50, ge=1, le=1000, description="Messages claimed at once by one sender."
+    )
+    max_attempts: int = Field(
+        default=6, ge=1, le=50, description="Attempts before a message is failed for good."
+    )
+    backoff_seconds: float = Field(
+        default=60.0, ge=0, description="Wait before the first retry; doubles per attempt."
+    )
+    backoff_max_seconds: float = Field(
+        default=3600.0, ge=0, description="Longest wait between two attempts."
+    )
+    in_doubt_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description=(
+            "A message claimed this long ago and never confirmed (its sender died) is sent again, "
+            "with the same Message-ID; longer than any SMTP exchange can take."
+        ),
     )
 
 
@@ -179,6 +230,7 @@ class Settings(BaseSettings):
     metering: MeteringSettings = MeteringSettings()
     service: ServiceSettings = ServiceSettings()
     report: ReportSettings = ReportSettings()
+    mail: MailSettings = MailSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ngc_pilot import audit
+from ngc_pilot import audit, mail
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.models import Application, Pilot, ProvisionStep, Tenant
 from ngc_pilot.provisioner_config import Provisioner
@@ -129,6 +129,8 @@ def run_tenant(prov: Provisioner, pilot_id: str, progress: Progress | None) -> T
     if report.ok:
         settled = "suspended" if desired.suspended else "active"
         set_state(prov, pilot_id, settled, project_id=observed.project_id)
+        if settled == "active":
+            queue_ready_notice(prov, pilot_id)
         outcome.state = settled
     else:
         set_state(prov, pilot_id, "failed", error=report.error)
@@ -136,6 +138,30 @@ def run_tenant(prov: Provisioner, pilot_id: str, progress: Progress | None) -> T
     outcome.environment = str(prov.environments_dir / pilot_id)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def queue_ready_notice(prov: Provisioner, pilot_id: str) -> None:
+    """Tell the PI the tenant is ready: once per pilot (key ``tenant-ready:<pilot>``),
+    however often the tenant is provisioned or repaired back to active."""
+    with session_scope(prov.engine) as session:
+        tenant = session.get(Tenant, pilot_id)
+        pilot = session.get(Pilot, pilot_id)
+        app = session.get(Application, pilot.application_id)
+        mail.queue(
+            session,
+            key=f"tenant-ready:{pilot_id}",
+            kind="tenant_ready",
+            recipient=app.pi_email,
+            pilot_id=pilot_id,
+            context={
+                "pi_name": app.pi_name,
+                "pilot": pilot_id,
+                "title": app.name,
+                "project": tenant.project_name,
+                "last_day": pilot.planned_end.isoformat(),
+                "support_contact": prov.tenant_policy.tenancy.support_contact,
+            },
+        )
 
 
 def apply_delta(

@@ -82,10 +82,12 @@ def daily(at: str) -> CronTrigger:
     return CronTrigger(hour=int(hour), minute=int(minute), timezone=UTC)
 
 
-def monthly(at: str) -> CronTrigger:
-    """The first day of every month at ``HH:MM`` UTC plus one hour (after that day's rating)."""
+def monthly(day: int, at: str, *, hours_after: int = 0) -> CronTrigger:
+    """On ``day`` of every month at ``HH:MM`` UTC, plus ``hours_after`` hours."""
     hour, minute = at.split(":")
-    return CronTrigger(day=1, hour=(int(hour) + 1) % 24, minute=int(minute), timezone=UTC)
+    return CronTrigger(
+        day=day, hour=(int(hour) + hours_after) % 24, minute=int(minute), timezone=UTC
+    )
 
 
 def default_jobs(service: ServiceSettings) -> list[JobDef]:
@@ -150,9 +152,30 @@ def default_jobs(service: ServiceSettings) -> list[JobDef]:
             id="report",
             target="ngc_pilot.reports:monthly_report",
             uses=("engine", "settings"),
-            trigger=monthly(service.daily_at),
+            trigger=monthly(1, service.daily_at, hours_after=1),
             schedule=f"monthly, day 1 {service.daily_at} UTC (after rate)",
             description="The steering group's report of last month (PDF) under report.dir.",
+        ),
+        JobDef(
+            id="mail",
+            target="ngc_pilot.mail:send_job",
+            uses=("engine", "settings"),
+            trigger=every(service.mail_minutes),
+            schedule=f"every {service.mail_minutes} min",
+            description="Send the outbox through SMTP, each message at most once, with retries.",
+            # No job-level retry: each message has its own backoff, and the next run
+            # comes within minutes.  A run in which messages failed for good is
+            # recorded failed (their keys in its summary); /metrics and the
+            # NgcPilotMailNotDelivered alert keep them visible until someone acts.
+            retries=0,
+        ),
+        JobDef(
+            id="statement",
+            target="ngc_pilot.mail:statement_due",
+            uses=("engine", "settings"),
+            trigger=monthly(3, service.daily_at),
+            schedule=f"monthly, 3rd {service.daily_at} UTC",
+            description="Queue last month's usage statement to each tenant's PI (after rate).",
         ),
     ]
 

@@ -1,4 +1,4 @@
-"""``ngc-pilot tenants reconcile | expire | data-access | data-access-date`` and ``ngc-pilot outbox``.
+"""``ngc-pilot tenants reconcile | expire | data-access | data-access-date`` (the outbox: :mod:`.mail_cmd`).
 
 The same functions the service's jobs call (``ngc_pilot.lifecycle``), run by
 hand.  ``--today`` runs the date rules for another day; everything that
@@ -220,28 +220,3 @@ def data_access_date(
         return
     whose = "its own" if result["to"] else "the policy's"
     obj.out.print(f"{result['pilot']}: data access from {result['date']} ({whose} date)")
-
-
-def outbox(
-    ctx: typer.Context,
-    pilot: Annotated[str | None, typer.Option("--pilot", help="Only this pilot's notices.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """The notices recorded for the pilots (expiry), oldest first."""
-    obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        rows = lifecycle.outbox(session, pilot)
-    if as_json:
-        emit_json(rows)
-        return
-    table = Table("created (UTC)", "pilot", "kind", "recipient", "subject", "sent")
-    for r in rows:
-        table.add_row(
-            r["created_at"][:19],
-            r["pilot"],
-            r["kind"],
-            r["recipient"],
-            r["subject"],
-            (r["sent_at"] or "")[:19],
-        )
-    obj.out.print(table)

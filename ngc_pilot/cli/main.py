@@ -28,6 +28,7 @@ from ngc_pilot.cli import (
     intake_cmd,
     invoice_cmd,
     lifecycle_cmd,
+    mail_cmd,
     members_cmd,
     meter_cmd,
     milestones_cmd,
@@ -73,7 +74,8 @@ tenants_cmd.tenants_app.command("reconcile")(lifecycle_cmd.reconcile)
 tenants_cmd.tenants_app.command("expire")(lifecycle_cmd.expire)
 tenants_cmd.tenants_app.command("data-access")(lifecycle_cmd.data_access)
 tenants_cmd.tenants_app.command("data-access-date")(lifecycle_cmd.data_access_date)
-app.command("outbox")(lifecycle_cmd.outbox)
+app.add_typer(mail_cmd.outbox_app, name="outbox")
+app.command("statement")(mail_cmd.statement)
 app.command("serve")(serve_cmd.serve)
 app.add_typer(serve_cmd.jobs_app, name="jobs")
 app.add_typer(evaluation_cmd.app, name="evaluation")

@@ -6,7 +6,8 @@ zero), and after the grace period the final invoice and then the teardown (no
 teardown without the final invoice: the usage it prices is gone after).  Each
 step may run again at any time; what is done is not done twice.  A suspension
 applies only the changes it adds to the plan; other drift is left to
-reconcile.  It deliberately sends no mail (whatever delivers the outbox does)
+reconcile.  Notices (expiry, suspended, torn down) are queued through
+:func:`ngc_pilot.mail.queue`; it deliberately sends no mail (the ``mail`` job does)
 and prices nothing itself (:mod:`ngc_pilot.billing`).
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from ngc_pilot import audit
+from ngc_pilot import audit, mail
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.lifecycle.shared import LazyBackend, as_of, load, reason, tenants_in, when
 from ngc_pilot.models import Invoice, OutboxMessage, Tenant
@@ -120,8 +121,13 @@ def _notice(
             if session.exec(select(OutboxMessage.id).where(OutboxMessage.key == key)).first():
                 return None
             tenant, pilot, app = load(session, pilot_id)
-            subject, body = policy.notice.render(
-                {
+            mail.queue(
+                session,
+                key=key,
+                kind=f"expiry-{days}d",
+                recipient=app.pi_email,
+                pilot_id=pilot_id,
+                context={
                     "pilot": pilot_id,
                     "name": app.name,
                     "pi_name": app.pi_name,
@@ -132,17 +138,8 @@ def _notice(
                     "teardown_on": marks.teardown_on.isoformat(),
                     "grace_days": policy.grace_days,
                     "support_contact": prov.tenant_policy.tenancy.support_contact,
-                }
+                },
             )
-            message = OutboxMessage(
-                key=key,
-                pilot_id=pilot_id,
-                kind=f"expiry-{days}d",
-                recipient=app.pi_email,
-                subject=subject[:300],
-                body=body[:10000],
-            )
-            session.add(message)
             audit.record(
                 session,
                 actor=prov.actor,
@@ -186,6 +183,21 @@ def _suspend(
                 subject=pilot_id,
                 reason=reason(day, given, f"the pilot's last day was {last_day.isoformat()}"),
                 details={**marks.as_dict(), **when(day, given)},
+            )
+            mail.queue(
+                session,
+                key=f"suspended:{pilot_id}:{last_day.isoformat()}",
+                kind="suspended",
+                recipient=app.pi_email,
+                pilot_id=pilot_id,
+                context={
+                    "pi_name": app.pi_name,
+                    "pilot": pilot_id,
+                    "project": tenant.project_name,
+                    "last_day": last_day.isoformat(),
+                    "teardown_on": marks.teardown_on.isoformat(),
+                    "support_contact": prov.tenant_policy.tenancy.support_contact,
+                },
             )
         before = desired_for(tenant, pilot, app, prov, suspended=False)
         after = desired_for(tenant, pilot, app, prov, suspended=True)
@@ -255,6 +267,8 @@ def _finalise(
         ),
     )
     data = outcome.as_dict()
+    if data["clean"]:
+        _torn_down_notice(prov, pilot_id, last_day)
     steps.append(
         ExpiryStep(
             pilot_id,
@@ -265,6 +279,25 @@ def _finalise(
         )
     )
     return steps
+
+
+def _torn_down_notice(prov: Provisioner, pilot_id: str, last_day: date) -> None:
+    """Tell the PI the tenant is gone (once per pilot and end date)."""
+    with session_scope(prov.engine) as session:
+        tenant, pilot, app = load(session, pilot_id)
+        mail.queue(
+            session,
+            key=f"torn-down:{pilot_id}:{last_day.isoformat()}",
+            kind="torn_down",
+            recipient=app.pi_email,
+            pilot_id=pilot_id,
+            context={
+                "pi_name": app.pi_name,
+                "pilot": pilot_id,
+                "project": tenant.project_name if tenant else pilot_id,
+                "support_contact": prov.tenant_policy.tenancy.support_contact,
+            },
+        )
 
 
 def _final_invoices(

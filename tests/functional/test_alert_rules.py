@@ -106,8 +106,8 @@ def trigger_seconds(trigger) -> float:
     interval = getattr(trigger, "interval", None)
     if interval is not None:
         return interval.total_seconds()
-    if str(trigger.fields[2]) == "1":  # the monthly report: day 1, at most 31 days apart
-        return 31 * 86400.0
+    if str(getattr(trigger, "fields", [None, None, ""])[2]) != "*":
+        return 31 * 86400.0  # the monthly cron jobs: the longest month
     return 86400.0  # the daily cron jobs
 
 

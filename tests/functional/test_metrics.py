@@ -47,6 +47,7 @@ from ngc_pilot.models import (
     CapacitySnapshot,
     Invoice,
     JobRun,
+    OutboxMessage,
     ProvisionStep,
     Tenant,
     UsageRecord,
@@ -575,7 +576,19 @@ def test_a_scrape_costs_the_same_queries_for_6_or_36_tenants(engine, policy):
         session.add_all(usage(p, "vcpu_hours", 0, "1") for p in more)
         session.add_all(invoice(p, "2021-05", 1, "1.00", "0.00") for p in more)
         session.add_all(change_request(p, "extend", days_ago=1) for p in more)
-    assert scrape_count() == few == 10
+        session.add_all(
+            OutboxMessage(
+                key=f"k:{p}",
+                pilot_id=p,
+                kind="tenant_ready",
+                recipient="pi@example.org",
+                subject="s",
+                body="b",
+                status=status,
+            )
+            for p, status in zip(more, ["queued", "sent", "failed"] * 10, strict=True)
+        )
+    assert scrape_count() == few == 11
 
 
 def test_an_unreadable_database_gives_database_up_0_not_an_error(tmp_path, policy):

@@ -364,6 +364,8 @@ def test_the_registry_schedules_the_service_jobs_from_settings():
         "data_access",
         "rate",
         "report",
+        "mail",
+        "statement",
     ]
     assert registry["report"].target == "ngc_pilot.reports:monthly_report"
     assert str(registry["report"].trigger) == "cron[day='1', hour='4', minute='30']"

@@ -87,7 +87,7 @@ async def test_every_screen_shows_its_data_with_a_populated_database(populated):
         from scheduler.registry import default_jobs
 
         registry = default_jobs(build_settings(environ={}).service)  # the registry's jobs
-        assert jobs.query_one("#jobs-table", DataTable).row_count == len(registry) == 7
+        assert jobs.query_one("#jobs-table", DataTable).row_count == len(registry) == 9
         assert "`ngc-pilot serve` schedules" in text_of(jobs.query_one("#jobs-status", Static))
         capacity = seen["Capacity"]
         summary = text_of(capacity.query_one("#cap-summary", Static))

@@ -371,6 +371,8 @@ async def test_empty_database_says_what_is_missing_and_which_command_fills_it(se
             "data_access",
             "rate",
             "report",
+            "mail",
+            "statement",
         ]
         assert set(column(jobs, 2)) == {"never"}
         assert set(column(jobs, 5)) == {"not scheduled (serve)"}
@@ -411,6 +413,8 @@ async def test_jobs_screen_shows_each_job_its_runs_failures_and_retries(metered)
             "data_access",
             "rate",
             "report",
+            "mail",
+            "statement",
         ]
         meter = cells(table, "meter")
         assert meter[1] == "every 60 min" and meter[3] == "succeeded" and meter[4] == "4.2 s"

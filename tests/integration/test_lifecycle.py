@@ -201,7 +201,8 @@ def test_expiry_notice_once_then_suspension_then_final_invoice_and_teardown(tena
     first = pilot.json("tenants", "expire", "--today", day)
     assert [(s["action"], s["days"]) for s in first["steps"]] == [("notice", 14)]
     assert pilot.json("tenants", "expire", "--today", day)["steps"] == []
-    [notice] = pilot.json("outbox")
+    ready, notice = pilot.json("outbox")
+    assert ready["key"] == f"tenant-ready:{pid}"  # queued when provisioning finished
     assert notice["key"] == f"expiry-14d:{pid}:{last_day}"
     assert (
         notice["recipient"] == f"{pid.lower()}@example.org" and str(last_day) in notice["subject"]

@@ -11,7 +11,7 @@ from alembic import op
 from ngc_pilot.db import UTCDateTime
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

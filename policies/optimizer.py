@@ -5,7 +5,8 @@ and decides what its outcome means — certified optimal, stopped at the time
 limit with a gap, the greedy fallback, or infeasible with the reason.  The
 steps, each in its own module:
 
-1. drop candidates provably never needed (``dominance``);
+1. drop candidates provably never needed (``dominance``), then those the
+   LP relaxation's bound proves are in no optimal set (``bound_fixing``);
 2. build the compact model (``selection_model``) and solve it with
    ``mip_rel_gap = 0``, so "optimal" means proven optimal (``solver``);
 3. only if HiGHS finds no solution in time: greedy + 1-swap local search
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from policies.bound_fixing import fix_by_bound
 from policies.dominance import reduce_dominated
 from policies.greedy import greedy
 from policies.infeasibility import diagnose_infeasibility
@@ -75,7 +77,8 @@ def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> Se
     reduced = reduce_dominated(instance)
     considered = len(instance.candidates)
     by_id = {c.id: c for c in reduced}
-    a = candidate_arrays(reduced, instance)
+    kept, _ = fix_by_bound(reduced, instance)
+    a = candidate_arrays(kept, instance)
     lp, n = build_compact(a, instance)
     outcome = solve(lp, n, time_limit)
     if outcome.status == "infeasible":
@@ -109,7 +112,9 @@ def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> Se
             ),
         )
     selected = [by_id[a.ids[i]] for i in np.flatnonzero(outcome.x > 0.5)]
-    selected = canonical_swaps(selected, reduced, instance)
+    # Every member of every optimal set survived bound fixing, so ``kept`` is
+    # a complete pool for the tie-breaking swaps.
+    selected = canonical_swaps(selected, kept, instance)
     value = objective(selected, instance)
     optimal = outcome.status == "optimal"
     gap = outcome.gap
@@ -123,7 +128,7 @@ def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> Se
         method="milp",
         seconds=time.perf_counter() - started,
         candidates_considered=considered,
-        candidates_after_reduction=len(reduced),
+        candidates_after_reduction=len(kept),
     )
 
 

@@ -9,8 +9,8 @@ of them can never be chosen.  That proof is cheap to give up front:
    ``x_i`` is forced to 1, so every portfolio containing ``i`` is worth at
    most ``Z_LP + d_i`` (``d_i ≤ 0`` for a column at its lower bound);
 2. an incumbent ``Z`` (greedy + local search on the pool and on the
-   candidates with the best such bounds, a feasible set): the optimum is at
-   least ``Z``;
+   candidates with the best such bounds, and a node-limited MILP on the
+   best 40 of them; a feasible set): the optimum is at least ``Z``;
 3. if that bound is below ``Z`` (with a safety margin for the LP's
    tolerances), ``i`` is in *no* optimal portfolio and is dropped.
 
@@ -30,15 +30,18 @@ import highspy
 import numpy as np
 
 from policies.greedy import greedy
-from policies.portfolio import Candidate, SelectionInstance, objective
+from policies.portfolio import Candidate, SelectionInstance, objective, violations
 from policies.selection_model import build_compact, candidate_arrays
-from policies.solver import new_highs
+from policies.solver import TUNED_OPTIONS, new_highs, solve
 
 # Bounds within this of the incumbent keep the candidate: the LP's primal and
 # dual feasibility tolerances are 1e-7, and a wrong drop would lose the optimum.
 MARGIN = 1e-4
 # Greedy is also run on the candidates with the best LP bounds, this many.
 PART_SIZES = (30, 60, 100, 200)
+# ... and a small MILP on this many of them, stopped after this many nodes.
+SUB_MILP_SIZE = 40
+SUB_MILP_NODES = 100
 
 
 def incumbent(instance: SelectionInstance, pool: Sequence[Candidate]) -> float | None:
@@ -122,4 +125,25 @@ def best_incumbent(
         value = incumbent(instance, part)
         if value is not None and (best is None or value > best):
             best = value
+    value = small_milp(instance, [pool[i] for i in sorted(order[:SUB_MILP_SIZE])])
+    if value is not None and (best is None or value > best):
+        best = value
     return best
+
+
+def small_milp(instance: SelectionInstance, part: Sequence[Candidate]) -> float | None:
+    """The best set a node-limited MILP finds among ``part`` (a feasible set's value), or None.
+
+    A node limit, not a time limit, so the same input always gives the same value.
+    """
+    if len(part) < instance.k_min:
+        return None
+    a = candidate_arrays(part, instance)
+    lp, n = build_compact(a, instance)
+    outcome = solve(lp, n, None, {**TUNED_OPTIONS, "mip_max_nodes": SUB_MILP_NODES})
+    if outcome.x is None:
+        return None
+    chosen = [part[i] for i in np.flatnonzero(outcome.x > 0.5)]
+    if violations(chosen, instance):
+        return None
+    return objective(chosen, instance)

@@ -25,6 +25,7 @@ Deliberately not here: loading data, recording decisions, explanations
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,10 +75,9 @@ def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> Se
         if unknown:
             problems.append(f"locked but not a selectable candidate: {', '.join(sorted(unknown))}")
         return _infeasible(instance, problems, started, len(instance.candidates), 0)
-    reduced = reduce_dominated(instance)
     considered = len(instance.candidates)
+    kept, reduced = _reduce(instance)
     by_id = {c.id: c for c in reduced}
-    kept, _ = fix_by_bound(reduced, instance)
     a = candidate_arrays(kept, instance)
     lp, n = build_compact(a, instance)
     outcome = solve(lp, n, time_limit)
@@ -112,8 +112,6 @@ def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> Se
             ),
         )
     selected = [by_id[a.ids[i]] for i in np.flatnonzero(outcome.x > 0.5)]
-    # Every member of every optimal set survived bound fixing, so ``kept`` is
-    # a complete pool for the tie-breaking swaps.
     selected = canonical_swaps(selected, kept, instance)
     value = objective(selected, instance)
     optimal = outcome.status == "optimal"
@@ -130,6 +128,22 @@ def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> Se
         candidates_considered=considered,
         candidates_after_reduction=len(kept),
     )
+
+
+def _reduce(instance: SelectionInstance) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
+    """(candidates for the MILP, candidates for the greedy fallback).
+
+    Bound fixing first: it is cheap on every candidate and leaves few, so the
+    dominance reduction (quadratic) then runs on few.  Both only drop
+    candidates some optimal set can do without, so the optimum stays.
+    """
+    pool = tuple(c for c in instance.candidates if c.id not in instance.lock_out)
+    fixed, _ = fix_by_bound(pool, instance)
+    if len(fixed) == len(pool):
+        reduced = reduce_dominated(instance)
+        return reduced, reduced
+    restricted = dataclasses.replace(instance, candidates=fixed, lock_out=frozenset())
+    return reduce_dominated(restricted), fixed
 
 
 def canonical_swaps(

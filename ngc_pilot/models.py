@@ -366,4 +366,5 @@ apscheduler_jobs = Table(
 
 # The evaluation's tables live in a module of their own; importing it here puts
 # them on SQLModel.metadata wherever the models are (migrations, tests).
-from ngc_pilot import evaluation_models  # noqa: E402, F401
+# The daily usage rollup (kept by triggers, read by rating) likewise.
+from ngc_pilot import evaluation_models, usage_rollup_models  # noqa: E402, F401

@@ -301,3 +301,12 @@ def test_bound_fixing_removes_candidates_on_a_larger_instance():
     )
     best, _ = brute_force(smaller)
     assert best == pytest.approx(brute_force(instance)[0], abs=1e-6)
+
+
+def test_the_node_limited_milp_finds_a_feasible_set_no_better_than_the_optimum():
+    from policies.bound_fixing import small_milp
+
+    instance = _many(40)
+    value = small_milp(instance, list(instance.candidates))
+    assert value is not None
+    assert value <= brute_force(instance)[0] + 1e-6

@@ -136,7 +136,15 @@ def price_changes(
     or its dates no longer cover a period an invoice rated with it.  Cheap:
     the distinct price records and per-version period spans are aggregated in
     SQL, so the work does not grow with the number of invoices.
+
+    First a quick check over *every* revision, latest or not (no join with
+    the latest revisions, ~10x cheaper): when no revision at all used a
+    changed version or a date outside its version, no latest one did, and
+    the answer is empty.  Only otherwise (in practice: after a price change,
+    whose superseded revisions keep the old digest) the exact search runs.
     """
+    if _no_revision_affected(session, prices, pilot_ids):
+        return []
     latest = latest_revision_ids(None, pilot_ids)
     is_latest = and_(
         Invoice.pilot_id == latest.c.pilot_id,
@@ -203,6 +211,35 @@ def price_changes(
         for v, (old, new, why) in sorted(changed.items())
         if affected[v]
     ]
+
+
+def _no_revision_affected(session: Session, prices: PriceList, pilot_ids: Sequence[str]) -> bool:
+    """True when no invoice revision of these pilots used a version ``prices`` changes."""
+    records = cast(Invoice.prices, String)
+    query = select(records).group_by(records)
+    if pilot_ids:
+        query = query.where(col(Invoice.pilot_id).in_(list(pilot_ids)))
+    for (record,) in session.execute(query):
+        for version_id, info in (json.loads(record) or {}).get("versions", {}).items():
+            now = prices.version(version_id)
+            if now is None or now.digest != info["digest"]:
+                return False
+    spans = select(
+        InvoiceLine.price_version,
+        func.min(InvoiceLine.period_from),
+        func.max(InvoiceLine.period_until),
+    ).group_by(InvoiceLine.price_version)
+    if pilot_ids:
+        spans = spans.join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id)).where(
+            col(Invoice.pilot_id).in_(list(pilot_ids))
+        )
+    for version_id, first, last in session.execute(spans):
+        now = prices.version(version_id)
+        if now is None or now.valid_from > first:
+            return False
+        if now.valid_until is not None and last > now.valid_until:
+            return False
+    return True
 
 
 def write_revisions(

@@ -387,11 +387,12 @@ apscheduler_jobs = Table(
 )
 
 
-# The evaluation's, the members' and the change requests' tables live in modules
-# of their own; importing them here puts them on SQLModel.metadata wherever the
+# The evaluation's, the members', the change requests' and the daily usage
+# rollup's tables live in modules of their own; importing them here puts them on SQLModel.metadata wherever the
 # models are (migrations, tests).
 from ngc_pilot import (  # noqa: E402
     evaluation_models,  # noqa: F401
     member_models,  # noqa: F401
     request_models,  # noqa: F401
+    usage_rollup_models,  # noqa: F401
 )

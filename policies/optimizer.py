@@ -5,7 +5,8 @@ and decides what its outcome means — certified optimal, stopped at the time
 limit with a gap, the greedy fallback, or infeasible with the reason.  The
 steps, each in its own module:
 
-1. drop candidates provably never needed (``dominance``);
+1. drop candidates provably never needed (``dominance``), then those the
+   LP relaxation's bound proves are in no optimal set (``bound_fixing``);
 2. build the compact model (``selection_model``) and solve it with
    ``mip_rel_gap = 0``, so "optimal" means proven optimal (``solver``);
 3. only if HiGHS finds no solution in time: greedy + 1-swap local search
@@ -24,12 +25,14 @@ Deliberately not here: loading data, recording decisions, explanations
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from policies.bound_fixing import fix_by_bound
 from policies.dominance import reduce_dominated
 from policies.greedy import greedy
 from policies.infeasibility import diagnose_infeasibility
@@ -72,10 +75,10 @@ def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> Se
         if unknown:
             problems.append(f"locked but not a selectable candidate: {', '.join(sorted(unknown))}")
         return _infeasible(instance, problems, started, len(instance.candidates), 0)
-    reduced = reduce_dominated(instance)
     considered = len(instance.candidates)
+    kept, reduced = _reduce(instance)
     by_id = {c.id: c for c in reduced}
-    a = candidate_arrays(reduced, instance)
+    a = candidate_arrays(kept, instance)
     lp, n = build_compact(a, instance)
     outcome = solve(lp, n, time_limit)
     if outcome.status == "infeasible":
@@ -109,7 +112,7 @@ def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> Se
             ),
         )
     selected = [by_id[a.ids[i]] for i in np.flatnonzero(outcome.x > 0.5)]
-    selected = canonical_swaps(selected, reduced, instance)
+    selected = canonical_swaps(selected, kept, instance)
     value = objective(selected, instance)
     optimal = outcome.status == "optimal"
     gap = outcome.gap
@@ -123,8 +126,24 @@ def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> Se
         method="milp",
         seconds=time.perf_counter() - started,
         candidates_considered=considered,
-        candidates_after_reduction=len(reduced),
+        candidates_after_reduction=len(kept),
     )
+
+
+def _reduce(instance: SelectionInstance) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
+    """(candidates for the MILP, candidates for the greedy fallback).
+
+    Bound fixing first: it is cheap on every candidate and leaves few, so the
+    dominance reduction (quadratic) then runs on few.  Both only drop
+    candidates some optimal set can do without, so the optimum stays.
+    """
+    pool = tuple(c for c in instance.candidates if c.id not in instance.lock_out)
+    fixed, _ = fix_by_bound(pool, instance)
+    if len(fixed) == len(pool):
+        reduced = reduce_dominated(instance)
+        return reduced, reduced
+    restricted = dataclasses.replace(instance, candidates=fixed, lock_out=frozenset())
+    return reduce_dominated(restricted), fixed
 
 
 def canonical_swaps(

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from ngc_pilot import audit, billing, migrate
+from ngc_pilot import audit, billing, migrate, usage_aggregation
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
 from ngc_pilot.models import (
@@ -609,3 +609,136 @@ def test_pdf_has_one_readable_page_per_tenant_with_its_totals(world, cli, tmp_pa
 def _words(page: str, start: str) -> list[str]:
     line = next(x for x in page.splitlines() if start in x)
     return line.split()
+
+
+# ---------------------------------------------------------- the daily rollup
+
+
+def _canonical(sums: dict) -> list:
+    return sorted(
+        (key, sorted((k, repr(v)) for k, v in usage.items())) for key, usage in sums.items()
+    )
+
+
+def _rated_both_ways(engine, prices, months: list[str]) -> tuple[str, str]:
+    """``rate_plan`` from the daily rollup and from the hourly records, as reprs."""
+    from policies.rating import Month
+
+    plan = [
+        (Month.parse(m), usage_aggregation.segments_for(prices, Month.parse(m))) for m in months
+    ]
+    with session_scope(engine) as session:
+        pilots = ["P-1", "P-2"]
+        days = usage_aggregation.rate_plan(session, prices, plan, pilots)
+        hours = usage_aggregation.rate_plan(
+            session, prices, plan, pilots, aggregator=usage_aggregation.aggregate_hourly
+        )
+        sums_days = usage_aggregation.aggregate(session, plan)
+        sums_hours = usage_aggregation.aggregate_hourly(session, plan)
+    assert _canonical(sums_days) == _canonical(sums_hours)  # same Decimals, digit for digit
+    assert days == hours
+    return repr(days), repr(hours)
+
+
+def _rollup_matches_records(engine) -> dict:
+    """``usage_day`` (records > 0) beside the records summed per UTC day."""
+    from ngc_pilot.usage_rollup_models import UsageDay
+
+    with session_scope(engine) as session:
+        kept = {
+            (p, m, d): q
+            for p, m, d, q, n in session.execute(
+                select(
+                    UsageDay.pilot_id,
+                    UsageDay.metric,
+                    UsageDay.day,
+                    UsageDay.quantity_micro,
+                    UsageDay.records,
+                )
+            )
+            if n
+        }
+        summed: dict = {}
+        for p, m, start, q in session.execute(
+            select(
+                UsageRecord.pilot_id,
+                UsageRecord.metric,
+                UsageRecord.window_start,
+                UsageRecord.quantity,
+            )
+        ):
+            key = (p, m, start.date())
+            summed[key] = summed.get(key, 0) + int(D(q).quantize(D("0.000001")) * 1_000_000)
+    assert kept == summed
+    return kept
+
+
+def test_invoices_from_the_daily_rollup_equal_those_from_the_hourly_records(world) -> None:
+    """May is split by a price-version boundary, June is in the discount period."""
+    engine, prices = world
+    days, hours = _rated_both_ways(engine, prices, ["2021-04", "2021-05", "2021-06", "2021-07"])
+    assert days == hours
+    docs = {d.pilot_id: d for d in billing.rate_month(engine, prices, "2021-05", actor="t")}
+    assert (docs["P-1"].charged_total, docs["P-2"].charged_total) == (P1_MAY, P2_MAY)
+    june = {d.pilot_id: d for d in billing.rate_month(engine, prices, "2021-06", actor="t")}
+    assert (june["P-1"].list_total, june["P-1"].charged_total) == (D("1176.00"), D("0.00"))
+
+
+def test_re_metering_a_window_replaces_its_quantity_in_the_rollup(world) -> None:
+    """Metering's upserts (a recomputed window), updates and deletes keep every day exact."""
+    from ngc_pilot.metering import _upsert_records
+
+    engine, prices = world
+    _rollup_matches_records(engine)
+
+    def row(pilot: str, metric: str, start: datetime, quantity: str) -> dict:
+        return {
+            "pilot_id": pilot,
+            "metric": metric,
+            "window_start": start,
+            "window_end": start + timedelta(hours=1),
+            "quantity": D(quantity),
+            "source": "nova",
+            "collected_at": start + timedelta(hours=2),
+        }
+
+    for _ in range(2):  # the same window re-metered twice: replaced, not added
+        with session_scope(engine) as session:
+            _upsert_records(
+                session,
+                [
+                    row("P-1", "vcpu_hours", at(2021, 5, 15, 23), "7.000001"),  # was 4.5, v1 side
+                    row("P-1", "vcpu_hours", at(2021, 5, 16, 0), "1"),  # was 4.5, v2 side
+                    row("P-2", "gpu_hours", at(2021, 7, 2, 5), "0.25"),  # a new window
+                ],
+            )
+    kept = _rollup_matches_records(engine)
+    assert kept[("P-1", "vcpu_hours", date(2021, 5, 15))] == (23 * 4_500_000 + 7_000_001)
+    _rated_both_ways(engine, prices, ["2021-05", "2021-07"])
+    with session_scope(engine) as session:
+        session.execute(
+            update(UsageRecord)
+            .where(UsageRecord.pilot_id == "P-2")
+            .values(quantity=UsageRecord.quantity * 3)
+        )
+        session.execute(  # a whole day and a whole month of P-2's GPU hours go
+            UsageRecord.__table__.delete().where(
+                UsageRecord.pilot_id == "P-2",
+                UsageRecord.metric == "gpu_hours",
+                UsageRecord.window_start >= at(2021, 5, 31),
+            )
+        )
+    _rollup_matches_records(engine)
+    _rated_both_ways(engine, prices, ["2021-05", "2021-06", "2021-07"])
+
+
+def test_the_migration_backfills_the_rollup_from_existing_records(world) -> None:
+    engine, prices = world
+    before = _rollup_matches_records(engine)
+    migrate.downgrade(engine, "0005")
+    add_usage(engine, "P-2", at(2021, 8, 1), at(2021, 8, 3), vcpu_hours="0.5")  # no triggers now
+    migrate.upgrade(engine)
+    after = _rollup_matches_records(engine)
+    assert after[("P-2", "vcpu_hours", date(2021, 8, 2))] == 24 * 500_000
+    assert {k: v for k, v in after.items() if k[2] < date(2021, 8, 1)} == before
+    _rated_both_ways(engine, prices, ["2021-05", "2021-06", "2021-08"])

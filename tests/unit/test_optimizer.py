@@ -1,11 +1,13 @@
 """The portfolio optimizer: exact, deterministic, constraint-respecting, explainable."""
 
 import random
+from itertools import combinations
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from policies.bound_fixing import fix_by_bound, lp_bounds
 from policies.dominance import reduce_dominated
 from policies.greedy import greedy
 from policies.infeasibility import diagnose_infeasibility
@@ -248,3 +250,63 @@ def test_no_solution_within_the_time_limit_falls_back_to_greedy_without_claiming
     chosen = [instance.by_id()[i] for i in result.selected]
     assert violations(chosen, instance) == []
     assert result.objective == pytest.approx(objective(chosen, instance))
+
+
+# Bound fixing (policies/bound_fixing.py): only candidates in no optimal set go.
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_every_member_of_every_optimal_set_survives(instance):
+    pool = [c for c in instance.candidates if c.id not in instance.lock_out]
+    _, winners = brute_force(instance)
+    kept, _ = fix_by_bound(pool, instance)
+    kept_ids = {c.id for c in kept}
+    assert instance.lock_in <= kept_ids
+    for winner in winners:
+        assert set(winner) <= kept_ids
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_n=8))
+def test_lp_bound_is_at_least_every_portfolio_containing_the_candidate(instance):
+    pool = [c for c in instance.candidates if c.id not in instance.lock_out]
+    bounds = lp_bounds(pool, instance)
+    if bounds is None:
+        return
+    _, upper = bounds
+    for size in range(instance.k_min, instance.k_max + 1):
+        for combo in combinations(range(len(pool)), size):
+            chosen = [pool[i] for i in combo]
+            if violations(chosen, instance):
+                continue
+            value = objective(chosen, instance)
+            for i in combo:
+                assert upper[i] >= value - 1e-6
+
+
+def test_bound_fixing_removes_candidates_on_a_larger_instance():
+    instance = _many(40)
+    kept, incumbent = fix_by_bound(list(instance.candidates), instance)
+    assert incumbent is not None
+    assert len(kept) < len(instance.candidates)
+    smaller = SelectionInstance(
+        tuple(kept),
+        instance.value_weights,
+        instance.repeat_credit,
+        instance.k_min,
+        instance.k_max,
+        instance.institution_cap,
+        instance.capacity,
+    )
+    best, _ = brute_force(smaller)
+    assert best == pytest.approx(brute_force(instance)[0], abs=1e-6)
+
+
+def test_the_node_limited_milp_finds_a_feasible_set_no_better_than_the_optimum():
+    from policies.bound_fixing import small_milp
+
+    instance = _many(40)
+    value = small_milp(instance, list(instance.candidates))
+    assert value is not None
+    assert value <= brute_force(instance)[0] + 1e-6

@@ -32,6 +32,7 @@ from ngc_pilot.errors import InputError
 from ngc_pilot.report_messages import LANGUAGES, Messages
 from ngc_pilot.settings import Settings
 from policies.evaluation import load_questionnaire
+from policies.lifecycle import load_lifecycle_policy
 from policies.prices import load_prices
 from policies.problems import InputProblems, Problem
 from policies.rating import Month
@@ -73,6 +74,7 @@ def gather(
     try:
         prices = load_prices(settings.policy.prices_file)
         tenant_policy = load_tenant_policy(settings.policy.tenant_file)
+        lifecycle = load_lifecycle_policy(settings.policy.lifecycle_file)
         if policy is None:
             policy = load_policy(settings.policy.selection_file)
     except InputProblems as exc:
@@ -90,6 +92,7 @@ def gather(
         questionnaire_problem=problem,
         policy=policy,
         tenant_policy=tenant_policy,
+        access_default=lifecycle.data_access.date,
         now=now or utcnow(),
     )
 

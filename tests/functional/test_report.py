@@ -22,6 +22,16 @@ SHIPPED = Path(__file__).resolve().parents[2] / "policies"
 SINCE, UNTIL = "2021-05-01T00:00Z", "2021-06-01T00:00Z"
 
 
+KINDS = {
+    "da": {"extend": "forlængelse", "resize": "ny størrelse"},
+    "en": {"extend": "extension", "resize": "resize"},
+}
+ACCESS = {
+    "da": ("fra {} (egen dato)", "fra {} (politikkens dato)", "givet {}", "ikke givet"),
+    "en": ("from {} (own date)", "from {} (policy date)", "granted {}", "not granted"),
+}
+
+
 @pytest.fixture
 def seeded(database):
     seed_month(database.url, 3).dispose()
@@ -94,6 +104,20 @@ def test_the_pdf_read_back_shows_the_figures_of_usage_invoice_and_evaluation_lis
     heading = {"da": "Betalingsmodellen afprøvet", "en": "The payment-model test"}[lang]
     assert heading in text
     assert ("udløber 2021-06-10" if lang == "da" else "expires 2021-06-10") in text
+    # the pilots: pending change requests as `requests list` shows them, data-access dates
+    pending = cli("requests", "list", "--status", "pending", "--json")
+    assert pending.code == 0, pending.err
+    assert [r["pilot"] for r in pending.json()] == ["P-2", "P-3"]
+    kinds = KINDS[lang]
+    for r in pending.json():
+        age = r["age_seconds"] // 86400
+        row = f"{r['id']} {r['pilot']} {kinds[r['kind']]} {r['value']} {r['filed_at'][:10]} "
+        found = [line.strip() for line in lines if line.strip().startswith(row)]
+        assert len(found) == 1, row
+        assert int(found[0].split()[-1]) in (age, age + 1)  # the report was made a moment later
+    own, policy, granted, not_granted = ACCESS[lang]
+    assert f"{own.format('2021-05-20')}; {not_granted}" in text  # P-2's own date
+    assert f"{policy.format('2021-06-01')}; {granted.format('2021-05-02')}" in text  # P-1
 
 
 @pytest.mark.parametrize("lang", ["da", "en"])

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 from support.report_seed import MONTH, seed_month
+from support.smtpserver import SmtpServer
 
-from ngc_pilot import reports
+from ngc_pilot import mail, reports
 from ngc_pilot.db import make_engine
-from ngc_pilot.models import AuditEvent
-from ngc_pilot.settings import build_settings
+from ngc_pilot.errors import InputError
+from ngc_pilot.models import AuditEvent, OutboxMessage
+from ngc_pilot.settings import MailSettings, Settings, build_settings
 from policies.rating import money
 
 SHIPPED = Path(__file__).resolve().parents[2] / "policies"
@@ -189,15 +191,19 @@ def test_bad_input_is_one_clear_line_exit_2_and_nothing_written(cli, seeded, tmp
     assert not [p for p in tmp_path.iterdir() if "r.pdf" in p.name]  # not even a temporary file
 
 
-def test_the_monthly_job_writes_last_months_report_under_the_report_dir(seeded, tmp_path):
-    settings = build_settings(
+def job_settings(url: str, reports_dir: Path, **report) -> Settings:
+    return build_settings(
         overrides={
-            "database": {"url": seeded.url},
-            "report": {"dir": str(tmp_path / "reports"), "recipients": ["sg@example.org"]},
+            "database": {"url": url},
+            "report": {"dir": str(reports_dir), **report},
             "audit": {"actor": "scheduler"},
         },
         environ={},
     )
+
+
+def test_the_monthly_job_writes_last_months_report_under_the_report_dir(seeded, tmp_path):
+    settings = job_settings(seeded.url, tmp_path / "reports", recipients=["sg@example.org"])
     engine = make_engine(seeded.url)
     try:
         summary = reports.monthly_report(engine, settings, now=datetime(2021, 6, 1, 3, tzinfo=UTC))
@@ -205,6 +211,7 @@ def test_the_monthly_job_writes_last_months_report_under_the_report_dir(seeded, 
         assert summary["month"] == MONTH
         assert path == tmp_path / "reports" / f"steering-report-{MONTH}-da.pdf"
         assert path.read_bytes().startswith(b"%PDF")
+        assert summary["queued"] == ["sg@example.org"]
         # A month with nothing in it is skipped, not failed.
         empty = reports.monthly_report(engine, settings, now=datetime(2030, 2, 1, tzinfo=UTC))
         assert "path" not in empty and "no data" in empty["skipped"]
@@ -212,9 +219,85 @@ def test_the_monthly_job_writes_last_months_report_under_the_report_dir(seeded, 
             events = session.exec(
                 select(AuditEvent).where(AuditEvent.action == "report.generated")
             ).all()
+            queued = session.exec(
+                select(AuditEvent).where(AuditEvent.action == "report.queued")
+            ).one()
         assert [(e.actor, e.details["recipients"]) for e in events] == [("scheduler", 1)]
+        assert queued.details["to"] == ["sg@example.org"] and queued.subject == f"report:{MONTH}"
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("lang", "subject"),
+    [("da", "Styregruppens månedsrapport"), ("en", "The steering group's monthly report")],
+)
+def test_the_monthly_job_mails_the_pdf_to_each_recipient_once_in_the_reports_language(
+    seeded, tmp_path, lang, subject
+):
+    group = ["sg@example.org", "chair@example.org"]
+    settings = job_settings(seeded.url, tmp_path / "reports", recipients=group, language=lang)
+    mail_settings = MailSettings(smtp_host="127.0.0.1", sender="ngc@example.org")
+    engine = make_engine(seeded.url)
+    june = datetime(2021, 6, 1, 3, tzinfo=UTC)
+    try:
+        summary = reports.monthly_report(engine, settings, now=june)
+        assert summary["queued"] == group and summary["language"] == lang
+        first = Path(summary["path"]).read_bytes()
+        again = reports.monthly_report(engine, settings, now=june)  # a re-run queues nothing
+        assert again["queued"] == [] and again["already_queued"] == group
+        with SmtpServer() as smtp:
+            sent = mail.send_due(
+                engine, mail_settings.model_copy(update={"smtp_port": smtp.port}), actor="t"
+            )
+            assert sent.sent == 2
+            received = list(smtp.received)
+        with Session(engine) as session:
+            keys = session.exec(select(OutboxMessage.key).order_by(OutboxMessage.key)).all()
+    finally:
+        engine.dispose()
+    assert keys == [f"report:{MONTH}:{r}" for r in sorted(group)]
+    assert sorted(r for got in received for r in got.rcpt_tos) == sorted(group)
+    for got in received:
+        message = got.message
+        assert subject in message["Subject"] and MONTH in message["Subject"]
+        [pdf] = list(message.iter_attachments())
+        assert pdf.get_content_type() == "application/pdf"
+        assert pdf.get_filename() == f"steering-report-{MONTH}-{lang}.pdf"
+        copy = tmp_path / f"{got.rcpt_tos[0]}.pdf"
+        copy.write_bytes(pdf.get_content())
+        assert copy.read_bytes() == first  # the bytes queued, not a later run's file
+        text = squeeze(pdf_text(copy))
+        heading = {"da": "Betalingsmodellen afprøvet", "en": "The payment-model test"}[lang]
+        assert heading in text and "P-2" in text
+
+
+def test_the_monthly_job_queues_nothing_without_recipients_and_says_so(seeded, tmp_path):
+    settings = job_settings(seeded.url, tmp_path / "reports")
+    engine = make_engine(seeded.url)
+    try:
+        summary = reports.monthly_report(engine, settings, now=datetime(2021, 6, 1, tzinfo=UTC))
+        with Session(engine) as session:
+            rows = session.exec(select(OutboxMessage)).all()
+    finally:
+        engine.dispose()
+    assert Path(summary["path"]).exists()
+    assert summary["queued"] == [] and "report.recipients is empty" in summary["mail"]
+    assert rows == []
+
+
+def test_a_malformed_recipient_fails_the_job_before_anything_is_written(seeded, tmp_path):
+    settings = job_settings(seeded.url, tmp_path / "reports", recipients=["not an address"])
+    engine = make_engine(seeded.url)
+    try:
+        with pytest.raises(InputError) as caught:
+            reports.monthly_report(engine, settings, now=datetime(2021, 6, 1, tzinfo=UTC))
+        with Session(engine) as session:
+            rows = session.exec(select(OutboxMessage)).all()
+    finally:
+        engine.dispose()
+    assert "not an address" in str(caught.value) and rows == []
+    assert not (tmp_path / "reports").exists()
 
 
 def test_report_settings_have_defaults_and_descriptions():

@@ -184,11 +184,13 @@ def test_the_report_is_audited_and_danish_by_default(cli, seeded, tmp_path):
 )
 def test_bad_input_is_one_clear_line_exit_2_and_nothing_written(cli, seeded, tmp_path, args, field):
     target = tmp_path / "r.pdf"
+    before = cli("audit", "--json").out
     result = cli("report", *args, "-o", str(target))
     assert result.code == 2
     problems = [line for line in result.err.splitlines() if line.startswith("  ")]
     assert len(problems) == 1 and field in problems[0]
     assert not [p for p in tmp_path.iterdir() if "r.pdf" in p.name]  # not even a temporary file
+    assert cli("audit", "--json").out == before  # nothing recorded either
 
 
 def job_settings(url: str, reports_dir: Path, **report) -> Settings:

@@ -17,6 +17,7 @@ from ngc_pilot import mail, reports
 from ngc_pilot.db import make_engine
 from ngc_pilot.errors import InputError
 from ngc_pilot.models import AuditEvent, OutboxMessage
+from ngc_pilot.request_models import ChangeRequest
 from ngc_pilot.settings import MailSettings, Settings, build_settings
 from policies.rating import money
 
@@ -328,3 +329,26 @@ def test_the_selection_section_shows_the_decision_and_what_it_does_not_cover(dat
     for c in coverage:
         assert f"| {c.dimension} | {', '.join(c.covered)} |" in text
     assert report.data.coverage_unknown == 0
+
+
+def test_pending_requests_show_their_age_on_the_day_the_report_is_made(seeded):
+    settings = build_settings(overrides={"database": {"url": seeded.url}}, environ={})
+    engine = make_engine(seeded.url)
+    try:
+        june = datetime(2021, 6, 1, 9, tzinfo=UTC)
+        report = reports.build(engine, settings, MONTH, fmt="md", language="en", now=june)
+        with Session(engine) as session:
+            for request in session.exec(select(ChangeRequest)).all():
+                request.status = "rejected"
+                session.add(request)
+            session.commit()
+        none = reports.build(engine, settings, MONTH, fmt="md", language="da", now=june)
+    finally:
+        engine.dispose()
+    text = report.content.decode()
+    # P-2 filed 2021-05-22 10:00, P-3 2021-05-23 10:00; P-1's request is decided, so not shown
+    assert "| 2 | P-2 | extension | 2021-09-30 | 2021-05-22 | 9 |" in text
+    assert "| 3 | P-3 | resize | medium | 2021-05-23 | 8 |" in text
+    assert "| P-1 | resize |" not in text
+    assert "| P-2 | Project P-2 |" in text and "from 2021-05-20 (own date); not granted" in text
+    assert "Ingen ændringsanmodninger venter på en afgørelse." in none.content.decode()

@@ -114,3 +114,30 @@ async def test_open_shows_the_written_report_as_scrollable_markdown_with_the_pdf
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is screen
+
+
+@synchronously
+async def test_a_month_with_no_data_is_one_clear_notice_and_writes_nothing(services, tmp_path):
+    app = make_app(services)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("8")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReportsScreen)
+        await pilot.press("g")
+        await settle(pilot)
+        app.screen.query_one("#prompt-input", Input).value = "2030-01"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen and screen.last_report is None
+        notices = [n for n in app._notifications if "2030-01" in n.title]
+        assert len(notices) == 1 and "nothing was changed" in notices[0].title
+        assert notices[0].message.splitlines() == [notices[0].message]  # one line
+        assert notices[0].message.startswith("month: no data for this month")
+        await pilot.press("o")
+        await settle(pilot)
+        assert app.screen is screen  # nothing to open
+    assert not (tmp_path / "var" / "reports").exists() or not any(
+        (tmp_path / "var" / "reports").iterdir()
+    )

@@ -101,7 +101,9 @@ class ReportsScreen(OpsScreen):
                 style="bold",
             )
         status.append(
-            "\ng: write a month's report (`ngc-pilot report --month YYYY-MM`).", style="dim"
+            "\ng: write a month's report (`ngc-pilot report --month YYYY-MM`) · o: read the "
+            "one last written.",
+            style="dim",
         )
         self.query_one("#rep-status", Static).update(status)
         areas = self.query_one("#rep-areas", DataTable)

@@ -46,9 +46,11 @@ from ngc_pilot import (
 from ngc_pilot import milestones as milestone_log
 from ngc_pilot.db import session_scope
 from ngc_pilot.errors import InputError
+from ngc_pilot.lifecycle.data_access import data_sources
 from ngc_pilot.models import Application, CapacitySnapshot, Invoice, Pilot, Tenant, UsageRecord
 from ngc_pilot.report_risks import Risk
 from policies.evaluation import Questionnaire
+from policies.lifecycle import LifecyclePolicy, has_national_data
 from policies.portfolio import attribute_values
 from policies.prices import PriceList, load_prices
 from policies.problems import InputProblems, Problem
@@ -94,6 +96,7 @@ class PilotRow:
     dpa: str  # signed | in_progress | none
     access_date: date | None = None  # from when it may be granted: its own or the policy's
     access_own: bool = False  # access_date is the pilot's own (pilot.data_access_date)
+    access_wanted: bool = True  # False: its nomination names no national genome data
 
 
 @dataclass(frozen=True)
@@ -275,7 +278,7 @@ def _coverage(
     return out, unknown
 
 
-def _pilots(session: Session, access_default: date | None) -> tuple[PilotRow, ...]:
+def _pilots(session: Session, lifecycle: LifecyclePolicy | None) -> tuple[PilotRow, ...]:
     reached: dict[str, list[tuple[str, date]]] = {}
     for m in milestone_log.milestones(session):
         reached.setdefault(m.pilot_id, []).append((m.kind, m.reached_at.date()))
@@ -299,8 +302,9 @@ def _pilots(session: Session, access_default: date | None) -> tuple[PilotRow, ..
             if tenant is not None and tenant.data_access_granted_at
             else None,
             app.data_processing_agreement,
-            pilot.data_access_date or access_default,
+            pilot.data_access_date or (lifecycle.data_access.date if lifecycle else None),
             pilot.data_access_date is not None,
+            lifecycle is None or has_national_data(lifecycle, data_sources(app)),
         )
         for pilot, app, tenant in rows
     )
@@ -384,7 +388,7 @@ def gather(
     questionnaire_problem: str | None = None,
     policy: SelectionPolicy | None = None,
     tenant_policy: TenantPolicy | None = None,
-    access_default: date | None = None,
+    lifecycle: LifecyclePolicy | None = None,
     now: datetime,
 ) -> ReportData:
     """Everything the report shows for ``month``; a month with nothing in it is refused."""
@@ -404,7 +408,7 @@ def gather(
             )
         decision = _decision(session)
         coverage, unknown = _coverage(session, policy, decision.selected if decision else ())
-        pilots = _pilots(session, access_default)
+        pilots = _pilots(session, lifecycle)
         pending = _pending(session, now)
         usage = _usage(session, m)
         invoices = tuple(

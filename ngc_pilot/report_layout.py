@@ -181,8 +181,11 @@ def _pilots(data: ReportData, m: Messages) -> list[Block]:
 
 
 def _access(p: PilotRow, m: Messages) -> str:
-    """From when the pilot may reach the data (its own date or the policy's), and when granted."""
-    if p.access_date is None:
+    """From when the pilot may reach the data (its own date or the policy's; none when its
+    nomination names no national genome data, which it is then never given), and when granted."""
+    if not p.access_wanted:
+        allowed = m["access_not_wanted"]
+    elif p.access_date is None:
         allowed = m["dash"]
     else:
         allowed = m("access_from_own" if p.access_own else "access_from_policy", date=p.access_date)

@@ -94,7 +94,7 @@ def gather(
         questionnaire_problem=problem,
         policy=policy,
         tenant_policy=tenant_policy,
-        access_default=lifecycle.data_access.date,
+        lifecycle=lifecycle,
         now=now or utcnow(),
     )
 

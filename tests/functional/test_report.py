@@ -30,8 +30,20 @@ KINDS = {
     "en": {"extend": "extension", "resize": "resize"},
 }
 ACCESS = {
-    "da": ("fra {} (egen dato)", "fra {} (politikkens dato)", "givet {}", "ikke givet"),
-    "en": ("from {} (own date)", "from {} (policy date)", "granted {}", "not granted"),
+    "da": (
+        "fra {} (egen dato)",
+        "fra {} (politikkens dato)",
+        "givet {}",
+        "ikke givet",
+        "ingen (bruger ikke de nationale genomdata)",
+    ),
+    "en": (
+        "from {} (own date)",
+        "from {} (policy date)",
+        "granted {}",
+        "not granted",
+        "none (does not use the national genome data)",
+    ),
 }
 
 
@@ -118,9 +130,10 @@ def test_the_pdf_read_back_shows_the_figures_of_usage_invoice_and_evaluation_lis
         found = [line.strip() for line in lines if line.strip().startswith(row)]
         assert len(found) == 1, row
         assert int(found[0].split()[-1]) in (age, age + 1)  # the report was made a moment later
-    own, policy, granted, not_granted = ACCESS[lang]
+    own, policy, granted, not_granted, not_wanted = ACCESS[lang]
     assert f"{own.format('2021-05-20')}; {not_granted}" in text  # P-2's own date
     assert f"{policy.format('2021-06-01')}; {granted.format('2021-05-02')}" in text  # P-1
+    assert f"{not_wanted}; {not_granted}" in text  # P-3 names no national genome data
 
 
 @pytest.mark.parametrize("lang", ["da", "en"])

@@ -73,7 +73,8 @@ def seed_month(url: str, count: int = 3, *, step_hours: int = 24) -> Engine:
                     ready_date=date(2021, 4, 15),
                     commits_to_evaluation=True,
                     data_processing_agreement="in_progress" if n == 3 else "signed",
-                    document={},
+                    # P-3 names no national genome data, so it is never given access
+                    document={} if n == 3 else {"data": {"sources": ["national_genome_center"]}},
                     source="t",
                 )
             )

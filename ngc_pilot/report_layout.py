@@ -7,6 +7,10 @@ bullet lists, tables and charts; each renderer only lays those out.  Numbers
 are formatted as the CLI prints them: money with :func:`policies.rating.money`,
 quantities, means and hours as the exact decimals of the ``--json`` output.
 
+Over 400 lines because it is the report's whole text, one short function per
+section in reading order; splitting the sections across modules would only
+scatter one document.
+
 Deliberately not here: gathering (``ngc_pilot.report_data``), any markup.
 """
 

@@ -5,7 +5,8 @@ usage``, ``invoice`` and ``evaluation list`` show for the same month, so this
 module gathers them *with the functions those commands use*
 (:func:`ngc_pilot.metering.usage_summary`, :func:`ngc_pilot.billing.invoices`
 and :func:`ngc_pilot.billing.what_if`, :func:`ngc_pilot.evaluation_results.summary`,
-:func:`ngc_pilot.support_log.stats`, :func:`ngc_pilot.milestones.milestones`)
+:func:`ngc_pilot.support_log.stats`, :func:`ngc_pilot.milestones.milestones`,
+:func:`ngc_pilot.change_requests.list_requests`)
 and hands the renderers one frozen :class:`ReportData`.  It reads only; the
 shadow invoices are the stored ones (``invoice --no-rate``), the candidate
 price lists are priced as a what-if that writes nothing.
@@ -35,6 +36,7 @@ from sqlmodel import Session, col, select
 from ngc_pilot import (
     billing,
     capacity_snapshot,
+    change_requests,
     evaluation_results,
     metering,
     report_risks,
@@ -44,9 +46,11 @@ from ngc_pilot import (
 from ngc_pilot import milestones as milestone_log
 from ngc_pilot.db import session_scope
 from ngc_pilot.errors import InputError
+from ngc_pilot.lifecycle.data_access import data_sources
 from ngc_pilot.models import Application, CapacitySnapshot, Invoice, Pilot, Tenant, UsageRecord
 from ngc_pilot.report_risks import Risk
 from policies.evaluation import Questionnaire
+from policies.lifecycle import LifecyclePolicy, has_national_data
 from policies.portfolio import attribute_values
 from policies.prices import PriceList, load_prices
 from policies.problems import InputProblems, Problem
@@ -88,8 +92,23 @@ class PilotRow:
     planned_start: date
     planned_end: date
     milestones: tuple[tuple[str, date], ...]  # (kind, reached on)
-    data_access: date | None
+    data_access: date | None  # granted on
     dpa: str  # signed | in_progress | none
+    access_date: date | None = None  # from when it may be granted: its own or the policy's
+    access_own: bool = False  # access_date is the pilot's own (pilot.data_access_date)
+    access_wanted: bool = True  # False: its nomination names no national genome data
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """A change request still waiting for a decision (``ngc-pilot request list``)."""
+
+    id: int
+    pilot_id: str
+    kind: str  # extend | resize | add_member | data_access
+    value: str  # the wanted end date, size or e-mail; empty for data access
+    filed_at: datetime
+    age_days: int  # whole days from filing to the report's generation
 
 
 @dataclass(frozen=True)
@@ -154,6 +173,7 @@ class ReportData:
     evaluation_problem: str | None
     support: dict[str, Any]  # support_log.stats for the month
     risks: tuple[Risk, ...]
+    requests: tuple[PendingRequest, ...] = ()
 
     def invoice_totals(self) -> tuple[Decimal, Decimal, Decimal]:
         return _totals(self.invoices)
@@ -258,7 +278,7 @@ def _coverage(
     return out, unknown
 
 
-def _pilots(session: Session) -> tuple[PilotRow, ...]:
+def _pilots(session: Session, lifecycle: LifecyclePolicy | None) -> tuple[PilotRow, ...]:
     reached: dict[str, list[tuple[str, date]]] = {}
     for m in milestone_log.milestones(session):
         reached.setdefault(m.pilot_id, []).append((m.kind, m.reached_at.date()))
@@ -282,8 +302,25 @@ def _pilots(session: Session) -> tuple[PilotRow, ...]:
             if tenant is not None and tenant.data_access_granted_at
             else None,
             app.data_processing_agreement,
+            pilot.data_access_date or (lifecycle.data_access.date if lifecycle else None),
+            pilot.data_access_date is not None,
+            lifecycle is None or has_national_data(lifecycle, data_sources(app)),
         )
         for pilot, app, tenant in rows
+    )
+
+
+def _pending(session: Session, now: datetime) -> tuple[PendingRequest, ...]:
+    return tuple(
+        PendingRequest(
+            r.id or 0,
+            r.pilot_id,
+            r.kind,
+            r.value,
+            r.filed_at,
+            max(0, (now - r.filed_at).days),
+        )
+        for r in change_requests.list_requests(session, status="pending")
     )
 
 
@@ -351,6 +388,7 @@ def gather(
     questionnaire_problem: str | None = None,
     policy: SelectionPolicy | None = None,
     tenant_policy: TenantPolicy | None = None,
+    lifecycle: LifecyclePolicy | None = None,
     now: datetime,
 ) -> ReportData:
     """Everything the report shows for ``month``; a month with nothing in it is refused."""
@@ -370,7 +408,8 @@ def gather(
             )
         decision = _decision(session)
         coverage, unknown = _coverage(session, policy, decision.selected if decision else ())
-        pilots = _pilots(session)
+        pilots = _pilots(session, lifecycle)
+        pending = _pending(session, now)
         usage = _usage(session, m)
         invoices = tuple(
             Cost(d.pilot_id, d.list_total, d.discount_total, d.charged_total, d.revision)
@@ -406,4 +445,5 @@ def gather(
         questionnaire_problem,
         support,
         risks,
+        pending,
     )

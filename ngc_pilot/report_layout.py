@@ -7,6 +7,10 @@ bullet lists, tables and charts; each renderer only lays those out.  Numbers
 are formatted as the CLI prints them: money with :func:`policies.rating.money`,
 quantities, means and hours as the exact decimals of the ``--json`` output.
 
+Over 400 lines because it is the report's whole text, one short function per
+section in reading order; splitting the sections across modules would only
+scatter one document.
+
 Deliberately not here: gathering (``ngc_pilot.report_data``), any markup.
 """
 
@@ -17,7 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from ngc_pilot.report_data import Cost, ReportData
+from ngc_pilot.report_data import Cost, PilotRow, ReportData
 from ngc_pilot.report_messages import Messages
 from policies.rating import Month, money
 
@@ -157,7 +161,7 @@ def _pilots(data: ReportData, m: Messages) -> list[Block]:
                 else m["no_tenant"],
                 f"{p.planned_start.isoformat()} – {p.planned_end.isoformat()}",
                 reached or m["none"],
-                p.data_access.isoformat() if p.data_access else m["dash"],
+                _access(p, m),
                 m.get("dpa_" + p.dpa, p.dpa),
             )
         )
@@ -176,8 +180,47 @@ def _pilots(data: ReportData, m: Messages) -> list[Block]:
             tuple(rows),
         )
     )
-    out.append(Para(m["change_requests_missing"]))
+    out += _requests(data, m)
     return out
+
+
+def _access(p: PilotRow, m: Messages) -> str:
+    """From when the pilot may reach the data (its own date or the policy's; none when its
+    nomination names no national genome data, which it is then never given), and when granted."""
+    if not p.access_wanted:
+        allowed = m["access_not_wanted"]
+    elif p.access_date is None:
+        allowed = m["dash"]
+    else:
+        allowed = m("access_from_own" if p.access_own else "access_from_policy", date=p.access_date)
+    granted = m("access_granted", date=p.data_access) if p.data_access else m["access_not_granted"]
+    return f"{allowed}; {granted}"
+
+
+def _requests(data: ReportData, m: Messages) -> list[Block]:
+    out: list[Block] = [Heading(3, m["requests"])]
+    if not data.requests:
+        return [*out, Para(m["no_requests"])]
+    rows = tuple(
+        (
+            str(r.id),
+            r.pilot_id,
+            m.get("request_" + r.kind, r.kind),
+            r.value or m["dash"],
+            r.filed_at.strftime("%Y-%m-%d"),
+            str(r.age_days),
+        )
+        for r in data.requests
+    )
+    headers = (
+        m["col_request"],
+        m["col_pilot"],
+        m["col_kind"],
+        m["col_wanted"],
+        m["col_filed"],
+        m["col_age_days"],
+    )
+    return [*out, Table(headers, rows, numeric=(0, 5))]
 
 
 def _usage(data: ReportData, m: Messages) -> list[Block]:

@@ -7,11 +7,11 @@ report's bytes (nothing written); :func:`write` writes them whole — to a
 temporary file renamed into place, so a failure never leaves half a report —
 and records ``report.generated`` in the audit log; :func:`monthly_report` is
 the scheduled job: last month's report in the configured language under
-``report.dir``.
+``report.dir``, queued with :func:`queue_report` through the mail outbox to
+``report.recipients`` (the PDF attached, once per month and recipient).
 
-Deliberately not here: sending the report (the mail outbox is wired by the
-lead once mail lands; ``report.recipients`` is only carried in the audit
-details), the figures themselves (``ngc_pilot.report_data``), layout and
+Deliberately not here: sending (the ``mail`` job sends the outbox), the
+figures themselves (``ngc_pilot.report_data``), layout and
 wording (``report_layout``, ``report_render``, ``report_pdf``,
 ``report_messages``).
 """
@@ -20,18 +20,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
-from ngc_pilot import audit, report_data, report_layout
+from ngc_pilot import audit, mail, report_data, report_layout
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError
 from ngc_pilot.report_messages import LANGUAGES, Messages
 from ngc_pilot.settings import Settings
 from policies.evaluation import load_questionnaire
+from policies.lifecycle import load_lifecycle_policy
 from policies.prices import load_prices
 from policies.problems import InputProblems, Problem
 from policies.rating import Month
@@ -73,6 +76,7 @@ def gather(
     try:
         prices = load_prices(settings.policy.prices_file)
         tenant_policy = load_tenant_policy(settings.policy.tenant_file)
+        lifecycle = load_lifecycle_policy(settings.policy.lifecycle_file)
         if policy is None:
             policy = load_policy(settings.policy.selection_file)
     except InputProblems as exc:
@@ -90,6 +94,7 @@ def gather(
         questionnaire_problem=problem,
         policy=policy,
         tenant_policy=tenant_policy,
+        lifecycle=lifecycle,
         now=now or utcnow(),
     )
 
@@ -183,20 +188,75 @@ def last_month(now: datetime) -> str:
     return str(Month(this.year - (this.month == 1), (this.month - 2) % 12 + 1))
 
 
+def report_key(month: str, recipient: str) -> str:
+    return f"report:{month}:{recipient}"
+
+
+def queue_report(
+    engine: Engine, report: Report, path: Path, recipients: Sequence[str], *, actor: str
+) -> dict[str, Any]:
+    """Queue ``report`` (a PDF) to each of ``recipients`` through the mail outbox, once each.
+
+    One notice per month and recipient (key ``report:<month>:<recipient>``), in
+    the report's language with the PDF attached, all in one transaction; a
+    recipient already queued for the month is listed, not queued again.  No
+    recipients: nothing is queued, and the summary says so.
+    """
+    if not recipients:
+        return {"queued": [], "mail": "report.recipients is empty: nothing queued"}
+    queued: list[str] = []
+    already: list[str] = []
+    attachment = mail.Attachment(path.name, report.content, "application/pdf")
+    with session_scope(engine) as session:
+        for recipient in recipients:
+            done = mail.queue(
+                session,
+                key=report_key(report.month, recipient),
+                kind="report",
+                recipient=recipient,
+                language=report.language,
+                context={"month": report.month},
+                attachments=[attachment],
+            )
+            (queued if done.created else already).append(recipient)
+        if queued:
+            audit.record(
+                session,
+                actor=actor,
+                action="report.queued",
+                subject=f"report:{report.month}",
+                reason="the monthly report to the steering group",
+                details={"month": report.month, "language": report.language, "to": queued},
+            )
+    return {"queued": queued, "already_queued": already}
+
+
 def monthly_report(
     engine: Engine, settings: Settings, *, now: datetime | None = None
-) -> dict[str, str]:
-    """The scheduled job: last month's PDF report under ``report.dir``; returns its path.
+) -> dict[str, Any]:
+    """The scheduled job: last month's PDF report under ``report.dir``, queued by mail to
+    ``report.recipients`` in ``report.language``; returns its path and who it was queued to.
 
-    The e-mail to ``report.recipients`` is not queued here (the outbox is wired
-    once mail lands); the job's summary carries the path for that.
+    A month with no data is skipped (said in the summary), and so is the mail
+    when no one is named.  A malformed recipient fails the run before anything
+    is written.
     """
     now = now or utcnow()
     month = last_month(now)
+    recipients = [mail.check_recipient(r) for r in settings.report.recipients]
+    language = settings.report.language
     try:
-        path = generate(engine, settings, month, fmt="pdf", actor=settings.actor, now=now)
+        report = build(engine, settings, month, fmt="pdf", language=language, now=now)
     except InputError as exc:
         if exc.problems and all(p.field == "month" for p in exc.problems):
             return {"month": month, "skipped": "; ".join(p.message for p in exc.problems)}
         raise
-    return {"month": month, "path": str(path)}
+    path = write(
+        engine,
+        report,
+        default_path(settings.report_dir, report.month, "pdf", language),
+        actor=settings.actor,
+        recipients=tuple(recipients),
+    )
+    sent = queue_report(engine, report, path, recipients, actor=settings.actor)
+    return {"month": month, "path": str(path), "language": language, **sent}

@@ -154,7 +154,7 @@ def default_jobs(service: ServiceSettings) -> list[JobDef]:
             uses=("engine", "settings"),
             trigger=monthly(1, service.daily_at, hours_after=1),
             schedule=f"monthly, day 1 {service.daily_at} UTC (after rate)",
-            description="The steering group's report of last month (PDF) under report.dir.",
+            description="The steering group's report of last month (PDF) under report.dir, queued by mail to report.recipients.",
         ),
         JobDef(
             id="mail",

@@ -37,7 +37,7 @@ from ngc_pilot.facade.jobs import (
     RunView,
 )
 from ngc_pilot.facade.members import MembersArea
-from ngc_pilot.facade.reports import EvaluationOverview, ReportsArea
+from ngc_pilot.facade.reports import EvaluationOverview, ReadableReport, ReportsArea
 from ngc_pilot.facade.requests import RequestRow, RequestsArea
 from ngc_pilot.facade.tenants import (
     EnvironmentView,
@@ -65,6 +65,7 @@ __all__ = [
     "DecisionView",
     "EnvironmentView",
     "EvaluationOverview",
+    "ReadableReport",
     "JobRow",
     "JobsOverview",
     "JobsPort",

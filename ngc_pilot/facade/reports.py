@@ -4,7 +4,7 @@ What the TUI's Evaluation & reports screen shows and does: the evaluation
 responses received per area (the numbers of ``ngc-pilot evaluation list``),
 the support items still open, and generating the steering group's monthly
 report (written under ``report.dir`` and audited, as ``ngc-pilot report``
-does).  Nothing here knows about Textual.
+does) with its Markdown text for reading it on screen.  Nothing here knows about Textual.
 """
 
 from __future__ import annotations
@@ -36,6 +36,16 @@ class OpenSupport:
     state: str  # open | responded
     summary: str
     opened_at: datetime
+
+
+@dataclass(frozen=True)
+class ReadableReport:
+    """A report written as PDF, with the same report as Markdown to read on screen."""
+
+    month: str
+    language: str
+    pdf: Path
+    markdown: str
 
 
 @dataclass(frozen=True)
@@ -96,3 +106,22 @@ class ReportsArea(FacadeBase):
             actor=self.actor,
             policy=self.policy,
         )
+
+    def generate_readable_report(self, month: str) -> ReadableReport:
+        """Write ``month``'s PDF report under ``report.dir`` (audited, as
+        :meth:`generate_report`) and return it with its Markdown text, rendered
+        from the same figures (the Markdown is not written)."""
+        settings = self._settings()
+        language = settings.report.language
+        report = reports.build(
+            self.engine, settings, month, fmt="pdf", language=language, policy=self.policy
+        )
+        path = reports.write(
+            self.engine,
+            report,
+            reports.default_path(settings.report_dir, report.month, "pdf", language),
+            actor=self.actor,
+            recipients=tuple(settings.report.recipients),
+        )
+        markdown = reports.render(report.data, "md", language).decode("utf-8")
+        return ReadableReport(report.month, language, path, markdown)

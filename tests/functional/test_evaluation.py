@@ -222,3 +222,44 @@ def test_a_yaml_file_must_name_its_questionnaire_version_once_at_the_top(cli, pi
     )
     result = cli("evaluation", "import", str(path))
     assert result.code == 2 and "the version is given once, at the top of the file" in result.err
+
+
+@pytest.mark.parametrize(
+    ("given", "line"),
+    [
+        (
+            answer("P-1", "ada", **{"infra.compute": 6}),
+            "r.yaml:6 [P-1/ada]: answers.infra.compute = 6: a scale answer is a whole number 1 to 5",
+        ),
+        (
+            answer("P-1", "ada", **{"infra.compute": 0}),
+            "answers.infra.compute = 0: a scale answer is a whole number 1 to 5",
+        ),
+        (
+            answer("P-1", "ada", **{"infra.compute": 2.5}),
+            "answers.infra.compute = 2.5: a scale answer is a whole number 1 to 5",
+        ),
+        (answer("P-1", "ada", **{"infra.speed": 3}), "answers.infra.speed = 3: unknown question"),
+        (
+            answer("P-9", "ada", **{"infra.compute": 3}),
+            "pilot = 'P-9': not a selected pilot; selected: P-1, P-2",
+        ),
+    ],
+    ids=["above-scale", "below-scale", "not-whole", "unknown-question", "unknown-pilot"],
+)
+def test_one_bad_answer_is_one_clear_line_exit_2_and_changes_nothing(
+    cli, pilots, tmp_path, given, line
+):
+    good = write(tmp_path / "good.yaml", answer("P-2", "bo", **{"infra.compute": 4}))
+    assert cli("evaluation", "import", str(good)).code == 0
+    before = cli("evaluation", "list", "--json").out, cli("audit", "--json").out
+    result = cli("evaluation", "import", str(write(tmp_path / "r.yaml", given)))
+    assert result.code == 2
+    problems = [p for p in result.err.splitlines() if "r.yaml" in p and "nothing" not in p]
+    assert len(problems) == 1 and line in problems[0], result.err
+    assert (cli("evaluation", "list", "--json").out, cli("audit", "--json").out) == before
+
+
+def test_list_for_an_unknown_pilot_is_one_clear_line_exit_2(cli, pilots):
+    result = cli("evaluation", "list", "--pilot", "P-9", "--json")
+    assert result.code == 2 and "P-9" in result.err and not result.out.strip()

@@ -23,6 +23,7 @@ from ngc_pilot.models import (
     Tenant,
     UsageRecord,
 )
+from ngc_pilot.request_models import ChangeRequest
 
 MONTH = "2021-05"
 START = datetime(2021, 5, 1, tzinfo=UTC)
@@ -36,7 +37,9 @@ def seed_month(url: str, count: int = 3, *, step_hours: int = 24) -> Engine:
     """Migrate the database at ``url`` and add ``count`` pilots with a month of data.
 
     P-1 uses much of its quota; the others little (a low-use risk); P-2 ends on
-    2021-06-10 (an expiry risk); P-3 waits for its data processing agreement.
+    2021-06-10 (an expiry risk); P-3 waits for its data processing agreement; P-2 has its own data-access date
+    (2021-05-20) and a pending extension, P-3 a pending resize (P-1's request
+    is decided).
     """
     engine = make_engine(url)
     migrate.upgrade(engine)
@@ -70,7 +73,8 @@ def seed_month(url: str, count: int = 3, *, step_hours: int = 24) -> Engine:
                     ready_date=date(2021, 4, 15),
                     commits_to_evaluation=True,
                     data_processing_agreement="in_progress" if n == 3 else "signed",
-                    document={},
+                    # P-3 names no national genome data, so it is never given access
+                    document={} if n == 3 else {"data": {"sources": ["national_genome_center"]}},
                     source="t",
                 )
             )
@@ -83,6 +87,7 @@ def seed_month(url: str, count: int = 3, *, step_hours: int = 24) -> Engine:
                     state="selected",
                     planned_start=date(2021, 4, 15),
                     planned_end=date(2021, 6, 10) if n == 2 else date(2021, 8, 31),
+                    data_access_date=date(2021, 5, 20) if n == 2 else None,
                 )
             )
             session.flush()
@@ -189,4 +194,21 @@ def seed_month(url: str, count: int = 3, *, step_hours: int = 24) -> Engine:
             opened_at=datetime(2021, 5, 20, 9, tzinfo=UTC),
             now=now,
         )
+        # Change requests: one pending per pilot after the first, one decided.
+        for n, pid in enumerate(ids, start=1):
+            kind, value = ("extend", "2021-09-30") if n % 2 == 0 else ("resize", "medium")
+            session.add(
+                ChangeRequest(
+                    pilot_id=pid,
+                    kind=kind,
+                    value=value,
+                    justification="more time for the analysis",
+                    filed_by=pid.lower(),
+                    filed_at=datetime(2021, 5, 20 + n % 8, 10, tzinfo=UTC),
+                    status="approved" if n == 1 else "pending",
+                    decided_by="ops" if n == 1 else None,
+                    decided_at=datetime(2021, 5, 22, tzinfo=UTC) if n == 1 else None,
+                    reason="fits" if n == 1 else None,
+                )
+            )
     return engine

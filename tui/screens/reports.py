@@ -4,7 +4,9 @@ From the service facade's evaluation overview: how many evaluation responses
 each of the five areas has received, and the support items not yet closed.
 ``g`` asks for a month and writes the steering group's report for it (PDF,
 in the configured language, under ``report.dir``; audited) in a worker, then
-shows where it is.  Sending the report is not done here.
+shows where it is; ``o`` opens the report last written here for reading (its
+Markdown text in :class:`tui.screens.report_view.ReportViewScreen`, with the
+PDF's path).  Sending the report is not done here (the monthly job queues it).
 """
 
 from __future__ import annotations
@@ -22,13 +24,12 @@ from textual.widgets import DataTable, Static
 from tui.errors import reported
 from tui.screens.base import OpsScreen
 from tui.screens.prompt import PromptScreen
+from tui.screens.report_view import ReportViewScreen
 from tui.screens.usage import check_month
 from tui.widgets.table import OpsTable
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from ngc_pilot.facade import EvaluationOverview
+    from ngc_pilot.facade import EvaluationOverview, ReadableReport
 
 
 class ReportsScreen(OpsScreen):
@@ -36,11 +37,13 @@ class ReportsScreen(OpsScreen):
     TITLE = "Evaluation & reports"
     HELP = (
         "Evaluation responses received per area and the support items still open. "
-        "g writes the steering group's monthly report (PDF) for a month you type."
+        "g writes the steering group's monthly report (PDF) for a month you type; "
+        "o opens it for reading (as Markdown, with the PDF's path)."
     )
     AUTO_FOCUS = "#rep-areas"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "generate", "Generate report", tooltip="Write a month's report (g)"),
+        Binding("o", "open_report", "Open report", tooltip="Read the report last written (o)"),
     ]
 
     class Loaded(Message):
@@ -49,12 +52,16 @@ class ReportsScreen(OpsScreen):
             self.overview = overview
 
     class Generated(Message):
-        """A report was written; ``path`` is None when it failed (already reported)."""
+        """A report was written; ``report`` is None when it failed (already reported)."""
 
-        def __init__(self, month: str, path: Path | None) -> None:
+        def __init__(self, month: str, report: ReadableReport | None) -> None:
             super().__init__()
             self.month = month
-            self.path = path
+            self.report = report
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_report: ReadableReport | None = None
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="rep-body"):
@@ -94,7 +101,9 @@ class ReportsScreen(OpsScreen):
                 style="bold",
             )
         status.append(
-            "\ng: write a month's report (`ngc-pilot report --month YYYY-MM`).", style="dim"
+            "\ng: write a month's report (`ngc-pilot report --month YYYY-MM`) · o: read the "
+            "one last written.",
+            style="dim",
         )
         self.query_one("#rep-status", Static).update(status)
         areas = self.query_one("#rep-areas", DataTable)
@@ -130,16 +139,23 @@ class ReportsScreen(OpsScreen):
 
     @work(thread=True, exclusive=True, group="report")
     def _generate(self, month: str) -> None:
-        path = None
+        report = None
         with reported(self, f"Writing the report of {month}"):
-            path = self.services.generate_report(month)
-        self.post_message(self.Generated(month, path))
+            report = self.services.generate_readable_report(month)
+        self.post_message(self.Generated(month, report))
 
     def on_reports_screen_generated(self, message: Generated) -> None:
-        if message.path is None:
+        if message.report is None:
             return  # the notification says why
+        self.last_report = message.report
         self.query_one("#rep-last", Static).update(
-            Text(f"Report of {message.month}: {message.path}")
+            Text(f"Report of {message.month}: {message.report.pdf}  (o: open)")
         )
-        self.notify(str(message.path), title=f"Report of {message.month} written")
+        self.notify(f"{message.report.pdf}\no: open it", title=f"Report of {message.month} written")
         self.changed()
+
+    def action_open_report(self) -> None:
+        if self.last_report is None:
+            self.notify("Write a report first (g).", title="No report to open", severity="warning")
+            return
+        self.app.push_screen(ReportViewScreen(self.last_report))

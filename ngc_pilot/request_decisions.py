@@ -2,8 +2,8 @@
 
 Why this exists: operations decide a pilot's request with a reason that is
 kept.  The decision, the notice to the PI (the ``request_decided`` template
-in the PI's language, :mod:`ngc_pilot.request_notices`) and the audit entry commit together, and
-only one decider wins (the status changes only while ``pending``).  An
+in the PI's language, :mod:`ngc_pilot.request_notices`) and the audit entry
+commit together, and only one decider wins (the status changes only while ``pending``).  An
 approved extension or resize changes the pilot's end or the tenant's size
 and is applied through the provisioner's plan, as provisioning is: only the
 changes the decision adds (new quotas; the credential renewed to expire with
@@ -21,7 +21,8 @@ data-access date becomes the decision day and the tenant is granted now.
 
 Deliberately not here: the members' cloud work (the members service), sending
 e-mail (the outbox), filing (:mod:`ngc_pilot.change_requests`) and any
-interface wording.
+interface wording.  Just over 400 lines because every kind of approval shares
+the claim, notice and outcome-recording helpers, which are private here.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ from support.records import record
 
 from ngc_pilot import (
     audit,
-    members,
     change_requests,
     intake,
     lifecycle,
+    members,
     migrate,
     provisioning,
     request_decisions,

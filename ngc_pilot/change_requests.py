@@ -4,7 +4,8 @@ Why this exists: a researcher who needs more time or more quota has a way to
 ask.  A request is filed with a justification and checked first (the pilot
 exists, its tenant is not torn down, the date is after the current end, the
 size is the policy's and differs from the tenant's, the e-mail address is
-well formed, a resize or data access has a tenant to apply to); any problem
+well formed, a resize or data access has a tenant to apply to, data access
+only for a pilot with national genome data); any problem
 refuses it whole.  Filing is audited.  Also here: reading requests back.
 
 Deliberately not here: deciding and applying (:mod:`ngc_pilot.request_decisions`)
@@ -22,8 +23,10 @@ from sqlmodel import Session, col, select
 from ngc_pilot import audit
 from ngc_pilot.db import utcnow
 from ngc_pilot.errors import InputError, NotFoundError
-from ngc_pilot.models import Pilot, Tenant
+from ngc_pilot.lifecycle.data_access import no_national_data
+from ngc_pilot.models import Application, Pilot, Tenant
 from ngc_pilot.request_models import KINDS, STATUSES, ChangeRequest
+from policies.lifecycle import LifecyclePolicy
 from policies.problems import Problem
 from policies.tenancy import TenantPolicy
 
@@ -62,8 +65,14 @@ def file_request(
     value: str = "",
     justification: str,
     filed_by: str,
+    lifecycle_policy: LifecyclePolicy | None = None,
 ) -> ChangeRequest:
-    """Record a pending request (audited) after checking it; refused whole on any problem."""
+    """Record a pending request (audited) after checking it; refused whole on any problem.
+
+    With ``lifecycle_policy``, a data-access request of a pilot whose data
+    sources include no national genome data is refused here (it would never be
+    granted); without it, approval refuses it.
+    """
     pilot = session.get(Pilot, pilot_id)
     if pilot is None:
         raise NotFoundError(
@@ -88,6 +97,10 @@ def file_request(
             [Problem("request", "justification", justification, "give a justification")]
         )
     value = _checked_value(tenant_policy, pilot, tenant, kind, value.strip())
+    if kind == "data_access" and lifecycle_policy is not None:
+        why_not = no_national_data(lifecycle_policy, session.get(Application, pilot.application_id))
+        if why_not:
+            raise InputError([Problem("request", "pilot", pilot_id, why_not)])
     request = ChangeRequest(
         pilot_id=pilot_id,
         kind=kind,

@@ -128,10 +128,14 @@ def _columns(nomination: Nomination) -> dict[str, Any]:
 
 
 def _document(nomination: Nomination) -> dict[str, Any]:
-    """The nomination as stored; without ``members`` when it lists none (as before members)."""
+    """The nomination as stored; without ``members`` when it lists none (as before members)
+    and without the PI's ``language`` when none is given (Danish)."""
     document = nomination.model_dump(mode="json")
     if document.get("members") is None:
         document.pop("members", None)
+    pi = document.get("principal_investigator")
+    if isinstance(pi, dict) and pi.get("language") is None:
+        pi.pop("language", None)  # Danish, as before the PI had a language
     return document
 
 

@@ -5,7 +5,8 @@ written), records the member as ``adding``, plans and applies their access
 through the step ledger (:func:`provisioner.members.plan_member`), writes
 their bundle the moment the credential's secret exists (encrypted to their
 age key when they gave one), and then — in one transaction — marks them
-``active``, audits it and queues their notice as an ``OutboxMessage``.  A
+``active``, audits it and queues their notice (:func:`ngc_pilot.mail.queue`,
+the ``member_added`` template in their language).  A
 crash between the credential and the notice leaves the row ``adding`` and the
 credential in the bundle; the next ``add_member`` for them resumes from the
 ledger's state without a second credential and queues the notice once.
@@ -19,7 +20,8 @@ revocation check share the ledger and notice helpers, which are private here;
 input checks and the notices' wording are already modules of their own.
 
 What this module deliberately does not do: decide what the cloud needs
-(``provisioner.members``), word notices (``member_notices``) or send mail.
+(``provisioner.members``), word notices (the mail templates and
+``member_notices``) or send mail.
 """
 
 from __future__ import annotations
@@ -31,11 +33,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from ngc_pilot import audit, bastion_keys, member_input
+from ngc_pilot import audit, bastion_keys, mail, member_input
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.member_models import Member
-from ngc_pilot.member_notices import NoticeFacts, render
+from ngc_pilot.member_notices import NoticeFacts, context
 from ngc_pilot.models import Application, OutboxMessage, Pilot, Tenant
 from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.tenant_rows import desired_for
@@ -292,21 +294,20 @@ def _facts(
 
 
 def _queue(session: Session, member: Member, kind: str, facts: NoticeFacts) -> str:
+    """Queue the ``kind`` template in the member's language; the key as before."""
     base = f"{kind.replace('_', '-')}:{member.pilot_id}:{member.email}"
     taken = session.exec(select(OutboxMessage.id).where(OutboxMessage.key == base)).first()
-    key = base if taken is None else f"{base}:{member.id}"
-    subject, body = render(kind, member.language, facts)
-    session.add(
-        OutboxMessage(
-            key=key[:200],
-            pilot_id=member.pilot_id,
-            kind=kind,
-            recipient=member.email,
-            subject=subject[:300],
-            body=body[:10000],
-        )
+    key = (base if taken is None else f"{base}:{member.id}")[:200]
+    mail.queue(
+        session,
+        key=key,
+        kind=kind,
+        recipient=member.email,
+        language=member.language,
+        context=context(kind, member.language, facts),
+        pilot_id=member.pilot_id,
     )
-    return key[:200]
+    return key
 
 
 def _activate(prov: Provisioner, member_id: int | None, desired: DesiredTenant) -> str:

@@ -1,21 +1,28 @@
 """Deciding a change request: approved or rejected once, with a reason; approvals applied.
 
 Why this exists: operations decide a pilot's request with a reason that is
-kept.  The decision, the notice to the PI (an ``OutboxMessage``, Danish, see
-:mod:`ngc_pilot.request_notices`) and the audit entry commit together, and
-only one decider wins (the status changes only while ``pending``).  An
+kept.  The decision, the notice to the PI (the ``request_decided`` template
+in the PI's language, :mod:`ngc_pilot.request_notices`) and the audit entry
+commit together, and only one decider wins (the status changes only while ``pending``).  An
 approved extension or resize changes the pilot's end or the tenant's size
 and is applied through the provisioner's plan, as provisioning is: only the
 changes the decision adds (new quotas; the credential renewed to expire with
 the new end; a tenant suspended because its period ended is resumed when the
 new end is today or later).  Resizes and extensions pass the capacity gate
-first; one that does not fit is refused with the numbers and nothing changes.  Data access is
-granted to the tenant's group as the data-access switch grants it.
+first; one that does not fit is refused with the numbers and nothing changes.
 
-Deliberately not here: adding a member's Keystone user (the members service,
-``ngc-pilot members add``: an approved ``add_member`` request records the
-decision and says so in its note), sending e-mail (the outbox), filing
-(:mod:`ngc_pilot.change_requests`) and any interface wording.
+An approved ``add_member`` request adds the member through the members
+service (:func:`ngc_pilot.members.add_member`, with its own transactions and
+notice) after the decision commits; the request ends applied, or failed with
+the error.  An approved ``data_access`` request follows the per-pilot rule
+(:mod:`ngc_pilot.lifecycle.data_access`): refused for a pilot whose data
+sources include no national genome data; otherwise the pilot's own
+data-access date becomes the decision day and the tenant is granted now.
+
+Deliberately not here: the members' cloud work (the members service), sending
+e-mail (the outbox), filing (:mod:`ngc_pilot.change_requests`) and any
+interface wording.  Just over 400 lines because every kind of approval shares
+the claim, notice and outcome-recording helpers, which are private here.
 """
 
 from __future__ import annotations
@@ -27,15 +34,16 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from ngc_pilot import audit
+from ngc_pilot import audit, mail, members
 from ngc_pilot.change_requests import as_dict
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, NotFoundError
-from ngc_pilot.models import Application, OutboxMessage, Pilot, Tenant
+from ngc_pilot.lifecycle.data_access import no_national_data
+from ngc_pilot.models import Application, Pilot, Tenant
 from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.provisioning_gates import check_capacity
 from ngc_pilot.request_models import ChangeRequest
-from ngc_pilot.request_notices import decision_notice
+from ngc_pilot.request_notices import decision_context
 from ngc_pilot.tenant_rows import desired_for
 from ngc_pilot.tenant_runs import apply_delta
 from ngc_pilot.tenant_state import set_state
@@ -92,19 +100,24 @@ def _claim(session: Session, request: ChangeRequest, status: str, by: str, reaso
     session.refresh(request)
 
 
-def _notify(session: Session, request: ChangeRequest) -> None:
+def _notify(session: Session, prov: Provisioner, request: ChangeRequest) -> None:
+    """Queue the PI's ``request_decided`` notice in their language (key as before)."""
     pilot = session.get(Pilot, request.pilot_id)
     app = session.get(Application, pilot.application_id)
-    subject, body = decision_notice(request, app.name)
-    session.add(
-        OutboxMessage(
-            key=f"request-decided:{request.id}",
-            pilot_id=request.pilot_id,
-            kind="request_decided",
-            recipient=app.pi_email,
-            subject=subject,
-            body=body,
-        )
+    language = mail.pi_language(app.document)
+    mail.queue(
+        session,
+        key=f"request-decided:{request.id}",
+        kind="request_decided",
+        recipient=app.pi_email,
+        language=language,
+        context=decision_context(
+            request,
+            language,
+            pi_name=app.pi_name,
+            support_contact=prov.tenant_policy.tenancy.support_contact,
+        ),
+        pilot_id=request.pilot_id,
     )
 
 
@@ -123,7 +136,7 @@ def reject(prov: Provisioner, request_id: int, *, by: str, reason: str) -> dict[
     with session_scope(prov.engine) as session:
         request = _load(session, request_id)
         _claim(session, request, "rejected", by, reason)
-        _notify(session, request)
+        _notify(session, prov, request)
         audit.record(
             session,
             actor=by,
@@ -185,19 +198,20 @@ def approve(
             if tenant is not None:
                 tenant.size, tenant.updated_at = request.value, utcnow()
                 session.add(tenant)
-        elif request.kind == "data_access" and tenant is not None:
-            tenant.data_access_granted_at = tenant.updated_at = utcnow()
-            session.add(tenant)
+        elif request.kind == "data_access":
+            _grant_from(session, prov, request, pilot, app, tenant, day, by)
         _claim(session, request, "approved", by, reason)
         if request.kind == "add_member":
+            # Overwritten with applied/failed once the members service has run; left
+            # standing only if the process stops in between.
             request.note = (
-                f"approved; the member is added with `ngc-pilot members add {pilot.id} "
-                f"{request.value}` (no members service in this build)"
+                f"approved; if this stays approved, add the member with "
+                f"`ngc-pilot members add {pilot.id} {request.value}`"
             )
         elif not live:
             request.note = "approved; the tenant gets it when it is provisioned"
         session.add(request)
-        _notify(session, request)
+        _notify(session, prov, request)
         audit.record(
             session,
             actor=by,
@@ -208,9 +222,65 @@ def approve(
         )
         after = desired_for(tenant, pilot, app, prov) if live else None
         credential_id = tenant.credential_id if tenant else None
-    if before is None or after is None or request.kind == "add_member":
+        kind, pilot_id, value = request.kind, request.pilot_id, request.value
+    if kind == "add_member":
+        return _add_member(prov, request_id, pilot_id, value, by)
+    if before is None or after is None:
         return Decision(_reread(prov, request_id))
     return _apply(prov, request_id, before, after, credential_id, by, resumed_from)
+
+
+def _grant_from(
+    session: Session,
+    prov: Provisioner,
+    request: ChangeRequest,
+    pilot: Pilot,
+    app: Application,
+    tenant: Tenant | None,
+    day: date,
+    by: str,
+) -> None:
+    """Data access by request follows the per-pilot rule: never for a pilot without
+    national genome data; otherwise the pilot's own date becomes the decision day and
+    the tenant is granted now, as the switch grants it."""
+    why_not = no_national_data(prov.lifecycle(), app)
+    if why_not:
+        raise InputError(
+            [Problem("request", "pilot", pilot.id, f"{why_not}; reject the request instead")]
+        )
+    before = pilot.data_access_date
+    pilot.data_access_date, pilot.updated_at = day, utcnow()
+    session.add(pilot)
+    audit.record(
+        session,
+        actor=by,
+        action="pilot.data_access_date_set",
+        subject=pilot.id,
+        reason=f"change request {request.id} approved",
+        details={
+            "pilot": pilot.id,
+            "from": before.isoformat() if before else None,
+            "to": day.isoformat(),
+            "date": day.isoformat(),
+        },
+    )
+    if tenant is not None and tenant.data_access_granted_at is None:
+        tenant.data_access_granted_at = tenant.updated_at = utcnow()
+        session.add(tenant)
+
+
+def _add_member(prov: Provisioner, request_id: int, pilot_id: str, email: str, by: str) -> Decision:
+    """Add the approved member through the members service; the request ends applied or failed."""
+    done: list[str] = []
+    error: str | None = None
+    try:
+        outcome = members.add_member(prov, pilot_id, email, reason=f"change request {request_id}")
+        done = list(outcome.report.done)
+        if outcome.state != "active":
+            error = outcome.report.error or "the member was not added"
+    except (InputError, CloudError) as exc:
+        error = str(exc)
+    return _finish(prov, request_id, pilot_id, done, error, by)
 
 
 def _fits(
@@ -275,16 +345,48 @@ def _apply(
             done, error = list(report.done), (None if report.ok else report.error)
     except CloudError as exc:
         error = str(exc)
+    decided = _finish(prov, request_id, pilot_id, done, error, by, resumed_from)
+    if resumed_from is not None and not error:
+        set_state(prov, pilot_id, "active")  # audited as tenant.active
+    return decided
+
+
+def _finish(
+    prov: Provisioner,
+    request_id: int,
+    pilot_id: str,
+    done: list[str],
+    error: str | None,
+    by: str,
+    resumed_from: datetime | None = None,
+) -> Decision:
+    """Record what applying the approved request came to: applied, or failed with the error."""
     with session_scope(prov.engine) as session:
         request = session.get(ChangeRequest, request_id)
         request.status = "failed" if error else "applied"
         request.error = error[:2000] if error else None
+        if request.kind == "add_member":
+            request.note = (
+                f"the member was not added: {error}"[:2000]
+                if error
+                else "the member was added through the members service"
+            )
         tenant = session.get(Tenant, pilot_id)
-        if error and request.kind == "data_access":
-            tenant.data_access_granted_at = None  # not granted: the switch may try again
-        if error and resumed_from is not None:
-            tenant.suspended_at = resumed_from  # still suspended; reconcile keeps it so
-        session.add(tenant)
+        if tenant is not None:
+            if error and request.kind == "data_access":
+                tenant.data_access_granted_at = None  # not granted: the switch may try again
+            if error and resumed_from is not None:
+                tenant.suspended_at = resumed_from  # still suspended; reconcile keeps it so
+            session.add(tenant)
+        if request.kind == "data_access" and not error:
+            audit.record(
+                session,
+                actor=by,
+                action="tenant.data_access_granted",
+                subject=pilot_id,
+                reason=f"change request {request_id} approved",
+                details={"role": prov.lifecycle().data_access.role, "applied": done},
+            )
         session.add(request)
         audit.record(
             session,
@@ -293,10 +395,7 @@ def _apply(
             subject=pilot_id,
             details={"request": request_id, "kind": request.kind, "applied": done, "error": error},
         )
-        decided = Decision(as_dict(request), tuple(done))
-    if resumed_from is not None and not error:
-        set_state(prov, pilot_id, "active")  # audited as tenant.active
-    return decided
+        return Decision(as_dict(request), tuple(done))
 
 
 def _reread(prov: Provisioner, request_id: int) -> dict[str, Any]:

@@ -1,23 +1,30 @@
-"""The notice that tells a PI how their change request was decided (Danish).
+"""What a PI's "request decided" notice says that the mail template leaves to the caller.
 
 Why this exists: the requester is told, in the same transaction as the
-decision, by a row in the outbox; this module words that row.  It
-deliberately writes and sends nothing (``change_requests`` records the row,
-the mail job sends it) and has no English variant yet: the templates of the
-mail work (issue 11 §3) replace it when they land.
+decision, by the ``request_decided`` mail template queued with
+:func:`ngc_pilot.mail.queue` in the PI's language; this module builds its
+context (what was asked for, in that language).  It deliberately writes,
+renders and sends nothing.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 WHAT = {
-    "extend": "forlængelse til {value}",
-    "resize": "ændring af størrelse til {value}",
-    "add_member": "tilføjelse af medlemmet {value}",
-    "data_access": "adgang til de nationale genomdata",
+    "da": {
+        "extend": "forlængelse til {value}",
+        "resize": "ændring af størrelse til {value}",
+        "add_member": "tilføjelse af medlemmet {value}",
+        "data_access": "adgang til de nationale genomdata",
+    },
+    "en": {
+        "extend": "an extension to {value}",
+        "resize": "a resize to {value}",
+        "add_member": "adding the member {value}",
+        "data_access": "access to the national genome data",
+    },
 }
-VERDICT = {"approved": "godkendt", "rejected": "afvist"}
 
 
 class _Request(Protocol):
@@ -29,22 +36,17 @@ class _Request(Protocol):
     reason: str | None
 
 
-def decision_notice(request: _Request, pilot_name: str) -> tuple[str, str]:
-    """(subject, body) of the notice for a decided request."""
-    what = WHAT[request.kind].format(value=request.value)
-    verdict = VERDICT.get(request.status, request.status)
-    subject = f"Din anmodning om {what} for {request.pilot_id} er {verdict}"
-    body = (
-        "Kære projektleder\n\n"
-        f"Din anmodning nr. {request.id} om {what} for pilotprojektet "
-        f"{request.pilot_id} ({pilot_name}) er {verdict}.\n\n"
-        f"Begrundelse: {request.reason}\n\n"
-        + (
-            "Ændringen gennemføres i jeres projektmiljø nu; I får besked, hvis noget "
-            "kræver jeres handling.\n\n"
-            if request.status == "approved"
-            else "Kontakt driften, hvis I har spørgsmål til afgørelsen.\n\n"
-        )
-        + "Med venlig hilsen\nNationalt Genom Center, driften\n"
-    )
-    return subject[:300], body[:10000]
+def decision_context(
+    request: _Request, language: str, *, pi_name: str, support_contact: str
+) -> dict[str, Any]:
+    """The ``request_decided`` template's context for a decided request."""
+    words = WHAT.get(language, WHAT["da"])
+    return {
+        "name": pi_name,
+        "pilot": request.pilot_id,
+        "request_id": request.id,
+        "what": words[request.kind].format(value=request.value),
+        "approved": request.status != "rejected",
+        "reason": request.reason or "",
+        "support_contact": support_contact,
+    }

@@ -25,7 +25,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
+
+from sqlmodel import Session
 
 from ngc_pilot import audit, mail
 from ngc_pilot.db import session_scope, utcnow
@@ -128,9 +131,14 @@ def run_tenant(prov: Provisioner, pilot_id: str, progress: Progress | None) -> T
     outcome.mutating_calls = getattr(backend, "mutating_calls", 0)
     if report.ok:
         settled = "suspended" if desired.suspended else "active"
-        set_state(prov, pilot_id, settled, project_id=observed.project_id)
-        if settled == "active":
-            queue_ready_notice(prov, pilot_id)
+        set_state(
+            prov,
+            pilot_id,
+            settled,
+            project_id=observed.project_id,
+            # Queued in the transaction that sets the tenant active: a crash loses neither.
+            also=partial(queue_ready_notice, prov, pilot_id) if settled == "active" else None,
+        )
         outcome.state = settled
     else:
         set_state(prov, pilot_id, "failed", error=report.error)
@@ -140,28 +148,29 @@ def run_tenant(prov: Provisioner, pilot_id: str, progress: Progress | None) -> T
     return outcome
 
 
-def queue_ready_notice(prov: Provisioner, pilot_id: str) -> None:
-    """Tell the PI the tenant is ready: once per pilot (key ``tenant-ready:<pilot>``),
-    however often the tenant is provisioned or repaired back to active."""
-    with session_scope(prov.engine) as session:
-        tenant = session.get(Tenant, pilot_id)
-        pilot = session.get(Pilot, pilot_id)
-        app = session.get(Application, pilot.application_id)
-        mail.queue(
-            session,
-            key=f"tenant-ready:{pilot_id}",
-            kind="tenant_ready",
-            recipient=app.pi_email,
-            pilot_id=pilot_id,
-            context={
-                "pi_name": app.pi_name,
-                "pilot": pilot_id,
-                "title": app.name,
-                "project": tenant.project_name,
-                "last_day": pilot.planned_end.isoformat(),
-                "support_contact": prov.tenant_policy.tenancy.support_contact,
-            },
-        )
+def queue_ready_notice(prov: Provisioner, pilot_id: str, session: Session) -> None:
+    """Tell the PI the tenant is ready, in their language: once per pilot (key
+    ``tenant-ready:<pilot>``), however often the tenant is provisioned or repaired
+    back to active.  Runs in the caller's transaction (the one that sets it active)."""
+    tenant = session.get(Tenant, pilot_id)
+    pilot = session.get(Pilot, pilot_id)
+    app = session.get(Application, pilot.application_id)
+    mail.queue(
+        session,
+        key=f"tenant-ready:{pilot_id}",
+        kind="tenant_ready",
+        recipient=app.pi_email,
+        language=mail.pi_language(app.document),
+        pilot_id=pilot_id,
+        context={
+            "pi_name": app.pi_name,
+            "pilot": pilot_id,
+            "title": app.name,
+            "project": tenant.project_name,
+            "last_day": pilot.planned_end.isoformat(),
+            "support_contact": prov.tenant_policy.tenancy.support_contact,
+        },
+    )
 
 
 def apply_delta(

@@ -10,6 +10,10 @@ touches no cloud.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlmodel import Session
+
 from ngc_pilot import audit
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.models import Tenant
@@ -23,10 +27,18 @@ def set_state(
     *,
     error: str | None = None,
     project_id: str | None = None,
+    also: Callable[[Session], None] | None = None,
 ) -> None:
     """Move the tenant to ``state`` (with its error or project id) and audit
-    ``tenant.<state>``; a move to the state it is already in changes nothing."""
+    ``tenant.<state>``; a move to the state it is already in changes nothing.
+
+    ``also`` runs in the same transaction (the "tenant ready" notice is queued
+    with the move to ``active``, so a crash loses neither); it runs even when
+    the state does not change, and must be idempotent.
+    """
     with session_scope(prov.engine) as session:
+        if also is not None:
+            also(session)
         tenant = session.get(Tenant, pilot_id)
         if tenant.state == state and not error and not project_id:
             return

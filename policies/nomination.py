@@ -128,6 +128,9 @@ def _check_values(values: list[str], info: ValidationInfo, name: str) -> list[st
 class Person(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     email: Annotated[str, Field(max_length=254)]
+    # The language of the notices this person gets (request decisions, the monthly
+    # statement); unset means Danish.  Optional so stored nominations stay as they were.
+    language: Literal["da", "en"] | None = None
 
     @field_validator("email")
     @classmethod

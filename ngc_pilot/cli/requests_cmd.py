@@ -96,6 +96,7 @@ def file_(
             value=value,
             justification=justification,
             filed_by=obj.actor,
+            lifecycle_policy=obj.lifecycle_policy,
         )
         row = change_requests.as_dict(request)
     if as_json:

@@ -74,6 +74,7 @@ class RequestsArea(FacadeBase):
                 value=value,
                 justification=justification,
                 filed_by=self.actor,
+                lifecycle_policy=prov.lifecycle(),
             )
             return RequestRow.of(change_requests.as_dict(request))
 

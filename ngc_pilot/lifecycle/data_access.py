@@ -87,6 +87,15 @@ def _why_not(status: str, effective: date, own: bool, sources: list[str], wanted
     return f"not before {effective.isoformat()} ({whose})"
 
 
+def no_national_data(policy: rules.LifecyclePolicy, application: Application) -> str | None:
+    """Why the pilot of ``application`` is never granted data access, or None if it may be."""
+    sources = data_sources(application)
+    if rules.has_national_data(policy, sources):
+        return None
+    wanted = list(policy.data_access.sources)
+    return _why_not("no_national_data", policy.data_access.date, False, sources, wanted)
+
+
 def switch_data_access(prov: Provisioner, *, today: date | None = None) -> AccessReport:
     """Grant each active tenant not yet granted whose pilot's date has come and whose
     data sources include the national genome data the data-access role (refused,

@@ -7,7 +7,7 @@ teardown without the final invoice: the usage it prices is gone after).  Each
 step may run again at any time; what is done is not done twice.  A suspension
 applies only the changes it adds to the plan; other drift is left to
 reconcile.  Notices (expiry, suspended, torn down) are queued through
-:func:`ngc_pilot.mail.queue`; it deliberately sends no mail (the ``mail`` job does)
+:func:`ngc_pilot.mail.queue` in the PI's language; it deliberately sends no mail (the ``mail`` job does)
 and prices nothing itself (:mod:`ngc_pilot.billing`).
 """
 
@@ -126,6 +126,7 @@ def _notice(
                 key=key,
                 kind=f"expiry-{days}d",
                 recipient=app.pi_email,
+                language=mail.pi_language(app.document),
                 pilot_id=pilot_id,
                 context={
                     "pilot": pilot_id,
@@ -189,6 +190,7 @@ def _suspend(
                 key=f"suspended:{pilot_id}:{last_day.isoformat()}",
                 kind="suspended",
                 recipient=app.pi_email,
+                language=mail.pi_language(app.document),
                 pilot_id=pilot_id,
                 context={
                     "pi_name": app.pi_name,
@@ -290,6 +292,7 @@ def _torn_down_notice(prov: Provisioner, pilot_id: str, last_day: date) -> None:
             key=f"torn-down:{pilot_id}:{last_day.isoformat()}",
             kind="torn_down",
             recipient=app.pi_email,
+            language=mail.pi_language(app.document),
             pilot_id=pilot_id,
             context={
                 "pi_name": app.pi_name,

@@ -6,6 +6,7 @@
 * :mod:`.sending` — claim, send, confirm; retries and the in-doubt rule.
 * :mod:`.statement` — the monthly usage statement to each PI.
 * :mod:`.reading` — the outbox as operators and ``/metrics`` see it.
+* :mod:`.recipients` — :func:`pi_language`: the PI's language (Danish by default).
 
 :func:`send_job` is what the scheduler's ``mail`` job calls.  Nothing here
 decides when a notice is due (the lifecycle, provisioning, members and
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 from ngc_pilot.errors import TransientError
 from ngc_pilot.mail.queueing import Attachment, Queued, check_recipient, queue, requeue
 from ngc_pilot.mail.reading import STATUSES, outbox, outbox_counts
+from ngc_pilot.mail.recipients import pi_language
 from ngc_pilot.mail.rendering import LANGUAGES, render, templates
 from ngc_pilot.mail.sending import SendReport, send_due
 from ngc_pilot.mail.statement import queue_statements, statement_due, statement_key
@@ -34,6 +36,7 @@ __all__ = [
     "check_recipient",
     "outbox",
     "outbox_counts",
+    "pi_language",
     "queue",
     "queue_statements",
     "render",

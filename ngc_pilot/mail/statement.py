@@ -4,7 +4,8 @@ Why this exists: the payment model is tested with the people who would pay;
 once a month each principal investigator is told what their tenant used and
 what it would have cost (list price, discount, charged — Decimal, from the
 latest invoice revision of the month, :func:`ngc_pilot.invoice_reading.invoices`),
-with the invoice lines attached as CSV.  One notice per tenant and month
+with the invoice lines attached as CSV, in the PI's language
+(:func:`ngc_pilot.mail.pi_language`).  One notice per tenant and month
 (key ``statement:<pilot>:<month>``), so running it again queues nothing new.
 
 It deliberately rates nothing: the daily ``rate`` job writes the invoices
@@ -28,6 +29,8 @@ from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.invoice_docs import InvoiceDoc, parse_month
 from ngc_pilot.invoice_reading import invoices
 from ngc_pilot.mail.queueing import Attachment, queue
+from ngc_pilot.mail.recipients import pi_language
+from ngc_pilot.models import Application, Pilot
 from policies.rating import Month
 
 
@@ -129,10 +132,17 @@ def context_of(doc: InvoiceDoc) -> dict[str, Any]:
     }
 
 
+def _language_of(session: Any, pilot_id: str) -> str:
+    pilot = session.get(Pilot, pilot_id)
+    app = session.get(Application, pilot.application_id) if pilot is not None else None
+    return pi_language(app.document if app is not None else None)
+
+
 def queue_statements(
-    engine: Engine, month: str, *, actor: str, language: str = "da"
+    engine: Engine, month: str, *, actor: str, language: str | None = None
 ) -> StatementReport:
-    """Queue the statement for ``month`` (YYYY-MM) to the PI of every tenant invoiced that month."""
+    """Queue the statement for ``month`` (YYYY-MM) to the PI of every tenant invoiced that month,
+    in each PI's language (``language`` overrides it for all)."""
     label = str(parse_month(month, "month"))
     report = StatementReport(label)
     with session_scope(engine) as session:
@@ -143,7 +153,7 @@ def queue_statements(
                 key=key,
                 kind="statement",
                 recipient=doc.pi_email,
-                language=language,
+                language=language or _language_of(session, doc.pilot_id),
                 context=context_of(doc),
                 pilot_id=doc.pilot_id,
                 attachments=[

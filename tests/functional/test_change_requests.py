@@ -21,6 +21,7 @@ from ngc_pilot import (
     change_requests,
     intake,
     lifecycle,
+    members,
     migrate,
     provisioning,
     request_decisions,
@@ -49,13 +50,25 @@ def world(database, tmp_path):
     )
     engine = make_engine(database.url)
     migrate.upgrade(engine)
+    # S-1 uses the national genome data (data access may be granted), its PI reads
+    # Danish (the default); S-2 uses hospital data only, its PI reads English.
     records = [
         record(
-            id=f"S-{i}",
-            institution=f"Inst {i}",
-            principal_investigator={"name": f"PI {i}", "email": f"s{i}@example.org"},
-        )
-        for i in (1, 2)
+            id="S-1",
+            institution="Inst 1",
+            principal_investigator={"name": "PI 1", "email": "s1@example.org"},
+            data={
+                "volume": "10 TB",
+                "types": ["wgs"],
+                "sources": ["national_genome_center", "hospital"],
+                "subjects": 100,
+            },
+        ),
+        record(
+            id="S-2",
+            institution="Inst 2",
+            principal_investigator={"name": "PI 2", "email": "s2@example.org", "language": "en"},
+        ),
     ]
     with session_scope(engine) as session:
         noms = [
@@ -95,6 +108,9 @@ def _file(prov, pilot_id: str, kind: str, value: str = "") -> int:
             justification="the cohort grew",
             filed_by="pi",
         ).id
+
+
+DECIDED = OutboxMessage.kind == "request_decided"  # provisioning also queues "tenant ready"
 
 
 def _rows(engine, model, *where):
@@ -162,7 +178,7 @@ def test_a_resize_that_does_not_fit_is_refused_with_the_numbers_and_nothing_chan
     with session_scope(engine) as session:
         assert session.get(Tenant, "S-2").size == "small"
     assert small.mutating_calls == calls
-    assert _rows(engine, OutboxMessage) == []
+    assert _rows(engine, OutboxMessage, DECIDED) == []
     assert _actions(engine, "S-2") == ["change_request.filed"]
 
 
@@ -173,7 +189,7 @@ def test_a_rejected_request_tells_the_pi_and_changes_nothing_else(world):
     row = request_decisions.reject(prov, request_id, by="ops", reason="no capacity this year")
     assert row["status"] == "rejected" and row["decided_by"] == "ops"
     assert cloud.mutating_calls == calls
-    [notice] = _rows(engine, OutboxMessage)
+    [notice] = _rows(engine, OutboxMessage, DECIDED)
     assert "afvist" in notice.subject and "no capacity this year" in notice.body
     assert _actions(engine, "S-1")[-1] == "change_request.rejected"
 
@@ -186,7 +202,7 @@ def test_a_request_is_decided_only_once(world):
         request_decisions.approve(prov, request_id, by="ops", reason="changed my mind")
     with pytest.raises(InputError, match="already decided"):
         request_decisions.reject(prov, request_id, by="ops", reason="again")
-    assert len(_rows(engine, OutboxMessage)) == 1
+    assert len(_rows(engine, OutboxMessage, DECIDED)) == 1
 
 
 def test_an_approved_data_access_request_grants_the_role(world):
@@ -211,14 +227,93 @@ def test_a_data_access_request_fails_visibly_when_keystone_lacks_the_role(world)
     assert _actions(engine, "S-1")[-1] == "change_request.failed"
 
 
-def test_an_approved_member_request_says_the_member_is_added_by_members_add(world):
-    prov, cloud, _ = world
+def test_an_approved_member_request_adds_the_member_through_the_members_service(world):
+    prov, cloud, engine = world
     request_id = _file(prov, "S-1", "add_member", "co@example.org")
-    calls = cloud.mutating_calls
     decision = request_decisions.approve(prov, request_id, by="ops", reason="ok")
-    assert decision.request["status"] == "approved"
-    assert "members add S-1 co@example.org" in decision.request["note"]
-    assert cloud.mutating_calls == calls
+    assert decision.request["status"] == "applied" and decision.request["error"] is None
+    assert "added through the members service" in decision.request["note"]
+    assert any("member" in step for step in decision.applied)
+    [(user_name, user)] = cloud.member_users.items()
+    assert user_name.endswith(":co@example.org") and user.credential
+    with session_scope(engine) as session:
+        [row] = members.list_members(session, "S-1")
+        assert (row["email"], row["state"]) == ("co@example.org", "active")
+    kinds = [m.kind for m in _rows(engine, OutboxMessage, OutboxMessage.pilot_id == "S-1")]
+    assert "member_added" in kinds and "request_decided" in kinds
+    assert _actions(engine, "S-1")[-1] == "change_request.applied"
+
+
+def test_an_approved_member_request_fails_with_the_members_service_error(world):
+    prov, cloud, engine = world
+    members.add_member(prov, "S-1", "co@example.org")
+    request_id = _file(prov, "S-1", "add_member", "co@example.org")
+    decision = request_decisions.approve(prov, request_id, by="ops", reason="ok")
+    assert decision.request["status"] == "failed"
+    assert "already a member of S-1" in decision.request["error"]
+    assert "not added" in decision.request["note"]
+    assert len(cloud.member_users) == 1
+    assert _actions(engine, "S-1")[-1] == "change_request.failed"
+
+
+def test_data_access_is_refused_for_a_pilot_without_national_genome_data(world):
+    prov, cloud, engine = world
+    with session_scope(engine) as session, pytest.raises(InputError, match="national genome"):
+        change_requests.file_request(
+            session,
+            prov.tenant_policy,
+            pilot_id="S-2",
+            kind="data_access",
+            justification="please",
+            filed_by="pi",
+            lifecycle_policy=prov.lifecycle(),
+        )
+    assert _rows(engine, ChangeRequest) == []
+    request_id = _file(prov, "S-2", "data_access")  # filed without the policy: refused at approval
+    calls = cloud.mutating_calls
+    with pytest.raises(InputError, match=r"never granted.*reject the request instead"):
+        request_decisions.approve(prov, request_id, by="ops", reason="ok")
+    [request] = _rows(engine, ChangeRequest)
+    assert request.status == "pending" and cloud.mutating_calls == calls
+    with session_scope(engine) as session:
+        assert session.get(Pilot, "S-2").data_access_date is None
+        assert session.get(Tenant, "S-2").data_access_granted_at is None
+    assert _rows(engine, OutboxMessage, DECIDED) == []
+
+
+def test_an_approved_data_access_request_sets_the_pilots_own_date_to_the_decision_day(world):
+    prov, cloud, engine = world
+    day = date.today()
+    request_id = _file(prov, "S-1", "data_access")
+    decision = request_decisions.approve(prov, request_id, by="ops", reason="ok", today=day)
+    assert decision.request["status"] == "applied"
+    with session_scope(engine) as session:
+        assert session.get(Pilot, "S-1").data_access_date == day
+        actions = [e.action for e in audit.events(session, subject="S-1")]
+    assert "pilot.data_access_date_set" in actions and "tenant.data_access_granted" in actions
+    report = lifecycle.switch_data_access(prov, today=day)  # the switch sees it granted
+    assert [s["status"] for s in report.skipped if s["pilot"] == "S-1"] == ["granted"]
+
+
+def test_request_decisions_are_the_template_in_the_pis_language(world):
+    prov, _, engine = world
+    da = _file(prov, "S-1", "resize", "medium")
+    en = _file(prov, "S-2", "extend", "2099-01-01")
+    request_decisions.reject(prov, da, by="ops", reason="no room")
+    request_decisions.reject(prov, en, by="ops", reason="too long")
+    notices = {m.pilot_id: m for m in _rows(engine, OutboxMessage, DECIDED)}
+    assert notices["S-1"].language == "da" and notices["S-2"].language == "en"
+    assert notices["S-1"].subject == f"S-1: din anmodning #{da} er afvist"
+    assert (
+        "Kære PI 1" in notices["S-1"].body
+        and "ændring af størrelse til medium" in notices["S-1"].body
+    )
+    assert notices["S-2"].subject == f"S-2: your request #{en} has been rejected"
+    assert (
+        "Dear PI 2" in notices["S-2"].body and "an extension to 2099-01-01" in notices["S-2"].body
+    )
+    for notice in notices.values():
+        assert "{{" not in notice.body and prov.tenant_policy.tenancy.support_contact in notice.body
 
 
 @pytest.mark.parametrize(
@@ -396,6 +491,6 @@ def test_of_two_deciders_at_the_same_moment_exactly_one_decides(world, database,
         t.join()
     assert sorted(outcomes)[0] == "decided"
     assert "already decided" in sorted(outcomes)[1]
-    assert len(_rows(engine, OutboxMessage)) == 1
+    assert len(_rows(engine, OutboxMessage, DECIDED)) == 1
     decided = [a for a in _actions(engine, "S-1") if a != "change_request.filed"]
     assert len(decided) == 1

@@ -735,7 +735,7 @@ def test_re_metering_a_window_replaces_its_quantity_in_the_rollup(world) -> None
 def test_the_migration_backfills_the_rollup_from_existing_records(world) -> None:
     engine, prices = world
     before = _rollup_matches_records(engine)
-    migrate.downgrade(engine, "0005")
+    migrate.downgrade(engine, "0010")  # the revision before the rollup
     add_usage(engine, "P-2", at(2021, 8, 1), at(2021, 8, 3), vcpu_hours="0.5")  # no triggers now
     migrate.upgrade(engine)
     after = _rollup_matches_records(engine)

@@ -22,7 +22,14 @@ from ngc_pilot import audit, intake, lifecycle, migrate, provisioning, selection
 from ngc_pilot.cli.main import run
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
-from ngc_pilot.models import AuditEvent, OutboxMessage, Pilot, ProvisionStep, Tenant
+from ngc_pilot.models import (
+    Application,
+    AuditEvent,
+    OutboxMessage,
+    Pilot,
+    ProvisionStep,
+    Tenant,
+)
 from policies.lifecycle import (
     default_lifecycle_policy_path,
     load_lifecycle_policy,
@@ -148,6 +155,21 @@ def test_each_notice_day_adds_its_own_notice(world):
         lifecycle.expire(prov, today=last_day - timedelta(days=days))
     kinds = [m.kind for m in _outbox(engine) if m.pilot_id == "S-1"]
     assert kinds == ["expiry-14d", "expiry-7d", "expiry-1d"]
+
+
+def test_notices_to_the_pi_are_in_the_pis_language(world):
+    prov, _, engine, last_day = world
+    with session_scope(engine) as session:
+        app = session.get(Application, session.get(Pilot, "S-2").application_id)
+        app.document = {
+            **app.document,
+            "principal_investigator": {**app.document["principal_investigator"], "language": "en"},
+        }
+        session.add(app)
+    lifecycle.expire(prov, today=last_day - timedelta(days=14))
+    told = {m.pilot_id: m for m in _outbox(engine)}
+    assert told["S-1"].language == "da" and told["S-2"].language == "en"
+    assert "PI 2" in told["S-2"].body and told["S-2"].subject != told["S-1"].subject
 
 
 def test_nothing_is_due_long_before_the_end(world):

@@ -79,6 +79,7 @@ def _outbox(engine):
         return [
             (m.key, m.kind, m.recipient, m.subject, m.body)
             for m in session.exec(select(OutboxMessage)).all()
+            if m.kind != "tenant_ready"  # queued by provisioning
         ]
 
 
@@ -111,7 +112,10 @@ def test_an_added_member_gets_their_own_user_credential_encrypted_bundle_and_not
         "member_added",
         "ann@example.org",
     )
-    assert "access" in subject and "secret-" not in body and "bundle.tar.age" in body
+    assert "added to the project ngc-s-1" in subject
+    assert "secret-" not in body and "bundle.tar.age" in body
+    assert body.startswith("Dear Ann\n") and "with the role member." in body  # English template
+    assert "Your personal access expires at" in body and "{{" not in body
     with session_scope(engine) as session:
         events = [e.action for e in audit.events(session, subject="S-1")]
         assert "member.added" in events
@@ -134,7 +138,9 @@ def test_a_reader_is_not_in_the_group_and_a_keyless_member_is_told_to_collect(li
         prov.environments_dir / "S-1" / "members" / "rita@example.org" / "bundle.tar.age"
     ).exists()
     [(_, _, _, subject, body)] = _outbox(engine)
-    assert "driften" in body and "adgang" in subject  # Danish by default, collect in person
+    # Danish by default (the template), collect in person, the role in Danish
+    assert "driften" in body and "tilføjet til projektet" in subject
+    assert "med rollen læser (kun læseadgang)." in body and "{{" not in body
 
 
 def test_removal_revokes_at_once_and_verify_proves_the_credential_is_refused(live):
@@ -152,6 +158,10 @@ def test_removal_revokes_at_once_and_verify_proves_the_credential_is_refused(liv
     assert [(p.target, p.leaked) for p in probes] == [("removed member bob@example.org", False)]
     kinds = [k for _, k, *_ in _outbox(engine)]
     assert kinds == ["member_added", "member_removed"]
+    [(key, _, _, subject, body)] = [row for row in _outbox(engine) if row[1] == "member_removed"]
+    assert key == "member-removed:S-1:bob@example.org"
+    assert "er fjernet" in subject and body.startswith("Kære bob@example.org\n")
+    assert prov.tenant_policy.tenancy.support_contact in body and "{{" not in body
     with session_scope(engine) as session:
         assert members.list_members(session, "S-1") == []
         [row] = members.list_members(session, "S-1", include_removed=True)

@@ -71,3 +71,44 @@ def test_an_approved_extension_moves_the_credentials_expiry_in_keystone(pilot: P
         assert again.returncode == 2 and "already decided" in again.stderr
     finally:
         pilot.run("teardown", pid, "--yes")
+
+
+def test_an_approved_member_request_gives_the_member_a_working_credential(pilot: Pilot):
+    """``requests file --add-member`` then ``requests approve``: the member is added
+    through the members service and their own credential gets a token from Keystone."""
+    pid = f"IRM{uuid.uuid4().hex[:6].upper()}"
+    pilot.nominate(small(pid))
+    provisioned = pilot.run("provision", pid, "--json")
+    assert provisioned.returncode == 0, failure_summary(provisioned)
+    email = "co.researcher@example.org"
+    try:
+        filed = pilot.json(
+            "requests", "file", pid, "--add-member", email, "--justification", "joins the team"
+        )
+        approved = pilot.run(
+            "requests", "approve", str(filed["id"]), "--reason", "welcome", "--json"
+        )
+        assert approved.returncode == 0, approved.stderr + approved.stdout
+        row = json.loads(approved.stdout)
+        assert row["status"] == "applied", row
+        folder = pilot.var / "environments" / pid / "members" / email
+        project = f"ngc-{pid.lower()}"
+        token = openstack(
+            folder / "clouds.yaml",
+            "token",
+            "issue",
+            "-f",
+            "value",
+            "-c",
+            "id",
+            cloud=project,
+            check=False,
+        )
+        assert token.returncode == 0, token.stderr[-1500:]
+        assert [(m["email"], m["state"]) for m in pilot.json("members", "list", pid)] == [
+            (email, "active")
+        ]
+        kinds = {m["kind"] for m in pilot.json("outbox") if m.get("pilot") == pid}
+        assert {"member_added", "request_decided"} <= kinds
+    finally:
+        pilot.run("teardown", pid, "--yes")

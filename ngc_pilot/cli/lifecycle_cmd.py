@@ -79,6 +79,9 @@ def reconcile(
             f"{data['checked']} tenant(s) checked, {data['drifted']} drifted, "
             f"{data['repaired']} repaired" + ("" if data["repair"] else " (report only)")
         )
+    for t in data["tenants"]:
+        if t["error"]:
+            obj.err.print(f"error: tenant {t['pilot']} failed: {t['error']}", soft_wrap=True)
     if data["failed"]:
         raise typer.Exit(1)
 

@@ -104,6 +104,9 @@ def provision(
                 "Waiting for a signed data processing agreement (no tenant yet): "
                 + ", ".join(waiting)
             )
+    for o in failed:  # named on stderr too, so a JSON reader's log says which tenant failed
+        error = o.report.error if o.report and o.report.error else "not converged"
+        obj.err.print(f"error: tenant {o.pilot_id} failed: {error}", soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 

@@ -342,9 +342,7 @@ def test_a_foreign_project_fails_that_tenant_and_reconcile_checks_the_others(wor
     (state, error, audit); the other tenant is still checked and repaired."""
     prov, cloud, engine, _ = world
     first = cloud.tenants["ngc-s-1"]
-    first.tags = tuple(t for t in first.tags if not t.startswith("ngc-pilot:")) + (
-        "ngc-pilot:s-1",
-    )
+    first.tags = tuple(t for t in first.tags if not t.startswith("ngc-pilot:")) + ("ngc-pilot:s-1",)
     cloud.tenants["ngc-s-2"].quotas["volume_quota"]["gigabytes"] = 1
     calls = cloud.mutating_calls
     report = lifecycle.reconcile(prov, repair=True)
@@ -363,9 +361,7 @@ def test_a_foreign_project_fails_that_tenant_and_reconcile_checks_the_others(wor
 def test_the_cli_reconcile_names_the_failed_tenant_and_exits_1(world, capsys, monkeypatch):
     prov, cloud, engine, _ = world
     first = cloud.tenants["ngc-s-1"]
-    first.tags = tuple(t for t in first.tags if not t.startswith("ngc-pilot:")) + (
-        "ngc-pilot:s-1",
-    )
+    first.tags = tuple(t for t in first.tags if not t.startswith("ngc-pilot:")) + ("ngc-pilot:s-1",)
     monkeypatch.setattr(Application, "provisioner", lambda self: prov)
     url = engine.url.render_as_string(hide_password=False)
     assert run(["--db", url, "tenants", "reconcile", "--json"]) == 1

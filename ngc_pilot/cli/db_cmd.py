@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.cli.options import JsonFlag
+from ngc_pilot.cli.options import JsonFlag, as_options
 from ngc_pilot.lazy import lazy_module
 
 migrate = lazy_module("ngc_pilot.migrate")
@@ -29,7 +29,8 @@ def upgrade(
 ) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     engine = _engine(ctx)
-    migrate.upgrade(engine, revision)
+    with as_options({"revision": "revision"}):
+        migrate.upgrade(engine, revision)
     typer.echo(f"database at revision {migrate.current(engine)}")
 
 
@@ -40,7 +41,8 @@ def downgrade(
 ) -> None:
     """Revert migrations down to REVISION."""
     engine = _engine(ctx)
-    migrate.downgrade(engine, revision)
+    with as_options({"revision": "revision"}):
+        migrate.downgrade(engine, revision)
     typer.echo(f"database at revision {migrate.current(engine) or 'base'}")
 
 

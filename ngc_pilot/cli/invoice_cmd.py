@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.cli.options import JsonFlag
+from ngc_pilot.cli.options import JsonFlag, worded_as
 from ngc_pilot.errors import InputError
 from policies.problems import Problem
 
@@ -71,6 +71,13 @@ def _load_prices(path: Path | None, field: str) -> PriceList:
         raise InputError([Problem("command line", field, str(path), str(exc))]) from exc
 
 
+def _billing_options() -> dict[str, str]:
+    from ngc_pilot.invoice_docs import MONTH, TENANT
+
+    return {MONTH: "--month", TENANT: "--tenant"}
+
+
+@worded_as(_billing_options)
 def invoice(
     ctx: typer.Context,
     month: Annotated[str, typer.Option("--month", help="The month, YYYY-MM (e.g. 2021-05).")],

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.cli.options import JsonFlag
+from ngc_pilot.cli.options import JsonFlag, as_options
 from ngc_pilot.errors import InputError, NotFoundError
 from policies.problems import Problem
 
@@ -51,7 +51,11 @@ def meter(
 
     obj: AppContext = ctx.obj
     start, end = _when("--since", since), _when("--until", until)
-    report = metering.meter(obj.provisioner(), obj.settings.metering, since=start, until=end)
+    if end is not None and start is None:
+        raise InputError([Problem("command line", "--until", until, "--until needs --since")])
+    span = {metering.SINCE: "--since", metering.UNTIL: "--until"}
+    with as_options(span):
+        report = metering.meter(obj.provisioner(), obj.settings.metering, since=start, until=end)
     if as_json:
         emit_json(report.as_dict())
         return

@@ -22,7 +22,7 @@ import typer
 from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.cli.options import JsonFlag
+from ngc_pilot.cli.options import JsonFlag, as_options
 from ngc_pilot.errors import InputError
 from policies.problems import Problem
 
@@ -89,7 +89,8 @@ def serve(
     context = _runner_context(obj)
     if once:
         for job_id in once:
-            lookup(context.registry, job_id)  # every name checked before anything runs
+            with as_options({"job": "--once"}):
+                lookup(context.registry, job_id)  # every name checked before anything runs
         _configure_logging()
         failed = False
         for job_id in once:
@@ -218,7 +219,8 @@ def jobs_run(
 
     obj: AppContext = ctx.obj
     context = _runner_context(obj)
-    lookup(context.registry, job)
+    with as_options({"job": "JOB"}):
+        lookup(context.registry, job)
     outcome = runner.run(context, job, retries=retries, worker=f"{context.worker}/manual")
     with session_scope(obj.engine) as session:
         audit.record(

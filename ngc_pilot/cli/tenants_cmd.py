@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.cli.options import CloudOpt, CloudsFile, JsonFlag, with_cloud
+from ngc_pilot.cli.options import CloudOpt, CloudsFile, JsonFlag, as_options, with_cloud
 from ngc_pilot.lazy import lazy_module
 
 provisioning = lazy_module("ngc_pilot.provisioning")
@@ -253,7 +253,8 @@ def env(
 ) -> None:
     """Where PILOT's researcher environment is and what it holds (secret masked)."""
     obj: AppContext = ctx.obj
-    info = provisioning.environment_info(obj.provisioner(), pilot)
+    with as_options({"pilot": "pilot"}):  # the argument, worded as before
+        info = provisioning.environment_info(obj.provisioner(), pilot)
     if as_json:
         emit_json(info)
         return

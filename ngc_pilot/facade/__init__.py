@@ -36,6 +36,7 @@ from ngc_pilot.facade.jobs import (
     RunOutcome,
     RunView,
 )
+from ngc_pilot.facade.tenant_batches import TenantBatchesArea
 from ngc_pilot.facade.tenants import (
     EnvironmentView,
     PlanView,
@@ -87,7 +88,7 @@ __all__ = [
 
 
 @dataclass
-class Services(ApplicationsArea, CapacityArea, TenantsArea, UsageArea, JobsArea):
+class Services(ApplicationsArea, CapacityArea, TenantsArea, TenantBatchesArea, UsageArea, JobsArea):
     """Every area of the facade on one engine, policy and actor."""
 
     @classmethod

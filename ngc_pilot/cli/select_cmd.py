@@ -13,7 +13,7 @@ from ngc_pilot.cli.options import JsonFlag, as_options
 from ngc_pilot.errors import InputError
 from ngc_pilot.lazy import lazy_module
 
-selection = lazy_module("ngc_pilot.facade.selection_fields")
+selection = lazy_module("ngc_pilot.facade.fields")
 
 app = typer.Typer(
     help=(

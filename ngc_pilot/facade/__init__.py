@@ -36,6 +36,7 @@ from ngc_pilot.facade.jobs import (
     RunOutcome,
     RunView,
 )
+from ngc_pilot.facade.records import RecordsArea
 from ngc_pilot.facade.tenant_batches import TenantBatchesArea
 from ngc_pilot.facade.tenants import (
     EnvironmentView,
@@ -88,7 +89,15 @@ __all__ = [
 
 
 @dataclass
-class Services(ApplicationsArea, CapacityArea, TenantsArea, TenantBatchesArea, UsageArea, JobsArea):
+class Services(
+    ApplicationsArea,
+    CapacityArea,
+    TenantsArea,
+    TenantBatchesArea,
+    UsageArea,
+    RecordsArea,
+    JobsArea,
+):
     """Every area of the facade on one engine, policy and actor."""
 
     @classmethod

@@ -16,7 +16,7 @@ from policies.nomination import nomination_json_schema
 from policies.units import format_size
 
 if TYPE_CHECKING:
-    from ngc_pilot.selection import Assessed
+    from ngc_pilot.facade import Assessed
 
 
 app = typer.Typer(help="Nominations: import, validate, list, show, schema.", no_args_is_help=True)

@@ -27,7 +27,7 @@ from ngc_pilot.errors import InputError
 from policies.problems import Problem
 
 if TYPE_CHECKING:
-    from ngc_pilot.billing import InvoiceDoc, WhatIf
+    from ngc_pilot.facade import InvoiceDoc, WhatIf
     from policies.prices import PriceList
 
 

@@ -14,7 +14,7 @@ from ngc_pilot.lazy import lazy_module
 from policies.problems import Problem
 
 if TYPE_CHECKING:
-    from ngc_pilot.metering import MeterReport
+    from ngc_pilot.facade import MeterReport
 
 fields = lazy_module("ngc_pilot.facade.fields")
 

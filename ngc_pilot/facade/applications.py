@@ -1,9 +1,10 @@
 """Applications, nominations, selection, pilots and the audit log, for every interface.
 
-Each method is one transaction (``session_scope``) over the same service
-functions the CLI calls (``intake``, ``selection``, ``views``, ``audit``) and
-returns frozen, already-loaded objects, so nothing lazy-loads later on an
-interface's thread.  It does not word errors for a particular interface.
+Each method is one transaction (``session_scope``) over the service
+functions (``intake``, ``selection``, ``views``, ``audit``) and returns
+frozen, already-loaded objects or plain rows, so nothing lazy-loads later on
+an interface's thread; the TUI's form and the CLI's commands both come here.
+It does not word errors for a particular interface.
 """
 
 from __future__ import annotations

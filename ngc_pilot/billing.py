@@ -63,7 +63,7 @@ from sqlalchemy import Engine
 from ngc_pilot import audit
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError
-from ngc_pilot.invoice_docs import InvoiceDoc, WhatIf, check_pilots, parse_month
+from ngc_pilot.invoice_docs import MONTH, TENANT, InvoiceDoc, WhatIf, check_pilots, parse_month
 from ngc_pilot.invoice_reading import attach_people, invoices, revisions, what_if
 from ngc_pilot.invoice_revisions import latest_revisions, price_changes, write_revisions
 from ngc_pilot.usage_aggregation import aggregate, rate_plan, segments_for
@@ -72,6 +72,8 @@ from policies.problems import Problem
 from policies.rating import Month
 
 __all__ = [
+    "MONTH",
+    "TENANT",
     "InvoiceDoc",
     "WhatIf",
     "aggregate",

@@ -61,7 +61,7 @@ def utcnow() -> datetime:
 
 
 def _refuse(url: str, message: str) -> InputError:
-    return InputError([Problem("--db", "url", url, message)])
+    return InputError([Problem("settings", "database.url", url, message)])
 
 
 def masked(url: str | URL) -> str:

@@ -105,16 +105,16 @@ class WhatIf:
         }
 
 
-def parse_month(text: str, field_name: str = "--month") -> Month:
+MONTH = "month"  # the billing month asked for (an interface words it as its own field)
+TENANT = "tenant"  # a pilot whose tenant is asked for
+
+
+def parse_month(text: str, field_name: str = MONTH) -> Month:
     try:
         return Month.parse(text)
     except ValueError as exc:
         raise InputError(
-            [
-                Problem(
-                    "command line", field_name, text, "not a month; allowed: YYYY-MM, e.g. 2021-05"
-                )
-            ]
+            [Problem("billing", field_name, text, "not a month; allowed: YYYY-MM, e.g. 2021-05")]
         ) from exc
 
 
@@ -132,8 +132,8 @@ def check_pilots(session: Session, pilot_ids: Sequence[str]) -> list[str]:
         raise NotFoundError(
             [
                 Problem(
-                    "command line",
-                    "--tenant",
+                    "billing",
+                    TENANT,
                     p,
                     f"no tenant for this pilot; allowed: {shown or '(no tenants yet)'}",
                 )

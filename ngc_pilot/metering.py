@@ -22,7 +22,7 @@ Decisions kept here:
 * Quantities are rounded to the column's 6 decimals, half to even.
 * A tenant re-provisioned after a teardown keeps its pilot id with a new
   project; windows metered before are not rewritten unless asked for with
-  ``--since`` (which would then read the new project).
+  an explicit span (which would then read the new project).
 
 :func:`usage_summary` is the read side the CLI, the TUI and the invoices share.
 
@@ -60,6 +60,9 @@ from policies.problems import Problem
 from provisioner.backend import UsageReader
 from provisioner.usage import BLIND_TO_DELETED, METRICS, UsageSample
 
+# The fields of an explicit span, as problems name them (an interface words
+# them as its own: the CLI's --since and --until).
+SPAN, SINCE, UNTIL = "metering span", "span start", "span end"
 METERED_STATES = ("provisioning", "active", "failed", "suspended")
 SCALE = Decimal("0.000001")  # UsageRecord.quantity is Numeric(20, 6)
 _CHUNK = 5000  # parameter sets per execute()
@@ -205,10 +208,8 @@ def _explicit_plan(
             since, until, now, metering.window_minutes, limit=metering.backfill_max_windows
         )
     except W.WindowError as exc:
-        field_name = "--until" if "--until" in str(exc) else "--since"
-        raise InputError(
-            [Problem("command line", field_name, (until or since).isoformat(), str(exc))]
-        ) from exc
+        field_name, value = (UNTIL, until) if exc.bound == "end" and until else (SINCE, since)
+        raise InputError([Problem(SPAN, field_name, value.isoformat(), str(exc))]) from exc
     if not wanted:
         return W.CyclePlan((), (), 0, 0)
     rows = session.exec(
@@ -263,9 +264,7 @@ def meter(
     except W.WindowError as exc:
         raise _settings_problem(metering, exc) from exc
     if until is not None and since is None:
-        raise InputError(
-            [Problem("command line", "--until", until.isoformat(), "--until needs --since")]
-        )
+        raise InputError([Problem(SPAN, UNTIL, until.isoformat(), f"a {UNTIL} needs a {SINCE}")])
     with session_scope(prov.engine) as session:
         tenants = metered_tenants(session)
         if since is not None:

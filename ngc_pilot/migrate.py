@@ -33,7 +33,7 @@ def _unknown_revision(config: Config, revision: str, error: CommandError) -> Inp
     return InputError(
         [
             Problem(
-                "command line",
+                "migrations",
                 "revision",
                 revision,
                 f"{str(error).splitlines()[0]}; known: base, head, {', '.join(reversed(known))}",

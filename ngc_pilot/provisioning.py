@@ -336,5 +336,5 @@ def environment_info(prov: Provisioner, pilot_id: str) -> dict[str, Any]:
     # A pilot id never names a path outside the environments folder ("../x", "/etc").
     root = prov.environments_dir.resolve()
     if not is_valid_id(pilot_id) or (root / pilot_id).resolve().parent != root:
-        raise InputError([Problem("command line", "pilot", pilot_id, ID_RULE)])
+        raise InputError([Problem("environment", "pilot", pilot_id, ID_RULE)])
     return environment.describe(prov.environments_dir / pilot_id)

@@ -2,8 +2,15 @@
 
 Reads applications, applies eligibility and scoring (``policies``), builds the
 optimizer's instance, solves, explains, and on ``commit`` records the decision,
-the pilots and the audit entries in one transaction.  The CLI and the TUI both
-call these functions.
+the pilots and the audit entries in one transaction.  Every interface calls
+these functions through :class:`ngc_pilot.facade.Services`.
+
+Why it is one module of (just) over 400 lines: the proposal and its commit
+share one instance — the options checked against the assessed applications,
+the instance built from them, and the decision that must record exactly what
+was solved (``based_on``, the locks, the policy digest).  The pure parts
+already live in ``policies`` (eligibility, scoring, the optimizer and its
+explanations); what is left is that shared instance and its transaction.
 """
 
 from __future__ import annotations

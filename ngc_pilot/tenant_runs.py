@@ -8,7 +8,9 @@ This module is that one way:
 
 * :func:`run_tenant` — converge one tenant: observe, plan, apply until the plan
   is empty (retrying transient cloud errors by looking again, never by
-  repeating a step), then set the tenant's state.
+  repeating a step), then set the tenant's state.  A resource of another
+  pilot under this pilot's names fails this one tenant (``failed``, with the
+  refusal as its error) instead of raising, so a loop over tenants goes on.
 * :func:`apply_delta` — apply only the changes a decision (suspend, grant data
   access) adds to the plan; other drift is left to the reconcile job.
 * :func:`apply_through_ledger` — apply one plan with the ledger and bundle.
@@ -38,7 +40,7 @@ from ngc_pilot.tenant_rows import desired_for
 from ngc_pilot.tenant_state import set_state
 from provisioner import environment
 from provisioner.apply import ApplyReport, apply
-from provisioner.backend import CloudBackend, CloudError, StepResult
+from provisioner.backend import CloudBackend, CloudError, ForeignResourceError, StepResult
 from provisioner.model import Change, DesiredTenant, ObservedTenant, Plan
 from provisioner.plan import plan
 from provisioner.secrets import Secret
@@ -98,7 +100,14 @@ def run_tenant(prov: Provisioner, pilot_id: str, progress: Progress | None) -> T
     for _ in range(3 + TRANSIENT_RETRIES):
         credential_id = _credential_id(prov, pilot_id)
         delivered = credential_delivered(prov, pilot_id, credential_id, observed.app_credential_id)
-        the_plan = plan(desired, observed, credential_delivered=delivered)
+        try:
+            the_plan = plan(desired, observed, credential_delivered=delivered)
+        except ForeignResourceError as exc:
+            # Another pilot's (or nobody's) resource under this pilot's names:
+            # this tenant fails, nothing is changed, and the caller goes on
+            # with the others.
+            report = ApplyReport(pilot_id, failed="plan", error=str(exc))
+            break
         if the_plan.empty:
             report = ApplyReport(pilot_id)  # converged, whatever an earlier pass met
             break

@@ -24,7 +24,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class WindowError(ValueError):
-    """A window length or a time span that cannot be metered; the message says why."""
+    """A window length or a time span that cannot be metered; the message says why.
+
+    ``bound`` is the end of the span the message is about (``"start"``, ``"end"``),
+    None when it is about neither (the window length, the span's size).
+    """
+
+    def __init__(self, message: str, *, bound: str | None = None):
+        super().__init__(message)
+        self.bound = bound
 
 
 @dataclass(frozen=True, order=True)
@@ -128,7 +136,7 @@ def plan_cycle(
     covered window that no covered window follows), ``None`` before the
     first cycle; then ``anchor`` (the earliest tenant's creation) is where
     metering begins.  ``covered`` are the starts of covered windows at or
-    after the frontier (an explicit ``--since`` run may have covered some
+    after the frontier (an explicit span's run may have covered some
     already), ``newest`` the newest covered windows, oldest first.
     """
     check_length(minutes)
@@ -162,10 +170,14 @@ def explicit(
     end = last_complete_end(now, minutes)
     stop = end if until is None else min(ceil(until, minutes), end)
     if until is not None and utc(until) <= since:
-        raise WindowError(f"--until {until.isoformat()} is not after --since {since.isoformat()}")
+        raise WindowError(
+            f"the end {until.isoformat()} is not after the start {since.isoformat()}",
+            bound="end",
+        )
     if floor(since, minutes) >= end:
         raise WindowError(
-            f"--since {since.isoformat()}: no complete window starts before {end.isoformat()}"
+            f"the start {since.isoformat()}: no complete window starts before {end.isoformat()}",
+            bound="start",
         )
     windows = grid(floor(since, minutes), stop, minutes)
     if len(windows) > limit:

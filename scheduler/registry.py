@@ -229,5 +229,5 @@ def lookup(registry: Mapping[str, JobDef], job_id: str) -> JobDef:
         return registry[job_id]
     except KeyError:
         raise InputError(
-            [Problem("command line", "JOB", job_id, f"no such job; jobs: {', '.join(registry)}")]
+            [Problem("jobs", "job", job_id, f"no such job; jobs: {', '.join(registry)}")]
         ) from None

@@ -9,10 +9,6 @@ from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import JsonFlag
-from ngc_pilot.lazy import lazy_module
-
-audit_log = lazy_module("ngc_pilot.audit")
-db = lazy_module("ngc_pilot.db")
 
 
 def audit(
@@ -28,11 +24,7 @@ def audit(
 ) -> None:
     """Show who changed what, when, and why."""
     obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        rows = [
-            audit_log.as_dict(e)
-            for e in audit_log.events(session, action=action, subject=subject, limit=limit)
-        ]
+    rows = obj.services.audit_events(action=action, subject=subject, limit=limit)
     if as_json:
         emit_json(rows)
         return

@@ -1,17 +1,22 @@
-"""``ngc-pilot db``: schema migrations."""
+"""``ngc-pilot db``: schema migrations.
+
+These commands go around the service facade on purpose: they work on a
+database whose schema is behind or ahead of this ngc-pilot, which the
+application context refuses to open.  The migration modules are imported
+when a command runs (``--help`` loads no SQLAlchemy or Alembic).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.cli.options import JsonFlag
-from ngc_pilot.lazy import lazy_module
+from ngc_pilot.cli.options import JsonFlag, as_options
 
-migrate = lazy_module("ngc_pilot.migrate")
-db = lazy_module("ngc_pilot.db")
+if TYPE_CHECKING:
+    from types import ModuleType
 
 app = typer.Typer(
     help="Database schema: upgrade, downgrade, show the revision.", no_args_is_help=True
@@ -19,8 +24,16 @@ app = typer.Typer(
 
 
 def _engine(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    from ngc_pilot.db import make_engine
+
     obj: AppContext = ctx.obj
-    return db.make_engine(obj.settings.database_url)
+    return make_engine(obj.settings.database_url)
+
+
+def _migrate() -> ModuleType:
+    from ngc_pilot import migrate
+
+    return migrate
 
 
 @app.command()
@@ -28,8 +41,9 @@ def upgrade(
     ctx: typer.Context, revision: Annotated[str, typer.Argument(help="Target revision.")] = "head"
 ) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    engine = _engine(ctx)
-    migrate.upgrade(engine, revision)
+    engine, migrate = _engine(ctx), _migrate()
+    with as_options({"revision": "revision"}):
+        migrate.upgrade(engine, revision)
     typer.echo(f"database at revision {migrate.current(engine)}")
 
 
@@ -39,8 +53,9 @@ def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision ('base' removes every table).")],
 ) -> None:
     """Revert migrations down to REVISION."""
-    engine = _engine(ctx)
-    migrate.downgrade(engine, revision)
+    engine, migrate = _engine(ctx), _migrate()
+    with as_options({"revision": "revision"}):
+        migrate.downgrade(engine, revision)
     typer.echo(f"database at revision {migrate.current(engine) or 'base'}")
 
 
@@ -50,7 +65,7 @@ def current(
     as_json: JsonFlag = False,
 ) -> None:
     """Show the database's revision and the newest one this ngc-pilot knows."""
-    engine = _engine(ctx)
+    engine, migrate = _engine(ctx), _migrate()
     data = {"current": migrate.current(engine), "head": migrate.head(engine)}
     if as_json:
         emit_json(data)

@@ -230,13 +230,10 @@ _METER: list[str] = ["(meter)"]
 def _boot_servers(obj: AppContext, out: Any) -> None:
     """As two researchers would: their bundle's clouds.yaml, one server each (a GPU
     flavor where the tenant is GPU-sized, so GPU-hours have something to count)."""
-    from ngc_pilot import provisioning
-    from ngc_pilot.db import session_scope
     from provisioner.backend import CloudError
     from provisioner.openstack.workload import boot_server
 
-    with session_scope(obj.engine) as session:
-        active = [t for t in provisioning.tenants(session) if t["state"] == "active"]
+    active = [t for t in obj.services.tenant_rows() if t["state"] == "active"]
     chosen = [t for t in active if t["size"] == "gpu"][:1]
     chosen += [t for t in active if t not in chosen][: 2 - len(chosen)]
     for tenant in chosen:
@@ -268,19 +265,14 @@ def _wait_for_a_window(obj: AppContext, out: Any) -> None:
 
 
 def _why_not_args(obj: AppContext, policy_file: Path) -> list[str] | None:
-    from ngc_pilot import selection
-    from ngc_pilot.db import session_scope
+    from ngc_pilot.facade import Services
     from policies.selection_policy import load_policy
 
-    policy = load_policy(policy_file)
-    with session_scope(obj.engine) as session:
-        chosen = {p.id for p in selection.pilots(session) if p.state == "selected"}
-        ranked = sorted(
-            (
-                a
-                for a in selection.assess_all(session, policy)
-                if a.eligibility.eligible and a.id not in chosen
-            ),
-            key=lambda a: -a.score.total,
-        )
+    services = Services.from_application(obj)
+    services.policy = load_policy(policy_file)  # the demo's own policy, not the settings'
+    chosen = {p["id"] for p in services.pilot_rows() if p["state"] == "selected"}
+    ranked = sorted(
+        (a for a in services.assessed() if a.eligibility.eligible and a.id not in chosen),
+        key=lambda a: -a.score.total,
+    )
     return ["select", "why-not", ranked[0].id] if ranked else None

@@ -11,13 +11,8 @@ from rich.table import Table
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import JsonFlag
 from ngc_pilot.errors import InputError
-from ngc_pilot.lazy import lazy_module
 from policies.evaluation import Questionnaire, load_questionnaire, response_json_schema
 from policies.problems import InputProblems
-
-evaluation = lazy_module("ngc_pilot.evaluation")
-results = lazy_module("ngc_pilot.evaluation_results")
-db = lazy_module("ngc_pilot.db")
 
 app = typer.Typer(
     help="Evaluation responses: import, list (per area and question), show, schema.",
@@ -52,8 +47,7 @@ def import_(
     """Validate FILES and store their responses; any problem refuses all (exit code 2)."""
     obj: AppContext = ctx.obj
     q = _questionnaire(questionnaire)
-    with db.session_scope(obj.engine) as session:
-        report = evaluation.import_files(session, files, q, actor=obj.actor)
+    report = obj.services.import_responses(files, q)
     if as_json:
         emit_json(report.as_dict())
         return
@@ -77,8 +71,7 @@ def list_(
     """Per area and question: responses received, distribution 1..5, mean."""
     obj: AppContext = ctx.obj
     q = _questionnaire(questionnaire)
-    with db.session_scope(obj.engine) as session:
-        data = results.summary(session, q, pilot)
+    data = obj.services.evaluation_summary(q, pilot)
     if as_json:
         emit_json(data)
         return
@@ -110,8 +103,7 @@ def show(
     """One pilot's answers per respondent and its free-text comments per area."""
     obj: AppContext = ctx.obj
     q = _questionnaire(questionnaire)
-    with db.session_scope(obj.engine) as session:
-        data = results.pilot_answers(session, q, pilot)
+    data = obj.services.evaluation_answers(q, pilot)
     if as_json:
         emit_json(data)
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,13 +12,12 @@ from rich.text import Text
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import JsonFlag
 from ngc_pilot.errors import InputError
-from ngc_pilot.lazy import lazy_module
 from policies.nomination import nomination_json_schema
 from policies.units import format_size
 
-intake = lazy_module("ngc_pilot.intake")
-selection = lazy_module("ngc_pilot.selection")
-db = lazy_module("ngc_pilot.db")
+if TYPE_CHECKING:
+    from ngc_pilot.facade import Assessed
+
 
 app = typer.Typer(help="Nominations: import, validate, list, show, schema.", no_args_is_help=True)
 
@@ -29,15 +28,7 @@ Files = Annotated[list[Path], typer.Argument(help="YAML, JSON or CSV files.", di
 def import_(ctx: typer.Context, files: Files, as_json: JsonFlag = False) -> None:
     """Validate FILES and store their nominations; any problem refuses all (exit code 2)."""
     obj: AppContext = ctx.obj
-    from sqlalchemy.exc import IntegrityError
-
-    try:
-        with db.session_scope(obj.engine) as session:
-            report = intake.import_files(session, files, obj.policy, actor=obj.actor)
-    except IntegrityError:
-        # Another import stored the same ids meanwhile: once more, as updates.
-        with db.session_scope(obj.engine) as session:
-            report = intake.import_files(session, files, obj.policy, actor=obj.actor)
+    report = obj.services.import_files(files)
     if as_json:
         emit_json(report.as_dict())
         return
@@ -51,7 +42,7 @@ def import_(ctx: typer.Context, files: Files, as_json: JsonFlag = False) -> None
 def validate(ctx: typer.Context, files: Files, as_json: JsonFlag = False) -> None:
     """Check FILES without storing anything; exit code 2 lists every problem."""
     obj: AppContext = ctx.obj
-    good, problems = intake.validate_files(files, obj.policy)
+    good, problems = obj.services.validate_files(files)
     if as_json:
         emit_json(
             {"valid": [g.nomination.id for g in good], "problems": [p.as_dict() for p in problems]}
@@ -64,7 +55,7 @@ def validate(ctx: typer.Context, files: Files, as_json: JsonFlag = False) -> Non
     obj.out.print(f"ok: {len(good)} valid nomination(s)")
 
 
-def _row(a: selection.Assessed) -> dict[str, Any]:
+def _row(a: Assessed) -> dict[str, Any]:
     n = a.nomination
     return {
         "id": a.id,
@@ -101,8 +92,7 @@ def list_(
     obj: AppContext = ctx.obj
     if sort not in ("score", "id", "ready"):
         raise InputError(f"--sort {sort!r}: allowed are score, id, ready")
-    with db.session_scope(obj.engine) as session:
-        assessed = selection.assess_all(session, obj.policy)
+    assessed = obj.services.assessed()
     rows = [_row(a) for a in assessed if a.eligibility.eligible or not eligible_only]
     key = {
         "score": lambda r: (not r["eligible"], -r["score"], r["id"]),
@@ -138,8 +128,7 @@ def show(
 ) -> None:
     """Show one nomination with its eligibility and score breakdown."""
     obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        a = selection.assess_one(selection.get_application(session, app_id), obj.policy)
+    a = obj.services.assessed_one(app_id)
     data = {
         **_row(a),
         "nomination": a.nomination.model_dump(mode="json"),

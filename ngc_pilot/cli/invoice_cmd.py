@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.cli.options import JsonFlag
+from ngc_pilot.cli.options import JsonFlag, worded_as
 from ngc_pilot.errors import InputError
 from policies.problems import Problem
 
 if TYPE_CHECKING:
-    from ngc_pilot.billing import InvoiceDoc, WhatIf
+    from ngc_pilot.facade import InvoiceDoc, WhatIf
     from policies.prices import PriceList
 
 
@@ -71,6 +71,13 @@ def _load_prices(path: Path | None, field: str) -> PriceList:
         raise InputError([Problem("command line", field, str(path), str(exc))]) from exc
 
 
+def _billing_options() -> dict[str, str]:
+    from ngc_pilot.facade.fields import MONTH, TENANT
+
+    return {MONTH: "--month", TENANT: "--tenant"}
+
+
+@worded_as(_billing_options)
 def invoice(
     ctx: typer.Context,
     month: Annotated[str, typer.Option("--month", help="The month, YYYY-MM (e.g. 2021-05).")],
@@ -119,13 +126,11 @@ def invoice(
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """Shadow invoices of a month: rate usage at list price, show lines and totals."""
-    from ngc_pilot import billing
-    from ngc_pilot.db import session_scope
-
     obj: AppContext = ctx.obj
+    services = obj.services
     if as_json:
         fmt = Format.json
-    label = str(billing.parse_month(month))
+    label = services.month_label(month)
     pilots = list(tenants or [])
     current = _load_prices(obj.settings.policy.prices_file, "policy.prices_file")
     if other_prices is not None:
@@ -142,19 +147,11 @@ def invoice(
                 ]
             )
         other = _load_prices(other_prices, "--prices")
-        rows = billing.what_if(obj.engine, label, current, other, pilots)
+        rows = services.what_if_rows(label, current, other, pilots)
         _emit_what_if(obj, rows, label, current, other, fmt, output)
         return
     if do_rate:
-        docs = billing.rate_month(
-            obj.engine,
-            current,
-            label,
-            actor=obj.actor,
-            pilot_ids=pilots,
-            force=force,
-            reason=reason,
-        )
+        docs = services.rate_invoices(current, label, pilots, force=force, reason=reason)
         written = [d for d in docs if d.written]
         elsewhere = sorted({f"{d.pilot_id} {d.month}" for d in written if d.month != label})
         if written:
@@ -164,8 +161,7 @@ def invoice(
             )
         docs = [d for d in docs if d.month == label]
     else:
-        with session_scope(obj.engine) as session:
-            docs = billing.invoices(session, label, pilots)
+        docs = services.invoice_docs(label, pilots)
     _emit(obj, docs, label, fmt, output)
 
 
@@ -204,11 +200,8 @@ def _emit(
         _write_text(obj, buffer.getvalue(), output)
         return
     if fmt is Format.pdf:
-        from ngc_pilot import invoice_pdf
-        from ngc_pilot.db import utcnow
-
         target = output or Path(f"invoices-{month}.pdf")
-        target.write_bytes(invoice_pdf.render(docs, month=month, generated_at=utcnow()))
+        target.write_bytes(obj.services.invoices_pdf(docs, month))
         obj.err.print(f"wrote {target} ({len(docs)} page(s))")
         return
     _table(obj, docs, month, output)

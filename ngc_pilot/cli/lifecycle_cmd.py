@@ -16,11 +16,7 @@ from rich.table import Table
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import CloudOpt, CloudsFile, JsonFlag, with_cloud
 from ngc_pilot.errors import InputError
-from ngc_pilot.lazy import lazy_module
 from policies.problems import Problem
-
-lifecycle = lazy_module("ngc_pilot.lifecycle")
-db = lazy_module("ngc_pilot.db")
 
 TodayOpt = Annotated[
     str | None,
@@ -60,7 +56,7 @@ def reconcile(
     Exit code 1 if a tenant could not be checked or repaired.
     """
     obj = with_cloud(ctx, cloud, clouds_file)
-    report = lifecycle.reconcile(obj.provisioner(), repair=True if repair else None)
+    report = obj.services.reconcile(repair=True if repair else None)
     data = report.as_dict()
     if as_json:
         emit_json(data)
@@ -79,6 +75,9 @@ def reconcile(
             f"{data['checked']} tenant(s) checked, {data['drifted']} drifted, "
             f"{data['repaired']} repaired" + ("" if data["repair"] else " (report only)")
         )
+    for t in data["tenants"]:
+        if t["error"]:
+            obj.err.print(f"error: tenant {t['pilot']} failed: {t['error']}", soft_wrap=True)
     if data["failed"]:
         raise typer.Exit(1)
 
@@ -99,16 +98,7 @@ def expire(
     after the grace period.  Exit code 1 if a step failed."""
     day = _day(today)
     obj = with_cloud(ctx, cloud, clouds_file)
-    prices = None
-    if obj.settings.policy.prices_file is not None:
-        from policies.prices import load_prices
-        from policies.problems import InputProblems
-
-        try:
-            prices = load_prices(obj.settings.policy.prices_file)
-        except InputProblems as exc:
-            raise InputError(exc.problems) from exc
-    report = lifecycle.expire(obj.provisioner(), today=day, prices=prices)
+    report = obj.services.expire(today=day)
     data = report.as_dict()
     if as_json:
         emit_json(data)
@@ -146,7 +136,7 @@ def data_access(
     Exit code 1 if a tenant could not be granted it (e.g. the role does not exist)."""
     day = _day(today)
     obj = with_cloud(ctx, cloud, clouds_file)
-    report = lifecycle.switch_data_access(obj.provisioner(), today=day)
+    report = obj.services.switch_data_access(today=day)
     data = report.as_dict()
     if as_json:
         emit_json(data)
@@ -212,9 +202,7 @@ def data_access_date(
                     )
                 ]
             ) from None
-    result = lifecycle.set_data_access_date(
-        obj.engine, obj.lifecycle_policy, pilot, value, actor=obj.actor, why=why
-    )
+    result = obj.services.set_data_access_date(pilot, value, why=why)
     if as_json:
         emit_json(result)
         return

@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.cli.options import JsonFlag
-from ngc_pilot.errors import InputError, NotFoundError
+from ngc_pilot.cli.options import JsonFlag, as_options
+from ngc_pilot.errors import InputError
+from ngc_pilot.lazy import lazy_module
 from policies.problems import Problem
 
 if TYPE_CHECKING:
-    from ngc_pilot.metering import MeterReport
+    from ngc_pilot.facade import MeterReport
+
+fields = lazy_module("ngc_pilot.facade.fields")
 
 _TIME_HELP = "ISO 8601 time, e.g. 2021-05-10T12:00Z; without an offset it is UTC."
 
@@ -47,11 +50,12 @@ def meter(
     Usage is read from the cloud (Nova, Cinder) per tenant and window and stored
     by (tenant, metric, window): a re-run overwrites, it never adds up.
     """
-    from ngc_pilot import metering
-
     obj: AppContext = ctx.obj
     start, end = _when("--since", since), _when("--until", until)
-    report = metering.meter(obj.provisioner(), obj.settings.metering, since=start, until=end)
+    if end is not None and start is None:
+        raise InputError([Problem("command line", "--until", until, "--until needs --since")])
+    with as_options(lambda: {fields.SINCE: "--since", fields.UNTIL: "--until"}):
+        report = obj.services.meter(since=start, until=end)
     if as_json:
         emit_json(report.as_dict())
         return
@@ -100,25 +104,10 @@ def usage(
     """List the usage stored per tenant and metric (what invoices are rated from)."""
     from rich.table import Table
 
-    from ngc_pilot import metering
-    from ngc_pilot.db import session_scope
-    from ngc_pilot.models import Tenant
-
     obj: AppContext = ctx.obj
     start, end = _when("--since", since), _when("--until", until)
-    with session_scope(obj.engine) as session:
-        if tenant is not None and session.get(Tenant, tenant) is None:
-            raise NotFoundError(
-                [
-                    Problem(
-                        "command line",
-                        "--tenant",
-                        tenant,
-                        "no tenant for this pilot; see `ngc-pilot tenants`",
-                    )
-                ]
-            )
-        rows = metering.usage_summary(session, pilot_id=tenant, since=start, until=end)
+    with as_options(lambda: {fields.TENANT: "--tenant"}):
+        rows = obj.services.usage_rows(tenant, since=start, until=end)
     if as_json:
         emit_json(rows)
         return

@@ -9,10 +9,6 @@ from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import JsonFlag
-from ngc_pilot.lazy import lazy_module
-
-milestones_service = lazy_module("ngc_pilot.milestones")
-db = lazy_module("ngc_pilot.db")
 
 
 def milestones(
@@ -26,11 +22,7 @@ def milestones(
     first, once per milestone with the time it first happened (audited).
     """
     obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        milestones_service.record_milestones(session, db.utcnow(), actor=obj.actor)
-        rows = [
-            milestones_service.as_dict(m) for m in milestones_service.milestones(session, pilot)
-        ]
+    rows = obj.services.milestones(pilot)
     if as_json:
         emit_json(rows)
         return

@@ -2,18 +2,19 @@
 
 One definition of ``--json``, ``--cloud`` and ``--clouds-file`` for every
 command that takes them, :func:`with_cloud` to apply the last two, and
-:func:`as_options`, which rewords a problem the services raise about a domain
-field (``decision maker``) as one about the option that carries it
-(``--by``).  Nothing here runs a command.
+:func:`as_options` (and the decorator :func:`worded_as`), which rewords a
+problem the services raise about a domain field (``decision maker``) as one
+about the option that carries it (``--by``).  Nothing here runs a command.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -58,7 +59,7 @@ def as_options(names: Mapping[str, str] | Callable[[], Mapping[str, str]]) -> It
         options = names() if callable(names) else names
         if not any(p.field in options for p in exc.problems):
             raise
-        raise InputError(
+        raise type(exc)(
             [
                 replace(p, source="command line", field=options[p.field])
                 if p.field in options
@@ -66,3 +67,20 @@ def as_options(names: Mapping[str, str] | Callable[[], Mapping[str, str]]) -> It
                 for p in exc.problems
             ]
         ) from exc
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def worded_as(names: Mapping[str, str] | Callable[[], Mapping[str, str]]) -> Callable[[F], F]:
+    """A command whose services' problems are worded with :func:`as_options`."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def worded(*args: Any, **kwargs: Any) -> Any:
+            with as_options(names):
+                return command(*args, **kwargs)
+
+        return worded  # type: ignore[return-value]
+
+    return decorate

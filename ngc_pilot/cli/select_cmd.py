@@ -13,8 +13,7 @@ from ngc_pilot.cli.options import JsonFlag, as_options
 from ngc_pilot.errors import InputError
 from ngc_pilot.lazy import lazy_module
 
-selection = lazy_module("ngc_pilot.selection")
-db = lazy_module("ngc_pilot.db")
+selection = lazy_module("ngc_pilot.facade.fields")
 
 app = typer.Typer(
     help=(
@@ -79,24 +78,15 @@ def propose(
     if commit and (not by or not reason):
         missing = [flag for flag, value in (("--by", by), ("--reason", reason)) if not value]
         raise InputError(f"--commit needs {' and '.join(missing)}: who decides and why")
-    with as_options(_options), db.session_scope(obj.engine) as session:
-        proposal = selection.propose(session, obj.policy, options)
-        data = proposal.as_dict()
-        data["coverage"] = selection.coverage_matrix(proposal) if proposal.result.feasible else {}
-        if commit:
-            decision = selection.commit(
-                session, proposal, by=by or "", reason=reason or "", actor=obj.actor
-            )
-            data["decision"] = {
-                "id": decision.id,
-                "decided_by": decision.decided_by,
-                "reason": decision.reason,
-            }
+    with as_options(_options):
+        feasible, data = obj.services.select(
+            options, commit=commit, by=by or "", reason=reason or ""
+        )
     if as_json:
         emit_json(data)
     else:
         _print(obj, data)
-    if not proposal.result.feasible:
+    if not feasible:
         raise typer.Exit(3)
 
 
@@ -190,8 +180,8 @@ def why_not(
     options = selection.SelectOptions(
         k_min, k_max, tuple(lock_in or ()), tuple(lock_out or ()), explain=False
     )
-    with as_options(_options), db.session_scope(obj.engine) as session:
-        data = selection.explain_why_not(session, obj.policy, app_id, options)
+    with as_options(_options):
+        data = obj.services.why_not(app_id, options)
     if as_json:
         emit_json(data)
         return
@@ -212,17 +202,7 @@ def why_not(
 def pilots(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the committed pilots with their planned dates."""
     obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        rows = [
-            {
-                "id": p.id,
-                "state": p.state,
-                "decision": p.decision_id,
-                "planned_start": p.planned_start.isoformat(),
-                "planned_end": p.planned_end.isoformat(),
-            }
-            for p in selection.pilots(session)
-        ]
+    rows = obj.services.pilot_rows()
     if as_json:
         emit_json(rows)
         return
@@ -236,23 +216,7 @@ def pilots(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 def decisions(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the recorded selection decisions."""
     obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        rows = [
-            {
-                "id": d.id,
-                "decided_at": d.decided_at.isoformat(),
-                "decided_by": d.decided_by,
-                "reason": d.reason,
-                "selected": d.selected,
-                "objective": d.objective,
-                "optimal": d.optimal,
-                "gap": d.gap,
-                "policy_digest": d.policy_digest,
-                "lock_in": d.lock_in,
-                "lock_out": d.lock_out,
-            }
-            for d in selection.decisions(session)
-        ]
+    rows = obj.services.decision_rows()
     if as_json:
         emit_json(rows)
         return

@@ -22,7 +22,7 @@ import typer
 from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.cli.options import JsonFlag
+from ngc_pilot.cli.options import JsonFlag, as_options
 from ngc_pilot.errors import InputError
 from policies.problems import Problem
 
@@ -89,7 +89,8 @@ def serve(
     context = _runner_context(obj)
     if once:
         for job_id in once:
-            lookup(context.registry, job_id)  # every name checked before anything runs
+            with as_options({"job": "--once"}):
+                lookup(context.registry, job_id)  # every name checked before anything runs
         _configure_logging()
         failed = False
         for job_id in once:
@@ -151,14 +152,10 @@ jobs_app = typer.Typer(
 )
 
 
-def _job_info(obj: AppContext) -> dict[str, Any]:
-    from ngc_pilot.jobs import JobInfo
-    from scheduler.registry import build_registry
+def _job_info(obj: AppContext) -> Any:
+    from scheduler.manual import SchedulerJobs
 
-    return {
-        job.id: JobInfo(schedule=job.schedule, description=job.description)
-        for job in build_registry(obj.settings.service).values()
-    }
+    return SchedulerJobs(obj.settings).catalogue()
 
 
 @jobs_app.callback()
@@ -166,12 +163,8 @@ def jobs(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Each job: its last run, result, last success and next run."""
     if ctx.invoked_subcommand is not None:
         return
-    from ngc_pilot.db import session_scope
-    from ngc_pilot.jobs import job_status
-
     obj: AppContext = ctx.obj
-    with session_scope(obj.engine) as session:
-        statuses = job_status(session, _job_info(obj))
+    statuses = obj.services.job_statuses(_job_info(obj))
     if as_json:
         emit_json([s.as_dict() for s in statuses])
         return
@@ -211,24 +204,17 @@ def jobs_run(
     as_json: JsonFlag = False,
 ) -> None:
     """Run one job now, recorded like a scheduled run (exit 1 if it fails)."""
-    from ngc_pilot import audit
-    from ngc_pilot.db import session_scope
     from scheduler import runner
     from scheduler.registry import lookup
 
     obj: AppContext = ctx.obj
     context = _runner_context(obj)
-    lookup(context.registry, job)
+    with as_options({"job": "JOB"}):
+        lookup(context.registry, job)
     outcome = runner.run(context, job, retries=retries, worker=f"{context.worker}/manual")
-    with session_scope(obj.engine) as session:
-        audit.record(
-            session,
-            actor=obj.actor,
-            action="job.run",
-            subject=job,
-            reason="run by hand (ngc-pilot jobs run)",
-            details={"status": outcome.status, "attempts": outcome.attempts},
-        )
+    obj.services.record_job_run(
+        job, outcome.status, outcome.attempts, reason="run by hand (ngc-pilot jobs run)"
+    )
     if as_json:
         emit_json(outcome.as_dict())
     else:

@@ -9,10 +9,6 @@ from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import JsonFlag
-from ngc_pilot.lazy import lazy_module
-
-support_log = lazy_module("ngc_pilot.support_log")
-db = lazy_module("ngc_pilot.db")
 
 app = typer.Typer(
     help="The support log: open, respond, close, list, stats per area.", no_args_is_help=True
@@ -23,10 +19,6 @@ At = Annotated[
     typer.Option("--at", help="When (ISO 8601 with a zone, e.g. 2021-05-10T09:00Z; default now)."),
 ]
 ItemId = Annotated[int, typer.Argument(metavar="ID", help="The support item's id.")]
-
-
-def _time(text: str | None, field: str) -> Any:
-    return None if text is None else support_log.parse_time(text, field)
 
 
 @app.command("open")
@@ -42,10 +34,7 @@ def open_(
 ) -> None:
     """Open a support item for PILOT in AREA."""
     obj: AppContext = ctx.obj
-    when = _time(opened_at, "opened_at")
-    with db.session_scope(obj.engine) as session:
-        item = support_log.open_item(session, pilot, area, summary, actor=obj.actor, opened_at=when)
-        data = support_log.as_dict(item)
+    data = obj.services.open_support_item(pilot, area, summary, opened_at=opened_at)
     if as_json:
         emit_json(data)
         return
@@ -56,10 +45,7 @@ def open_(
 def respond(ctx: typer.Context, item_id: ItemId, at: At = None) -> None:
     """Record the first response to item ID."""
     obj: AppContext = ctx.obj
-    when = _time(at, "responded_at")
-    with db.session_scope(obj.engine) as session:
-        item = support_log.respond(session, item_id, actor=obj.actor, at=when)
-        data = support_log.as_dict(item)
+    data = obj.services.respond_support_item(item_id, at=at)
     obj.out.print(f"support item {item_id}: first response after {data['response_hours']} h")
 
 
@@ -72,10 +58,7 @@ def close(
 ) -> None:
     """Close item ID with its resolution."""
     obj: AppContext = ctx.obj
-    when = _time(at, "closed_at")
-    with db.session_scope(obj.engine) as session:
-        item = support_log.close(session, item_id, resolution, actor=obj.actor, at=when)
-        data = support_log.as_dict(item)
+    data = obj.services.close_support_item(item_id, resolution, at=at)
     obj.out.print(f"support item {item_id}: closed after {data['resolution_hours']} h")
 
 
@@ -87,8 +70,7 @@ def list_(
 ) -> None:
     """List support items, oldest first."""
     obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        rows = [support_log.as_dict(i) for i in support_log.items(session, open_only=open_only)]
+    rows = obj.services.support_items(open_only=open_only)
     if as_json:
         emit_json(rows)
         return
@@ -118,9 +100,7 @@ def stats(
 ) -> None:
     """Per area: count, median and mean response and resolution times (hours)."""
     obj: AppContext = ctx.obj
-    chosen = None if month is None else support_log.parse_month(month)
-    with db.session_scope(obj.engine) as session:
-        data = support_log.stats(session, chosen)
+    data = obj.services.support_stats(month)
     if as_json:
         emit_json(data)
         return

@@ -10,11 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.cli.options import CloudOpt, CloudsFile, JsonFlag, with_cloud
-from ngc_pilot.lazy import lazy_module
-
-provisioning = lazy_module("ngc_pilot.provisioning")
-db = lazy_module("ngc_pilot.db")
+from ngc_pilot.cli.options import CloudOpt, CloudsFile, JsonFlag, as_options, with_cloud
 
 
 def provision(
@@ -37,9 +33,9 @@ def provision(
 ) -> None:
     """Create or converge each pilot's isolated tenant (idempotent, resumable)."""
     obj = with_cloud(ctx, cloud, clouds_file)
-    prov = obj.provisioner()
+    services = obj.services
     if plan_only:
-        outcomes = provisioning.plan_pilots(prov, pilots or ())
+        outcomes = services.plan_tenants(pilots or ())
         if as_json:
             emit_json([o.as_dict() for o in outcomes])
             return
@@ -54,8 +50,8 @@ def provision(
         return
     workers = parallel or obj.settings.provisioning.parallel
     if as_json:
-        outcomes = provisioning.provision(
-            prov, pilots or (), parallel=workers, allow_overcommit=allow_overcommit
+        outcomes = services.provision_tenants(
+            pilots or (), parallel=workers, allow_overcommit=allow_overcommit
         )
     else:
         with Progress(
@@ -73,8 +69,7 @@ def provision(
                     tasks[pilot] = bar.add_task(step, total=total, pilot=pilot)
                 bar.update(tasks[pilot], completed=index, total=total, description=step[:60])
 
-            outcomes = provisioning.provision(
-                prov,
+            outcomes = services.provision_tenants(
                 pilots or (),
                 parallel=workers,
                 allow_overcommit=allow_overcommit,
@@ -83,8 +78,7 @@ def provision(
     failed = [o for o in outcomes if o.state not in ("active", "suspended")]
     waiting: list[str] = []
     if not pilots:
-        with db.session_scope(obj.engine) as session:
-            waiting = provisioning.waiting_for_agreement(session)
+        waiting = services.waiting_for_agreement()
     if as_json:
         emit_json({"tenants": [o.as_dict() for o in outcomes], "waiting_for_agreement": waiting})
     else:
@@ -104,6 +98,9 @@ def provision(
                 "Waiting for a signed data processing agreement (no tenant yet): "
                 + ", ".join(waiting)
             )
+    for o in failed:  # named on stderr too, so a JSON reader's log says which tenant failed
+        error = o.report.error if o.report and o.report.error else "not converged"
+        obj.err.print(f"error: tenant {o.pilot_id} failed: {error}", soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 
@@ -119,8 +116,7 @@ def tenants(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if ctx.invoked_subcommand is not None:
         return
     obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        rows = provisioning.tenants(session)
+    rows = obj.services.tenant_rows()
     if as_json:
         emit_json(rows)
         return
@@ -147,8 +143,7 @@ def tenants_show(
 ) -> None:
     """One tenant: quotas, network, state, and the step ledger."""
     obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        row = provisioning.tenant_detail(session, obj.provisioner(), pilot)
+    row = obj.services.tenant_facts(pilot)
     if as_json:
         emit_json(row)
         return
@@ -185,7 +180,7 @@ def tenants_verify(
 ) -> None:
     """With each tenant's own credential, probe every other tenant; exit 1 on any leak."""
     obj = with_cloud(ctx, cloud, clouds_file)
-    probes = provisioning.verify(obj.provisioner())
+    probes = obj.services.isolation_probes()
     leaks = [p for p in probes if p.leaked]
     if as_json:
         emit_json({"isolated": not leaks, "probes": [p.__dict__ for p in probes]})
@@ -230,7 +225,7 @@ def teardown(
             f"Tear down the tenant of {pilot}, including the researchers' servers and volumes?",
             abort=True,
         )
-    outcome = provisioning.teardown(obj.provisioner(), pilot, reason=reason)
+    outcome = obj.services.tear_down(pilot, reason=reason)
     data = outcome.as_dict()
     if as_json:
         emit_json(data)
@@ -250,7 +245,8 @@ def env(
 ) -> None:
     """Where PILOT's researcher environment is and what it holds (secret masked)."""
     obj: AppContext = ctx.obj
-    info = provisioning.environment_info(obj.provisioner(), pilot)
+    with as_options({"pilot": "pilot"}):  # the argument, worded as before
+        info = obj.services.environment(pilot)
     if as_json:
         emit_json(info)
         return

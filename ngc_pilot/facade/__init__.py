@@ -4,10 +4,15 @@
 (intake, selection, provisioning, billing, jobs, ...), returning frozen,
 already-loaded views.  The TUI's screens read and change data only through
 it; the scheduler's jobs come into it through a :class:`JobsPort` that the
-interface hands in; the CLI's commands still call the same service functions
-directly.  It is split by area: :mod:`.applications` (intake, selection,
-pilots, audit), :mod:`.capacity`, :mod:`.tenants`, :mod:`.usage`,
-:mod:`.members`, :mod:`.requests`, :mod:`.jobs` and :mod:`.reports`; :mod:`.base` holds what they share.  Nothing here knows about
+interface hands in; the CLI's commands call it through
+``AppContext.services``.  It is split by area: :mod:`.applications`
+(intake, selection, pilots, audit), :mod:`.capacity`, :mod:`.tenants` (for a
+screen) and :mod:`.tenant_batches` (for a batch interface, with the
+lifecycle rules), :mod:`.usage` (metering, invoices), :mod:`.records`
+(evaluation, support, milestones), :mod:`.members`, :mod:`.requests`,
+:mod:`.jobs` and :mod:`.reports`; :mod:`.base` holds what
+they share and :mod:`.fields` the domain's field names an interface words as
+its own.  Nothing here knows about
 Click, Textual or APScheduler, and no method words an error for a particular
 interface: problems name the domain's fields, each interface words them for
 its user.
@@ -18,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ngc_pilot.billing import InvoiceDoc, WhatIf
 from ngc_pilot.facade.applications import (
     FORM_SOURCE,
     ApplicationRow,
@@ -37,8 +43,10 @@ from ngc_pilot.facade.jobs import (
     RunView,
 )
 from ngc_pilot.facade.members import MembersArea
+from ngc_pilot.facade.records import RecordsArea
 from ngc_pilot.facade.reports import EvaluationOverview, ReadableReport, ReportsArea
 from ngc_pilot.facade.requests import RequestRow, RequestsArea
+from ngc_pilot.facade.tenant_batches import TenantBatchesArea
 from ngc_pilot.facade.tenants import (
     EnvironmentView,
     PlanView,
@@ -53,6 +61,8 @@ from ngc_pilot.facade.tenants import (
     TenantsOverview,
 )
 from ngc_pilot.facade.usage import UsageArea, UsageMonth, UsageTenant, WhatIfView
+from ngc_pilot.metering import MeterReport
+from ngc_pilot.selection import Assessed
 
 if TYPE_CHECKING:
     from ngc_pilot.application import Application
@@ -61,15 +71,18 @@ if TYPE_CHECKING:
 __all__ = [
     "FORM_SOURCE",
     "ApplicationRow",
+    "Assessed",
     "CapacityOverview",
     "DecisionView",
     "EnvironmentView",
     "EvaluationOverview",
     "ReadableReport",
+    "InvoiceDoc",
     "JobRow",
     "JobsOverview",
     "JobsPort",
     "ManualRun",
+    "MeterReport",
     "PlanView",
     "Probe",
     "Progress",
@@ -86,6 +99,7 @@ __all__ = [
     "TenantsOverview",
     "UsageMonth",
     "UsageTenant",
+    "WhatIf",
     "WhatIfView",
     "cloud_errors",
     "database_label",
@@ -97,9 +111,11 @@ class Services(
     ApplicationsArea,
     CapacityArea,
     TenantsArea,
+    TenantBatchesArea,
     MembersArea,
     RequestsArea,
     UsageArea,
+    RecordsArea,
     JobsArea,
     ReportsArea,
 ):

@@ -1,9 +1,10 @@
 """Applications, nominations, selection, pilots and the audit log, for every interface.
 
-Each method is one transaction (``session_scope``) over the same service
-functions the CLI calls (``intake``, ``selection``, ``views``, ``audit``) and
-returns frozen, already-loaded objects, so nothing lazy-loads later on an
-interface's thread.  It does not word errors for a particular interface.
+Each method is one transaction (``session_scope``) over the service
+functions (``intake``, ``selection``, ``views``, ``audit``) and returns
+frozen, already-loaded objects or plain rows, so nothing lazy-loads later on
+an interface's thread; the TUI's form and the CLI's commands both come here.
+It does not word errors for a particular interface.
 """
 
 from __future__ import annotations
@@ -105,8 +106,31 @@ class ApplicationsArea(FacadeBase):
             )
 
     def import_files(self, paths: Sequence[Path]) -> intake.ImportReport:
+        """Validate and store the files' nominations: all or nothing."""
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            with session_scope(self.engine) as session:
+                return intake.import_files(session, list(paths), self.policy, actor=self.actor)
+        except IntegrityError:
+            # Another import stored the same ids meanwhile: once more, as updates.
+            with session_scope(self.engine) as session:
+                return intake.import_files(session, list(paths), self.policy, actor=self.actor)
+
+    def validate_files(
+        self, paths: Sequence[Path]
+    ) -> tuple[list[intake.SourcedNomination], list[Problem]]:
+        """The files' valid nominations and every problem; stores nothing."""
+        return intake.validate_files(list(paths), self.policy)
+
+    def assessed(self) -> list[selection.Assessed]:
+        """Every application with its eligibility and score under the policy."""
         with session_scope(self.engine) as session:
-            return intake.import_files(session, list(paths), self.policy, actor=self.actor)
+            return selection.assess_all(session, self.policy)
+
+    def assessed_one(self, app_id: str) -> selection.Assessed:
+        with session_scope(self.engine) as session:
+            return selection.assess_one(selection.get_application(session, app_id), self.policy)
 
     # -------------------------------------------------------------- selection
 
@@ -116,6 +140,32 @@ class ApplicationsArea(FacadeBase):
             proposal = selection.propose(session, self.policy, options)
         coverage = selection.coverage_matrix(proposal) if proposal.result.feasible else {}
         return ProposalView(proposal, proposal.as_dict(), coverage, fingerprint)
+
+    def select(
+        self,
+        options: selection.SelectOptions,
+        *,
+        commit: bool = False,
+        by: str = "",
+        reason: str = "",
+    ) -> tuple[bool, dict[str, Any]]:
+        """Solve (and if ``commit``, record, in the same transaction): (feasible, the proposal
+        with its coverage and, when committed, its decision)."""
+        with session_scope(self.engine) as session:
+            proposal = selection.propose(session, self.policy, options)
+            data = proposal.as_dict()
+            feasible = proposal.result.feasible
+            data["coverage"] = selection.coverage_matrix(proposal) if feasible else {}
+            if commit:
+                decision = selection.commit(
+                    session, proposal, by=by, reason=reason, actor=self.actor
+                )
+                data["decision"] = {
+                    "id": decision.id,
+                    "decided_by": decision.decided_by,
+                    "reason": decision.reason,
+                }
+        return feasible, data
 
     def why_not(self, app_id: str, options: selection.SelectOptions) -> dict[str, Any]:
         with session_scope(self.engine) as session:
@@ -145,9 +195,49 @@ class ApplicationsArea(FacadeBase):
         with session_scope(self.engine) as session:
             return views.pilots(session)
 
-    def audit_events(self) -> list[dict[str, Any]]:
+    def pilot_rows(self) -> list[dict[str, Any]]:
+        """The committed pilots with their planned dates, as plain rows."""
         with session_scope(self.engine) as session:
-            return [audit.as_dict(e) for e in audit.events(session)]
+            return [
+                {
+                    "id": p.id,
+                    "state": p.state,
+                    "decision": p.decision_id,
+                    "planned_start": p.planned_start.isoformat(),
+                    "planned_end": p.planned_end.isoformat(),
+                }
+                for p in selection.pilots(session)
+            ]
+
+    def decision_rows(self) -> list[dict[str, Any]]:
+        """Every recorded selection decision, oldest first, as plain rows."""
+        with session_scope(self.engine) as session:
+            return [
+                {
+                    "id": d.id,
+                    "decided_at": d.decided_at.isoformat(),
+                    "decided_by": d.decided_by,
+                    "reason": d.reason,
+                    "selected": d.selected,
+                    "objective": d.objective,
+                    "optimal": d.optimal,
+                    "gap": d.gap,
+                    "policy_digest": d.policy_digest,
+                    "lock_in": d.lock_in,
+                    "lock_out": d.lock_out,
+                }
+                for d in selection.decisions(session)
+            ]
+
+    def audit_events(
+        self, *, action: str | None = None, subject: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The audit log (filtered by action prefix and subject; the last ``limit`` events)."""
+        with session_scope(self.engine) as session:
+            return [
+                audit.as_dict(e)
+                for e in audit.events(session, action=action, subject=subject, limit=limit)
+            ]
 
 
 def _decision_view(decision: SelectionDecision) -> DecisionView:

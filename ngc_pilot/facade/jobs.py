@@ -146,6 +146,24 @@ class JobsArea(FacadeBase):
             job_id, outcome.status, outcome.attempts, outcome.error, dict(outcome.summary)
         )
 
+    def job_statuses(self, catalogue: Mapping[str, JobInfo]) -> list[Any]:
+        """Each job of ``catalogue`` with its last run, last success and next run, as
+        :func:`ngc_pilot.jobs.job_status` reports it."""
+        with session_scope(self.engine) as session:
+            return list(job_status(session, dict(catalogue)))
+
+    def record_job_run(self, job_id: str, status: str, attempts: int, *, reason: str) -> None:
+        """Audit a job an interface ran by hand itself (with its own retries)."""
+        with session_scope(self.engine) as session:
+            audit.record(
+                session,
+                actor=self.actor,
+                action="job.run",
+                subject=job_id,
+                reason=reason,
+                details={"status": status, "attempts": attempts},
+            )
+
 
 def _run_view(run: JobRun) -> RunView:
     return RunView(

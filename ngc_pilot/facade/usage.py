@@ -7,17 +7,20 @@ cannot be read is reported beside the stored data, not instead of it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from ngc_pilot import billing, usage_views
+from ngc_pilot import billing, metering, usage_views
 from ngc_pilot.db import session_scope, utcnow
-from ngc_pilot.errors import InputError
+from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.facade.base import FacadeBase
+from ngc_pilot.settings import MeteringSettings
 from policies.prices import PriceList, load_prices
-from policies.problems import InputProblems
+from policies.problems import InputProblems, Problem
 
 
 @dataclass(frozen=True)
@@ -151,3 +154,77 @@ class UsageArea(FacadeBase):
             alternative.currency,
             tuple(rows),
         )
+
+    # ------------------------------------------------- metering and invoices, as asked for
+
+    def meter(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> metering.MeterReport:
+        """One metering cycle (or exactly the complete windows of ``[since, until)``)."""
+        settings = self.settings.metering if self.settings else MeteringSettings()
+        return metering.meter(self._prov(), settings, since=since, until=until)
+
+    def usage_rows(
+        self,
+        pilot_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """The usage stored per tenant and metric (what invoices are rated from)."""
+        from ngc_pilot.models import Tenant
+
+        with session_scope(self.engine) as session:
+            if pilot_id is not None and session.get(Tenant, pilot_id) is None:
+                raise NotFoundError(
+                    [
+                        Problem(
+                            "usage",
+                            billing.TENANT,
+                            pilot_id,
+                            "no tenant for this pilot; see `ngc-pilot tenants`",
+                        )
+                    ]
+                )
+            return metering.usage_summary(session, pilot_id=pilot_id, since=since, until=until)
+
+    def month_label(self, text: str) -> str:
+        """``text`` as a billing month (YYYY-MM), or a problem about the month."""
+        return str(billing.parse_month(text))
+
+    def invoice_docs(self, month: str, pilot_ids: Sequence[str] = ()) -> list[billing.InvoiceDoc]:
+        """The month's latest invoice revision per tenant; rates nothing."""
+        with session_scope(self.engine) as session:
+            return billing.invoices(session, month, list(pilot_ids))
+
+    def rate_invoices(
+        self,
+        prices: PriceList,
+        month: str,
+        pilot_ids: Sequence[str] = (),
+        *,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> list[billing.InvoiceDoc]:
+        """Rate ``month`` with ``prices`` (see :func:`ngc_pilot.billing.rate_month`)."""
+        return billing.rate_month(
+            self.engine,
+            prices,
+            month,
+            actor=self.actor,
+            pilot_ids=list(pilot_ids),
+            force=force,
+            reason=reason,
+        )
+
+    def what_if_rows(
+        self, month: str, current: PriceList, other: PriceList, pilot_ids: Sequence[str] = ()
+    ) -> list[billing.WhatIf]:
+        """The month's usage priced with both lists, tenant by tenant; writes nothing."""
+        return billing.what_if(self.engine, month, current, other, list(pilot_ids))
+
+    def invoices_pdf(self, docs: Sequence[billing.InvoiceDoc], month: str) -> bytes:
+        """The invoices as one PDF, a page per tenant, stamped with the time now."""
+        from ngc_pilot import invoice_pdf
+
+        return invoice_pdf.render(list(docs), month=month, generated_at=utcnow())

@@ -5,7 +5,9 @@ roles, security-group rules, deleted resources).  :func:`reconcile` observes
 each tenant and plans it; the plan's changes *are* the drift.  Drift is audited
 when it changes (so an hourly job does not repeat itself) and repaired only
 when asked or when the lifecycle policy says so — through
-:func:`ngc_pilot.tenant_runs.run_tenant`, so every step is in the ledger.  It
+:func:`ngc_pilot.tenant_runs.run_tenant`, so every step is in the ledger.  A tenant
+whose names lead to another pilot's resource is marked ``failed`` (audited,
+with the refusal as its error) and the loop goes on with the others.  It
 deliberately changes no tenant's suspension or data access (the expiry and
 data-access rules do).
 """
@@ -25,7 +27,8 @@ from ngc_pilot.models import AuditEvent
 from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.tenant_rows import desired_for
 from ngc_pilot.tenant_runs import credential_delivered, run_tenant
-from provisioner.backend import CloudError
+from ngc_pilot.tenant_state import set_state
+from provisioner.backend import CloudError, ForeignResourceError
 from provisioner.plan import plan
 
 RECONCILED_STATES = ("active", "suspended")
@@ -92,9 +95,15 @@ def reconcile(prov: Provisioner, *, repair: bool | None = None) -> ReconcileRepo
             entry.error = str(exc)
             continue
         delivered = credential_delivered(prov, pilot_id, credential_id, observed.app_credential_id)
-        entry.drift = [
-            c.as_dict() for c in plan(desired, observed, credential_delivered=delivered).changes
-        ]
+        try:
+            the_plan = plan(desired, observed, credential_delivered=delivered)
+        except ForeignResourceError as exc:
+            # Another pilot's resource under this pilot's names: this tenant is
+            # failed (a person must find out why), the others are still checked.
+            entry.error = str(exc)
+            set_state(prov, pilot_id, "failed", error=entry.error)
+            continue
+        entry.drift = [c.as_dict() for c in the_plan.changes]
         _record_drift(prov, pilot_id, entry.drift, repair)
         if not entry.drift or not repair:
             continue

@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from support.records import record
 
 from ngc_pilot import audit, intake, lifecycle, migrate, provisioning, selection
+from ngc_pilot.application import Application as AppShell
 from ngc_pilot.cli.main import run
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
@@ -388,6 +389,41 @@ def test_repair_puts_drift_right_through_the_ledger(world):
     again = lifecycle.reconcile(prov, repair=True)
     assert [t.drift for t in again.tenants] == [[], []]
     assert cloud.mutating_calls == calls and len(_events(engine, "")) == events
+
+
+def test_a_foreign_project_fails_that_tenant_and_reconcile_checks_the_others(world, capsys):
+    """A tenant whose project now carries another pilot's tag is marked failed
+    (state, error, audit); the other tenant is still checked and repaired."""
+    prov, cloud, engine, _ = world
+    first = cloud.tenants["ngc-s-1"]
+    first.tags = tuple(t for t in first.tags if not t.startswith("ngc-pilot:")) + ("ngc-pilot:s-1",)
+    cloud.tenants["ngc-s-2"].quotas["volume_quota"]["gigabytes"] = 1
+    calls = cloud.mutating_calls
+    report = lifecycle.reconcile(prov, repair=True)
+    s1, s2 = report.tenants
+    assert s1.error and "refusing" in s1.error and "pilot s-1's" in s1.error
+    assert s1.drift == [] and not s1.repaired
+    assert s2.repaired and s2.applied == ["update volume_quota ngc-s-2"]
+    assert cloud.mutating_calls == calls + 1  # S-2's repair only
+    tenant = _tenant(engine, "S-1")
+    assert tenant.state == "failed" and tenant.last_error == s1.error
+    [event] = _events(engine, "tenant.failed$", "S-1")
+    assert event.details == {"from": "active", "error": s1.error, "project_id": None}
+    assert _tenant(engine, "S-2").state == "active"
+
+
+def test_the_cli_reconcile_names_the_failed_tenant_and_exits_1(world, capsys, monkeypatch):
+    prov, cloud, engine, _ = world
+    first = cloud.tenants["ngc-s-1"]
+    first.tags = tuple(t for t in first.tags if not t.startswith("ngc-pilot:")) + ("ngc-pilot:s-1",)
+    monkeypatch.setattr(AppShell, "provisioner", lambda self: prov)
+    url = engine.url.render_as_string(hide_password=False)
+    assert run(["--db", url, "tenants", "reconcile", "--json"]) == 1
+    out = capsys.readouterr()
+    data = json.loads(out.out)
+    assert data["checked"] == 2 and data["failed"] == 1
+    [line] = [x for x in out.err.splitlines() if x.startswith("error:")]
+    assert line.startswith("error: tenant S-1 failed: refusing")
 
 
 def test_the_policy_decides_repair_when_not_told(world):

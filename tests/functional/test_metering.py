@@ -320,12 +320,12 @@ def test_a_span_already_metered_with_another_window_length_is_refused_unchanged(
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"until": t(12)}, "--until"),
-        ({"since": t(12), "until": t(11)}, "--until"),
-        ({"since": t(14)}, "--since"),
+        ({"until": t(12)}, metering.UNTIL),
+        ({"since": t(12), "until": t(11)}, metering.UNTIL),
+        ({"since": t(14)}, metering.SINCE),
     ],
 )
-def test_a_bad_span_is_refused_naming_the_option(world, kwargs, field):
+def test_a_bad_span_is_refused_naming_its_bound(world, kwargs, field):
     prov, reader, engine = world
     with pytest.raises(InputError) as info:
         metering.meter(prov, HOURLY, now=t(13, 5), **kwargs)
@@ -420,6 +420,9 @@ def test_cli_meter_refuses_bad_times_with_exit_code_2(world, cli):
     assert lonely.code == 2 and "--until needs --since" in lonely.err
     unknown = cli("usage", "--tenant", "NOPE")
     assert unknown.code == 2 and "NOPE" in unknown.err
+    backwards = cli("meter", "--since", "2021-05-10T12:00Z", "--until", "2021-05-10T11:00Z")
+    assert backwards.code == 2 and "command line: --until = " in backwards.err
+    assert "is not after the start" in backwards.err  # the service's domain words, the CLI's option
 
 
 def test_cli_meter_with_nothing_to_meter_reports_an_empty_cycle(cli):

@@ -8,6 +8,7 @@ OpenStack cannot be made to do on cue.
 
 from __future__ import annotations
 
+import json
 import stat
 from datetime import date, timedelta
 
@@ -25,6 +26,8 @@ from ngc_pilot import (
     selection,
     tenant_quota,
 )
+from ngc_pilot.application import Application
+from ngc_pilot.cli.main import run
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
 from ngc_pilot.models import Pilot, ProvisionStep, Tenant
@@ -140,6 +143,46 @@ def test_a_permanent_failure_marks_the_tenant_failed_and_a_rerun_finishes(world)
     [outcome] = provisioning.provision(prov, ["S-1"])
     assert outcome.state == "active"
     assert outcome.plan[0]["resource"] == "router"  # resumed where it stopped
+
+
+def _hand_to_another_pilot(cloud: InMemoryCloud, project: str, owner: str) -> None:
+    """The project under ``project``'s name now carries another pilot's tag (a case twin's)."""
+    tenant = cloud.tenants[project]
+    tenant.tags = tuple(t for t in tenant.tags if not t.startswith("ngc-pilot:")) + (
+        f"ngc-pilot:{owner}",
+    )
+
+
+def test_a_foreign_project_fails_that_one_tenant_and_the_others_carry_on(world):
+    prov, cloud, engine = world
+    provisioning.provision(prov, ["S-1"])
+    _hand_to_another_pilot(cloud, "ngc-s-1", "s-1")
+    calls = cloud.mutating_calls
+    outcomes = {o.pilot_id: o for o in provisioning.provision(prov, parallel=2)}
+    assert outcomes["S-2"].state == "active"
+    assert outcomes["S-1"].state == "failed"
+    error = outcomes["S-1"].as_dict()["error"]
+    assert "refusing" in error and "pilot s-1's" in error and "nothing was changed" in error
+    assert cloud.mutating_calls - calls == len(outcomes["S-2"].report.done)  # S-1: untouched
+    with session_scope(engine) as session:
+        tenant = session.get(Tenant, "S-1")
+        assert tenant.state == "failed" and tenant.last_error == error
+        [event] = audit.events(session, action="tenant.failed", subject="S-1")
+        assert event.details["error"] == error
+
+
+def test_the_cli_names_the_tenant_refused_as_foreign_and_exits_1(world, capsys, monkeypatch):
+    prov, cloud, engine = world
+    provisioning.provision(prov, ["S-1"])
+    _hand_to_another_pilot(cloud, "ngc-s-1", "s-1")
+    monkeypatch.setattr(Application, "provisioner", lambda self: prov)
+    url = engine.url.render_as_string(hide_password=False)
+    assert run(["--db", url, "provision", "--json"]) == 1
+    out = capsys.readouterr()
+    states = {t["pilot"]: t["state"] for t in json.loads(out.out)["tenants"]}
+    assert states == {"S-1": "failed", "S-2": "active"}
+    [line] = [x for x in out.err.splitlines() if x.startswith("error:")]
+    assert line.startswith("error: tenant S-1 failed: refusing") and "pilot s-1's" in line
 
 
 def test_unsigned_agreement_is_refused_and_nothing_is_written(world):

@@ -10,6 +10,7 @@ router survive, untouched, as the real ``openstack`` CLI sees them.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 
@@ -89,6 +90,15 @@ def test_a_pilot_whose_names_collide_cannot_adopt_or_tear_down_the_other(first):
     refused_line(pilot.run("provision", twin), x, twin)
     refused_line(pilot.run("provision", twin, "--plan"), x, twin)
     refused_line(pilot.run("teardown", twin, "--yes"), x, twin)
+
+    # Both at once: the twin fails (named, exit 1), X carries on, as reconcile does.
+    both = pilot.run("provision", x, twin, "--json")
+    assert both.returncode == 1, both.stderr
+    states = {t["pilot"]: t["state"] for t in json.loads(both.stdout)["tenants"]}
+    assert states == {x: "active", twin: "failed"}
+    refused_line(both, x, twin)
+    reconciled = pilot.run("tenants", "reconcile", "--json")
+    assert x in {t["pilot"] for t in json.loads(reconciled.stdout)["tenants"]}
 
     assert cloud_state(pilot, x) == before
     assert (pilot.var / "environments" / x / "clouds.yaml").is_file()

@@ -167,7 +167,7 @@ def test_explicit_span_never_includes_a_window_still_running():
 @pytest.mark.parametrize(
     ("since", "until", "message"),
     [
-        (t(12), t(11), "not after --since"),
+        (t(12), t(11), "not after the start"),
         (t(12, 40), None, "no complete window"),
         (t(0, day=1), None, "at most 24"),
     ],

@@ -1,0 +1,217 @@
+"""Namespace tenants through the services: provision by platform, the researcher's kubeconfig,
+verify, the capacity gate, teardown, the tenants listing.
+
+Kubernetes is a private devcloud Kubernetes API emulator per test (``support.kube_emulator``);
+OpenStack is ``provisioner.testing.InMemoryCloud`` (the OpenStack half is tested against
+devcloud elsewhere; here it only has to be there for pilots with both platforms).
+"""
+
+from __future__ import annotations
+
+import stat
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlmodel import select
+from support.kube_emulator import running_emulator
+from support.records import record
+
+from ngc_pilot import audit, intake, migrate, provisioning, selection
+from ngc_pilot.db import make_engine, session_scope
+from ngc_pilot.errors import InputError
+from ngc_pilot.kube_tenant_models import KubeTenant
+from ngc_pilot.models import Tenant
+from policies.nomination import Nomination
+from policies.selection_policy import default_policy_path, parse_policy
+from policies.tenancy import load_tenant_policy
+from provisioner.kubernetes.backend import KubernetesBackend
+from provisioner.kubernetes.connection import load
+from provisioner.testing import InMemoryCloud
+
+
+def _kubeconfig(path: Path, url: str, token: str) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "emulator", "cluster": {"server": url}}],
+                "users": [{"name": "admin", "user": {"token": token}}],
+                "contexts": [
+                    {"name": "emulator", "context": {"cluster": "emulator", "user": "admin"}}
+                ],
+                "current-context": "emulator",
+            }
+        )
+    )
+    path.chmod(0o600)
+    return path
+
+
+# S-1 notebooks only (kubernetes), S-2 a workflow engine (both), S-3 a database (openstack)
+TASKS = {
+    "S-1": ["interactive_analysis"],
+    "S-2": ["batch_pipeline"],
+    "S-3": ["database_service"],
+}
+
+
+@pytest.fixture
+def world(database, tmp_path):
+    start = date.today() - timedelta(days=3)
+    policy = parse_policy(
+        default_policy_path()
+        .read_text()
+        .replace("start: 2021-04-15", f"start: {start}")
+        .replace("end: 2021-08-31", f"end: {start + timedelta(days=100)}")
+    )
+    engine = make_engine(database.url)
+    migrate.upgrade(engine)
+    with session_scope(engine) as session:
+        noms = [
+            intake.SourcedNomination(
+                Nomination.model_validate(
+                    record(
+                        id=pid,
+                        institution=pid,
+                        principal_investigator={"name": pid, "email": f"{pid}@example.org"},
+                        task_types=tasks,
+                    ),
+                    context={"vocabularies": policy.vocabularies},
+                ),
+                "test",
+            )
+            for pid, tasks in TASKS.items()
+        ]
+        intake.store(session, noms, actor="t", files=["t"])
+        proposal = selection.propose(
+            session, policy, selection.SelectOptions(k_min=3, k_max=3, explain=False)
+        )
+        selection.commit(session, proposal, by="t", reason="t", actor="t")
+    cloud = InMemoryCloud()
+    with running_emulator(tmp_path) as emulator:
+        admin = _kubeconfig(tmp_path / "admin-kubeconfig", emulator.url, emulator.admin_token)
+        prov = provisioning.Provisioner(
+            engine,
+            load_tenant_policy(),
+            lambda: cloud,
+            "test",
+            tmp_path / "env",
+            "tester",
+            kube_backend_factory=lambda: KubernetesBackend(admin),
+        )
+        yield prov, engine, admin
+    engine.dispose()
+
+
+def _namespaces(admin: Path) -> set[str]:
+    cluster = load(admin)
+    try:
+        return {n.metadata.name for n in cluster.core().list_namespace().items}
+    finally:
+        cluster.close()
+
+
+def test_each_pilot_gets_its_platforms_and_a_private_kubeconfig(world):
+    prov, engine, admin = world
+    outcomes = provisioning.provision(prov)
+    got = sorted((o.pilot_id, o.platform, o.state) for o in outcomes)
+    assert got == [
+        ("S-1", "kubernetes", "active"),
+        ("S-2", "kubernetes", "active"),
+        ("S-2", "openstack", "active"),
+        ("S-3", "openstack", "active"),
+    ]
+    assert {"ngc-s-1", "ngc-s-2"} <= _namespaces(admin)
+    assert "ngc-s-3" not in _namespaces(admin)
+    folder = prov.environments_dir / "S-1"
+    config = folder / "kubeconfig"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert "## Kubernetes" in (folder / "README.md").read_text()
+    # S-2 has both: its OpenStack README keeps its text and gains the section
+    readme = (prov.environments_dir / "S-2" / "README.md").read_text()
+    assert "## Kubernetes" in readme and "clouds.yaml" in readme
+    # the researcher's kubeconfig works in its own namespace
+    researcher = load(config)
+    try:
+        assert researcher.core().list_namespaced_pod("ngc-s-1").items == []
+    finally:
+        researcher.close()
+    token = yaml.safe_load(config.read_text())["users"][0]["user"]["token"]
+    with session_scope(engine) as session:
+        rows = provisioning.all_tenants(session)
+        assert [(r["pilot"], r["platform"]) for r in rows] == [
+            ("S-1", "kubernetes"),
+            ("S-2", "openstack"),
+            ("S-2", "kubernetes"),
+            ("S-3", "openstack"),
+        ]
+        assert session.get(KubeTenant, "S-1").token_expires_at is not None
+        assert session.get(Tenant, "S-1") is None
+        assert all(token not in str(e.details) for e in audit.events(session))
+    # a re-run changes nothing: 0 mutating calls
+    again = provisioning.provision(prov)
+    assert [(o.pilot_id, o.plan) for o in again if o.plan] == []
+    assert all(o.mutating_calls == 0 for o in again if o.platform == "kubernetes")
+
+
+def test_the_operator_override_and_bad_platforms(world):
+    prov, engine, admin = world
+    outcomes = provisioning.provision(prov, ["S-3"], platform="kubernetes")
+    assert [(o.pilot_id, o.platform, o.state) for o in outcomes] == [
+        ("S-3", "kubernetes", "active")
+    ]
+    with session_scope(engine) as session:
+        assert session.get(Tenant, "S-3") is None
+    with pytest.raises(InputError) as caught:
+        provisioning.provision(prov, ["S-1"], platform="vmware")
+    assert "vmware" in str(caught.value) and "openstack, kubernetes" in str(caught.value)
+    assert "\n" not in str(caught.value)
+    prov.kube_backend_factory = None
+    with pytest.raises(InputError) as caught:
+        provisioning.provision(prov, ["S-1"], platform="kubernetes")
+    assert "kubernetes.kubeconfig" in str(caught.value)
+
+
+def test_verify_probes_every_namespace_with_each_tenants_own_token(world):
+    prov, engine, admin = world
+    provisioning.provision(prov, ["S-1", "S-2"], platform="kubernetes")
+    probes = provisioning.verify(prov)
+    kube = [p for p in probes if p.target in ("S-1", "S-2", "cluster")]
+    assert {p.from_pilot for p in kube} == {"S-1", "S-2"}
+    assert any(p.target == "cluster" for p in kube)
+    assert not [p for p in probes if p.leaked]
+
+
+def test_the_capacity_gate_refuses_with_numbers_unless_overcommit_is_allowed(world):
+    prov, engine, admin = world
+    # three small namespaces promise 192 cores; the emulator's nodes have 128
+    with pytest.raises(InputError) as caught:
+        provisioning.provision(prov, platform="kubernetes")
+    assert "kubernetes cores" in str(caught.value) and "192" in str(caught.value)
+    with session_scope(engine) as session:
+        assert session.exec(select(KubeTenant)).all() == []
+    assert not {"ngc-s-1", "ngc-s-2", "ngc-s-3"} & _namespaces(admin)
+    outcomes = provisioning.provision(prov, platform="kubernetes", allow_overcommit=True)
+    assert all(o.state == "active" for o in outcomes) and len(outcomes) == 3
+
+
+def test_teardown_of_a_namespace_tenant_leaves_nothing(world):
+    prov, engine, admin = world
+    provisioning.provision(prov, ["S-2"])
+    [kube] = provisioning.teardown_pilot(prov, "S-2", platform="kubernetes", reason="t")
+    assert kube.as_dict()["clean"] and kube.as_dict()["platform"] == "kubernetes"
+    assert "ngc-s-2" not in _namespaces(admin)
+    folder = prov.environments_dir / "S-2"
+    assert not (folder / "kubeconfig").exists()
+    assert "## Kubernetes" not in (folder / "README.md").read_text()
+    assert (folder / "clouds.yaml").exists()  # the OpenStack tenant is untouched
+    with session_scope(engine) as session:
+        assert session.get(KubeTenant, "S-2").state == "torn_down"
+        assert session.get(Tenant, "S-2").state == "active"
+    # provisioned again: a new namespace and a new token
+    again = provisioning.provision(prov, ["S-2"], platform="kubernetes")
+    assert [o.state for o in again] == ["active"]
+    assert (folder / "kubeconfig").exists()

@@ -19,7 +19,14 @@ what ``provisioning``/``tenant_runs`` do for OpenStack, with the same ledger
   kubeconfig;
 * :func:`rows` — the tenants listing's rows (``platform: kubernetes``).
 
+A suspended namespace tenant (``suspended_at`` set by the lifecycle) has a
+ResourceQuota of zero for every key: nothing new is admitted, nothing is
+deleted, and its token has already expired with the tenant (at the end of the
+last day); the RoleBinding is kept so a repaired suspension is just the quota.
 The token is never stored in the database or logged: only its expiry is.
+Over 400 lines because it is the one counterpart, for namespaces, of
+``provisioning`` and ``tenant_runs`` together; a split along the same seam
+(runs vs. reading/teardown) is the next step if it grows.
 What this module deliberately does not do: gate pilots (withdrawn, agreement,
 period — the caller does, once for both platforms), or touch OpenStack.
 """
@@ -29,7 +36,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -167,7 +174,7 @@ def desired_for(session: Session, prov: Provisioner, row: KubeTenant) -> Namespa
         .where(Member.pilot_id == row.pilot_id, Member.state == "active")
         .order_by(col(Member.id))
     ).all()
-    return desired_namespace(
+    tenant = desired_namespace(
         pilot_id=pilot.id,
         pilot_name=app.name,
         size=row.size,
@@ -175,6 +182,15 @@ def desired_for(session: Session, prov: Provisioner, row: KubeTenant) -> Namespa
         policy=prov.tenant_policy,
         members=tuple(emails),
     )
+    if row.suspended_at is not None:
+        # Suspended: the quota is zero (no new pod, claim or request is
+        # admitted); the token has expired with the tenant; nothing is deleted.
+        tenant = replace(tenant, quota={key: "0" for key in tenant.quota})
+    return tenant
+
+
+def desired_suspended(tenant: NamespaceTenant) -> bool:
+    return tenant.quota.get("pods") == "0"
 
 
 def set_state(prov: Provisioner, pilot_id: str, state: str, *, error: str | None = None) -> None:
@@ -230,8 +246,13 @@ def check_capacity(
 # ------------------------------------------------------------------ provisioning
 
 
-def _delivered(prov: Provisioner, row: KubeTenant) -> bool:
-    """Whether the bundle's kubeconfig holds a token that has not expired."""
+def token_delivered(prov: Provisioner, row: KubeTenant) -> bool:
+    """Whether the bundle's kubeconfig holds a token that has not expired.
+
+    A suspended tenant gets no new token (its access has ended): True.
+    """
+    if row.suspended_at is not None:
+        return True
     if kubeconfig.read_token(prov.environments_dir / row.pilot_id) is None:
         return False
     return row.token_expires_at is not None and row.token_expires_at > utcnow()
@@ -278,7 +299,7 @@ def run_namespace(
     with session_scope(prov.engine) as session:
         row = session.get(KubeTenant, pilot_id)
         desired = desired_for(session, prov, row)
-        delivered = _delivered(prov, row)
+        delivered = token_delivered(prov, row)
     report = ApplyReport(pilot_id)
     done: list[str] = []
     try:
@@ -301,7 +322,8 @@ def run_namespace(
     report.done = done
     outcome.report = report
     outcome.mutating_calls = backend.mutating_calls - calls_before
-    outcome.state = "active" if report.ok else "failed"
+    settled = "suspended" if desired_suspended(desired) else "active"
+    outcome.state = settled if report.ok else "failed"
     set_state(prov, pilot_id, outcome.state, error=None if report.ok else report.error)
     outcome.environment = str(prov.environments_dir / pilot_id)
     outcome.seconds = time.perf_counter() - started

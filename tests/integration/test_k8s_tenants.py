@@ -215,3 +215,61 @@ def test_teardown_of_a_namespace_tenant_leaves_nothing(world):
     again = provisioning.provision(prov, ["S-2"], platform="kubernetes")
     assert [o.state for o in again] == ["active"]
     assert (folder / "kubeconfig").exists()
+
+
+def test_drift_in_a_namespace_is_reported_once_and_repaired_when_asked(world):
+    from ngc_pilot import lifecycle
+
+    prov, engine, admin = world
+    provisioning.provision(prov, ["S-1"], platform="kubernetes")
+    cluster = load(admin)
+    try:
+        cluster.networking().delete_namespaced_network_policy("ngc-default-deny", "ngc-s-1")
+    finally:
+        cluster.close()
+    found = lifecycle.reconcile(prov, repair=False).as_dict()["tenants"]
+    [entry] = [t for t in found if t["platform"] == "kubernetes"]
+    assert entry["pilot"] == "S-1" and entry["drift"] and not entry["repaired"]
+    lifecycle.reconcile(prov, repair=False)  # the same drift again: audited once
+    with session_scope(engine) as session:
+        drift = [e for e in audit.events(session, subject="S-1") if e.action == "tenant.drift"]
+        assert len(drift) == 1 and drift[0].details["platform"] == "kubernetes"
+    repaired = lifecycle.reconcile(prov, repair=True).as_dict()["tenants"]
+    assert [t["repaired"] for t in repaired if t["platform"] == "kubernetes"] == [True]
+    clean = lifecycle.reconcile(prov, repair=False).as_dict()["tenants"]
+    assert [t["drift"] for t in clean if t["platform"] == "kubernetes"] == [[]]
+
+
+def test_a_namespace_is_suspended_to_a_zero_quota_then_torn_down_after_the_grace(world):
+    from ngc_pilot import lifecycle
+    from ngc_pilot.models import Pilot
+    from policies.lifecycle import milestones
+
+    prov, engine, admin = world
+    provisioning.provision(prov, ["S-1"], platform="kubernetes")
+    with session_scope(engine) as session:
+        last_day = session.get(Pilot, "S-1").planned_end
+    marks = milestones(prov.lifecycle(), last_day)
+    report = lifecycle.expire(prov, today=marks.suspend_on).as_dict()
+    suspend = [s for s in report["steps"] if s.get("platform") == "kubernetes"]
+    assert [(s["pilot"], s["action"], s["ok"]) for s in suspend] == [("S-1", "suspend", True)]
+    cluster = load(admin)
+    try:
+        quotas = cluster.core().list_namespaced_resource_quota("ngc-s-1").items
+        assert quotas and all(set(q.spec.hard.values()) == {"0"} for q in quotas)
+    finally:
+        cluster.close()
+    with session_scope(engine) as session:
+        row = session.get(KubeTenant, "S-1")
+        assert row.state == "suspended" and row.suspended_at is not None
+    # suspension is the desired state now: no drift; a second run does nothing
+    clean = lifecycle.reconcile(prov, repair=False).as_dict()["tenants"]
+    assert [t["drift"] for t in clean if t["platform"] == "kubernetes"] == [[]]
+    again = lifecycle.expire(prov, today=marks.suspend_on).as_dict()
+    assert not [s for s in again["steps"] if s.get("platform") == "kubernetes"]
+    final = lifecycle.expire(prov, today=marks.teardown_on).as_dict()
+    teardown = [s for s in final["steps"] if s.get("platform") == "kubernetes"]
+    assert [(s["action"], s["ok"]) for s in teardown] == [("teardown", True)]
+    assert "ngc-s-1" not in _namespaces(admin)
+    with session_scope(engine) as session:
+        assert session.get(KubeTenant, "S-1").state == "torn_down"

@@ -273,3 +273,83 @@ def test_a_namespace_is_suspended_to_a_zero_quota_then_torn_down_after_the_grace
     assert "ngc-s-1" not in _namespaces(admin)
     with session_scope(engine) as session:
         assert session.get(KubeTenant, "S-1").state == "torn_down"
+
+
+def _pod(name: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 1000,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "busybox",
+                    "command": ["true"],
+                    "resources": {
+                        "requests": {"cpu": "2", "memory": "4Gi"},
+                        "limits": {"cpu": "2", "memory": "4Gi"},
+                    },
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def test_a_pod_run_through_the_researchers_kubeconfig_is_metered_and_a_rerun_is_identical(world):
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from ngc_pilot import metering
+    from ngc_pilot.models import UsageRecord
+    from ngc_pilot.settings import MeteringSettings
+
+    prov, engine, admin = world
+    provisioning.provision(prov, ["S-1"], platform="kubernetes")
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    with session_scope(engine) as session:  # the tenant has existed for three hours
+        row = session.get(KubeTenant, "S-1")
+        row.created_at = hour - timedelta(hours=3)
+        session.add(row)
+    researcher = load(prov.environments_dir / "S-1" / "kubeconfig")
+    try:
+        researcher.core().create_namespaced_pod("ngc-s-1", _pod("work"))
+    finally:
+        researcher.close()
+    cluster = load(admin)
+    try:  # it ran from 2:30 to 1:30 before the hour (the emulator runs no container)
+        began = hour - timedelta(hours=2, minutes=30)
+        cluster.core().patch_namespaced_pod_status(
+            "work",
+            "ngc-s-1",
+            {"status": {"startTime": began.isoformat(), "phase": "Succeeded"}},
+            _content_type="application/merge-patch+json",
+        )
+    finally:
+        cluster.close()
+    settings = MeteringSettings(window_minutes=60)
+    since = hour - timedelta(hours=3)
+    first = metering.meter(prov, settings, since=since, until=hour - timedelta(minutes=1))
+    assert first.records_new > 0
+    with session_scope(engine) as session:
+        rows = session.exec(select(UsageRecord).where(UsageRecord.pilot_id == "S-1")).all()
+        assert {r.source for r in rows} == {"kubernetes"}
+        vcpu = sum((r.quantity for r in rows if r.metric == "vcpu_hours"), Decimal(0))
+        assert vcpu == Decimal("5")  # 2 cpu for the 2.5 metered hours it ran
+        assert {r.metric for r in rows} == {
+            "vcpu_hours",
+            "ram_gb_hours",
+            "gpu_hours",
+            "volume_gb_hours",
+        }
+    again = metering.meter(prov, settings, since=since, until=hour - timedelta(minutes=1))
+    assert again.records_new == again.records_changed == 0 and again.records_unchanged > 0

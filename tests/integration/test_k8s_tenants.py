@@ -353,3 +353,18 @@ def test_a_pod_run_through_the_researchers_kubeconfig_is_metered_and_a_rerun_is_
         }
     again = metering.meter(prov, settings, since=since, until=hour - timedelta(minutes=1))
     assert again.records_new == again.records_changed == 0 and again.records_unchanged > 0
+
+
+def test_metrics_label_each_tenant_with_its_platform(world):
+    from prometheus_client import generate_latest
+
+    from ngc_pilot.metrics import registry_for
+
+    prov, engine, admin = world
+    provisioning.provision(prov, ["S-2"])
+    text = generate_latest(registry_for(engine, prov.tenant_policy)).decode()
+    for platform in ("openstack", "kubernetes"):
+        assert (
+            f'ngc_pilot_tenant_state{{pilot="S-2",platform="{platform}",state="active"}} 1' in text
+        )
+        assert f'ngc_pilot_tenant_quota_vcpus{{pilot="S-2",platform="{platform}"}}' in text

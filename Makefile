@@ -18,7 +18,7 @@ devcloud:
 	$(DEVCLOUD) up
 
 demo: $(STAMP) devcloud
-	NGC_PILOT_CLOUD__CLOUDS_FILE=$(CLOUDS) NGC_PILOT_CLOUD__NAME=devcloud $(BIN)/ngc-pilot --db sqlite:///var/demo.db demo --provision
+	NGC_PILOT_CLOUD__CLOUDS_FILE=$(CLOUDS) NGC_PILOT_CLOUD__NAME=devcloud NGC_PILOT_KUBERNETES__KUBECONFIG=$(CURDIR)/.devcloud/kubeconfig $(BIN)/ngc-pilot --db sqlite:///var/demo.db demo --provision
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -17,15 +17,18 @@ from typing import TYPE_CHECKING
 
 from ngc_pilot.errors import InputError
 from ngc_pilot.settings import Settings
-from policies.problems import InputProblems
+from policies.problems import InputProblems, Problem
 from policies.selection_policy import SelectionPolicy, load_policy
 from policies.tenancy import TenantPolicy, load_tenant_policy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy import Engine
 
     from ngc_pilot.provisioning import Provisioner
     from policies.lifecycle import LifecyclePolicy
+    from provisioner.kubernetes.backend import KubernetesBackend
 
 
 @dataclass
@@ -101,6 +104,7 @@ class Application:
                 raise InputError(str(exc)) from exc
 
         return Provisioner(
+            kube_backend_factory=self.kubernetes_backend_factory(),
             engine=self.engine,
             tenant_policy=self.tenant_policy,
             backend_factory=backend,
@@ -111,6 +115,30 @@ class Application:
             prices_file=settings.policy.prices_file,
             bastion_keys_file=settings.var_dir.resolve() / "bastion" / "authorized_keys",
         )
+
+    def kubernetes_backend_factory(self) -> Callable[[], KubernetesBackend] | None:
+        """A factory for the configured cluster's backend; None when no kubeconfig is set.
+
+        A kubeconfig that does not load is one clear line (an :class:`InputError`)
+        when the cluster is first used.
+        """
+        settings = self.settings.kubernetes
+        if settings.kubeconfig is None:
+            return None
+        kubeconfig, context = settings.kubeconfig, settings.context
+
+        def backend() -> KubernetesBackend:
+            from provisioner.backend import CloudError
+            from provisioner.kubernetes.backend import KubernetesBackend
+
+            try:
+                return KubernetesBackend(kubeconfig, context)
+            except CloudError as exc:
+                raise InputError(
+                    [Problem("settings", "kubernetes.kubeconfig", str(kubeconfig), str(exc))]
+                ) from exc
+
+        return backend
 
     @property
     def actor(self) -> str:

@@ -20,6 +20,11 @@ Decisions kept here:
   deleted volume, so a lower reading of a past window means a volume has
   gone, not that it was not there (``provisioner.usage.BLIND_TO_DELETED``).
 * Quantities are rounded to the column's 6 decimals, half to even.
+* **Namespace tenants** (``kube_tenant``) are metered by the same rule, read
+  from the Kubernetes backend (pod requests integrated over each pod's run);
+  the key has no platform, so a pilot's namespace usage is added to its
+  OpenStack row of the same metric (source ``nova+kubernetes``) and priced by
+  the same price list.  Without a configured cluster they are not read.
 * A tenant re-provisioned after a teardown keeps its pilot id with a new
   project; windows metered before are not rewritten unless asked for with
   an explicit span (which would then read the new project).
@@ -52,6 +57,7 @@ from sqlmodel import Session, col, select
 from ngc_pilot import audit
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, PermanentError
+from ngc_pilot.kube_tenant_models import PLATFORM, KubeTenant
 from ngc_pilot.models import MeterWindow, Tenant, UsageRecord
 from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.settings import MeteringSettings
@@ -78,6 +84,7 @@ class MeteredTenant:
     project_id: str
     since: datetime  # the tenant row's creation
     until: datetime | None  # teardown, for torn-down tenants
+    platform: str = "openstack"  # kubernetes: project_id is the namespace
 
     def in_window(self, window: W.Window) -> bool:
         return self.since < window.end and (self.until is None or self.until > window.start)
@@ -154,6 +161,12 @@ def metered_tenants(session: Session) -> list[MeteredTenant]:
                     tenant.pilot_id, tenant.project_id, tenant.created_at, tenant.updated_at
                 )
             )
+    # Namespace tenants: the same span rule; their rows are added to the
+    # pilot's OpenStack rows of the same metric (one usage row per pilot).
+    for row in session.exec(select(KubeTenant).order_by(col(KubeTenant.pilot_id))).all():
+        if row.state in METERED_STATES or row.state == "torn_down":
+            until = row.updated_at if row.state == "torn_down" else None
+            out.append(MeteredTenant(row.pilot_id, row.namespace, row.created_at, until, PLATFORM))
     return out
 
 
@@ -323,24 +336,47 @@ def _read(
     """Every window's usage, per tenant and metric (no database transaction open)."""
     started = time.perf_counter()
     reader: UsageReader | None = None
+    kube: Any = None  # the Kubernetes backend, opened when a namespace is metered
     out = []
     seen: set[str] = set()
     for window in windows:
         present = [t for t in tenants if t.in_window(window)]
         reading: Reading = {}
-        if present:
+        on_openstack = [t for t in present if t.platform != PLATFORM]
+        if on_openstack:
             reader = reader or _reader(prov)
-            by_project = {t.project_id: t.pilot_id for t in present}
+            by_project = {t.project_id: t.pilot_id for t in on_openstack}
             samples: list[UsageSample] = reader.usage(list(by_project), window.start, window.end)
             for sample in samples:
                 pilot = by_project.get(sample.project_id)
                 if pilot is not None:
                     reading[(pilot, sample.metric)] = (quantize(sample.quantity), sample.source)
             seen.update(by_project.values())
+        namespaces = [t for t in present if t.platform == PLATFORM]
+        if namespaces and prov.kube_backend_factory is not None:
+            kube = kube or prov.kube_backend_factory()
+            by_namespace = {t.project_id: t.pilot_id for t in namespaces}
+            for sample in kube.usage(list(by_namespace), window.start, window.end):
+                pilot = by_namespace.get(sample.project_id)
+                if pilot is not None:
+                    add_sample(reading, pilot, sample)
+            seen.update(by_namespace.values())
         out.append((window, reading))
+    if kube is not None:
+        kube.close()
     report.tenants = len(seen)
     report.cloud_seconds = time.perf_counter() - started
     return out
+
+
+def add_sample(reading: Reading, pilot: str, sample: UsageSample) -> None:
+    """Add a namespace's sample to the pilot's row of that metric (its source then names both)."""
+    quantity = quantize(sample.quantity)
+    if (pilot, sample.metric) in reading:
+        before, source = reading[(pilot, sample.metric)]
+        reading[(pilot, sample.metric)] = (before + quantity, f"{source}+{sample.source}")
+    else:
+        reading[(pilot, sample.metric)] = (quantity, sample.source)
 
 
 def _store(

@@ -57,12 +57,13 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 from prometheus_client.exposition import ThreadingWSGIServer
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, func, literal, select, union_all
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 from ngc_pilot.capacity_snapshot import ALLOCATING_STATES, QUOTA_FIELD
 from ngc_pilot.exposition import CONTENT_TYPE, Family, render
+from ngc_pilot.kube_tenant_models import KubeTenant
 from ngc_pilot.metrics_utilisation import (
     area_families,
     areas_query,
@@ -152,7 +153,8 @@ class Reading:
     """Everything one scrape needs, read in a fixed number of queries."""
 
     capacity: list[Any] = field(default_factory=list)
-    tenants: list[Any] = field(default_factory=list)  # pilot_id, state, size, planned_end
+    # pilot_id, platform, state, size, planned_end
+    tenants: list[Any] = field(default_factory=list)
     usage: list[Any] = field(default_factory=list)  # pilot_id, metric, quantity
     costs: list[Any] = field(default_factory=list)  # pilot_id, list, charged
     job_counts: list[Any] = field(default_factory=list)  # job, status, runs, last finished
@@ -181,9 +183,22 @@ def _capacity_query() -> Any:
 
 
 def _tenants_query() -> Any:
-    return select(Tenant.pilot_id, Tenant.state, Tenant.size, Pilot.planned_end).join(
-        Pilot, Pilot.id == Tenant.pilot_id
-    )
+    """Every tenant on both platforms, in one query (a UNION ALL keeps the count fixed)."""
+    openstack = select(
+        Tenant.pilot_id,
+        literal("openstack").label("platform"),
+        Tenant.state,
+        Tenant.size,
+        Pilot.planned_end,
+    ).join(Pilot, Pilot.id == Tenant.pilot_id)
+    kubernetes = select(
+        KubeTenant.pilot_id,
+        literal("kubernetes").label("platform"),
+        KubeTenant.state,
+        KubeTenant.size,
+        Pilot.planned_end,
+    ).join(Pilot, Pilot.id == KubeTenant.pilot_id)
+    return union_all(openstack, kubernetes)
 
 
 def _usage_query() -> Any:
@@ -349,16 +364,16 @@ def tenant_families(reading: Reading, policy: TenantPolicy) -> Iterator[Metric]:
     state = gauge(
         "ngc_pilot_tenant_state",
         "The state each pilot's tenant is in (1; one sample per tenant).",
-        labels=["pilot", "state"],
+        labels=["pilot", "platform", "state"],
     )
     expiry = gauge(
         "ngc_pilot_tenant_expiry_timestamp_seconds",
         "When the pilot's access ends: 00:00 UTC after its planned last day, "
         "when expiry suspends the tenant (tenants not torn down).",
-        labels=["pilot"],
+        labels=["pilot", "platform"],
     )
     quotas = [
-        (gauge(name, text, labels=["pilot"]), attribute, factor)
+        (gauge(name, text, labels=["pilot", "platform"]), attribute, factor)
         for name, attribute, factor, text in QUOTAS
     ]
     # What each size grants, once per scrape rather than once per tenant.
@@ -371,16 +386,16 @@ def tenant_families(reading: Reading, policy: TenantPolicy) -> Iterator[Metric]:
         for name, size in policy.sizes.items()
     }
     ends: dict[date, float] = {}
-    for pilot_id, tenant_state, size_name, planned_end in reading.tenants:
-        state.add_metric((pilot_id, tenant_state), 1.0)
+    for pilot_id, platform, tenant_state, size_name, planned_end in reading.tenants:
+        state.add_metric((pilot_id, platform, tenant_state), 1.0)
         if tenant_state != "torn_down":
             end = ends.get(planned_end)
             if end is None:
                 end = ends[planned_end] = _timestamp(planned_end + timedelta(days=1))
-            expiry.add_metric((pilot_id,), end)
+            expiry.add_metric((pilot_id, platform), end)
         if tenant_state in ALLOCATING_STATES:
             for family, amount in granted.get(size_name, ()):
-                family.add_metric((pilot_id,), amount)
+                family.add_metric((pilot_id, platform), amount)
     yield state
     yield expiry
     for family, _, _ in quotas:
@@ -505,7 +520,11 @@ class PilotCollector:
         yield from cost_families(reading)
         yield from job_families(reading)
         yield from provisioning_families(reading)
-        yield utilisation_family(reading.tenants, reading.latest_usage, self.tenant_policy)
+        # Utilisation is against the OpenStack size (a namespace's usage is in the pilot's rows).
+        on_openstack = [
+            (p, st, sz, end) for p, plat, st, sz, end in reading.tenants if plat == "openstack"
+        ]
+        yield utilisation_family(on_openstack, reading.latest_usage, self.tenant_policy)
         yield from area_families(reading.areas)
         yield from request_families(reading.requests, reading.read_at)
         yield from outbox_families(reading.outbox)

@@ -392,6 +392,7 @@ apscheduler_jobs = Table(
 # models are (migrations, tests).
 from ngc_pilot import (  # noqa: E402
     evaluation_models,  # noqa: F401
+    kube_tenant_models,  # noqa: F401
     member_models,  # noqa: F401
     request_models,  # noqa: F401
     usage_rollup_models,  # noqa: F401

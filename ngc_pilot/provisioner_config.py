@@ -13,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from policies.lifecycle import LifecyclePolicy, load_lifecycle_policy
 from policies.tenancy import TenantPolicy
 from provisioner.backend import CloudBackend
+
+if TYPE_CHECKING:
+    from provisioner.kubernetes.backend import KubernetesBackend
 
 
 @dataclass
@@ -36,6 +40,8 @@ class Provisioner:
     prices_file: Path | None = None  # for final invoices; None: the shipped price list
     # The bastion's allow-list of members' SSH keys; None: <environments>/../bastion/authorized_keys.
     bastion_keys_file: Path | None = None
+    # The Kubernetes platform's backend; None: no cluster configured (OpenStack only).
+    kube_backend_factory: Callable[[], KubernetesBackend] | None = None
 
     def bastion_keys(self) -> Path:
         return (

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from ngc_pilot import audit, members
+from ngc_pilot import audit, members, namespace_tenants
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.models import Application, Pilot, ProvisionStep, Tenant
@@ -67,6 +67,8 @@ __all__ = [
     "teardown",
     "tenant_detail",
     "tenants",
+    "all_tenants",
+    "teardown_pilot",
     "verify",
     "waiting_for_agreement",
 ]
@@ -112,13 +114,17 @@ def provision(
     allow_overcommit: bool = False,
     progress: Progress | None = None,
     today: date | None = None,
+    platform: str | None = None,
 ) -> list[TenantOutcome]:
-    """Create or converge each pilot's tenant; returns one outcome per pilot.
+    """Create or converge each pilot's tenant on each of its platforms; one outcome per tenant.
 
     ``progress`` is called after each step is recorded in the ledger;
-    ``today`` (default: the UTC date now) decides whether a pilot's period has ended.
+    ``today`` (default: the UTC date now) decides whether a pilot's period has ended;
+    ``platform`` (``openstack`` | ``kubernetes``) overrides the platforms the
+    tenancy policy gives each pilot from its task types.
     """
     day = today or utcnow().date()
+    namespace_tenants.check_platform(prov, platform)
     with session_scope(prov.engine) as session:
         pilots = committed_pilots(session, pilot_ids)
         if not pilot_ids:
@@ -128,13 +134,31 @@ def provision(
             waiting = set(waiting_for_agreement(session))
             pilots = [p for p in pilots if p.id not in waiting and not period_ended(p, day)]
         check_pilots(session, pilots, day)
+        asked = [p.id for p in pilots]
+        chosen = namespace_tenants.platforms_for(session, prov, pilots, platform)
+        kube_pilots = [p for p in pilots if "kubernetes" in chosen[p.id]]
+        over = []
+        if kube_pilots:
+            kube = prov.kube_backend_factory()
+            try:
+                over = [
+                    v
+                    for v in namespace_tenants.check_capacity(session, prov, kube_pilots, kube)
+                    if v.over
+                ]
+                for pilot in kube_pilots:
+                    namespace_tenants.ensure_row(session, prov, pilot, kube.server())
+            finally:
+                kube.close()
+        pilots = [p for p in pilots if "openstack" in chosen[p.id]]
         tenants = []
         for pilot in pilots:
             tenants.append(
                 ensure_tenant(session, pilot, session.get(Application, pilot.application_id), prov)
             )
-        verdicts = check_capacity(session, prov, tenants, prov.backend_factory())
-        over = [v for v in verdicts if v.over]
+        if pilots or not kube_pilots:
+            verdicts = check_capacity(session, prov, tenants, prov.backend_factory())
+            over = [v for v in verdicts if v.over] + over
         if over and not allow_overcommit:
             session.rollback()
             raise over_capacity(over)
@@ -143,7 +167,7 @@ def provision(
                 session,
                 actor=prov.actor,
                 action="tenant.overcommit_allowed",
-                subject=", ".join(p.id for p in pilots)[:200],
+                subject=", ".join(asked)[:200],
                 details={
                     "over": [
                         {"resource": v.resource, "promised": v.promised, "available": v.available}
@@ -152,8 +176,12 @@ def provision(
                 },
             )
         ids = [p.id for p in pilots]
+        kube_ids = [p.id for p in kube_pilots]
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(ids) or 1))) as pool:
-        return list(pool.map(lambda pid: _run_with_members(prov, pid, progress), ids))
+        outcomes = list(pool.map(lambda pid: _run_with_members(prov, pid, progress), ids))
+    if kube_ids:
+        outcomes.extend(namespace_tenants.provision(prov, kube_ids, progress))
+    return outcomes
 
 
 def _run_with_members(prov: Provisioner, pilot_id: str, progress: Progress | None) -> TenantOutcome:
@@ -176,6 +204,7 @@ class TeardownOutcome:
     def as_dict(self) -> dict[str, Any]:
         return {
             "pilot": self.pilot_id,
+            "platform": "openstack",
             "removed": self.report.done,
             "failed_step": self.report.failed,
             "error": self.report.error,
@@ -184,8 +213,29 @@ class TeardownOutcome:
         }
 
 
+def teardown_pilot(
+    prov: Provisioner, pilot_id: str, *, platform: str | None = None, reason: str | None = None
+) -> list[TeardownOutcome | namespace_tenants.NamespaceTeardown]:
+    """Tear down the pilot's tenant on ``platform``, or on every platform it has one.
+
+    The namespace goes first: the OpenStack teardown removes the whole bundle folder.
+    """
+    namespace_tenants.check_platform(prov, platform)
+    with session_scope(prov.engine) as session:
+        has_kube = namespace_tenants.has_tenant(session, pilot_id)
+        has_openstack = session.get(Tenant, pilot_id) is not None
+    if platform == "kubernetes" and not has_kube or platform == "openstack" and not has_openstack:
+        raise _no_tenant(pilot_id)
+    out: list[TeardownOutcome | namespace_tenants.NamespaceTeardown] = []
+    if has_kube and platform in (None, "kubernetes"):
+        out.append(namespace_tenants.teardown(prov, pilot_id, reason=reason))
+    if platform in (None, "openstack") and (has_openstack or not has_kube):
+        out.append(teardown(prov, pilot_id, reason=reason))
+    return out
+
+
 def teardown(prov: Provisioner, pilot_id: str, *, reason: str | None = None) -> TeardownOutcome:
-    """Remove everything of the tenant in reverse order, then prove nothing is left."""
+    """Remove everything of the OpenStack tenant in reverse order, then prove nothing is left."""
     backend = prov.backend_factory()
     run_id = uuid.uuid4().hex[:12]
     with session_scope(prov.engine) as session:
@@ -238,13 +288,21 @@ def teardown(prov: Provisioner, pilot_id: str, *, reason: str | None = None) -> 
 # ----------------------------------------------------------------- reading / verify
 
 
+def all_tenants(session: Session) -> list[dict[str, Any]]:
+    """Every tenant on every platform, by pilot (OpenStack's first)."""
+    rows = tenants(session) + namespace_tenants.rows(session)
+    return sorted(rows, key=lambda r: (r["pilot"], r["platform"] != "openstack"))
+
+
 def tenants(session: Session) -> list[dict[str, Any]]:
+    """The OpenStack tenants (one per pilot)."""
     rows = []
     for tenant in session.exec(select(Tenant).order_by(col(Tenant.pilot_id))).all():
         pilot = session.get(Pilot, tenant.pilot_id)
         rows.append(
             {
                 "pilot": tenant.pilot_id,
+                "platform": "openstack",
                 "state": tenant.state,
                 "size": tenant.size,
                 "cloud": tenant.cloud,
@@ -329,6 +387,8 @@ def verify(prov: Provisioner) -> list[Probe]:
         probes.extend(isolation_probe(backend).probe_isolation(pilot_id, credential, others))
     # A removed member's revoked credential must get no token at all.
     probes.extend(members.verify_removed(prov, list(targets)))
+    if prov.kube_backend_factory is not None:
+        probes.extend(namespace_tenants.verify(prov))
     return probes
 
 

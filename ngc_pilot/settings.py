@@ -77,6 +77,20 @@ class CloudSettings(BaseModel):
     )
 
 
+class KubernetesSettings(BaseModel):
+    kubeconfig: Path | None = Field(
+        default=None,
+        description=(
+            "The kubeconfig ngc-pilot acts with on the Kubernetes cluster (an admin of it); "
+            "never $KUBECONFIG or ~/.kube/config implicitly. Empty: no Kubernetes platform, "
+            "every pilot gets OpenStack only."
+        ),
+    )
+    context: str | None = Field(
+        default=None, description="The kubeconfig context to use; empty: its current context."
+    )
+
+
 class ProvisioningSettings(BaseModel):
     parallel: int = Field(
         default=4,
@@ -226,6 +240,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = PolicySettings()
     audit: AuditSettings = AuditSettings()
     cloud: CloudSettings = CloudSettings()
+    kubernetes: KubernetesSettings = KubernetesSettings()
     provisioning: ProvisioningSettings = ProvisioningSettings()
     metering: MeteringSettings = MeteringSettings()
     service: ServiceSettings = ServiceSettings()

@@ -58,10 +58,12 @@ class TenantOutcome:
     environment: str | None = None
     mutating_calls: int = 0
     seconds: float = 0.0
+    platform: str = "openstack"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "pilot": self.pilot_id,
+            "platform": self.platform,
             "state": self.state,
             "changes": self.plan,
             "applied": self.report.done if self.report else [],

@@ -40,6 +40,11 @@ def _write(path: Path, text: str) -> None:
         raise
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically with mode 0600 (a bundle file another module adds to)."""
+    _write(path, text)
+
+
 def write_bundle(
     root: Path,
     desired: DesiredTenant,

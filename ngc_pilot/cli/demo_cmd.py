@@ -162,19 +162,27 @@ def demo(
     if provision:
         steps += [
             (
-                "Provision an isolated tenant for every selected pilot with a signed agreement",
-                ["provision"],
+                "Provision an isolated OpenStack tenant for every selected pilot with a signed agreement",
+                ["provision", "--platform", "openstack"],
                 (0,),
             ),
             (
-                "Each tenant, with its own credential, probes the others",
+                "One pilot as a Kubernetes namespace too, on devcloud's Kubernetes API EMULATOR "
+                "(no real API server here; the shared emulator's quotas are other engineers' too, "
+                "so over-commit is allowed explicitly)",
+                _KUBE,
+                (0,),
+            ),
+            (
+                "Each tenant, with its own credential or token, probes the others (both platforms)",
                 ["tenants", "verify"],
                 (0,),
             ),
-            ("The tenants and where each researcher environment is", ["tenants"], (0,)),
+            ("The tenants, their platforms and where each environment is", ["tenants"], (0,)),
             ("Researchers boot servers with their own environment bundles", _BOOT, (0,)),
+            ("A researcher runs a pod with their own kubeconfig (on the emulator)", _POD, (0,)),
             (
-                "Meter the complete one-minute windows so far (Nova, Cinder; per tenant)",
+                "Meter the complete one-minute windows so far (Nova, Cinder, the namespace's pods; per pilot)",
                 _METER,
                 (0,),
             ),
@@ -210,6 +218,14 @@ def demo(
         if args is _BOOT:
             _boot_servers(obj, out)
             continue
+        if args is _POD:
+            _run_pod(obj, out)
+            continue
+        if args is _KUBE:
+            args = _namespace_args(obj)
+            if args is None:
+                out.print("no Kubernetes cluster configured (kubernetes.kubeconfig): skipped")
+                continue
         if args is _METER:
             _wait_for_a_window(obj, out)
             args = ["meter"]
@@ -225,6 +241,55 @@ def demo(
 
 _BOOT: list[str] = ["(boot)"]
 _METER: list[str] = ["(meter)"]
+_KUBE: list[str] = ["(namespace)"]
+_POD: list[str] = ["(pod)"]
+
+
+def _namespace_args(obj: AppContext) -> list[str] | None:
+    """``provision --platform kubernetes`` for the smallest active pilot, if a cluster is set."""
+    if obj.settings.kubernetes.kubeconfig is None:
+        return None
+    order = {"small": 0, "medium": 1, "gpu": 2, "large": 3}
+    active = [
+        t
+        for t in obj.services.tenant_rows()
+        if t["platform"] == "openstack" and t["state"] == "active"
+    ]
+    if not active:
+        return None
+    pilot = min(active, key=lambda t: (order.get(t["size"], 9), t["pilot"]))["pilot"]
+    return ["provision", "--platform", "kubernetes", "--allow-overcommit", pilot]
+
+
+def _run_pod(obj: AppContext, out: Any) -> None:
+    """As the researcher would: their bundle's kubeconfig, one pod with stated requests."""
+    from provisioner.backend import CloudError
+    from provisioner.kubernetes.workload import run_pod
+
+    rows = [
+        t
+        for t in obj.services.tenant_rows()
+        if t["platform"] == "kubernetes" and t["state"] == "active"
+    ]
+    for tenant in rows[:1]:
+        bundle = obj.settings.environments_dir / tenant["pilot"]
+        out.print(
+            f"$ KUBECONFIG={bundle}/kubeconfig kubectl run analysis-1 --image=busybox "
+            "--requests=cpu=1,memory=2Gi (restricted security context)",
+            style="dim",
+        )
+        try:
+            pod = run_pod(bundle, "analysis-1", cpu="1", memory="2Gi")
+        except CloudError as exc:
+            if "409" not in str(exc):  # already there from an earlier run
+                out.print(f"{tenant['pilot']}: {exc}", style="red")
+                raise typer.Exit(1) from exc
+            out.print(f"{tenant['pilot']}: pod analysis-1 already exists")
+            continue
+        out.print(
+            f"{tenant['pilot']}: pod {pod.name} in {pod.namespace} {pod.phase} "
+            f"(cpu {pod.cpu}, memory {pod.memory}) on the emulator"
+        )
 
 
 def _boot_servers(obj: AppContext, out: Any) -> None:
@@ -233,7 +298,11 @@ def _boot_servers(obj: AppContext, out: Any) -> None:
     from provisioner.backend import CloudError
     from provisioner.openstack.workload import boot_server
 
-    active = [t for t in obj.services.tenant_rows() if t["state"] == "active"]
+    active = [
+        t
+        for t in obj.services.tenant_rows()
+        if t["state"] == "active" and t["platform"] == "openstack"
+    ]
     chosen = [t for t in active if t["size"] == "gpu"][:1]
     chosen += [t for t in active if t not in chosen][: 2 - len(chosen)]
     for tenant in chosen:

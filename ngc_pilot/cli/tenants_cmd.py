@@ -12,6 +12,15 @@ from rich.text import Text
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import CloudOpt, CloudsFile, JsonFlag, as_options, with_cloud
 
+PlatformOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--platform",
+        metavar="openstack|kubernetes",
+        help="Only this platform (default: the tenancy policy's, from the pilot's task types).",
+    ),
+]
+
 
 def provision(
     ctx: typer.Context,
@@ -27,11 +36,12 @@ def provision(
     allow_overcommit: Annotated[
         bool, typer.Option("--allow-overcommit", help="Provision even if quotas exceed capacity.")
     ] = False,
+    platform: PlatformOpt = None,
     cloud: CloudOpt = None,
     clouds_file: CloudsFile = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Create or converge each pilot's isolated tenant (idempotent, resumable)."""
+    """Create or converge each pilot's isolated tenant on each of its platforms (idempotent, resumable)."""
     obj = with_cloud(ctx, cloud, clouds_file)
     services = obj.services
     if plan_only:
@@ -51,7 +61,10 @@ def provision(
     workers = parallel or obj.settings.provisioning.parallel
     if as_json:
         outcomes = services.provision_tenants(
-            pilots or (), parallel=workers, allow_overcommit=allow_overcommit
+            pilots or (),
+            parallel=workers,
+            allow_overcommit=allow_overcommit,
+            platform=platform,
         )
     else:
         with Progress(
@@ -74,6 +87,7 @@ def provision(
                 parallel=workers,
                 allow_overcommit=allow_overcommit,
                 progress=progress,
+                platform=platform,
             )
     failed = [o for o in outcomes if o.state not in ("active", "suspended")]
     waiting: list[str] = []
@@ -82,10 +96,13 @@ def provision(
     if as_json:
         emit_json({"tenants": [o.as_dict() for o in outcomes], "waiting_for_agreement": waiting})
     else:
-        table = Table("pilot", "state", "changes applied", "seconds", "environment", "error")
+        table = Table(
+            "pilot", "platform", "state", "changes applied", "seconds", "environment", "error"
+        )
         for o in outcomes:
             table.add_row(
                 o.pilot_id,
+                o.platform,
                 o.state,
                 str(len(o.report.done) if o.report else 0),
                 f"{o.seconds:.1f}",
@@ -120,10 +137,13 @@ def tenants(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json(rows)
         return
-    table = Table("pilot", "state", "size", "project", "cidr", "start", "end", "environment")
+    table = Table(
+        "pilot", "platform", "state", "size", "project", "cidr", "start", "end", "environment"
+    )
     for r in rows:
         table.add_row(
             r["pilot"],
+            r["platform"],
             r["state"],
             r["size"],
             r["project"],
@@ -214,27 +234,30 @@ def teardown(
     pilot: Annotated[str, typer.Argument(metavar="PILOT")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     reason: Annotated[str | None, typer.Option("--reason", help="Why, for the audit log.")] = None,
+    platform: PlatformOpt = None,
     cloud: CloudOpt = None,
     clouds_file: CloudsFile = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Remove everything of PILOT's tenant, then prove nothing tagged for it remains."""
+    """Remove everything of PILOT's tenant (on --platform, or on every platform it has), then prove nothing of it remains."""
     obj = with_cloud(ctx, cloud, clouds_file)
     if not yes:
         typer.confirm(
             f"Tear down the tenant of {pilot}, including the researchers' servers and volumes?",
             abort=True,
         )
-    outcome = obj.services.tear_down(pilot, reason=reason)
-    data = outcome.as_dict()
+    outcomes = obj.services.tear_down_platforms(pilot, platform=platform, reason=reason)
+    results = [o.as_dict() for o in outcomes]
     if as_json:
-        emit_json(data)
+        # One platform: the outcome itself (as before); several: a list.
+        emit_json(results[0] if len(results) == 1 else results)
     else:
-        obj.out.print(
-            f"{pilot}: removed {len(data['removed'])} resource(s); "
-            + ("clean" if data["clean"] else f"NOT clean: {data['error'] or data['leftovers']}")
-        )
-    if not data["clean"]:
+        for data in results:
+            obj.out.print(
+                f"{pilot} ({data['platform']}): removed {len(data['removed'])} resource(s); "
+                + ("clean" if data["clean"] else f"NOT clean: {data['error'] or data['leftovers']}")
+            )
+    if not all(data["clean"] for data in results):
         raise typer.Exit(1)
 
 

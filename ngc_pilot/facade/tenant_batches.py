@@ -36,14 +36,17 @@ class TenantBatchesArea(FacadeBase):
         parallel: int | None = None,
         allow_overcommit: bool = False,
         progress: Progress | None = None,
+        platform: str | None = None,
     ) -> list[TenantOutcome]:
-        """Create or converge the tenants; one outcome per pilot (a failed one among them)."""
+        """Create or converge the tenants on their platforms (only ``platform`` if given);
+        one outcome per tenant (a failed one among them)."""
         return provisioning.provision(
             self._prov(),
             list(pilot_ids),
             parallel=parallel or self.parallel,
             allow_overcommit=allow_overcommit,
             progress=progress,
+            platform=platform,
         )
 
     def waiting_for_agreement(self) -> list[str]:
@@ -52,8 +55,9 @@ class TenantBatchesArea(FacadeBase):
             return provisioning.waiting_for_agreement(session)
 
     def tenant_rows(self) -> list[dict[str, Any]]:
+        """Every tenant on every platform, by pilot (OpenStack's first)."""
         with session_scope(self.engine) as session:
-            return provisioning.tenants(session)
+            return provisioning.all_tenants(session)
 
     def tenant_facts(self, pilot_id: str) -> dict[str, Any]:
         """One tenant's row, quotas and step ledger."""
@@ -67,6 +71,12 @@ class TenantBatchesArea(FacadeBase):
         self, pilot_id: str, *, reason: str | None = None
     ) -> provisioning.TeardownOutcome:
         return provisioning.teardown(self._prov(), pilot_id, reason=reason)
+
+    def tear_down_platforms(
+        self, pilot_id: str, *, platform: str | None = None, reason: str | None = None
+    ) -> list[Any]:
+        """Tear down the pilot's tenant on ``platform``, or on every platform it has one."""
+        return provisioning.teardown_pilot(self._prov(), pilot_id, platform=platform, reason=reason)
 
     def environment(self, pilot_id: str) -> dict[str, Any]:
         """Where the pilot's researcher environment is and what it holds (secret masked)."""

@@ -43,6 +43,7 @@ class TenantRow:
     environment: str | None = None
     last_error: str | None = None
     updated_at: str | None = None
+    platforms: str | None = None  # "openstack", "kubernetes" or "openstack+kubernetes"
 
     @property
     def status(self) -> str:
@@ -114,7 +115,13 @@ class TenantsArea(FacadeBase):
         """Every pilot with its tenant (if any), and who waits for a signed agreement."""
         with session_scope(self.engine) as session:
             pilots = views.pilots(session)
-            tenants = {t["pilot"]: t for t in provisioning.tenants(session)}
+            platforms: dict[str, list[str]] = {}
+            tenants: dict[str, dict[str, Any]] = {}
+            # OpenStack's row first: a pilot with both shows its OpenStack tenant's facts
+            for t in reversed(provisioning.all_tenants(session)):
+                tenants[t["pilot"]] = t
+                if t["state"] != "torn_down":
+                    platforms.setdefault(t["pilot"], []).insert(0, t["platform"])
             waiting = tuple(provisioning.waiting_for_agreement(session))
         rows = []
         for p in sorted(pilots, key=lambda p: p.id):
@@ -136,6 +143,7 @@ class TenantsArea(FacadeBase):
                     environment=t.get("environment"),
                     last_error=t.get("last_error"),
                     updated_at=t.get("updated_at"),
+                    platforms="+".join(platforms.get(p.id, [])) or None,
                 )
             )
         return TenantsOverview(tuple(rows), waiting, self.cloud_label)

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 
 from ngc_pilot import audit
 from ngc_pilot.db import session_scope
+from ngc_pilot.lifecycle import namespaces
 from ngc_pilot.lifecycle.shared import LazyBackend, tenants_in
 from ngc_pilot.models import AuditEvent
 from ngc_pilot.provisioner_config import Provisioner
@@ -42,10 +43,12 @@ class TenantDrift:
     repaired: bool = False
     applied: list[str] = field(default_factory=list)
     error: str | None = None
+    platform: str = "openstack"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "pilot": self.pilot_id,
+            "platform": self.platform,
             "state": self.state,
             "drift": self.drift,
             "repaired": self.repaired,
@@ -121,6 +124,18 @@ def reconcile(prov: Provisioner, *, repair: bool | None = None) -> ReconcileRepo
                     subject=pilot_id,
                     details={"drift": entry.drift, "applied": entry.applied},
                 )
+    for found in namespaces.drift(prov, repair):
+        report.tenants.append(
+            TenantDrift(
+                found["pilot"],
+                found["state"],
+                found["drift"],
+                found["repaired"],
+                found["applied"],
+                found["error"],
+                platform=found["platform"],
+            )
+        )
     return report
 
 

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 
 from ngc_pilot import audit, mail
 from ngc_pilot.db import session_scope, utcnow
+from ngc_pilot.lifecycle import namespaces
 from ngc_pilot.lifecycle.shared import LazyBackend, as_of, load, reason, tenants_in, when
 from ngc_pilot.models import Invoice, OutboxMessage, Tenant
 from ngc_pilot.provisioner_config import Provisioner
@@ -102,6 +103,11 @@ def expire(prov: Provisioner, *, today: date | None = None, prices: Any = None) 
                 report.steps.append(_suspend(prov, pilot_id, last_day, day, given, backend))
         else:
             report.steps.extend(_finalise(prov, pilot_id, last_day, day, given, prices))
+    checked, steps = namespaces.expire(prov, day, given)
+    report.checked += checked
+    for step in steps:
+        pilot, action, ok, error = (step.pop(k) for k in ("pilot", "action", "ok", "error"))
+        report.steps.append(ExpiryStep(pilot, action, step, ok=ok, error=error))
     return report
 
 

@@ -350,22 +350,42 @@ def test_scrape_reports_tenants_quotas_usage_costs_jobs_and_failures(engine, scr
     # tenant state: one sample per tenant, its state
     states = {dict(k)["pilot"]: dict(k)["state"] for (n, k) in s if n == "ngc_pilot_tenant_state"}
     assert states == {pilot: state for pilot, (state, _, _) in TENANTS.items()}
-    assert value(s, "ngc_pilot_tenant_state", pilot="P-SUS", state="suspended") == 1.0
+    assert (
+        value(s, "ngc_pilot_tenant_state", pilot="P-SUS", platform="openstack", state="suspended")
+        == 1.0
+    )
     # expiry: access ends at 00:00 UTC after the planned last day; none once torn down
     assert (
-        value(s, "ngc_pilot_tenant_expiry_timestamp_seconds", pilot="P-ACT")
+        value(s, "ngc_pilot_tenant_expiry_timestamp_seconds", pilot="P-ACT", platform="openstack")
         == datetime(2030, 2, 1, tzinfo=UTC).timestamp()
     )
-    assert value(s, "ngc_pilot_tenant_expiry_timestamp_seconds", pilot="P-TRN") is None
+    assert (
+        value(s, "ngc_pilot_tenant_expiry_timestamp_seconds", pilot="P-TRN", platform="openstack")
+        is None
+    )
     # quotas from the size template, in base units, only for tenants holding them
     medium = policy.sizes["medium"]
-    assert value(s, "ngc_pilot_tenant_quota_vcpus", pilot="P-SUS") == medium.cores
-    assert value(s, "ngc_pilot_tenant_quota_memory_bytes", pilot="P-SUS") == medium.ram_mb * MIB
-    assert value(s, "ngc_pilot_tenant_quota_volume_bytes", pilot="P-SUS") == medium.gigabytes * GIB
-    assert value(s, "ngc_pilot_tenant_quota_gpus", pilot="P-PRV") == policy.sizes["gpu"].gpus
-    assert value(s, "ngc_pilot_tenant_quota_gpus", pilot="P-SUS") is None  # not a GPU size
-    assert value(s, "ngc_pilot_tenant_quota_vcpus", pilot="P-PLN") is None
-    assert value(s, "ngc_pilot_tenant_quota_vcpus", pilot="P-TRN") is None
+    assert (
+        value(s, "ngc_pilot_tenant_quota_vcpus", pilot="P-SUS", platform="openstack")
+        == medium.cores
+    )
+    assert (
+        value(s, "ngc_pilot_tenant_quota_memory_bytes", pilot="P-SUS", platform="openstack")
+        == medium.ram_mb * MIB
+    )
+    assert (
+        value(s, "ngc_pilot_tenant_quota_volume_bytes", pilot="P-SUS", platform="openstack")
+        == medium.gigabytes * GIB
+    )
+    assert (
+        value(s, "ngc_pilot_tenant_quota_gpus", pilot="P-PRV", platform="openstack")
+        == policy.sizes["gpu"].gpus
+    )
+    assert (
+        value(s, "ngc_pilot_tenant_quota_gpus", pilot="P-SUS", platform="openstack") is None
+    )  # not a GPU size
+    assert value(s, "ngc_pilot_tenant_quota_vcpus", pilot="P-PLN", platform="openstack") is None
+    assert value(s, "ngc_pilot_tenant_quota_vcpus", pilot="P-TRN", platform="openstack") is None
     # usage counters: sums of the records, converted to seconds and bytes
     assert value(s, "ngc_pilot_usage_vcpu_seconds_total", pilot="P-ACT") == 4.0 * 3600
     assert value(s, "ngc_pilot_usage_memory_byte_seconds_total", pilot="P-ACT") == 8 * 3600 * GIB

@@ -287,3 +287,18 @@ def test_a_failed_tenant_still_holds_its_quota_in_the_capacity_gate(world):
         assert capacity_snapshot.tenant_sizes(session) == tenant_quota.holding_sizes(session)
     with pytest.raises(InputError, match="cores: tenants' quotas would total 128"):
         provisioning.provision(prov, ["S-2"])
+
+
+def test_the_cli_refuses_an_unknown_platform_in_one_line_naming_it(cli):
+    for command in (
+        ["provision", "--platform", "vmware"],
+        ["teardown", "X", "--yes", "--platform", "vmware"],
+    ):
+        result = cli(*command)
+        assert result.code == 2
+        lines = [line for line in result.err.splitlines() if "vmware" in line]
+        assert len(lines) == 1 and "openstack, kubernetes" in lines[0]
+    # kubernetes without a configured cluster: one line naming the setting
+    result = cli("provision", "--platform", "kubernetes")
+    assert result.code == 2 and "kubernetes.kubeconfig" in result.err
+    assert cli("tenants", "--json").json() == []

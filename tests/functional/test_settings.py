@@ -124,3 +124,33 @@ def test_closing_the_application_lets_go_of_its_engine_and_the_next_use_opens_on
     app.close()
     assert app.engine is not first
     app.close()
+
+
+def test_kubernetes_kubeconfig_and_context_from_the_environment(tmp_path: Path):
+    settings = build_settings(
+        environ={
+            "NGC_PILOT_KUBERNETES__KUBECONFIG": str(tmp_path / "kc"),
+            "NGC_PILOT_KUBERNETES__CONTEXT": "ops",
+        }
+    )
+    assert settings.kubernetes.kubeconfig == tmp_path / "kc"
+    assert settings.kubernetes.context == "ops"
+    assert build_settings(environ={}).kubernetes.kubeconfig is None
+
+
+def test_a_kubeconfig_that_does_not_load_is_one_clear_line(tmp_path: Path):
+    import pytest
+
+    from ngc_pilot.application import Application
+    from ngc_pilot.errors import InputError
+
+    bad = tmp_path / "kubeconfig"
+    bad.write_text("this: [is not a kubeconfig\n")
+    app = Application(build_settings(environ={"NGC_PILOT_KUBERNETES__KUBECONFIG": str(bad)}))
+    assert Application(build_settings(environ={})).kubernetes_backend_factory() is None
+    factory = app.kubernetes_backend_factory()
+    with pytest.raises(InputError) as caught:
+        factory()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "kubernetes.kubeconfig" in message and str(bad) in message

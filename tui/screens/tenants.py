@@ -73,6 +73,7 @@ COLUMNS = (
     ("start", "start", 10),
     ("end", "end", 10),
     ("note", "progress · environment", 27),
+    ("platform", "platform", 20),  # last: the columns before keep their places
 )
 
 
@@ -244,6 +245,7 @@ class TenantsScreen(OpsScreen):
             row.planned_start.isoformat(),
             row.planned_end.isoformat(),
             note_text(row, self.progress.get(row.pilot_id)),
+            row.platforms or "—",
         ]
 
     def _busy_label(self, pilot_id: str) -> str | None:

@@ -36,21 +36,11 @@ def report(
 ) -> None:
     """Write the month's report: selection, pilots, usage and cost, the payment-model test,
     capacity plots, evaluation, support and risks (audited)."""
-    from ngc_pilot import reports
-
     obj: AppContext = ctx.obj
     language = lang or obj.settings.report.language
-    reports.check_options(fmt, language)
-    path = reports.generate(
-        obj.engine,
-        obj.settings,
-        month,
-        fmt=fmt,
-        language=language,
-        path=output,
-        actor=obj.actor,
-        policy=obj.policy,
-    )
+    services = obj.services
+    services.check_report_options(fmt, language)
+    path = services.generate_report(month, fmt=fmt, language=language, path=output)
     if as_json:
         emit_json(
             {

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.cli.options import JsonFlag
+from ngc_pilot.cli.options import JsonFlag, as_options
 
 
 def report(
@@ -39,8 +39,9 @@ def report(
     obj: AppContext = ctx.obj
     language = lang or obj.settings.report.language
     services = obj.services
-    services.check_report_options(fmt, language)
-    path = services.generate_report(month, fmt=fmt, language=language, path=output)
+    with as_options({"month": "--month", "format": "--format", "language": "--lang"}):
+        services.check_report_options(fmt, language)
+        path = services.generate_report(month, fmt=fmt, language=language, path=output)
     if as_json:
         emit_json(
             {

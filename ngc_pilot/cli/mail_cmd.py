@@ -1,7 +1,7 @@
 """``ngc-pilot outbox [send]`` and ``ngc-pilot statement``: the mail queue by hand.
 
-The same functions the ``mail`` and ``statement`` jobs call
-(:mod:`ngc_pilot.mail`).  ``outbox`` lists what is queued, sent and failed
+The same functions the ``mail`` and ``statement`` jobs call, through the
+service facade (:mod:`ngc_pilot.facade.mail`).  ``outbox`` lists what is queued, sent and failed
 (with attempts and the last error); ``outbox send`` sends what is due now;
 ``statement --month`` queues a month's usage statements.  Nothing here
 prints the SMTP password or any attachment's contents.
@@ -16,11 +16,6 @@ from rich.table import Table
 
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import JsonFlag, as_options
-from ngc_pilot.lazy import lazy_module
-
-mail = lazy_module("ngc_pilot.mail")
-db = lazy_module("ngc_pilot.db")
-
 
 outbox_app = typer.Typer(
     help="The outbox: notices queued for e-mail, their delivery status; send them now.",
@@ -45,16 +40,9 @@ def outbox(
     """The notices in the outbox, oldest first: status, attempts, last error."""
     if ctx.invoked_subcommand is not None:
         return
-    if status is not None and status not in mail.STATUSES:
-        from ngc_pilot.errors import InputError
-        from policies.problems import Problem
-
-        raise InputError(
-            [Problem("command line", "--status", status, f"allowed: {', '.join(mail.STATUSES)}")]
-        )
     obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        rows = mail.outbox(session, pilot, status)
+    with as_options({"status": "--status"}):
+        rows = obj.services.mail_outbox(pilot_id=pilot, status=status)
     if as_json:
         emit_json(rows)
         return
@@ -79,8 +67,7 @@ def outbox(
 def send(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Send every due notice now through the configured SMTP server (settings [mail])."""
     obj: AppContext = ctx.obj
-    report = mail.send_due(obj.engine, obj.settings.mail, actor=obj.actor)
-    data = report.as_dict()
+    data = obj.services.send_mail()
     if as_json:
         emit_json(data)
     else:
@@ -110,8 +97,8 @@ def retry(
 ) -> None:
     """Queue a failed or in-doubt message again (same Message-ID, fresh attempts)."""
     obj: AppContext = ctx.obj
-    with as_options({"key": "KEY", "reason": "--reason"}), db.session_scope(obj.engine) as session:
-        mail.requeue(session, key, actor=obj.actor, reason=reason)
+    with as_options({"key": "KEY", "reason": "--reason"}):
+        obj.services.requeue_mail(key, reason)
     obj.out.print(f"{key}: queued again")
 
 
@@ -123,8 +110,7 @@ def statement(
     """Queue the month's usage statement (usage, list price, discount, charged) to each PI."""
     obj: AppContext = ctx.obj
     with as_options({"month": "--month"}):
-        report = mail.queue_statements(obj.engine, month, actor=obj.actor)
-    data = report.as_dict()
+        data = obj.services.queue_statements(month)
     if as_json:
         emit_json(data)
         return

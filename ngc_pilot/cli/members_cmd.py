@@ -11,14 +11,10 @@ from rich.table import Table
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import CloudOpt, CloudsFile, JsonFlag, with_cloud
 from ngc_pilot.errors import InputError
-from ngc_pilot.lazy import lazy_module
 from policies.problems import Problem
 
 if TYPE_CHECKING:
-    from ngc_pilot.members import MemberOutcome
-
-members = lazy_module("ngc_pilot.members")
-db = lazy_module("ngc_pilot.db")
+    from ngc_pilot.facade.members import MemberChange
 
 app = typer.Typer(
     help="A tenant's members: their own user, credential and bundle each.", no_args_is_help=True
@@ -73,8 +69,7 @@ def add(
     """Give EMAIL their own user, credential and bundle in PILOT's tenant, and queue their notice."""
     obj = with_cloud(ctx, cloud, clouds_file)
     key_text = _read_key(ssh_key) if ssh_key is not None else None
-    outcome = members.add_member(
-        obj.provisioner(),
+    outcome = obj.services.add_member(
         pilot,
         email,
         name=name,
@@ -82,7 +77,6 @@ def add(
         language=language,
         age_recipient=age_recipient,
         ssh_key=key_text,
-        reason=None,
     )
     _report(obj, outcome, as_json, "added")
 
@@ -99,14 +93,14 @@ def remove(
 ) -> None:
     """Revoke all of EMAIL's access to PILOT's tenant at once, and queue their notice."""
     obj = with_cloud(ctx, cloud, clouds_file)
-    outcome = members.remove_member(obj.provisioner(), pilot, email, reason=reason)
+    outcome = obj.services.remove_member(pilot, email, reason=reason)
     _report(obj, outcome, as_json, "removed")
 
 
-def _report(obj: AppContext, outcome: MemberOutcome, as_json: bool, verb: str) -> None:
+def _report(obj: AppContext, outcome: MemberChange, as_json: bool, verb: str) -> None:
     if as_json:
         emit_json(outcome.as_dict())
-    elif outcome.report.ok:
+    elif outcome.ok:
         delivery = ""
         if verb == "added":
             delivery = (
@@ -115,14 +109,14 @@ def _report(obj: AppContext, outcome: MemberOutcome, as_json: bool, verb: str) -
                 else " (no age key: they collect the bundle from operations)"
             )
         obj.out.print(
-            f"{outcome.email} {verb} ({len(outcome.report.done)} change(s), "
+            f"{outcome.email} {verb} ({len(outcome.applied)} change(s), "
             f"{outcome.seconds:.1f} s){delivery}",
             markup=False,
             highlight=False,
         )
-    if not outcome.report.ok:
+    if not outcome.ok:
         obj.err.print(
-            f"{outcome.email}: {outcome.report.failed} failed: {outcome.report.error}; "
+            f"{outcome.email}: {outcome.failed_step} failed: {outcome.error}; "
             "run the command again to continue",
             markup=False,
             highlight=False,
@@ -139,8 +133,7 @@ def list_(
 ) -> None:
     """PILOT's members, their role and state."""
     obj: AppContext = ctx.obj
-    with db.session_scope(obj.engine) as session:
-        rows = members.list_members(session, pilot, include_removed=include_removed)
+    rows = obj.services.members(pilot, include_removed=include_removed)
     if as_json:
         emit_json(rows)
         return

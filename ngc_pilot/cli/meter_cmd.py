@@ -10,13 +10,20 @@ import typer
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import JsonFlag, as_options
 from ngc_pilot.errors import InputError
-from ngc_pilot.lazy import lazy_module
 from policies.problems import Problem
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from ngc_pilot.facade import MeterReport
 
-fields = lazy_module("ngc_pilot.facade.fields")
+
+def _fields() -> ModuleType:
+    """The domain's field names (imported when a command runs: it loads the services)."""
+    from ngc_pilot.facade import fields
+
+    return fields
+
 
 _TIME_HELP = "ISO 8601 time, e.g. 2021-05-10T12:00Z; without an offset it is UTC."
 
@@ -54,7 +61,7 @@ def meter(
     start, end = _when("--since", since), _when("--until", until)
     if end is not None and start is None:
         raise InputError([Problem("command line", "--until", until, "--until needs --since")])
-    with as_options(lambda: {fields.SINCE: "--since", fields.UNTIL: "--until"}):
+    with as_options(lambda: {_fields().SINCE: "--since", _fields().UNTIL: "--until"}):
         report = obj.services.meter(since=start, until=end)
     if as_json:
         emit_json(report.as_dict())
@@ -106,7 +113,7 @@ def usage(
 
     obj: AppContext = ctx.obj
     start, end = _when("--since", since), _when("--until", until)
-    with as_options(lambda: {fields.TENANT: "--tenant"}):
+    with as_options(lambda: {_fields().TENANT: "--tenant"}):
         rows = obj.services.usage_rows(tenant, since=start, until=end)
     if as_json:
         emit_json(rows)

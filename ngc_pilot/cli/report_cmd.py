@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ngc_pilot.cli.context import AppContext, emit_json
-from ngc_pilot.cli.options import JsonFlag
+from ngc_pilot.cli.options import JsonFlag, as_options
 
 
 def report(
@@ -36,21 +36,12 @@ def report(
 ) -> None:
     """Write the month's report: selection, pilots, usage and cost, the payment-model test,
     capacity plots, evaluation, support and risks (audited)."""
-    from ngc_pilot import reports
-
     obj: AppContext = ctx.obj
     language = lang or obj.settings.report.language
-    reports.check_options(fmt, language)
-    path = reports.generate(
-        obj.engine,
-        obj.settings,
-        month,
-        fmt=fmt,
-        language=language,
-        path=output,
-        actor=obj.actor,
-        policy=obj.policy,
-    )
+    services = obj.services
+    with as_options({"month": "--month", "format": "--format", "language": "--lang"}):
+        services.check_report_options(fmt, language)
+        path = services.generate_report(month, fmt=fmt, language=language, path=output)
     if as_json:
         emit_json(
             {

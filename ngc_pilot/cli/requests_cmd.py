@@ -1,8 +1,8 @@
 """``ngc-pilot requests file | list | approve | reject``: change requests from the command line.
 
-The services (``ngc_pilot.change_requests``, ``ngc_pilot.request_decisions``)
-check, decide and apply; this module turns options into the request's kind
-and value and words the services' problems as the options that carry them.
+The service facade (``obj.services``, :mod:`ngc_pilot.facade.requests`)
+checks, decides and applies; this module turns options into the request's
+kind and value and words the services' problems as the options that carry them.
 """
 
 from __future__ import annotations
@@ -15,12 +15,7 @@ from rich.table import Table
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import CloudOpt, CloudsFile, JsonFlag, as_options, with_cloud
 from ngc_pilot.errors import InputError
-from ngc_pilot.lazy import lazy_module
 from policies.problems import Problem
-
-change_requests = lazy_module("ngc_pilot.change_requests")
-request_decisions = lazy_module("ngc_pilot.request_decisions")
-db = lazy_module("ngc_pilot.db")
 
 app = typer.Typer(
     help="Change requests: more time, another size, a member, data access.",
@@ -87,18 +82,8 @@ def file_(
             ]
         )
     [(kind, value)] = given
-    with as_options(OPTIONS), db.session_scope(obj.engine) as session:
-        request = change_requests.file_request(
-            session,
-            obj.tenant_policy,
-            pilot_id=pilot,
-            kind=kind,
-            value=value,
-            justification=justification,
-            filed_by=obj.actor,
-            lifecycle_policy=obj.lifecycle_policy,
-        )
-        row = change_requests.as_dict(request)
+    with as_options(OPTIONS):
+        row = obj.services.file_request(pilot, kind, value, justification).as_dict()
     if as_json:
         emit_json(row)
         return
@@ -119,11 +104,8 @@ def list_(
 ) -> None:
     """Change requests, oldest first."""
     obj: AppContext = ctx.obj
-    with as_options(OPTIONS), db.session_scope(obj.engine) as session:
-        rows = [
-            change_requests.as_dict(r)
-            for r in change_requests.list_requests(session, pilot_id=pilot, status=status)
-        ]
+    with as_options(OPTIONS):
+        rows = [r.as_dict() for r in obj.services.requests(pilot_id=pilot, status=status)]
     if as_json:
         emit_json(rows)
         return
@@ -161,10 +143,8 @@ def approve(
     """
     obj = with_cloud(ctx, cloud, clouds_file)
     with as_options(OPTIONS):
-        decision = request_decisions.approve(
-            obj.provisioner(), request_id, by=by or obj.actor, reason=reason
-        )
-    row = decision.request
+        decision = obj.services.approve_request_applying(request_id, reason, by=by)
+    row = decision.request.as_dict()
     if as_json:
         emit_json({**row, "applied": list(decision.applied)})
     else:
@@ -192,9 +172,7 @@ def reject(
     """Reject a pending request; the PI is told."""
     obj: AppContext = ctx.obj
     with as_options(OPTIONS):
-        row = request_decisions.reject(
-            obj.provisioner(), request_id, by=by or obj.actor, reason=reason
-        )
+        row = obj.services.reject_request(request_id, reason, by=by).as_dict()
     if as_json:
         emit_json(row)
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -11,9 +11,17 @@ from rich.text import Text
 from ngc_pilot.cli.context import AppContext, emit_json
 from ngc_pilot.cli.options import JsonFlag, as_options
 from ngc_pilot.errors import InputError
-from ngc_pilot.lazy import lazy_module
 
-selection = lazy_module("ngc_pilot.facade.fields")
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+def _fields() -> ModuleType:
+    """The domain's field names (imported when a command runs: it loads the services)."""
+    from ngc_pilot.facade import fields
+
+    return fields
+
 
 app = typer.Typer(
     help=(
@@ -41,14 +49,15 @@ LockOut = Annotated[
 
 def _options() -> dict[str, str]:
     """The selection's and the decision's fields, as this command's options."""
+    fields = _fields()
     return {
-        selection.LOCK_IN: "--lock-in",
-        selection.LOCK_OUT: "--lock-out",
-        selection.LOCK_BOTH: "--lock-in/--lock-out",
-        selection.MINIMUM: "--min",
-        selection.MAXIMUM: "--max",
-        selection.DECIDED_BY: "--by",
-        selection.REASON: "--reason",
+        fields.LOCK_IN: "--lock-in",
+        fields.LOCK_OUT: "--lock-out",
+        fields.LOCK_BOTH: "--lock-in/--lock-out",
+        fields.MINIMUM: "--min",
+        fields.MAXIMUM: "--max",
+        fields.DECIDED_BY: "--by",
+        fields.REASON: "--reason",
     }
 
 
@@ -74,7 +83,7 @@ def propose(
     if ctx.invoked_subcommand is not None:
         return
     obj: AppContext = ctx.obj
-    options = selection.SelectOptions(k_min, k_max, tuple(lock_in or ()), tuple(lock_out or ()))
+    options = _fields().SelectOptions(k_min, k_max, tuple(lock_in or ()), tuple(lock_out or ()))
     if commit and (not by or not reason):
         missing = [flag for flag, value in (("--by", by), ("--reason", reason)) if not value]
         raise InputError(f"--commit needs {' and '.join(missing)}: who decides and why")
@@ -177,7 +186,7 @@ def why_not(
 ) -> None:
     """Explain why ID is not selected: ineligible (and why), or what forcing it in costs."""
     obj: AppContext = ctx.obj
-    options = selection.SelectOptions(
+    options = _fields().SelectOptions(
         k_min, k_max, tuple(lock_in or ()), tuple(lock_out or ()), explain=False
     )
     with as_options(_options):

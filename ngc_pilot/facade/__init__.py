@@ -10,7 +10,7 @@ interface hands in; the CLI's commands call it through
 screen) and :mod:`.tenant_batches` (for a batch interface, with the
 lifecycle rules), :mod:`.usage` (metering, invoices), :mod:`.records`
 (evaluation, support, milestones), :mod:`.members`, :mod:`.requests`,
-:mod:`.jobs` and :mod:`.reports`; :mod:`.base` holds what
+:mod:`.mail` (the outbox, statements), :mod:`.jobs` and :mod:`.reports`; :mod:`.base` holds what
 they share and :mod:`.fields` the domain's field names an interface words as
 its own.  Nothing here knows about
 Click, Textual or APScheduler, and no method words an error for a particular
@@ -42,10 +42,11 @@ from ngc_pilot.facade.jobs import (
     RunOutcome,
     RunView,
 )
-from ngc_pilot.facade.members import MembersArea
+from ngc_pilot.facade.mail import MailArea
+from ngc_pilot.facade.members import MemberChange, MembersArea
 from ngc_pilot.facade.records import RecordsArea
 from ngc_pilot.facade.reports import EvaluationOverview, ReadableReport, ReportsArea
-from ngc_pilot.facade.requests import RequestRow, RequestsArea
+from ngc_pilot.facade.requests import RequestDecision, RequestRow, RequestsArea
 from ngc_pilot.facade.tenant_batches import TenantBatchesArea
 from ngc_pilot.facade.tenants import (
     EnvironmentView,
@@ -82,11 +83,13 @@ __all__ = [
     "JobsOverview",
     "JobsPort",
     "ManualRun",
+    "MemberChange",
     "MeterReport",
     "PlanView",
     "Probe",
     "Progress",
     "ProposalView",
+    "RequestDecision",
     "RequestRow",
     "RunOutcome",
     "RunView",
@@ -114,6 +117,7 @@ class Services(
     TenantBatchesArea,
     MembersArea,
     RequestsArea,
+    MailArea,
     UsageArea,
     RecordsArea,
     JobsArea,

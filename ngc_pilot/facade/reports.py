@@ -95,14 +95,28 @@ class ReportsArea(FacadeBase):
     def report_dir(self) -> Path:
         return self._settings().report_dir
 
-    def generate_report(self, month: str, *, fmt: str = "pdf", language: str | None = None) -> Path:
-        """Write ``month``'s report under ``report.dir`` (audited); returns its path."""
+    def check_report_options(self, fmt: str, language: str) -> None:
+        """Refuse a format or language the report does not come in (problems name
+        ``format`` and ``language``), before anything is gathered."""
+        reports.check_options(fmt, language)
+
+    def generate_report(
+        self,
+        month: str,
+        *,
+        fmt: str = "pdf",
+        language: str | None = None,
+        path: Path | None = None,
+    ) -> Path:
+        """Write ``month``'s report to ``path`` (default: under ``report.dir``; audited);
+        returns its path."""
         return reports.generate(
             self.engine,
             self._settings(),
             month,
             fmt=fmt,
             language=language,
+            path=path,
             actor=self.actor,
             policy=self.policy,
         )

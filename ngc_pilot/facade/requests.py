@@ -52,6 +52,33 @@ class RequestRow:
             error=row["error"],
         )
 
+    def as_dict(self) -> dict[str, Any]:
+        """The request as plain data, named as ``change_requests.as_dict`` names it."""
+        return {
+            "id": self.id,
+            "pilot": self.pilot_id,
+            "kind": self.kind,
+            "value": self.value,
+            "justification": self.justification,
+            "filed_by": self.filed_by,
+            "filed_at": self.filed_at,
+            "age_seconds": self.age_seconds,
+            "status": self.status,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at,
+            "reason": self.reason,
+            "note": self.note,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class RequestDecision:
+    """What approving a request did: the request afterwards and the steps applied."""
+
+    request: RequestRow
+    applied: tuple[str, ...] = ()
+
 
 class RequestsArea(FacadeBase):
     def requests(
@@ -80,11 +107,18 @@ class RequestsArea(FacadeBase):
 
     def approve_request(self, request_id: int, reason: str, *, by: str | None = None) -> RequestRow:
         """Approve and apply a pending request; the PI is told."""
+        return self.approve_request_applying(request_id, reason, by=by).request
+
+    def approve_request_applying(
+        self, request_id: int, reason: str, *, by: str | None = None
+    ) -> RequestDecision:
+        """Approve and apply a pending request, with the steps applied; the PI is told.
+        A failure to apply leaves the request ``failed`` (its ``error`` says why)."""
         with cloud_errors():
             decision = request_decisions.approve(
                 self._prov(), request_id, by=by or self.actor, reason=reason
             )
-        return RequestRow.of(decision.request)
+        return RequestDecision(RequestRow.of(decision.request), tuple(decision.applied))
 
     def reject_request(self, request_id: int, reason: str, *, by: str | None = None) -> RequestRow:
         """Reject a pending request; the PI is told."""

@@ -494,3 +494,27 @@ def test_of_two_deciders_at_the_same_moment_exactly_one_decides(world, database,
     assert len(_rows(engine, OutboxMessage, DECIDED)) == 1
     decided = [a for a in _actions(engine, "S-1") if a != "change_request.filed"]
     assert len(decided) == 1
+
+
+def test_the_facade_files_and_approves_a_resize_with_the_steps_applied(world):
+    from ngc_pilot.facade import Services
+
+    prov, cloud, engine = world
+    services = Services(
+        engine=engine,
+        policy=parse_policy(default_policy_path().read_text()),
+        actor="ops",
+        provisioner=lambda: prov,
+    )
+    filed = services.file_request("S-2", "resize", "medium", "the cohort grew")
+    assert (filed.status, filed.filed_by) == ("pending", "ops")
+    decided = services.approve_request_applying(filed.id, "ok")
+    assert decided.request.status == "applied" and decided.applied
+    row = decided.request.as_dict()
+    assert (row["pilot"], row["kind"], row["value"], row["decided_by"]) == (
+        "S-2",
+        "resize",
+        "medium",
+        "ops",
+    )
+    assert [(r.id, r.status) for r in services.requests(pilot_id="S-2")] == [(filed.id, "applied")]

@@ -404,3 +404,33 @@ def test_the_monthly_statement_reaches_each_pi_once_with_its_lines(engine, smtp,
     [csv_file] = list(got.message.iter_attachments())
     assert csv_file.get_filename() == "statement-P-1-2026-11.csv"
     assert "vcpu_hours" in csv_file.get_content() and "180.00" in csv_file.get_content()
+
+
+def test_the_facade_lists_sends_and_requeues_the_outbox_without_the_cli(engine, smtp):
+    from ngc_pilot.facade import Services
+    from policies.selection_policy import default_policy_path, parse_policy
+
+    queue(engine, "ready:P-1")
+    queue(engine, "ready:P-2", pilot_id="P-2")
+    settings = build_settings(
+        overrides={
+            "mail": {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "sender": "ngc@example.org"}
+        }
+    )
+    services = Services(
+        engine=engine,
+        policy=parse_policy(default_policy_path().read_text()),
+        actor="desk",
+        settings=settings,
+    )
+    assert [r["key"] for r in services.mail_outbox(pilot_id="P-2")] == ["ready:P-2"]
+    with pytest.raises(InputError) as refused:
+        services.mail_outbox(status="lost")
+    [problem] = refused.value.problems
+    assert problem.field == "status" and problem.value == "lost"  # the domain's name, not a flag
+    sent = services.send_mail()
+    assert sent["sent"] == 2 and sent["error"] is None
+    assert {r["status"] for r in services.mail_outbox()} == {"sent"}
+    with pytest.raises(InputError):  # only a failed or in-doubt message goes back in the queue
+        services.requeue_mail("ready:P-1", "again")
+    assert {r["status"] for r in services.mail_outbox(status="queued")} == set()

@@ -290,7 +290,8 @@ def test_the_facade_lists_adds_and_removes_members(live):
         provisioner=lambda: prov,
     )
     added = services.add_member("S-1", "ivy@example.org", role="reader", language="en")
-    assert added.state == "active"
+    assert added.state == "active" and added.ok and added.applied and added.failed_step is None
+    assert added.as_dict()["email"] == "ivy@example.org"
     assert [m["email"] for m in services.members("S-1")] == ["ivy@example.org"]
     assert services.remove_member("S-1", "ivy@example.org").state == "removed"
     assert services.members("S-1") == []

@@ -26,6 +26,7 @@ from provisioner.openstack import capacity as capacity_
 from provisioner.openstack import isolation
 from provisioner.openstack import members as members_
 from provisioner.openstack import observe as observe_
+from provisioner.openstack import observe_bulk
 from provisioner.openstack.connection import (
     SDK_ERRORS,
     TRANSIENT,
@@ -75,6 +76,26 @@ class OpenStackBackend:
             return observe_.observe(self.admin, desired, deep)
         except TRANSIENT as exc:
             raise translate_error(exc, f"observing {desired.project}") from exc
+
+    def observe_many(
+        self, desired_list: Sequence[DesiredTenant]
+    ) -> list[ObservedTenant | CloudError]:
+        """Each tenant's observation (not deep) from one listing per resource kind.
+
+        One entry per ``desired_list`` item, in order: its observation, or the
+        CloudError its own per-tenant reads raised.  A failed listing raises.
+        """
+        try:
+            reads = observe_bulk.snapshot(self.admin, desired_list)
+        except TRANSIENT as exc:
+            raise translate_error(exc, f"observing {len(desired_list)} tenants") from exc
+        found: list[ObservedTenant | CloudError] = []
+        for desired in desired_list:
+            try:
+                found.append(observe_bulk.observe_one(self.admin, reads, desired))
+            except TRANSIENT as exc:
+                found.append(translate_error(exc, f"observing {desired.project}"))
+        return found
 
     def execute(self, change: Change, desired: DesiredTenant) -> StepResult:
         handler = STEPS.get((change.action, change.resource))

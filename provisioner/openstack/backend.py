@@ -23,10 +23,9 @@ from provisioner.backend import CapacityLine, CloudError, Probe, StepResult
 from provisioner.members import DesiredMember, ObservedMember
 from provisioner.model import Change, DesiredTenant, ObservedTenant
 from provisioner.openstack import capacity as capacity_
-from provisioner.openstack import isolation
+from provisioner.openstack import isolation, observe_bulk
 from provisioner.openstack import members as members_
 from provisioner.openstack import observe as observe_
-from provisioner.openstack import observe_bulk
 from provisioner.openstack.connection import (
     SDK_ERRORS,
     TRANSIENT,

@@ -54,3 +54,14 @@ def test_the_bulk_snapshot_is_the_per_tenant_observation_for_three_tenants(three
     assert bulk == [backend.observe(d) for d in wanted]
     assert bulk[0].compute_quota["cores"] == 3 and bulk[4].foreign
     assert bulk[1].router_has_interface and bulk[1].security_group_rules
+
+
+def test_parallel_workers_share_one_token_a_bounded_pool_and_retry_connect_failures(devcloud):
+    from provisioner.openstack.connection import CONNECT_RETRIES, ENDPOINT_CONCURRENCY
+
+    a, b = OpenStackBackend("devcloud", devcloud), OpenStackBackend("devcloud", devcloud)
+    assert a.conn.session is b.conn.session  # one Keystone session: one token
+    assert a.conn.session.get_token() == b.conn.session.get_token()
+    pool = a.conn.session.session.get_adapter(a.auth_url())
+    assert pool._pool_block and pool._pool_maxsize == ENDPOINT_CONCURRENCY
+    assert a.conn.network.connect_retries == CONNECT_RETRIES

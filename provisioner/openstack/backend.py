@@ -15,6 +15,7 @@ decide anything; it only wires the modules and translates SDK errors.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from provisioner.openstack import isolation, observe_bulk
 from provisioner.openstack import members as members_
 from provisioner.openstack import observe as observe_
 from provisioner.openstack.connection import (
+    ENDPOINT_CONCURRENCY,
     SDK_ERRORS,
     TRANSIENT,
     Admin,
@@ -88,13 +90,17 @@ class OpenStackBackend:
             reads = observe_bulk.snapshot(self.admin, desired_list)
         except TRANSIENT as exc:
             raise translate_error(exc, f"observing {len(desired_list)} tenants") from exc
-        found: list[ObservedTenant | CloudError] = []
-        for desired in desired_list:
+
+        def one(desired: DesiredTenant) -> ObservedTenant | CloudError:
             try:
-                found.append(observe_bulk.observe_one(self.admin, reads, desired))
+                return observe_bulk.observe_one(self.admin, reads, desired)
             except TRANSIENT as exc:
-                found.append(translate_error(exc, f"observing {desired.project}"))
-        return found
+                return translate_error(exc, f"observing {desired.project}")
+
+        # What is still read per tenant (quotas, membership, credential) runs
+        # concurrently, as many at once as the shared pool lets through.
+        with ThreadPoolExecutor(max_workers=ENDPOINT_CONCURRENCY) as pool:
+            return list(pool.map(one, desired_list))
 
     def execute(self, change: Change, desired: DesiredTenant) -> StepResult:
         handler = STEPS.get((change.action, change.resource))

@@ -27,19 +27,24 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
+import openstack
+from openstack.config import loader
+
 from ngc_pilot import intake, migrate, provisioning, selection
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.synthetic import nominations
 from policies.selection_policy import default_policy_path, parse_policy
 from policies.tenancy import load_tenant_policy
-from provisioner.openstack import OpenStackBackend, connect, connect_with
+from provisioner.openstack import OpenStackBackend, connect_with
 
 REPO = Path(__file__).resolve().parent.parent
 CLOUDS = REPO / ".devcloud" / "clouds.yaml"
 
 
 def baseline(tag: str) -> float:
-    conn = connect("devcloud", CLOUDS)
+    # Plain openstacksdk: its own session, no shared token, no connect retries.
+    config = loader.OpenStackConfig(config_files=[str(CLOUDS)], load_envvars=False)
+    conn = openstack.connection.Connection(config=config.get_one(cloud="devcloud"))
     started = time.perf_counter()
     domain = conn.identity.find_domain("ngc-bench") or conn.identity.create_domain(name="ngc-bench")
     project = conn.identity.create_project(name=f"base-{tag}", domain_id=domain.id)

@@ -16,7 +16,9 @@ and blocking beyond it, so a parallel run never has more requests in flight
 at one API than that.  A request on a kept-alive connection the API closed
 meanwhile (gunicorn drops idle connections after 2 s; the request fails with
 ``RemoteDisconnected``, which keystoneauth reports as ``ConnectFailure``) is
-retried :data:`CONNECT_RETRIES` times with backoff.
+re-sent by urllib3 if idempotent (at once, then with jittered backoff), and
+any request failing to connect is retried :data:`CONNECT_RETRIES` times by
+keystoneauth with backoff.
 
 What this module deliberately does not do: observe, plan or change tenants.
 """
@@ -33,6 +35,7 @@ from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1.session import TCPKeepAliveAdapter
 from openstack import exceptions as os_exceptions
 from openstack.config import loader
+from urllib3.util.retry import Retry
 
 from provisioner.backend import CloudError, ForeignResourceError
 from provisioner.model import DesiredTenant, owner_of
@@ -77,6 +80,12 @@ def cloud_config(cloud: str, clouds_file: Path | None) -> dict[str, Any]:
 ENDPOINT_CONCURRENCY = 8
 # Retries of a request whose connection failed (keystoneauth backs off 0.5 s, 1 s, 2 s).
 CONNECT_RETRIES = 3
+# Below keystoneauth: an idempotent request (GET, PUT, DELETE...) whose connection
+# broke is re-sent at once, then after a backoff with random jitter, so parallel
+# workers that failed together do not come back together.  Not POST (a create).
+_IDEMPOTENT_RETRIES = Retry(
+    total=3, connect=3, read=3, status=0, other=0, backoff_factor=0.1, backoff_jitter=0.3
+)
 _REGIONS: dict[tuple[str, str | None], Any] = {}
 _REGIONS_LOCK = threading.Lock()
 
@@ -92,6 +101,7 @@ def connect(cloud: str, clouds_file: Path | None) -> openstack.connection.Connec
                 pool_connections=16,  # endpoints (host:port) whose pools are kept
                 pool_maxsize=ENDPOINT_CONCURRENCY,
                 pool_block=True,
+                max_retries=_IDEMPOTENT_RETRIES,
             )
             for scheme in ("http://", "https://"):
                 region.get_session().session.mount(scheme, pool)

@@ -2,7 +2,9 @@
 
 One listing call per resource (filtered by name and project) instead of the
 SDK's ``find_*``, which first tries the name as an id: a no-op re-apply is
-dominated by these reads.
+dominated by these reads.  :func:`assemble` builds the observation from a
+reads object: :class:`LiveReads` here, or the bulk snapshot of
+``observe_bulk`` (reconcile), so both give the same answer.
 
 Ownership: the project must carry this pilot's ``ngc-pilot:<id>`` tag; a
 project, network, subnet, router or security group under this pilot's names

@@ -6,6 +6,8 @@ Three protocols, because not every caller needs every power:
   reports leftovers and capacity;
 * :class:`UsageReader` says how much each project used in a window;
 * :class:`IsolationProbe` acts as one tenant and tries to see the others;
+* :class:`BulkObserver` observes many tenants at once (:func:`observe_all`
+  falls back to one at a time);
 * :class:`ClusterBackend` is the Kubernetes counterpart of ``CloudBackend``
   (a namespace tenant instead of a project).
 
@@ -142,6 +144,35 @@ class IsolationProbe(Protocol):
     ) -> list[Probe]:
         """One :class:`Probe` per thing tried; ``targets``: pilot -> its resource ids."""
         ...
+
+
+@runtime_checkable
+class BulkObserver(Protocol):
+    """A backend that observes many tenants from one listing per resource kind."""
+
+    def observe_many(
+        self, desired_list: Sequence[DesiredTenant]
+    ) -> list[ObservedTenant | CloudError]:
+        """One entry per tenant, in order: its observation (not deep) or its own error."""
+        ...
+
+
+def observe_all(
+    backend: CloudBackend, desired_list: Sequence[DesiredTenant]
+) -> list[ObservedTenant | CloudError]:
+    """Every tenant's observation (not deep): in bulk when ``backend`` can, else one by one.
+
+    A failed bulk listing raises :class:`CloudError`; a tenant's own failure is its entry.
+    """
+    if isinstance(backend, BulkObserver):
+        return backend.observe_many(desired_list)
+    found: list[ObservedTenant | CloudError] = []
+    for desired in desired_list:
+        try:
+            found.append(backend.observe(desired))
+        except CloudError as exc:
+            found.append(exc)
+    return found
 
 
 def isolation_probe(backend: object) -> IsolationProbe:

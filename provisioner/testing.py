@@ -32,6 +32,20 @@ from provisioner.secrets import Secret
 from provisioner.testing_members import MembersInMemory
 from provisioner.usage import METRICS, UsageSample
 
+# What ``observe_many`` lists once each (as ``provisioner.openstack.observe_bulk``).
+BULK_KINDS = (
+    "projects",
+    "groups",
+    "users",
+    "role assignments",
+    "network quotas",
+    "networks",
+    "subnets",
+    "routers",
+    "ports",
+    "security groups",
+    "security group rules",
+)
 _SOURCE = {"volume_gb_hours": "cinder"}  # as the OpenStack reader reports it
 
 
@@ -88,6 +102,16 @@ class InMemoryCloud(MembersInMemory):
 
     def observe(self, desired: DesiredTenant, *, deep: bool = False) -> ObservedTenant:
         self.calls.append(f"observe {desired.project}")
+        return self._observe(desired)
+
+    def observe_many(
+        self, desired_list: Sequence[DesiredTenant]
+    ) -> list[ObservedTenant | CloudError]:
+        """As the OpenStack backend: one listing call per resource kind, whatever the tenants."""
+        self.calls.extend(f"list {kind}" for kind in BULK_KINDS)
+        return [self._observe(d) for d in desired_list]
+
+    def _observe(self, desired: DesiredTenant) -> ObservedTenant:
         if desired.domain not in self.domains:
             return ObservedTenant()
         t = self.tenants.get(desired.project)

@@ -29,7 +29,7 @@ from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.tenant_rows import desired_for
 from ngc_pilot.tenant_runs import credential_delivered, run_tenant
 from ngc_pilot.tenant_state import set_state
-from provisioner.backend import CloudError, ForeignResourceError
+from provisioner.backend import CloudError, ForeignResourceError, observe_all
 from provisioner.plan import plan
 
 RECONCILED_STATES = ("active", "suspended")
@@ -89,13 +89,16 @@ def reconcile(prov: Provisioner, *, repair: bool | None = None) -> ReconcileRepo
             for t, p, a in tenants_in(session, RECONCILED_STATES)
         ]
     backend = LazyBackend(prov)
-    for pilot_id, state, desired, credential_id in rows:
+    try:
+        # One listing per resource kind for all tenants, not ~15 reads per tenant.
+        snapshot = observe_all(backend.get(), [r[2] for r in rows]) if rows else []
+    except CloudError as exc:
+        snapshot = [exc] * len(rows)
+    for (pilot_id, state, desired, credential_id), observed in zip(rows, snapshot, strict=True):
         entry = TenantDrift(pilot_id, state)
         report.tenants.append(entry)
-        try:
-            observed = backend.get().observe(desired)
-        except CloudError as exc:
-            entry.error = str(exc)
+        if isinstance(observed, CloudError):
+            entry.error = str(observed)
             continue
         delivered = credential_delivered(prov, pilot_id, credential_id, observed.app_credential_id)
         try:

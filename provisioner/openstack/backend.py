@@ -15,6 +15,7 @@ decide anything; it only wires the modules and translates SDK errors.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,11 @@ from provisioner.backend import CapacityLine, CloudError, Probe, StepResult
 from provisioner.members import DesiredMember, ObservedMember
 from provisioner.model import Change, DesiredTenant, ObservedTenant
 from provisioner.openstack import capacity as capacity_
-from provisioner.openstack import isolation
+from provisioner.openstack import isolation, observe_bulk
 from provisioner.openstack import members as members_
 from provisioner.openstack import observe as observe_
 from provisioner.openstack.connection import (
+    ENDPOINT_CONCURRENCY,
     SDK_ERRORS,
     TRANSIENT,
     Admin,
@@ -75,6 +77,30 @@ class OpenStackBackend:
             return observe_.observe(self.admin, desired, deep)
         except TRANSIENT as exc:
             raise translate_error(exc, f"observing {desired.project}") from exc
+
+    def observe_many(
+        self, desired_list: Sequence[DesiredTenant]
+    ) -> list[ObservedTenant | CloudError]:
+        """Each tenant's observation (not deep) from one listing per resource kind.
+
+        One entry per ``desired_list`` item, in order: its observation, or the
+        CloudError its own per-tenant reads raised.  A failed listing raises.
+        """
+        try:
+            reads = observe_bulk.snapshot(self.admin, desired_list)
+        except TRANSIENT as exc:
+            raise translate_error(exc, f"observing {len(desired_list)} tenants") from exc
+
+        def one(desired: DesiredTenant) -> ObservedTenant | CloudError:
+            try:
+                return observe_bulk.observe_one(self.admin, reads, desired)
+            except TRANSIENT as exc:
+                return translate_error(exc, f"observing {desired.project}")
+
+        # What is still read per tenant (quotas, membership, credential) runs
+        # concurrently, as many at once as the shared pool lets through.
+        with ThreadPoolExecutor(max_workers=ENDPOINT_CONCURRENCY) as pool:
+            return list(pool.map(one, desired_list))
 
     def execute(self, change: Change, desired: DesiredTenant) -> StepResult:
         handler = STEPS.get((change.action, change.resource))

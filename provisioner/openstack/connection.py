@@ -9,19 +9,33 @@ connection that quietly became admin would hide isolation bugs).
 :class:`provisioner.backend.CloudError`; every module of this package (and
 nothing outside it) uses it.  No payload or secret goes into a message.
 
+Every admin :func:`connect` to one cloud in a process shares one Keystone
+session: one token for all parallel workers (not one authentication per
+tenant) and one HTTP pool per endpoint, sized to :data:`ENDPOINT_CONCURRENCY`
+and blocking beyond it, so a parallel run never has more requests in flight
+at one API than that.  A request on a kept-alive connection the API closed
+meanwhile (gunicorn drops idle connections after 2 s; the request fails with
+``RemoteDisconnected``, which keystoneauth reports as ``ConnectFailure``) is
+re-sent by urllib3 if idempotent (at once, then with jittered backoff), and
+any request failing to connect is retried :data:`CONNECT_RETRIES` times by
+keystoneauth with backoff.
+
 What this module deliberately does not do: observe, plan or change tenants.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import openstack
 from keystoneauth1 import exceptions as ks_exceptions
+from keystoneauth1.session import TCPKeepAliveAdapter
 from openstack import exceptions as os_exceptions
 from openstack.config import loader
+from urllib3.util.retry import Retry
 
 from provisioner.backend import CloudError, ForeignResourceError
 from provisioner.model import DesiredTenant, owner_of
@@ -61,8 +75,38 @@ def cloud_config(cloud: str, clouds_file: Path | None) -> dict[str, Any]:
     return _loader(clouds_file).get_one(cloud=cloud).config
 
 
+# Requests in flight per API endpoint from this process, all workers together:
+# devcloud's APIs serve 8 at once (one gunicorn worker, 8 threads); more only queue.
+ENDPOINT_CONCURRENCY = 8
+# Retries of a request whose connection failed (keystoneauth backs off 0.5 s, 1 s, 2 s).
+CONNECT_RETRIES = 3
+# Below keystoneauth: an idempotent request (GET, PUT, DELETE...) whose connection
+# broke is re-sent at once, then after a backoff with random jitter, so parallel
+# workers that failed together do not come back together.  Not POST (a create).
+_IDEMPOTENT_RETRIES = Retry(
+    total=3, connect=3, read=3, status=0, other=0, backoff_factor=0.1, backoff_jitter=0.3
+)
+_REGIONS: dict[tuple[str, str | None], Any] = {}
+_REGIONS_LOCK = threading.Lock()
+
+
 def connect(cloud: str, clouds_file: Path | None) -> openstack.connection.Connection:
-    return openstack.connection.Connection(config=_loader(clouds_file).get_one(cloud=cloud))
+    """An admin connection sharing the process's Keystone session for ``cloud`` (see above)."""
+    key = (cloud, str(clouds_file) if clouds_file else None)
+    with _REGIONS_LOCK:
+        region = _REGIONS.get(key)
+        if region is None:
+            region = _loader(clouds_file).get_one(cloud=cloud, connect_retries=CONNECT_RETRIES)
+            pool = TCPKeepAliveAdapter(
+                pool_connections=16,  # endpoints (host:port) whose pools are kept
+                pool_maxsize=ENDPOINT_CONCURRENCY,
+                pool_block=True,
+                max_retries=_IDEMPOTENT_RETRIES,
+            )
+            for scheme in ("http://", "https://"):
+                region.get_session().session.mount(scheme, pool)
+            _REGIONS[key] = region
+    return openstack.connection.Connection(config=region)
 
 
 def connect_with(

@@ -2,7 +2,9 @@
 
 One listing call per resource (filtered by name and project) instead of the
 SDK's ``find_*``, which first tries the name as an id: a no-op re-apply is
-dominated by these reads.
+dominated by these reads.  :func:`assemble` builds the observation from a
+reads object: :class:`LiveReads` here, or the bulk snapshot of
+``observe_bulk`` (reconcile), so both give the same answer.
 
 Ownership: the project must carry this pilot's ``ngc-pilot:<id>`` tag; a
 project, network, subnet, router or security group under this pilot's names
@@ -58,20 +60,81 @@ def _foreign(
     return ForeignResource(kind, resource.name, resource.id, owner)
 
 
+class LiveReads:
+    """The reads :func:`assemble` needs, each one filtered listing call (one tenant at a time).
+
+    ``provisioner.openstack.observe_bulk.SnapshotReads`` answers the same
+    questions from one listing per resource kind for many tenants.
+    """
+
+    def __init__(self, admin: Admin):
+        self.admin = admin
+        self.ident, self.net = admin.conn.identity, admin.conn.network
+
+    def project(self, domain: Any, name: str) -> Any:
+        return first(self.ident.projects(name=name, domain_id=domain.id))
+
+    def group(self, domain: Any, name: str) -> Any:
+        return first(self.ident.groups(name=name, domain_id=domain.id))
+
+    def user(self, domain: Any, name: str) -> Any:
+        return first(self.ident.users(name=name, domain_id=domain.id))
+
+    def has_role(self, project: Any, group: Any, role: Any) -> bool:
+        return bool(self.ident.validate_group_has_project_role(project, group, role))
+
+    def in_group(self, user: Any, group: Any) -> bool:
+        return bool(self.ident.check_user_in_group(user, group))
+
+    def compute_quota(self, project_id: str) -> Any:
+        return self.admin.conn.compute.get_quota_set(project_id)
+
+    def volume_quota(self, project_id: str) -> Any:
+        return self.admin.conn.block_storage.get_quota_set(project_id)
+
+    def network_quota(self, project_id: str) -> Any:
+        return self.net.get_quota(project_id)
+
+    def network(self, name: str, project_id: str) -> Any:
+        return first(self.net.networks(name=name, project_id=project_id))
+
+    def subnet(self, name: str, project_id: str) -> Any:
+        return first(self.net.subnets(name=name, project_id=project_id))
+
+    def router(self, name: str, project_id: str) -> Any:
+        return first(self.net.routers(name=name, project_id=project_id))
+
+    def router_ports(self, router_id: str) -> list[Any]:
+        return list(self.net.ports(device_id=router_id))
+
+    def network_name(self, network_id: str) -> str:
+        return self.net.get_network(network_id).name
+
+    def security_groups(self, project_id: str) -> list[Any]:
+        return list(self.net.security_groups(project_id=project_id))
+
+    def security_group_rules(self, project_id: str) -> list[Any]:
+        return list(self.net.security_group_rules(project_id=project_id))
+
+    def app_credential(self, user: Any, name: str) -> Any:
+        return first(self.ident.application_credentials(user, name=name))
+
+
 def observe(admin: Admin, desired: DesiredTenant, deep: bool) -> ObservedTenant:
     """What exists for ``desired``; ``deep`` also lists researchers' servers, volumes, ports."""
+    return assemble(admin, LiveReads(admin), desired, deep)
+
+
+def assemble(admin: Admin, reads: Any, desired: DesiredTenant, deep: bool) -> ObservedTenant:
+    """``desired``'s :class:`ObservedTenant` from ``reads`` (live or a bulk snapshot)."""
     conn = admin.conn
     ident, net = conn.identity, conn.network
     domain = admin.cached_domain(desired)
     if domain is None:
         return ObservedTenant()
-    project = first(ident.projects(name=desired.project, domain_id=domain.id))
-    group = first(ident.groups(name=desired.group, domain_id=domain.id))
-    user = (
-        first(ident.users(name=desired.pi_user, domain_id=domain.id))
-        if desired.identity == "local"
-        else None
-    )
+    project = reads.project(domain, desired.project)
+    group = reads.group(domain, desired.group)
+    user = reads.user(domain, desired.pi_user) if desired.identity == "local" else None
     if project is None:
         return ObservedTenant(
             domain_id=domain.id,
@@ -90,34 +153,34 @@ def observe(admin: Admin, desired: DesiredTenant, deep: bool) -> ObservedTenant:
             foreign=(foreign_project,),
         )
     role = admin.role(desired.member_role)
-    has_role = bool(group and role and ident.validate_group_has_project_role(project, group, role))
-    in_group = bool(user and group and ident.check_user_in_group(user, group))
+    has_role = bool(group and role and reads.has_role(project, group, role))
+    in_group = bool(user and group and reads.in_group(user, group))
     has_data_access, missing_roles = False, ()
     if desired.data_access_role:
         data_role = admin.role(desired.data_access_role)
         if data_role is None:
             missing_roles = (desired.data_access_role,)
         elif group is not None:
-            has_data_access = bool(ident.validate_group_has_project_role(project, group, data_role))
-    compute = conn.compute.get_quota_set(project.id)
-    volume = conn.block_storage.get_quota_set(project.id)
-    network_quota = net.get_quota(project.id)
-    network = first(net.networks(name=desired.network, project_id=project.id))
-    subnet = first(net.subnets(name=desired.subnet, project_id=project.id)) if network else None
-    router = first(net.routers(name=desired.router, project_id=project.id))
+            has_data_access = reads.has_role(project, group, data_role)
+    compute = reads.compute_quota(project.id)
+    volume = reads.volume_quota(project.id)
+    network_quota = reads.network_quota(project.id)
+    network = reads.network(desired.network, project.id)
+    subnet = reads.subnet(desired.subnet, project.id) if network else None
+    router = reads.router(desired.router, project.id)
     has_interface = False
     if router is not None and subnet is not None:
         has_interface = any(
             any(ip.get("subnet_id") == subnet.id for ip in (port.fixed_ips or []))
-            for port in net.ports(device_id=router.id)
+            for port in reads.router_ports(router.id)
         )
     gateway = None
     if router is not None and router.external_gateway_info:
-        gateway = net.get_network(router.external_gateway_info["network_id"]).name
-    groups = list(net.security_groups(project_id=project.id))
+        gateway = reads.network_name(router.external_gateway_info["network_id"])
+    groups = reads.security_groups(project.id)
     ops = next((g for g in groups if g.name == desired.security_group), None)
     defaults = {g.id for g in groups if g.name == "default"}
-    all_rules = list(net.security_group_rules(project_id=project.id)) if groups else []
+    all_rules = reads.security_group_rules(project.id) if groups else []
     rules = tuple(_rule(r) for r in all_rules if ops is not None and r.security_group_id == ops.id)
     default_rules = tuple(_rule(r) for r in all_rules if r.security_group_id in defaults)
     # Inside this pilot's own project an untagged resource is this pilot's (a
@@ -139,7 +202,7 @@ def observe(admin: Admin, desired: DesiredTenant, deep: bool) -> ObservedTenant:
     app_credential_expires_at = None
     if user is not None:
         try:
-            cred = first(ident.application_credentials(user, name=desired.app_credential))
+            cred = reads.app_credential(user, desired.app_credential)
             app_credential_id = cred.id if cred else None
             app_credential_expires_at = _expiry(cred.expires_at) if cred else None
         except os_exceptions.ForbiddenException:

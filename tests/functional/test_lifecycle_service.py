@@ -644,3 +644,41 @@ def test_cli_refuses_a_bad_date_and_a_bad_policy_file(world, capsys, tmp_path, m
     err = capsys.readouterr().err
     assert f"{bad}:" in err and "grace_days" in err and "soon" in err
     assert _outbox(engine) == []
+
+
+# ------------------------------------------------------------- bulk observation
+
+
+def _desired(prov):
+    from ngc_pilot.lifecycle.shared import tenants_in
+    from ngc_pilot.tenant_rows import desired_for
+
+    with session_scope(prov.engine) as session:
+        return [desired_for(t, p, a, prov) for t, p, a in tenants_in(session, ("active",))]
+
+
+def test_reconcile_lists_each_resource_kind_once_whatever_the_number_of_tenants(world):
+    from provisioner.testing import BULK_KINDS
+
+    prov, cloud, _, _ = world
+    cloud.tenants["ngc-s-1"].quotas["compute_quota"]["cores"] = 5  # drift in one tenant
+    cloud.calls.clear()
+    report = lifecycle.reconcile(prov)
+    assert [len(t.drift) for t in report.tenants] == [1, 0]
+    # No per-tenant observation: one listing per kind for both tenants.
+    assert cloud.calls == [f"list {kind}" for kind in BULK_KINDS]
+
+
+def test_the_bulk_snapshot_gives_exactly_the_per_tenant_observation(world):
+    import dataclasses
+
+    prov, cloud, _, _ = world
+    desired = _desired(prov)
+    t = cloud.tenants["ngc-s-1"]
+    t.quotas["compute_quota"]["cores"] = 5
+    del t.rules[next(iter(t.rules))]
+    missing = dataclasses.replace(desired[0], pilot_id="S-9", project="ngc-s-9")
+    foreign = dataclasses.replace(desired[1], pilot_id="S-8")  # S-2's project, another pilot
+    wanted = [*desired, missing, foreign]
+    assert cloud.observe_many(wanted) == [cloud.observe(d) for d in wanted]
+    assert cloud.observe_many(wanted)[3].foreign

@@ -1,0 +1,67 @@
+"""Bulk observation on devcloud: one listing per resource kind gives, for every tenant,
+exactly what observing it alone gives (converged, drifted, missing, another pilot's)."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import date, timedelta
+
+import pytest
+
+from policies.tenancy import load_tenant_policy
+from provisioner.apply import apply
+from provisioner.desired import desired_tenant
+from provisioner.openstack import OpenStackBackend
+from provisioner.plan import plan, plan_teardown
+
+
+@pytest.fixture
+def three(devcloud):
+    backend = OpenStackBackend("devcloud", devcloud)
+    policy = load_tenant_policy()
+    run = uuid.uuid4().hex[:6].upper()
+    tenants = [
+        desired_tenant(
+            pilot_id=f"OB{run}-{i}",
+            pilot_name="bulk observation",
+            pi_email=f"ob{run.lower()}-{i}@example.org",
+            size="small",
+            cidr=f"10.251.{i}.0/24",
+            end=date.today() + timedelta(days=30),
+            policy=policy,
+        )
+        for i in range(3)
+    ]
+    for d in tenants:
+        report = apply(plan(d, backend.observe(d)), d, backend)
+        assert report.ok, report.error
+    yield backend, tenants
+    for d in tenants:
+        apply(plan_teardown(d, backend.observe(d, deep=True)), d, backend)
+
+
+def test_the_bulk_snapshot_is_the_per_tenant_observation_for_three_tenants(three):
+    backend, tenants = three
+    conn = backend.conn
+    first = tenants[0]
+    project = backend.observe(first).project_id
+    conn.compute.update_quota_set(project, cores=3)  # drift behind ngc-pilot's back
+    missing = dataclasses.replace(first, pilot_id="OB-NONE", project=f"{first.project}-none")
+    foreign = dataclasses.replace(tenants[1], pilot_id="OB-OTHER")
+    wanted = [*tenants, missing, foreign]
+    bulk = backend.observe_many(wanted)
+    assert bulk == [backend.observe(d) for d in wanted]
+    assert bulk[0].compute_quota["cores"] == 3 and bulk[4].foreign
+    assert bulk[1].router_has_interface and bulk[1].security_group_rules
+
+
+def test_parallel_workers_share_one_token_a_bounded_pool_and_retry_connect_failures(devcloud):
+    from provisioner.openstack.connection import CONNECT_RETRIES, ENDPOINT_CONCURRENCY
+
+    a, b = OpenStackBackend("devcloud", devcloud), OpenStackBackend("devcloud", devcloud)
+    assert a.conn.session is b.conn.session  # one Keystone session: one token
+    assert a.conn.session.get_token() == b.conn.session.get_token()
+    pool = a.conn.session.session.get_adapter(a.auth_url())
+    assert pool._pool_block and pool._pool_maxsize == ENDPOINT_CONCURRENCY
+    assert a.conn.network.connect_retries == CONNECT_RETRIES

@@ -102,6 +102,8 @@ def _keys(*keys: str):
         pytest.param(("5",), id="capacity"),
         pytest.param(("6",), id="jobs"),
         pytest.param(("7",), id="audit"),
+        pytest.param(("8",), id="reports"),
+        pytest.param(("9",), id="requests"),
         pytest.param(("1", "question_mark"), id="help"),
     ],
 )

@@ -15,20 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from ngc_pilot.billing import InvoiceDoc
+from ngc_pilot.pdf_document import DocumentPDF
 from policies.rating import money
-
-_FONT_DIRS = (
-    Path("/usr/share/fonts/truetype/dejavu"),
-    Path("/usr/share/fonts/dejavu"),
-    Path("/usr/local/share/fonts/dejavu"),
-)
-_NOT_LATIN1 = {"—": "-", "–": "-", "…": "...", "→": "->", "−": "-", "\u202f": " "}
 
 
 def period_label(start: date, until: date) -> str:
@@ -44,34 +36,16 @@ def _quantity(value: Decimal) -> str:
     return text if "." not in text or len(text.split(".")[1]) <= 6 else f"{Decimal(value):.6f}"
 
 
-class _Invoice(FPDF):
+class _Invoice(DocumentPDF):
     def __init__(self, footer_text: str) -> None:
-        super().__init__(orientation="portrait", unit="mm", format="A4")
-        self.footer_text = footer_text
-        self.family = "Helvetica"
-        regular = next(
-            (d / "DejaVuSans.ttf" for d in _FONT_DIRS if (d / "DejaVuSans.ttf").is_file()), None
+        super().__init__(
+            footer_text,
+            orientation="portrait",
+            margin=15,
+            page_break_margin=18,
+            footer_offset=13,
+            page_label="page",
         )
-        if regular is not None and (regular.parent / "DejaVuSans-Bold.ttf").is_file():
-            self.add_font("DejaVu", "", str(regular))
-            self.add_font("DejaVu", "B", str(regular.parent / "DejaVuSans-Bold.ttf"))
-            self.family = "DejaVu"
-        self.set_auto_page_break(auto=True, margin=18)
-        self.set_margins(15, 15, 15)
-
-    def text_of(self, text: str) -> str:
-        if self.family == "DejaVu":
-            return text
-        for bad, good in _NOT_LATIN1.items():
-            text = text.replace(bad, good)
-        return text.encode("latin-1", "replace").decode("latin-1")
-
-    def footer(self) -> None:
-        self.set_y(-13)
-        self.set_font(self.family, "", 7)
-        self.set_text_color(110)
-        self.cell(0, 5, self.text_of(f"{self.footer_text}   page {self.page_no()}"), align="C")
-        self.set_text_color(0)
 
 
 def render(docs: Sequence[InvoiceDoc], *, month: str, generated_at: datetime) -> bytes:

@@ -10,7 +10,8 @@ figure (the tests read it back).
 
 Text is set in DejaVu Sans when the machine has it (Danish letters and
 dashes as written), otherwise in the built-in Helvetica with the few
-characters it lacks replaced — as the invoice PDF does.
+characters it lacks replaced (:mod:`ngc_pilot.pdf_document`, shared with the
+invoice PDF).
 
 Deliberately not here: gathering or wording anything.
 """
@@ -18,52 +19,26 @@ Deliberately not here: gathering or wording anything.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-from fpdf import FPDF
 from fpdf.enums import TableBordersLayout
 from fpdf.fonts import FontFace
 
+from ngc_pilot.pdf_document import DocumentPDF
 from ngc_pilot.report_layout import Block, Bullets, Chart, Heading, Para, Table
 
-_FONT_DIRS = (
-    Path("/usr/share/fonts/truetype/dejavu"),
-    Path("/usr/share/fonts/dejavu"),
-    Path("/usr/local/share/fonts/dejavu"),
-)
-_NOT_LATIN1 = {"—": "-", "–": "-", "…": "...", "→": "->", "−": "-", "\u202f": " "}
 _COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44))  # capacity, allocated, used
 _SIZES = {1: 16, 2: 13, 3: 11}
 
 
-class _Report(FPDF):
+class _Report(DocumentPDF):
     def __init__(self, footer_text: str) -> None:
-        super().__init__(orientation="landscape", unit="mm", format="A4")
-        self.footer_text = footer_text
-        self.family = "Helvetica"
-        regular = next(
-            (d / "DejaVuSans.ttf" for d in _FONT_DIRS if (d / "DejaVuSans.ttf").is_file()), None
+        super().__init__(
+            footer_text,
+            orientation="landscape",
+            margin=12,
+            page_break_margin=15,
+            footer_offset=10,
         )
-        if regular is not None and (regular.parent / "DejaVuSans-Bold.ttf").is_file():
-            self.add_font("DejaVu", "", str(regular))
-            self.add_font("DejaVu", "B", str(regular.parent / "DejaVuSans-Bold.ttf"))
-            self.family = "DejaVu"
-        self.set_auto_page_break(auto=True, margin=15)
-        self.set_margins(12, 12, 12)
-
-    def text_of(self, text: str) -> str:
-        if self.family == "DejaVu":
-            return text
-        for bad, good in _NOT_LATIN1.items():
-            text = text.replace(bad, good)
-        return text.encode("latin-1", "replace").decode("latin-1")
-
-    def footer(self) -> None:
-        self.set_y(-10)
-        self.set_font(self.family, "", 7)
-        self.set_text_color(110)
-        self.cell(0, 5, self.text_of(f"{self.footer_text}   {self.page_no()}"), align="C")
-        self.set_text_color(0)
 
 
 def render(blocks: Sequence[Block]) -> bytes:
@@ -86,7 +61,7 @@ def render(blocks: Sequence[Block]) -> bytes:
                 pdf.multi_cell(
                     0,
                     4.5,
-                    pdf.text_of(f"• {item}" if pdf.family == "DejaVu" else f"- {item}"),
+                    pdf.text_of(f"• {item}" if pdf.unicode_font else f"- {item}"),
                     new_x="LMARGIN",
                     new_y="NEXT",
                 )

@@ -16,19 +16,20 @@ How a message moves (``outbox_message.status``):
   bulk insert (:func:`ngc_pilot.audit.record_many`), in the commit that marks
   the next group.
 
-Why *k* messages per commit and not one: a commit waits for the disk (the
-WAL flush on PostgreSQL, the journal sync on SQLite), 4–20 ms on the shared
-machine, more than the 3 ms SMTP exchange of a message; one commit per
-message made 1,000 messages take 10–25 s, one per *k* = 20 brings the commits
-to 1/20th.  The price is the bound of the in-doubt rule below: a sender
-killed mid-run leaves up to *k* messages ``in_doubt`` instead of one.
-``hand_over = 1`` is the strict old behaviour (one in doubt at most).
-
 * a refusal: ``5xx`` is final (``failed``); ``4xx``, a dropped connection or
   an unreachable server is retried (``queued`` again at ``next_attempt_at``,
   waiting ``backoff_seconds * 2**(attempts-1)``, at most
   ``backoff_max_seconds``) until ``max_attempts``, then ``failed``.
   ``last_error`` says why, in the server's words (never our credentials).
+
+Why *k* messages per commit and not one (profiled): a commit waits for the
+disk (the WAL flush on PostgreSQL, the journal sync on SQLite), 2–20 ms on
+the shared machine, as much as or more than the SMTP exchange of a message;
+one commit per message made 1,000 messages take 10–25 s under load, one per
+*k* = 20 leaves SMTP and building the messages as the cost.  The price is
+the bound of the in-doubt rule below: a sender killed mid-run leaves up to
+*k* messages ``in_doubt`` instead of one.  ``hand_over = 1`` is the strict
+setting (one in doubt at most, a commit per message).
 
 **The in-doubt rule** (a sender killed mid-run).  After
 ``mail.in_doubt_seconds`` (longer than any SMTP exchange):
@@ -37,10 +38,10 @@ killed mid-run leaves up to *k* messages ``in_doubt`` instead of one.
   and sent — no duplicate is possible;
 * a row still ``sending`` was marked as being handed over and its reply
   never recorded (at most ``hand_over`` per dead sender: the group in
-  flight; each may or may not have been handed over): it may have arrived.  It is **not** re-sent; it
-  becomes ``in_doubt`` — audited (``mail.in_doubt``), counted in
-  ``/metrics`` and the ``mail`` job's failures, listed by ``outbox --status
-  in_doubt``.  An operator who finds it missing in the mail server's log
+  flight, each of which may or may not have been handed over): it may have
+  arrived.  It is **not** re-sent; it becomes ``in_doubt`` — audited
+  (``mail.in_doubt``), counted in ``/metrics`` and the ``mail`` job's
+  failures, listed by ``outbox --status in_doubt``.  An operator who finds it missing in the mail server's log
   re-queues it with ``ngc-pilot outbox retry KEY --reason ...``; it then goes
   out with the same Message-ID (derived from the key), so a receiver that did
   get the first copy can tell.

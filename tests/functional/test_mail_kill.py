@@ -157,3 +157,40 @@ def test_a_sender_stopped_by_an_exception_puts_back_what_it_never_tried(engine):
     assert [rows[f"ready:{i:03d}"].status for i in range(3)] == ["sent", "sent", "sending"]
     assert {rows[f"ready:{i:03d}"].status for i in range(3, 50)} == {"claimed"}
     assert counts(engine) == {"sent": 2, "sending": 1, "claimed": 47, "queued": N - 50}
+
+
+class _Drops(smtplib.SMTP):
+    """A real connection that is dropped while its third message is being sent."""
+
+    calls = 0
+
+    def send_message(self, *args, **kwargs):  # type: ignore[override]
+        type(self).calls += 1
+        if type(self).calls == 3:
+            self.close()
+            raise smtplib.SMTPServerDisconnected("connection dropped")
+        return super().send_message(*args, **kwargs)
+
+
+def test_a_connection_dropped_mid_group_is_reopened_for_the_rest_of_it(engine):
+    _Drops.calls = 0
+    with SmtpServer() as smtp:
+        settings = MailSettings(
+            smtp_host="127.0.0.1", smtp_port=smtp.port, sender="ngc@example.org", batch=50
+        )
+        opened = []
+
+        def connector(mail_settings: MailSettings) -> smtplib.SMTP:
+            conn = connect(mail_settings)
+            conn.__class__ = _Drops
+            opened.append(conn)
+            return conn
+
+        report = mail.send_due(engine, settings, actor="t", connector=connector)
+        received = [r.message["Message-ID"] for r in smtp.received]
+    assert (report.sent, report.retrying, len(opened)) == (N - 1, 1, 2)
+    assert len(received) == len(set(received)) == N - 1
+    rows = statuses(engine)
+    dropped = rows["ready:002"]
+    assert dropped.status == "queued" and dropped.attempts == 1 and "dropped" in dropped.last_error
+    assert counts(engine) == {"sent": N - 1, "queued": 1}

@@ -60,7 +60,7 @@ What it deliberately does not do: render (rows arrive rendered), decide who
 is told what, or hold a message in memory across runs.  The connection and
 the reading of SMTP failures are :mod:`ngc_pilot.mail.smtp`.
 
-Why it is one module of over 400 lines: the claim, the hand-over mark, the
+Why it is one module of over 500 lines: the claim, the hand-over mark, the
 confirmation and the in-doubt sweep are one protocol whose guards (``status``
 and ``claimed_at``) must agree with each other; split, one could change
 without the others.

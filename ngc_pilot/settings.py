@@ -199,6 +199,16 @@ class MailSettings(BaseModel):
     batch: int = Field(
         default=50, ge=1, le=1000, description="Messages claimed at once by one sender."
     )
+    hand_over: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description=(
+            "Messages marked as being handed to the server, and then confirmed, in one commit "
+            "(at most ``batch``): a sender killed mid-run leaves at most this many in doubt "
+            "(never re-sent on their own); 1 is the strictest and slowest."
+        ),
+    )
     max_attempts: int = Field(
         default=6, ge=1, le=50, description="Attempts before a message is failed for good."
     )

@@ -3,11 +3,14 @@
 The mail tests and ``bench/mail.py`` send to it through smtplib exactly as to
 a production server.  It can refuse the next messages with a given reply
 (``451`` to test retries, ``550`` a final refusal) and require a login
-(``AUTH PLAIN/LOGIN`` without TLS, loopback only) to test credentials.
+(``AUTH PLAIN/LOGIN`` without TLS, loopback only) to test credentials.  It
+can also hold its reply to every message after the first *n* (``hold_after``)
+until ``release()``, so a test can kill a sender at a known point.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -43,8 +46,14 @@ class Recorder:
     received: list[Received] = field(default_factory=list)
     refuse: list[str] = field(default_factory=list)  # replies for the next DATA commands
     lock: threading.Lock = field(default_factory=threading.Lock)
+    hold_after: int | None = None  # keep the reply to messages beyond this many received
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's name
+        while True:
+            with self.lock:
+                if self.hold_after is None or len(self.received) < self.hold_after:
+                    break
+            await asyncio.sleep(0.01)
         with self.lock:
             if self.refuse:
                 return self.refuse.pop(0)
@@ -89,6 +98,15 @@ class SmtpServer:
     def refuse_next(self, *replies: str) -> None:
         with self.recorder.lock:
             self.recorder.refuse.extend(replies)
+
+    def hold_after(self, count: int | None) -> None:
+        """Hold the reply to every message once ``count`` have been received
+        (``None``: release them)."""
+        with self.recorder.lock:
+            self.recorder.hold_after = count
+
+    def release(self) -> None:
+        self.hold_after(None)
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()

@@ -4,14 +4,19 @@
 written), records the member as ``adding``, plans and applies their access
 through the step ledger (:func:`provisioner.members.plan_member`), writes
 their bundle the moment the credential's secret exists (encrypted to their
-age key when they gave one), and then — in one transaction — marks them
+age key when they gave one); where the pilot has a live Kubernetes namespace
+it then converges it (:func:`ngc_pilot.namespace_tenants.converge_members`):
+their own ServiceAccount, RoleBinding subject and TokenRequest token, written
+as their own ``kubeconfig`` into the same bundle; and then — in one transaction — marks them
 ``active``, audits it and queues their notice (:func:`ngc_pilot.mail.queue`,
 the ``member_added`` template in their language).  A
 crash between the credential and the notice leaves the row ``adding`` and the
 credential in the bundle; the next ``add_member`` for them resumes from the
 ledger's state without a second credential and queues the notice once.
-``remove_member`` revokes everything at once (credential and user deleted),
-keeps only the revoked credential for :func:`verify_removed`, and queues the
+``remove_member`` revokes everything at once (credential and user deleted;
+their ServiceAccount deleted, which ends its tokens, and dropped from the
+RoleBinding), keeps only the revoked credential and kubeconfig for
+:func:`verify_removed` and ``namespace_tenants.verify``, and queues the
 removal notice in the transaction that marks them removed.
 
 ``add_roster`` adds the members a nomination file lists once the tenant is
@@ -33,7 +38,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from ngc_pilot import audit, bastion_keys, mail, member_input
+from ngc_pilot import audit, bastion_keys, mail, member_input, namespace_tenants
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.member_models import Member
@@ -68,6 +73,7 @@ class MemberOutcome:
     seconds: float = 0.0
     bundle: str | None = None
     encrypted: bool = False
+    kubeconfig: bool = False  # their own kubeconfig is in their bundle
     notice: str | None = None  # the outbox key queued (None: already queued before)
     changes: list[dict[str, Any]] = field(default_factory=list)
 
@@ -82,6 +88,7 @@ class MemberOutcome:
             "error": self.report.error,
             "bundle": self.bundle,
             "encrypted": self.encrypted,
+            "kubeconfig": self.kubeconfig,
             "notice": self.notice,
             "seconds": round(self.seconds, 3),
         }
@@ -157,12 +164,11 @@ def add_member(
         member_input.check_choice("language", language, member_input.LANGUAGES, "command line"),
         member_input.check_age_recipient(age_recipient),
         member_input.check_ssh_key(ssh_key),
+        member_input.check_name(name),
     ]
     problems = [c for c in checked if isinstance(c, Problem)]
-    if name is not None and (not name.strip() or len(name) > 200 or any(ord(c) < 32 for c in name)):
-        problems.append(Problem("command line", "name", name, "1 to 200 printable characters"))
     _raise(problems)  # every problem at once, before anything is written
-    mail, role, language, recipient, ssh = checked  # type: ignore[misc]
+    mail, role, language, recipient, ssh, name = checked  # type: ignore[misc]
     with session_scope(prov.engine) as session:
         pilot, tenant = _tenant_of(session, pilot_id, live=True)
         member = _current(session, pilot_id, str(mail))
@@ -237,6 +243,8 @@ def add_member(
             )
 
     report = _apply(prov, the_plan, desired, backend, progress, on_secret)
+    if report.ok:
+        report = _with_namespace(prov, pilot_id, report)
     outcome = MemberOutcome(
         pilot_id,
         dm.email,
@@ -246,12 +254,29 @@ def add_member(
         bundle=str(folder),
         encrypted=bool(recipient),
     )
+    outcome.kubeconfig = (folder / member_bundle.KUBECONFIG).is_file()
     if report.ok:
         outcome.state = "active"
         outcome.notice = _activate(prov, member_id, desired)
         bastion_keys.regenerate(prov.engine, prov.bastion_keys())
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _with_namespace(prov: Provisioner, pilot_id: str, report: ApplyReport) -> ApplyReport:
+    """``report`` extended by the pilot's namespace converging (if it has a live one).
+
+    A failure there fails the whole change: the member stays ``adding`` (or
+    ``removing``) and running the command again resumes it.
+    """
+    try:
+        kube = namespace_tenants.converge_members(prov, pilot_id)
+    except CloudError as exc:
+        kube = ApplyReport(pilot_id, failed="kubernetes", error=str(exc), transient=exc.transient)
+    if kube is None:
+        return report
+    kube.done = [*report.done, *kube.done]
+    return kube
 
 
 def _apply(
@@ -410,6 +435,8 @@ def remove_member(
         dm = desired_member(desired, member.email, member.role, member.ssh_public_key)
     backend = _member_cloud(prov)
     report = revoke(prov, desired, dm, backend)
+    if report.ok:
+        report = _with_namespace(prov, pilot_id, report)
     outcome = MemberOutcome(pilot_id, dm.email, "removing", report)
     if report.ok:
         member_bundle.retire_member_bundle(prov.environments_dir, pilot_id, dm.email)
@@ -469,7 +496,8 @@ def revoke_all(prov: Provisioner, pilot_id: str, desired: DesiredTenant) -> Appl
                 details={"email": member.email, "revoked": report.done},
             )
     bastion_keys.regenerate(prov.engine, prov.bastion_keys())
-    return None
+    kube = _with_namespace(prov, pilot_id, ApplyReport(pilot_id))
+    return None if kube.ok else kube
 
 
 # ------------------------------------------------------------------------ reading
@@ -496,6 +524,9 @@ def list_members(
             "encrypted_delivery": bool(m.age_recipient),
             "ssh_key": bool(m.ssh_public_key),
             "credential_id": m.credential_id,
+            "kube_token_expires_at": (
+                m.kube_token_expires_at.isoformat() if m.kube_token_expires_at else None
+            ),
             "added_at": m.added_at.isoformat(),
             "removed_at": m.removed_at.isoformat() if m.removed_at else None,
         }
@@ -504,7 +535,10 @@ def list_members(
 
 
 def verify_removed(prov: Provisioner, pilot_ids: list[str]) -> list[Probe]:
-    """For each removed member whose revoked credential is kept: Keystone must refuse it."""
+    """For each removed member whose revoked credential is kept: Keystone must refuse it.
+
+    Their revoked Kubernetes token is tried by ``namespace_tenants.verify``.
+    """
     probes: list[Probe] = []
     backend: MemberCloud | None = None
     for pilot_id in pilot_ids:

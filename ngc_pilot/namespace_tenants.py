@@ -180,18 +180,15 @@ def desired_for(session: Session, prov: Provisioner, row: KubeTenant) -> Namespa
     """The namespace as it should be: the PI's service account and one per member being added or active."""
     pilot = session.get(Pilot, row.pilot_id)
     app = session.get(Application, pilot.application_id)
-    emails = session.exec(
-        select(Member.email)
-        .where(Member.pilot_id == row.pilot_id, col(Member.state).in_(MEMBER_STATES))
-        .order_by(col(Member.id))
-    ).all()
+    people = _members(session, row.pilot_id)
     tenant = desired_namespace(
         pilot_id=pilot.id,
         pilot_name=app.name,
         size=row.size,
         end=pilot.planned_end,
         policy=prov.tenant_policy,
-        members=tuple(emails),
+        members=tuple(m.email for m in people),
+        readers=tuple(m.email for m in people if m.role == "reader"),
     )
     if row.suspended_at is not None:
         # Suspended: the quota is zero (no new pod, claim or request is

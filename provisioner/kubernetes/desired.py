@@ -58,6 +58,11 @@ class NamespaceTenant:
     expires_at: datetime  # UTC-aware: end of the tenant's access (and of its token)
     # (e-mail, service account) of each member besides the PI, in service_accounts' order
     member_accounts: tuple[tuple[str, str], ...] = ()
+    # the service accounts of members whose role is ``reader``: bound to the
+    # read-only role instead of the researchers' role
+    reader_accounts: tuple[str, ...] = ()
+    reader_role: str = "ngc-reader"
+    reader_binding: str = "ngc-readers"
 
     @property
     def pi_service_account(self) -> str:
@@ -93,8 +98,10 @@ def desired_namespace(
     end: date,
     policy: TenantPolicy,
     members: tuple[str, ...] = (),
+    readers: tuple[str, ...] = (),
 ) -> NamespaceTenant:
-    """The namespace tenant of a pilot; ``members``: e-mails of members besides the PI."""
+    """The namespace tenant of a pilot; ``members``: e-mails of members besides the PI,
+    ``readers``: those of them whose role is ``reader`` (read-only in the namespace)."""
     namespace = namespace_name(pilot_id)
     accounts = [PI_SERVICE_ACCOUNT]
     member_accounts = []
@@ -118,4 +125,7 @@ def desired_namespace(
         # Access ends at the end of the planned last day (UTC), as for OpenStack.
         expires_at=datetime.combine(end + timedelta(days=1), time(0, 0), tzinfo=UTC),
         member_accounts=tuple(member_accounts),
+        reader_accounts=tuple(
+            sa for email, sa in member_accounts if email in {r.lower() for r in readers}
+        ),
     )

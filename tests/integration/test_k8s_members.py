@@ -20,6 +20,7 @@ import tarfile
 from pathlib import Path
 
 import pyrage
+import pytest
 import yaml
 from sqlalchemy import text
 from sqlmodel import SQLModel
@@ -203,6 +204,34 @@ def test_an_approved_request_with_name_and_role_adds_the_member_so(world):  # no
     )
     config = prov.environments_dir / "S-2" / "members" / "dee@example.org" / "kubeconfig"
     assert _status(config) == 200
+    # a reader in Kubernetes too: bound to the read-only role, not the researchers'
+    reader = load(config)
+    try:
+        for call in (
+            lambda: reader.core().list_namespaced_secret(NAMESPACE),
+            lambda: reader.core().create_namespaced_config_map(
+                NAMESPACE, {"metadata": {"name": "x"}, "data": {}}
+            ),
+        ):
+            with pytest.raises(Exception) as refused:
+                call()
+            assert getattr(refused.value, "status", None) == 403
+    finally:
+        reader.close()
+    accounts, subjects = _accounts_and_subjects(admin)
+    assert member_service_account("dee@example.org") not in subjects
+    # the last reader removed: their binding goes too
+    assert members.remove_member(prov, "S-2", "dee@example.org").state == "removed"
+    cluster = load(admin)
+    try:
+        bindings = cluster.rbac().list_namespaced_role_binding(NAMESPACE).items
+        assert [b.metadata.name for b in bindings] == ["ngc-researchers"]
+    finally:
+        cluster.close()
+    assert (
+        _status(config.parent.parent.parent / "members-removed" / "dee@example.org" / "kubeconfig")
+        == 401
+    )
 
 
 def test_a_member_added_before_the_namespace_exists_gets_theirs_when_it_is_made(

@@ -34,6 +34,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -99,13 +100,18 @@ def _raise(problems: list[Problem]) -> None:
         raise InputError(problems)
 
 
-def _tenant_of(session: Session, pilot_id: str, *, live: bool) -> tuple[Pilot, Tenant]:
+def _tenant_of(session: Session, pilot_id: str, *, live: bool) -> tuple[Pilot, Tenant | None]:
+    """The pilot and its OpenStack tenant; None for a pilot with only a namespace tenant
+    (active, or also suspended when not ``live``)."""
     pilot = session.get(Pilot, pilot_id)
     if pilot is None:
         raise NotFoundError(
             [Problem("command line", "pilot", pilot_id, "no committed pilot with this id")]
         )
     tenant = session.get(Tenant, pilot_id)
+    namespace_states = ("active",) if live else ("active", "suspended")
+    if tenant is None and namespace_tenants.live_namespace(session, pilot_id, namespace_states):
+        return pilot, None
     if tenant is None or (live and tenant.state != "active"):
         state = tenant.state if tenant else "no tenant"
         raise InputError(
@@ -119,6 +125,19 @@ def _tenant_of(session: Session, pilot_id: str, *, live: bool) -> tuple[Pilot, T
             ]
         )
     return pilot, tenant
+
+
+@dataclass(frozen=True)
+class _Namespace:
+    """Where a member of a pilot with only a namespace has access (for their notice)."""
+
+    project: str
+    expires_at: datetime
+
+
+def _namespace(prov: Provisioner, pilot_id: str) -> _Namespace:
+    with session_scope(prov.engine) as session:
+        return _Namespace(*namespace_tenants.access_of(session, prov, pilot_id))
 
 
 def _current(session: Session, pilot_id: str, email: str) -> Member | None:
@@ -204,9 +223,14 @@ def add_member(
             )
         session.flush()
         member_id = member.id
-        desired = _desired(session, prov, pilot, tenant)
-        dm = desired_member(desired, member.email, member.role, member.ssh_public_key)
         recipient = member.age_recipient
+        if tenant is None:  # only a namespace: nothing in OpenStack
+            desired = None
+        else:
+            desired = _desired(session, prov, pilot, tenant)
+            dm = desired_member(desired, member.email, member.role, member.ssh_public_key)
+    if desired is None:
+        return _add_to_namespace_only(prov, pilot_id, member_id, str(mail), recipient, started)
     backend = _member_cloud(prov)
     have = backend.observe_member(desired, dm)
     folder = member_bundle.member_folder(prov.environments_dir, pilot_id, dm.email)
@@ -263,6 +287,28 @@ def add_member(
     return outcome
 
 
+def _add_to_namespace_only(
+    prov: Provisioner,
+    pilot_id: str,
+    member_id: int | None,
+    email: str,
+    recipient: str | None,
+    started: float,
+) -> MemberOutcome:
+    """A member of a pilot with only a namespace: their service account and kubeconfig."""
+    report = _with_namespace(prov, pilot_id, ApplyReport(pilot_id))
+    folder = member_bundle.member_folder(prov.environments_dir, pilot_id, email)
+    outcome = MemberOutcome(
+        pilot_id, email, "adding", report, bundle=str(folder), encrypted=bool(recipient)
+    )
+    outcome.kubeconfig = (folder / member_bundle.KUBECONFIG).is_file()
+    if report.ok:
+        outcome.state = "active"
+        outcome.notice = _activate(prov, member_id, _namespace(prov, pilot_id))
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
 def _with_namespace(prov: Provisioner, pilot_id: str, report: ApplyReport) -> ApplyReport:
     """``report`` extended by the pilot's namespace converging (if it has a live one).
 
@@ -302,7 +348,7 @@ def _apply(
 
 
 def _facts(
-    session: Session, member: Member, desired: DesiredTenant, prov: Provisioner
+    session: Session, member: Member, desired: DesiredTenant | _Namespace, prov: Provisioner
 ) -> NoticeFacts:
     pilot = session.get(Pilot, member.pilot_id)
     app = session.get(Application, pilot.application_id)
@@ -335,7 +381,7 @@ def _queue(session: Session, member: Member, kind: str, facts: NoticeFacts) -> s
     return key
 
 
-def _activate(prov: Provisioner, member_id: int | None, desired: DesiredTenant) -> str:
+def _activate(prov: Provisioner, member_id: int | None, desired: DesiredTenant | _Namespace) -> str:
     """Mark the member active, audit it and queue their notice: one transaction."""
     with session_scope(prov.engine) as session:
         member = session.get(Member, member_id)
@@ -431,20 +477,25 @@ def remove_member(
             details={"email": member.email},
         )
         member_id = member.id
-        desired = _desired(session, prov, pilot, tenant)
-        dm = desired_member(desired, member.email, member.role, member.ssh_public_key)
-    backend = _member_cloud(prov)
-    report = revoke(prov, desired, dm, backend)
+        where: DesiredTenant | _Namespace | None = None
+        if tenant is not None:
+            where = desired = _desired(session, prov, pilot, tenant)
+            dm = desired_member(desired, member.email, member.role, member.ssh_public_key)
+    if where is None:  # only a namespace
+        where = _namespace(prov, pilot_id)
+        report = _with_namespace(prov, pilot_id, ApplyReport(pilot_id))
+    else:
+        report = revoke(prov, desired, dm, _member_cloud(prov))
+        if report.ok:
+            report = _with_namespace(prov, pilot_id, report)
+    outcome = MemberOutcome(pilot_id, str(mail), "removing", report)
     if report.ok:
-        report = _with_namespace(prov, pilot_id, report)
-    outcome = MemberOutcome(pilot_id, dm.email, "removing", report)
-    if report.ok:
-        member_bundle.retire_member_bundle(prov.environments_dir, pilot_id, dm.email)
+        member_bundle.retire_member_bundle(prov.environments_dir, pilot_id, str(mail))
         with session_scope(prov.engine) as session:
             member = session.get(Member, member_id)
             member.state, member.removed_at = "removed", utcnow()
             session.add(member)
-            key = _queue(session, member, "member_removed", _facts(session, member, desired, prov))
+            key = _queue(session, member, "member_removed", _facts(session, member, where, prov))
             audit.record(
                 session,
                 actor=prov.actor,

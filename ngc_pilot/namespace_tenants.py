@@ -489,6 +489,18 @@ def _deliver_member_token(
         )
 
 
+def live_namespace(session: Session, pilot_id: str, states: tuple[str, ...]) -> bool:
+    """Whether the pilot has a namespace tenant in one of ``states``."""
+    row = session.get(KubeTenant, pilot_id)
+    return row is not None and row.state in states
+
+
+def access_of(session: Session, prov: Provisioner, pilot_id: str) -> tuple[str, datetime]:
+    """The pilot's namespace and when its access ends (for members' notices)."""
+    tenant = desired_for(session, prov, session.get(KubeTenant, pilot_id))
+    return tenant.namespace, tenant.expires_at
+
+
 def converge_members(prov: Provisioner, pilot_id: str) -> ApplyReport | None:
     """After a member change: converge the pilot's live namespace; None when it has none.
 

@@ -250,3 +250,33 @@ def test_a_member_added_before_the_namespace_exists_gets_theirs_when_it_is_made(
     provisioning.provision(prov, ["S-2"], platform="kubernetes")
     config = prov.environments_dir / "S-2" / "members" / "eve@example.org" / "kubeconfig"
     assert _status(config) == 200
+
+
+def test_a_member_of_a_pilot_with_only_a_namespace_gets_and_loses_their_own_access(
+    world,  # noqa: F811
+):
+    prov, engine, admin = world
+    with session_scope(engine) as session:
+        app = session.get(Application, session.get(Pilot, "S-1").application_id)
+        app.document = {**app.document, "members": [{"email": "fay@example.org"}]}
+        session.add(app)
+    provisioning.provision(prov)  # S-1 has a namespace and no OpenStack project
+    roster = prov.environments_dir / "S-1" / "members" / "fay@example.org" / "kubeconfig"
+    assert _status(roster, "ngc-s-1") == 200
+    added = members.add_member(prov, "S-1", "gus@example.org", language="en")
+    assert (added.state, added.kubeconfig) == ("active", True)
+    config = prov.environments_dir / "S-1" / "members" / "gus@example.org" / "kubeconfig"
+    assert _status(config, "ngc-s-1") == 200
+    assert "## Kubernetes" in (config.parent / "README.md").read_text()
+    removed = members.remove_member(prov, "S-1", "gus@example.org")
+    assert removed.state == "removed", removed.report
+    kept = config.parent.parent.parent / "members-removed" / "gus@example.org" / "kubeconfig"
+    assert _status(kept, "ngc-s-1") == 401
+    with session_scope(engine) as session:
+        listed = members.list_members(session, "S-1", include_removed=True)
+    assert [(m["email"], m["state"]) for m in listed] == [
+        ("fay@example.org", "active"),
+        ("gus@example.org", "removed"),
+    ]
+    revoked = [p for p in provisioning.verify(prov) if p.what == "revoked kubernetes token"]
+    assert [(p.from_pilot, p.leaked) for p in revoked] == [("S-1", False)]

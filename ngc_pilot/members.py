@@ -19,6 +19,8 @@ RoleBinding), keeps only the revoked credential and kubeconfig for
 :func:`verify_removed` and ``namespace_tenants.verify``, and queues the
 removal notice in the transaction that marks them removed.
 
+A pilot with only a namespace tenant (no OpenStack project) takes members
+too: their access is then the namespace part alone.
 ``add_roster`` adds the members a nomination file lists once the tenant is
 provisioned.  Over 400 lines because adding, removing, the roster and the
 revocation check share the ledger and notice helpers, which are private here;

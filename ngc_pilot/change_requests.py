@@ -4,7 +4,8 @@ Why this exists: a researcher who needs more time or more quota has a way to
 ask.  A request is filed with a justification and checked first (the pilot
 exists, its tenant is not torn down, the date is after the current end, the
 size is the policy's and differs from the tenant's, the e-mail address is
-well formed, a resize or data access has a tenant to apply to, data access
+well formed and the member's name, role and language are what ``members add``
+accepts (and are given only with a member), a resize or data access has a tenant to apply to, data access
 only for a pilot with national genome data); any problem
 refuses it whole.  Filing is audited.  Also here: reading requests back.
 
@@ -20,7 +21,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from ngc_pilot import audit
+from ngc_pilot import audit, member_input
 from ngc_pilot.db import utcnow
 from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.lifecycle.data_access import no_national_data
@@ -50,6 +51,15 @@ def as_dict(r: ChangeRequest, now: datetime | None = None) -> dict[str, Any]:
         "reason": r.reason,
         "note": r.note,
         "error": r.error,
+        "member": (
+            {
+                "name": r.member_name,
+                "role": r.member_role or "member",
+                "language": r.member_language or "da",
+            }
+            if r.kind == "add_member"
+            else None
+        ),
     }
 
 
@@ -66,8 +76,15 @@ def file_request(
     justification: str,
     filed_by: str,
     lifecycle_policy: LifecyclePolicy | None = None,
+    member_name: str | None = None,
+    member_role: str | None = None,
+    member_language: str | None = None,
 ) -> ChangeRequest:
     """Record a pending request (audited) after checking it; refused whole on any problem.
+
+    ``member_name``/``member_role``/``member_language``: for ``add_member``
+    only, checked as ``members add`` checks them (role ``member`` and
+    language ``da`` when not given).
 
     With ``lifecycle_policy``, a data-access request of a pilot whose data
     sources include no national genome data is refused here (it would never be
@@ -96,6 +113,7 @@ def file_request(
         raise InputError(
             [Problem("request", "justification", justification, "give a justification")]
         )
+    member = _checked_member(kind, member_name, member_role, member_language)
     value = _checked_value(tenant_policy, pilot, tenant, kind, value.strip())
     if kind == "data_access" and lifecycle_policy is not None:
         why_not = no_national_data(lifecycle_policy, session.get(Application, pilot.application_id))
@@ -107,6 +125,7 @@ def file_request(
         value=value,
         justification=justification.strip(),
         filed_by=filed_by,
+        **member,
     )
     session.add(request)
     session.flush()
@@ -116,9 +135,40 @@ def file_request(
         action="change_request.filed",
         subject=pilot_id,
         reason=request.justification,
-        details={"request": request.id, "kind": kind, "value": value},
+        details={"request": request.id, "kind": kind, "value": value, **member},
     )
     return request
+
+
+def _checked_member(
+    kind: str, name: str | None, role: str | None, language: str | None
+) -> dict[str, str | None]:
+    """The member's name, role and language of an ``add_member`` request (every problem at once)."""
+    given = {"member name": name, "member role": role, "member language": language}
+    if kind != "add_member":
+        extra = [f for f, v in given.items() if v is not None]
+        if extra:
+            raise InputError(
+                [
+                    Problem("request", f, given[f], "only for a member request (--add-member)")
+                    for f in extra
+                ]
+            )
+        return {}
+    checked = [
+        member_input.check_name(name, "request"),
+        member_input.check_choice("role", role or "member", member_input.ROLES, "request"),
+        member_input.check_choice("language", language or "da", member_input.LANGUAGES, "request"),
+    ]
+    problems = [
+        Problem(c.source, f"member {c.field}", c.value, c.message)
+        for c in checked
+        if isinstance(c, Problem)
+    ]
+    if problems:
+        raise InputError(problems)
+    name_, role_, language_ = checked
+    return {"member_name": name_, "member_role": role_, "member_language": language_}  # type: ignore[dict-item]
 
 
 def _checked_value(

@@ -27,6 +27,15 @@ def check_email(value: str, source: str = "command line") -> str | Problem:
     return text.lower()
 
 
+def check_name(value: str | None, source: str = "command line") -> str | None | Problem:
+    """A member's display name: 1 to 200 printable characters, or None."""
+    if value is None:
+        return None
+    if not value.strip() or len(value) > 200 or any(ord(c) < 32 for c in value):
+        return Problem(source, "name", value, "1 to 200 printable characters")
+    return value.strip()
+
+
 def check_choice(field: str, value: str, allowed: tuple[str, ...], source: str) -> str | Problem:
     if value not in allowed:
         return Problem(source, field, value, f"allowed: {', '.join(allowed)}")

@@ -5,7 +5,8 @@ until their credential exists and their notice is queued (a crash in between
 leaves ``adding``, and the next ``members add`` resumes it), then
 ``active``, then ``removing`` and ``removed`` (``removed_at`` set).  A person
 re-added after removal gets a new row.  The credential's id is stored, never
-its secret.  A module of its own to keep ``models.py`` short and merges easy;
+its secret; of their own Kubernetes token (where the pilot has a namespace)
+only the expiry is stored (Alembic 0013), never the token.  A module of its own to keep ``models.py`` short and merges easy;
 deliberately no logic here (``ngc_pilot.members``).
 """
 
@@ -36,3 +37,5 @@ class Member(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
     removed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # when their own service account's token (in their bundle's kubeconfig) expires
+    kube_token_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

@@ -4,16 +4,23 @@
 written), records the member as ``adding``, plans and applies their access
 through the step ledger (:func:`provisioner.members.plan_member`), writes
 their bundle the moment the credential's secret exists (encrypted to their
-age key when they gave one), and then — in one transaction — marks them
+age key when they gave one); where the pilot has a live Kubernetes namespace
+it then converges it (:func:`ngc_pilot.namespace_tenants.converge_members`):
+their own ServiceAccount, RoleBinding subject and TokenRequest token, written
+as their own ``kubeconfig`` into the same bundle; and then — in one transaction — marks them
 ``active``, audits it and queues their notice (:func:`ngc_pilot.mail.queue`,
 the ``member_added`` template in their language).  A
 crash between the credential and the notice leaves the row ``adding`` and the
 credential in the bundle; the next ``add_member`` for them resumes from the
 ledger's state without a second credential and queues the notice once.
-``remove_member`` revokes everything at once (credential and user deleted),
-keeps only the revoked credential for :func:`verify_removed`, and queues the
+``remove_member`` revokes everything at once (credential and user deleted;
+their ServiceAccount deleted, which ends its tokens, and dropped from the
+RoleBinding), keeps only the revoked credential and kubeconfig for
+:func:`verify_removed` and ``namespace_tenants.verify``, and queues the
 removal notice in the transaction that marks them removed.
 
+A pilot with only a namespace tenant (no OpenStack project) takes members
+too: their access is then the namespace part alone.
 ``add_roster`` adds the members a nomination file lists once the tenant is
 provisioned.  Over 400 lines because adding, removing, the roster and the
 revocation check share the ledger and notice helpers, which are private here;
@@ -29,11 +36,12 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from ngc_pilot import audit, bastion_keys, mail, member_input
+from ngc_pilot import audit, bastion_keys, mail, member_input, namespace_tenants
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.member_models import Member
@@ -68,6 +76,7 @@ class MemberOutcome:
     seconds: float = 0.0
     bundle: str | None = None
     encrypted: bool = False
+    kubeconfig: bool = False  # their own kubeconfig is in their bundle
     notice: str | None = None  # the outbox key queued (None: already queued before)
     changes: list[dict[str, Any]] = field(default_factory=list)
 
@@ -82,6 +91,7 @@ class MemberOutcome:
             "error": self.report.error,
             "bundle": self.bundle,
             "encrypted": self.encrypted,
+            "kubeconfig": self.kubeconfig,
             "notice": self.notice,
             "seconds": round(self.seconds, 3),
         }
@@ -92,13 +102,18 @@ def _raise(problems: list[Problem]) -> None:
         raise InputError(problems)
 
 
-def _tenant_of(session: Session, pilot_id: str, *, live: bool) -> tuple[Pilot, Tenant]:
+def _tenant_of(session: Session, pilot_id: str, *, live: bool) -> tuple[Pilot, Tenant | None]:
+    """The pilot and its OpenStack tenant; None for a pilot with only a namespace tenant
+    (active, or also suspended when not ``live``)."""
     pilot = session.get(Pilot, pilot_id)
     if pilot is None:
         raise NotFoundError(
             [Problem("command line", "pilot", pilot_id, "no committed pilot with this id")]
         )
     tenant = session.get(Tenant, pilot_id)
+    namespace_states = ("active",) if live else ("active", "suspended")
+    if tenant is None and namespace_tenants.live_namespace(session, pilot_id, namespace_states):
+        return pilot, None
     if tenant is None or (live and tenant.state != "active"):
         state = tenant.state if tenant else "no tenant"
         raise InputError(
@@ -112,6 +127,19 @@ def _tenant_of(session: Session, pilot_id: str, *, live: bool) -> tuple[Pilot, T
             ]
         )
     return pilot, tenant
+
+
+@dataclass(frozen=True)
+class _Namespace:
+    """Where a member of a pilot with only a namespace has access (for their notice)."""
+
+    project: str
+    expires_at: datetime
+
+
+def _namespace(prov: Provisioner, pilot_id: str) -> _Namespace:
+    with session_scope(prov.engine) as session:
+        return _Namespace(*namespace_tenants.access_of(session, prov, pilot_id))
 
 
 def _current(session: Session, pilot_id: str, email: str) -> Member | None:
@@ -157,12 +185,11 @@ def add_member(
         member_input.check_choice("language", language, member_input.LANGUAGES, "command line"),
         member_input.check_age_recipient(age_recipient),
         member_input.check_ssh_key(ssh_key),
+        member_input.check_name(name),
     ]
     problems = [c for c in checked if isinstance(c, Problem)]
-    if name is not None and (not name.strip() or len(name) > 200 or any(ord(c) < 32 for c in name)):
-        problems.append(Problem("command line", "name", name, "1 to 200 printable characters"))
     _raise(problems)  # every problem at once, before anything is written
-    mail, role, language, recipient, ssh = checked  # type: ignore[misc]
+    mail, role, language, recipient, ssh, name = checked  # type: ignore[misc]
     with session_scope(prov.engine) as session:
         pilot, tenant = _tenant_of(session, pilot_id, live=True)
         member = _current(session, pilot_id, str(mail))
@@ -198,9 +225,14 @@ def add_member(
             )
         session.flush()
         member_id = member.id
-        desired = _desired(session, prov, pilot, tenant)
-        dm = desired_member(desired, member.email, member.role, member.ssh_public_key)
         recipient = member.age_recipient
+        if tenant is None:  # only a namespace: nothing in OpenStack
+            desired = None
+        else:
+            desired = _desired(session, prov, pilot, tenant)
+            dm = desired_member(desired, member.email, member.role, member.ssh_public_key)
+    if desired is None:
+        return _add_to_namespace_only(prov, pilot_id, member_id, str(mail), recipient, started)
     backend = _member_cloud(prov)
     have = backend.observe_member(desired, dm)
     folder = member_bundle.member_folder(prov.environments_dir, pilot_id, dm.email)
@@ -237,6 +269,8 @@ def add_member(
             )
 
     report = _apply(prov, the_plan, desired, backend, progress, on_secret)
+    if report.ok:
+        report = _with_namespace(prov, pilot_id, report)
     outcome = MemberOutcome(
         pilot_id,
         dm.email,
@@ -246,12 +280,51 @@ def add_member(
         bundle=str(folder),
         encrypted=bool(recipient),
     )
+    outcome.kubeconfig = (folder / member_bundle.KUBECONFIG).is_file()
     if report.ok:
         outcome.state = "active"
         outcome.notice = _activate(prov, member_id, desired)
         bastion_keys.regenerate(prov.engine, prov.bastion_keys())
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _add_to_namespace_only(
+    prov: Provisioner,
+    pilot_id: str,
+    member_id: int | None,
+    email: str,
+    recipient: str | None,
+    started: float,
+) -> MemberOutcome:
+    """A member of a pilot with only a namespace: their service account and kubeconfig."""
+    report = _with_namespace(prov, pilot_id, ApplyReport(pilot_id))
+    folder = member_bundle.member_folder(prov.environments_dir, pilot_id, email)
+    outcome = MemberOutcome(
+        pilot_id, email, "adding", report, bundle=str(folder), encrypted=bool(recipient)
+    )
+    outcome.kubeconfig = (folder / member_bundle.KUBECONFIG).is_file()
+    if report.ok:
+        outcome.state = "active"
+        outcome.notice = _activate(prov, member_id, _namespace(prov, pilot_id))
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _with_namespace(prov: Provisioner, pilot_id: str, report: ApplyReport) -> ApplyReport:
+    """``report`` extended by the pilot's namespace converging (if it has a live one).
+
+    A failure there fails the whole change: the member stays ``adding`` (or
+    ``removing``) and running the command again resumes it.
+    """
+    try:
+        kube = namespace_tenants.converge_members(prov, pilot_id)
+    except CloudError as exc:
+        kube = ApplyReport(pilot_id, failed="kubernetes", error=str(exc), transient=exc.transient)
+    if kube is None:
+        return report
+    kube.done = [*report.done, *kube.done]
+    return kube
 
 
 def _apply(
@@ -277,7 +350,7 @@ def _apply(
 
 
 def _facts(
-    session: Session, member: Member, desired: DesiredTenant, prov: Provisioner
+    session: Session, member: Member, desired: DesiredTenant | _Namespace, prov: Provisioner
 ) -> NoticeFacts:
     pilot = session.get(Pilot, member.pilot_id)
     app = session.get(Application, pilot.application_id)
@@ -310,7 +383,7 @@ def _queue(session: Session, member: Member, kind: str, facts: NoticeFacts) -> s
     return key
 
 
-def _activate(prov: Provisioner, member_id: int | None, desired: DesiredTenant) -> str:
+def _activate(prov: Provisioner, member_id: int | None, desired: DesiredTenant | _Namespace) -> str:
     """Mark the member active, audit it and queue their notice: one transaction."""
     with session_scope(prov.engine) as session:
         member = session.get(Member, member_id)
@@ -406,18 +479,25 @@ def remove_member(
             details={"email": member.email},
         )
         member_id = member.id
-        desired = _desired(session, prov, pilot, tenant)
-        dm = desired_member(desired, member.email, member.role, member.ssh_public_key)
-    backend = _member_cloud(prov)
-    report = revoke(prov, desired, dm, backend)
-    outcome = MemberOutcome(pilot_id, dm.email, "removing", report)
+        where: DesiredTenant | _Namespace | None = None
+        if tenant is not None:
+            where = desired = _desired(session, prov, pilot, tenant)
+            dm = desired_member(desired, member.email, member.role, member.ssh_public_key)
+    if where is None:  # only a namespace
+        where = _namespace(prov, pilot_id)
+        report = _with_namespace(prov, pilot_id, ApplyReport(pilot_id))
+    else:
+        report = revoke(prov, desired, dm, _member_cloud(prov))
+        if report.ok:
+            report = _with_namespace(prov, pilot_id, report)
+    outcome = MemberOutcome(pilot_id, str(mail), "removing", report)
     if report.ok:
-        member_bundle.retire_member_bundle(prov.environments_dir, pilot_id, dm.email)
+        member_bundle.retire_member_bundle(prov.environments_dir, pilot_id, str(mail))
         with session_scope(prov.engine) as session:
             member = session.get(Member, member_id)
             member.state, member.removed_at = "removed", utcnow()
             session.add(member)
-            key = _queue(session, member, "member_removed", _facts(session, member, desired, prov))
+            key = _queue(session, member, "member_removed", _facts(session, member, where, prov))
             audit.record(
                 session,
                 actor=prov.actor,
@@ -469,7 +549,8 @@ def revoke_all(prov: Provisioner, pilot_id: str, desired: DesiredTenant) -> Appl
                 details={"email": member.email, "revoked": report.done},
             )
     bastion_keys.regenerate(prov.engine, prov.bastion_keys())
-    return None
+    kube = _with_namespace(prov, pilot_id, ApplyReport(pilot_id))
+    return None if kube.ok else kube
 
 
 # ------------------------------------------------------------------------ reading
@@ -496,6 +577,9 @@ def list_members(
             "encrypted_delivery": bool(m.age_recipient),
             "ssh_key": bool(m.ssh_public_key),
             "credential_id": m.credential_id,
+            "kube_token_expires_at": (
+                m.kube_token_expires_at.isoformat() if m.kube_token_expires_at else None
+            ),
             "added_at": m.added_at.isoformat(),
             "removed_at": m.removed_at.isoformat() if m.removed_at else None,
         }
@@ -504,7 +588,10 @@ def list_members(
 
 
 def verify_removed(prov: Provisioner, pilot_ids: list[str]) -> list[Probe]:
-    """For each removed member whose revoked credential is kept: Keystone must refuse it."""
+    """For each removed member whose revoked credential is kept: Keystone must refuse it.
+
+    Their revoked Kubernetes token is tried by ``namespace_tenants.verify``.
+    """
     probes: list[Probe] = []
     backend: MemberCloud | None = None
     for pilot_id in pilot_ids:

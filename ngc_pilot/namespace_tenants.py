@@ -12,9 +12,14 @@ what ``provisioning``/``tenant_runs`` do for OpenStack, with the same ledger
   against the nodes' allocatable cpu, memory and GPUs;
 * :func:`provision` — observe, plan, apply until converged; the TokenRequest
   token goes straight into the researcher's ``kubeconfig`` (0600) in the
-  pilot's bundle folder, with a Kubernetes section in its ``README.md``;
+  pilot's bundle folder, with a Kubernetes section in its ``README.md``, and
+  each member's own token into their own bundle
+  (:func:`provisioner.member_bundle.write_member_kubeconfig`, encrypted to
+  their age key when they gave one);
+* :func:`converge_members` — after a member is added or removed: the same run,
+  so their service account, binding subject and token follow at once;
 * :func:`verify` — each namespace tenant's own token against every other
-  namespace and the cluster;
+  namespace and the cluster, and each removed member's token (must be 401);
 * :func:`teardown` — delete the namespace, prove nothing is left, remove the
   kubeconfig;
 * :func:`rows` — the tenants listing's rows (``platform: kubernetes``).
@@ -23,7 +28,9 @@ A suspended namespace tenant (``suspended_at`` set by the lifecycle) has a
 ResourceQuota of zero for every key: nothing new is admitted, nothing is
 deleted, and its token has already expired with the tenant (at the end of the
 last day); the RoleBinding is kept so a repaired suspension is just the quota.
-The token is never stored in the database or logged: only its expiry is.
+No token is ever stored in the database or logged: only its expiry is
+(``kube_tenant.token_expires_at`` for the PI's, ``member.kube_token_expires_at``
+for a member's).
 Over 400 lines because it is the one counterpart, for namespaces, of
 ``provisioning`` and ``tenant_runs`` together; a split along the same seam
 (runs vs. reading/teardown) is the next step if it grows.
@@ -55,13 +62,14 @@ from policies import capacity as capacity_policy
 from policies.platforms import PLATFORMS, choose_platforms
 from policies.problems import Problem
 from policies.tenancy import choose_size
+from provisioner import member_bundle
 from provisioner.apply import ApplyReport, apply
 from provisioner.backend import CloudError, Probe, StepResult
 from provisioner.environment import write_text
 from provisioner.kubernetes import capacity as kube_capacity
 from provisioner.kubernetes import kubeconfig
 from provisioner.kubernetes.desired import NamespaceTenant, desired_namespace, namespace_quota
-from provisioner.kubernetes.names import namespace_name
+from provisioner.kubernetes.names import member_service_account, namespace_name
 from provisioner.kubernetes.plan import plan, plan_teardown
 from provisioner.model import Change
 from provisioner.secrets import Secret
@@ -72,6 +80,9 @@ if TYPE_CHECKING:
 CONVERGE_PASSES = 3
 README = "README.md"
 SECTION = "## Kubernetes"
+# Members whose service account the namespace has: an ``adding`` one too (their
+# token is issued before they are marked active), never a ``removing`` one.
+MEMBER_STATES = ("adding", "active")
 
 
 # ------------------------------------------------------------------ platforms
@@ -166,21 +177,18 @@ def ensure_row(session: Session, prov: Provisioner, pilot: Pilot, server: str) -
 
 
 def desired_for(session: Session, prov: Provisioner, row: KubeTenant) -> NamespaceTenant:
-    """The namespace as it should be: the PI's service account and one per active member."""
+    """The namespace as it should be: the PI's service account and one per member being added or active."""
     pilot = session.get(Pilot, row.pilot_id)
     app = session.get(Application, pilot.application_id)
-    emails = session.exec(
-        select(Member.email)
-        .where(Member.pilot_id == row.pilot_id, Member.state == "active")
-        .order_by(col(Member.id))
-    ).all()
+    people = _members(session, row.pilot_id)
     tenant = desired_namespace(
         pilot_id=pilot.id,
         pilot_name=app.name,
         size=row.size,
         end=pilot.planned_end,
         policy=prov.tenant_policy,
-        members=tuple(emails),
+        members=tuple(m.email for m in people),
+        readers=tuple(m.email for m in people if m.role == "reader"),
     )
     if row.suspended_at is not None:
         # Suspended: the quota is zero (no new pod, claim or request is
@@ -258,6 +266,38 @@ def token_delivered(prov: Provisioner, row: KubeTenant) -> bool:
     return row.token_expires_at is not None and row.token_expires_at > utcnow()
 
 
+def member_tokens_missing(
+    session: Session, prov: Provisioner, row: KubeTenant, tenant: NamespaceTenant
+) -> tuple[str, ...]:
+    """The service accounts of members whose own bundle lacks a token that has not expired.
+
+    A suspended tenant issues none (its access has ended).
+    """
+    if row.suspended_at is not None:
+        return ()
+    now = utcnow()
+    missing = []
+    for member in _members(session, row.pilot_id):
+        account = member_service_account(member.email)
+        if account not in tenant.service_accounts[1:]:
+            continue
+        folder = member_bundle.member_folder(prov.environments_dir, row.pilot_id, member.email)
+        expires = member.kube_token_expires_at
+        if kubeconfig.read_token(folder) is None or expires is None or expires <= now:
+            missing.append(account)
+    return tuple(missing)
+
+
+def _members(session: Session, pilot_id: str) -> list[Member]:
+    return list(
+        session.exec(
+            select(Member)
+            .where(Member.pilot_id == pilot_id, col(Member.state).in_(MEMBER_STATES))
+            .order_by(col(Member.id))
+        ).all()
+    )
+
+
 def write_readme_section(folder: Path, section: str) -> None:
     """Put ``section`` into the bundle's README.md (replacing an earlier one), atomically."""
     path = folder / README
@@ -300,11 +340,17 @@ def run_namespace(
         row = session.get(KubeTenant, pilot_id)
         desired = desired_for(session, prov, row)
         delivered = token_delivered(prov, row)
+        member_tokens = member_tokens_missing(session, prov, row, desired)
     report = ApplyReport(pilot_id)
     done: list[str] = []
     try:
         for _ in range(CONVERGE_PASSES):
-            the_plan = plan(desired, backend.observe(desired), credential_delivered=delivered)
+            the_plan = plan(
+                desired,
+                backend.observe(desired),
+                credential_delivered=delivered,
+                member_tokens=member_tokens,
+            )
             if the_plan.empty:
                 report = ApplyReport(pilot_id)
                 break
@@ -316,7 +362,7 @@ def run_namespace(
             done.extend(report.done)
             if not report.ok:
                 break
-            delivered = True
+            delivered, member_tokens = True, ()
     except CloudError as exc:
         report = ApplyReport(pilot_id, failed="observe", error=str(exc), transient=exc.transient)
     report.done = done
@@ -351,6 +397,11 @@ def apply_through_ledger(
                 progress(pilot_id, change.step, counter["i"], total)
 
     def on_secret(secret: Secret, result: StepResult) -> None:
+        account = str(result.extra.get("service_account", desired.pi_service_account))
+        email = desired.member_of(account)
+        if email is not None:
+            _deliver_member_token(prov, desired, backend, email, account, secret, result)
+            return
         folder = prov.environments_dir / pilot_id
         config = kubeconfig.build(
             desired, server=backend.server(), token=secret, ca_data=backend.cluster.ca_data
@@ -373,6 +424,100 @@ def apply_through_ledger(
             )
 
     return apply(the_plan, desired, backend, ledger=ledger, on_secret=on_secret)
+
+
+def _deliver_member_token(
+    prov: Provisioner,
+    desired: NamespaceTenant,
+    backend: KubernetesBackend,
+    email: str,
+    account: str,
+    secret: Secret,
+    result: StepResult,
+) -> None:
+    """The member's own kubeconfig into their own bundle (re-sealed to their age key)."""
+    pilot_id = desired.pilot_id
+    with session_scope(prov.engine) as session:
+        member = session.exec(
+            select(Member).where(
+                Member.pilot_id == pilot_id,
+                Member.email == email,
+                col(Member.state).in_(MEMBER_STATES),
+            )
+        ).first()
+        recipient = member.age_recipient if member else None
+    expires = str(result.extra.get("expires_at", desired.expires_at.isoformat()))
+    config = kubeconfig.build(
+        desired,
+        server=backend.server(),
+        token=secret,
+        ca_data=backend.cluster.ca_data,
+        account=account,
+    )
+    path = member_bundle.write_member_kubeconfig(
+        prov.environments_dir,
+        pilot_id=pilot_id,
+        email=email,
+        kubeconfig_text=kubeconfig.dump(config),
+        readme_section=kubeconfig.readme_section(desired, expires, account),
+        recipient=recipient,
+    )
+    with session_scope(prov.engine) as session:
+        member = session.exec(
+            select(Member).where(
+                Member.pilot_id == pilot_id,
+                Member.email == email,
+                col(Member.state).in_(MEMBER_STATES),
+            )
+        ).first()
+        if member is not None:
+            member.kube_token_expires_at = datetime.fromisoformat(expires)
+            session.add(member)
+        audit.record(
+            session,
+            actor=prov.actor,
+            action="member.kubeconfig_written",
+            subject=pilot_id,
+            details={
+                "platform": PLATFORM,
+                "email": email,
+                "service_account": account,
+                "path": str(path),
+                "encrypted": bool(recipient),
+                "access_expires_at": expires,
+            },
+        )
+
+
+def live_namespace(session: Session, pilot_id: str, states: tuple[str, ...]) -> bool:
+    """Whether the pilot has a namespace tenant in one of ``states``."""
+    row = session.get(KubeTenant, pilot_id)
+    return row is not None and row.state in states
+
+
+def access_of(session: Session, prov: Provisioner, pilot_id: str) -> tuple[str, datetime]:
+    """The pilot's namespace and when its access ends (for members' notices)."""
+    tenant = desired_for(session, prov, session.get(KubeTenant, pilot_id))
+    return tenant.namespace, tenant.expires_at
+
+
+def converge_members(prov: Provisioner, pilot_id: str) -> ApplyReport | None:
+    """After a member change: converge the pilot's live namespace; None when it has none.
+
+    The run that follows ``desired_for`` (members ``adding``/``active``)
+    creates a new member's service account, binding subject and own token, and
+    deletes a removed member's service account (its tokens stop working) and
+    binding subject.  A namespace still being provisioned is left to that run.
+    """
+    with session_scope(prov.engine) as session:
+        row = session.get(KubeTenant, pilot_id)
+        if row is None or row.state not in ("active", "suspended"):
+            return None
+    backend = _backend(prov)
+    try:
+        return run_namespace(prov, pilot_id, backend).report
+    finally:
+        backend.close()
 
 
 # ------------------------------------------------------------------ verify, teardown, rows
@@ -400,8 +545,23 @@ def verify(prov: Provisioner) -> list[Probe]:
                 )
                 continue
             probes.extend(backend.probe_isolation(pilot_id, token, targets))
+        probes.extend(_verify_removed(prov, backend, list(targets)))
     finally:
         backend.close()
+    return probes
+
+
+def _verify_removed(
+    prov: Provisioner, backend: KubernetesBackend, pilot_ids: list[str]
+) -> list[Probe]:
+    """Each removed member's kept kubeconfig: the API must refuse its token (401)."""
+    probes = []
+    for pilot_id in pilot_ids:
+        kept = member_bundle.removed_kubeconfigs(prov.environments_dir, pilot_id)
+        for email, path in kept.items():
+            token = kubeconfig.read_token(path.parent)
+            if token is not None:
+                probes.append(backend.probe_revoked(pilot_id, f"removed member {email}", token))
     return probes
 
 

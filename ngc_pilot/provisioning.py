@@ -180,7 +180,12 @@ def provision(
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(ids) or 1))) as pool:
         outcomes = list(pool.map(lambda pid: _run_with_members(prov, pid, progress), ids))
     if kube_ids:
-        outcomes.extend(namespace_tenants.provision(prov, kube_ids, progress))
+        kube_outcomes = namespace_tenants.provision(prov, kube_ids, progress)
+        outcomes.extend(kube_outcomes)
+        for outcome in kube_outcomes:
+            # a pilot with only a namespace: its roster gets service accounts and kubeconfigs
+            if outcome.state == "active" and outcome.pilot_id not in ids:
+                members.add_roster(prov, outcome.pilot_id)
     return outcomes
 
 

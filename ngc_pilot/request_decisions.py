@@ -12,7 +12,8 @@ new end is today or later).  Resizes and extensions pass the capacity gate
 first; one that does not fit is refused with the numbers and nothing changes.
 
 An approved ``add_member`` request adds the member through the members
-service (:func:`ngc_pilot.members.add_member`, with its own transactions and
+service (:func:`ngc_pilot.members.add_member`, with the name, role and
+language filed with it, its own transactions and
 notice) after the decision commits; the request ends applied, or failed with
 the error.  An approved ``data_access`` request follows the per-pilot rule
 (:mod:`ngc_pilot.lifecycle.data_access`): refused for a pilot whose data
@@ -206,7 +207,8 @@ def approve(
             # standing only if the process stops in between.
             request.note = (
                 f"approved; if this stays approved, add the member with "
-                f"`ngc-pilot members add {pilot.id} {request.value}`"
+                f"`ngc-pilot members add {pilot.id} {request.value}"
+                f" --role {request.member_role or 'member'}`"
             )
         elif not live:
             request.note = "approved; the tenant gets it when it is provisioned"
@@ -223,8 +225,13 @@ def approve(
         after = desired_for(tenant, pilot, app, prov) if live else None
         credential_id = tenant.credential_id if tenant else None
         kind, pilot_id, value = request.kind, request.pilot_id, request.value
+        member = {
+            "name": request.member_name,
+            "role": request.member_role or "member",
+            "language": request.member_language or "da",
+        }
     if kind == "add_member":
-        return _add_member(prov, request_id, pilot_id, value, by)
+        return _add_member(prov, request_id, pilot_id, value, by, member)
     if before is None or after is None:
         return Decision(_reread(prov, request_id))
     return _apply(prov, request_id, before, after, credential_id, by, resumed_from)
@@ -269,12 +276,28 @@ def _grant_from(
         session.add(tenant)
 
 
-def _add_member(prov: Provisioner, request_id: int, pilot_id: str, email: str, by: str) -> Decision:
-    """Add the approved member through the members service; the request ends applied or failed."""
+def _add_member(
+    prov: Provisioner,
+    request_id: int,
+    pilot_id: str,
+    email: str,
+    by: str,
+    member: dict[str, Any],
+) -> Decision:
+    """Add the approved member (with the request's name, role and language) through the
+    members service; the request ends applied or failed."""
     done: list[str] = []
     error: str | None = None
     try:
-        outcome = members.add_member(prov, pilot_id, email, reason=f"change request {request_id}")
+        outcome = members.add_member(
+            prov,
+            pilot_id,
+            email,
+            name=member["name"],
+            role=member["role"],
+            language=member["language"],
+            reason=f"change request {request_id}",
+        )
         done = list(outcome.report.done)
         if outcome.state != "active":
             error = outcome.report.error or "the member was not added"

@@ -4,7 +4,8 @@
   (a new end date), a resize (another size template), a member to add, or
   data access; filed with a justification, then decided (approved or
   rejected, with a reason) and, where the cloud is involved, applied or
-  failed.
+  failed.  A member request also carries the member's name, role and
+  language (Alembic 0013), used when it is approved.
 
 A module of its own so that ``models.py`` stays the core tables and merges
 stay easy; ``models.py`` imports it.  Deliberately no logic here: filing,
@@ -45,3 +46,7 @@ class ChangeRequest(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=2000)
     note: str | None = Field(default=None, max_length=2000)  # what approval did or left to do
     error: str | None = Field(default=None, max_length=2000)
+    # add_member only: who the member is, as `members add --name/--role/--language`
+    member_name: str | None = Field(default=None, max_length=200)
+    member_role: str | None = Field(default=None, max_length=16)  # member | reader
+    member_language: str | None = Field(default=None, max_length=8)  # da | en

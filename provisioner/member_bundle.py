@@ -1,13 +1,17 @@
-"""A member's own bundle: ``clouds.yaml`` + ``README.md``, and its age-encrypted copy.
+"""A member's own bundle: ``clouds.yaml`` + ``README.md`` (+ ``kubeconfig``), and its age-encrypted copy.
 
 Written to ``<environments>/<pilot>/members/<email>/`` (folders 0700, files
-0600, each file atomically), the only place a member's secret exists in plain
-text.  With an age public key the same two files are also packed into
-``bundle.tar.age``, encrypted to that key (pyrage), which is what may be
+0600, each file atomically), the only place a member's secrets exist in plain
+text.  Where the pilot has a Kubernetes namespace, the member's own
+``kubeconfig`` (their service account's TokenRequest token) joins the bundle
+when it is issued — possibly in a later run than the OpenStack credential —
+with a "Kubernetes" section in the README.  With an age public key every file
+of the bundle is also packed into ``bundle.tar.age``, encrypted to that key
+(pyrage) and re-packed whenever a file changes, which is what may be
 delivered: ``age -d -i key.txt bundle.tar.age | tar x``.  On removal the
-member's folder moves to ``members-removed/`` keeping only ``clouds.yaml``:
-the revoked credential, so ``tenants verify`` can prove it no longer gets a
-token.
+member's folder moves to ``members-removed/`` keeping only ``clouds.yaml`` and
+``kubeconfig``: the revoked credential and token, so ``tenants verify`` can
+prove Keystone and the Kubernetes API refuse them.
 
 What this module deliberately does not do: create credentials, send anything,
 or log; the secret goes from :class:`Secret` into the files and nowhere else.
@@ -30,6 +34,10 @@ import yaml
 from provisioner.secrets import Secret
 
 ENCRYPTED_NAME = "bundle.tar.age"
+KUBECONFIG = "kubeconfig"
+README = "README.md"
+KUBE_SECTION = "## Kubernetes"
+BUNDLE_FILES = ("clouds.yaml", README, KUBECONFIG)  # what the encrypted copy holds, if present
 
 
 def parse_recipient(key: str) -> Any:
@@ -100,20 +108,59 @@ def write_member_bundle(
             }
         }
     }
+    readme = _readme(pilot_id, email, cloud_name, project, role, expires_at, support_contact)
+    section = _kube_section(folder) if (folder / KUBECONFIG).is_file() else ""
     files = {
         "clouds.yaml": yaml.safe_dump(clouds, sort_keys=False).encode(),
-        "README.md": _readme(
-            pilot_id, email, cloud_name, project, role, expires_at, support_contact
-        ).encode(),
+        README: (readme + ("\n" + section if section else "")).encode(),
     }
     for name, data in files.items():
         _write(folder / name, data)
-    encrypted = folder / ENCRYPTED_NAME
-    if recipient:
-        _write(encrypted, pyrage.encrypt(_tar(files), [parse_recipient(recipient)]))
-    else:
-        encrypted.unlink(missing_ok=True)
+    _seal(folder, recipient)
     return folder
+
+
+def write_member_kubeconfig(
+    root: Path,
+    *,
+    pilot_id: str,
+    email: str,
+    kubeconfig_text: str,
+    readme_section: str,
+    recipient: str | None,
+) -> Path:
+    """Put the member's own ``kubeconfig`` and its README section into their bundle.
+
+    ``readme_section`` starts with ``## Kubernetes`` and replaces an earlier
+    one; the encrypted copy is re-packed with every file of the bundle.
+    """
+    folder = member_folder(root, pilot_id, email)
+    _private_dirs(root, folder)
+    _write(folder / KUBECONFIG, kubeconfig_text.encode())
+    path = folder / README
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    head = text.split(KUBE_SECTION, 1)[0].rstrip()
+    _write(path, ((head + "\n\n" if head else "") + readme_section).encode())
+    _seal(folder, recipient)
+    return folder / KUBECONFIG
+
+
+def _kube_section(folder: Path) -> str:
+    try:
+        text = (folder / README).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    return KUBE_SECTION + text.split(KUBE_SECTION, 1)[1] if KUBE_SECTION in text else ""
+
+
+def _seal(folder: Path, recipient: str | None) -> None:
+    """(Re-)pack every bundle file into ``bundle.tar.age`` for ``recipient``; none without one."""
+    encrypted = folder / ENCRYPTED_NAME
+    if not recipient:
+        encrypted.unlink(missing_ok=True)
+        return
+    files = {n: (folder / n).read_bytes() for n in BUNDLE_FILES if (folder / n).is_file()}
+    _write(encrypted, pyrage.encrypt(_tar(files), [parse_recipient(recipient)]))
 
 
 def _tar(files: dict[str, bytes]) -> bytes:
@@ -170,15 +217,28 @@ def read_member_credential(folder: Path) -> dict[str, str] | None:
 
 
 def retire_member_bundle(root: Path, pilot_id: str, email: str) -> None:
-    """Keep only the revoked ``clouds.yaml`` under ``members-removed/`` (for verify)."""
+    """Keep only the revoked ``clouds.yaml`` and ``kubeconfig`` under ``members-removed/`` (for verify)."""
     live = member_folder(root, pilot_id, email)
     gone = member_folder(root, pilot_id, email, removed=True)
     if not live.is_dir():
         return
     _private_dirs(root, gone)
-    if (live / "clouds.yaml").is_file():
-        os.replace(live / "clouds.yaml", gone / "clouds.yaml")
+    for name in ("clouds.yaml", KUBECONFIG):
+        if (live / name).is_file():
+            os.replace(live / name, gone / name)
+        else:
+            (gone / name).unlink(missing_ok=True)  # an older removal's, not this one's
     shutil.rmtree(live)
+
+
+def removed_kubeconfigs(root: Path, pilot_id: str) -> dict[str, Path]:
+    """email -> the revoked ``kubeconfig`` of each removed member whose bundle is kept."""
+    base = root / pilot_id / "members-removed"
+    return {
+        folder.name: folder / KUBECONFIG
+        for folder in (sorted(base.iterdir()) if base.is_dir() else [])
+        if (folder / KUBECONFIG).is_file()
+    }
 
 
 def removed_credentials(root: Path, pilot_id: str) -> dict[str, dict[str, str]]:

@@ -103,10 +103,11 @@ def _report(obj: AppContext, outcome: MemberChange, as_json: bool, verb: str) ->
     elif outcome.ok:
         delivery = ""
         if verb == "added":
+            kube = ", with their own kubeconfig" if outcome.kubeconfig else ""
             delivery = (
-                " (bundle encrypted to their age key)"
+                f" (bundle{kube} encrypted to their age key)"
                 if outcome.encrypted
-                else " (no age key: they collect the bundle from operations)"
+                else f" (bundle{kube}; no age key: they collect it from operations)"
             )
         obj.out.print(
             f"{outcome.email} {verb} ({len(outcome.applied)} change(s), "

@@ -26,6 +26,9 @@ OPTIONS = {
     "end date": "--extend-to",
     "size": "--size",
     "member e-mail": "--add-member",
+    "member name": "--name",
+    "member role": "--role",
+    "member language": "--language",
     "justification": "--justification",
     "reason": "--reason",
     "status": "--status",
@@ -55,6 +58,26 @@ def file_(
     data_access: Annotated[
         bool, typer.Option("--data-access", help="Access to the national genome data.")
     ] = False,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", metavar="NAME", help="With --add-member: the member's name."),
+    ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            metavar="member|reader",
+            help="With --add-member: their role (default member; reader: read-only).",
+        ),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language",
+            metavar="da|en",
+            help="With --add-member: the language of their notices (default da).",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """File a change request for a pilot (pending until approved or rejected)."""
@@ -83,11 +106,22 @@ def file_(
         )
     [(kind, value)] = given
     with as_options(OPTIONS):
-        row = obj.services.file_request(pilot, kind, value, justification).as_dict()
+        row = obj.services.file_request(
+            pilot,
+            kind,
+            value,
+            justification,
+            member_name=name,
+            member_role=role,
+            member_language=language,
+        ).as_dict()
     if as_json:
         emit_json(row)
         return
-    obj.out.print(f"request {row['id']} filed for {row['pilot']}: {row['kind']} {row['value']}")
+    who = f" ({row['member']['role']})" if row["member"] else ""
+    obj.out.print(
+        f"request {row['id']} filed for {row['pilot']}: {row['kind']} {row['value']}{who}"
+    )
 
 
 @app.command("list")

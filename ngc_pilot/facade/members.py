@@ -33,6 +33,7 @@ class MemberChange:
     notice: str | None  # the outbox key queued (None: already queued before)
     seconds: float
     changes: tuple[dict[str, Any], ...] = ()
+    kubeconfig: bool = False  # their own kubeconfig is in their bundle
 
     @property
     def ok(self) -> bool:
@@ -52,6 +53,7 @@ class MemberChange:
             notice=outcome.notice,
             seconds=outcome.seconds,
             changes=tuple(outcome.changes),
+            kubeconfig=outcome.kubeconfig,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,6 +67,7 @@ class MemberChange:
             "error": self.error,
             "bundle": self.bundle,
             "encrypted": self.encrypted,
+            "kubeconfig": self.kubeconfig,
             "notice": self.notice,
             "seconds": round(self.seconds, 3),
         }

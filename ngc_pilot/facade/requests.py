@@ -32,6 +32,7 @@ class RequestRow:
     reason: str | None
     note: str | None
     error: str | None
+    member: dict[str, Any] | None = None  # add_member: {"name", "role", "language"}
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> RequestRow:
@@ -50,6 +51,7 @@ class RequestRow:
             reason=row["reason"],
             note=row["note"],
             error=row["error"],
+            member=row.get("member"),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,6 +71,7 @@ class RequestRow:
             "reason": self.reason,
             "note": self.note,
             "error": self.error,
+            "member": dict(self.member) if self.member is not None else None,
         }
 
 
@@ -89,8 +92,20 @@ class RequestsArea(FacadeBase):
             found = change_requests.list_requests(session, pilot_id=pilot_id, status=status)
             return [RequestRow.of(change_requests.as_dict(r)) for r in found]
 
-    def file_request(self, pilot_id: str, kind: str, value: str, justification: str) -> RequestRow:
-        """Record a pending change request for the pilot (audited)."""
+    def file_request(
+        self,
+        pilot_id: str,
+        kind: str,
+        value: str,
+        justification: str,
+        *,
+        member_name: str | None = None,
+        member_role: str | None = None,
+        member_language: str | None = None,
+    ) -> RequestRow:
+        """Record a pending change request for the pilot (audited).
+
+        ``member_*``: who an ``add_member`` request's member is (name, role, language)."""
         prov = self._prov()
         with session_scope(self.engine) as session:
             request = change_requests.file_request(
@@ -102,6 +117,9 @@ class RequestsArea(FacadeBase):
                 justification=justification,
                 filed_by=self.actor,
                 lifecycle_policy=prov.lifecycle(),
+                member_name=member_name,
+                member_role=member_role,
+                member_language=member_language,
             )
             return RequestRow.of(change_requests.as_dict(request))
 

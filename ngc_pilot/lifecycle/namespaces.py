@@ -79,13 +79,17 @@ def drift(prov: Provisioner, repair: bool) -> list[dict[str, Any]]:
                 row = session.get(KubeTenant, pilot_id)
                 desired = namespace_tenants.desired_for(session, prov, row)
                 delivered = namespace_tenants.token_delivered(prov, row)
+                tokens = namespace_tenants.member_tokens_missing(session, prov, row, desired)
             try:
                 observed = backend.observe(desired)
             except CloudError as exc:
                 entry["error"] = str(exc)
                 continue
             entry["drift"] = [
-                c.as_dict() for c in plan(desired, observed, credential_delivered=delivered).changes
+                c.as_dict()
+                for c in plan(
+                    desired, observed, credential_delivered=delivered, member_tokens=tokens
+                ).changes
             ]
             _record(prov, pilot_id, entry["drift"], repair)
             if not entry["drift"] or not repair:

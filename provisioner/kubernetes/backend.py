@@ -97,3 +97,7 @@ class KubernetesBackend:
         self, pilot_id: str, credential: dict[str, str], targets: dict[str, dict[str, str]]
     ) -> list[Probe]:
         return isolation.probe_isolation(self.cluster, pilot_id, credential, targets)
+
+    def probe_revoked(self, pilot_id: str, target: str, credential: dict[str, str]) -> Probe:
+        """Whether the API refuses a removed member's token as unauthenticated (401)."""
+        return isolation.probe_revoked(self.cluster, pilot_id, target, credential)

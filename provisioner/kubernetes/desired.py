@@ -51,15 +51,26 @@ class NamespaceTenant:
     quota: dict[str, str]
     limit_defaults: dict[str, str]
     limit_default_requests: dict[str, str]
-    service_accounts: tuple[str, ...]  # the PI's first
+    service_accounts: tuple[str, ...]  # the PI's first, then one per member
     role: str
     role_binding: str
     bastion_cidr: str
     expires_at: datetime  # UTC-aware: end of the tenant's access (and of its token)
+    # (e-mail, service account) of each member besides the PI, in service_accounts' order
+    member_accounts: tuple[tuple[str, str], ...] = ()
+    # the service accounts of members whose role is ``reader``: bound to the
+    # read-only role instead of the researchers' role
+    reader_accounts: tuple[str, ...] = ()
+    reader_role: str = "ngc-reader"
+    reader_binding: str = "ngc-readers"
 
     @property
     def pi_service_account(self) -> str:
         return self.service_accounts[0]
+
+    def member_of(self, service_account: str) -> str | None:
+        """The e-mail of the member whose service account this is; None for the PI's."""
+        return dict((sa, email) for email, sa in self.member_accounts).get(service_account)
 
 
 def namespace_quota(template: SizeTemplate) -> dict[str, str]:
@@ -87,14 +98,18 @@ def desired_namespace(
     end: date,
     policy: TenantPolicy,
     members: tuple[str, ...] = (),
+    readers: tuple[str, ...] = (),
 ) -> NamespaceTenant:
-    """The namespace tenant of a pilot; ``members``: e-mails of members besides the PI."""
+    """The namespace tenant of a pilot; ``members``: e-mails of members besides the PI,
+    ``readers``: those of them whose role is ``reader`` (read-only in the namespace)."""
     namespace = namespace_name(pilot_id)
     accounts = [PI_SERVICE_ACCOUNT]
+    member_accounts = []
     for email in members:
         name = member_service_account(email)
         if name not in accounts:
             accounts.append(name)
+            member_accounts.append((email.lower(), name))
     return NamespaceTenant(
         pilot_id=pilot_id,
         pilot_name=pilot_name,
@@ -109,4 +124,8 @@ def desired_namespace(
         bastion_cidr=policy.tenancy.ops_cidr,
         # Access ends at the end of the planned last day (UTC), as for OpenStack.
         expires_at=datetime.combine(end + timedelta(days=1), time(0, 0), tzinfo=UTC),
+        member_accounts=tuple(member_accounts),
+        reader_accounts=tuple(
+            sa for email, sa in member_accounts if email in {r.lower() for r in readers}
+        ),
     )

@@ -7,7 +7,8 @@ answer with data, any other error, counts as a leak.  Tried, with the
 tenant's token: list and get pods, secrets and configmaps in every other
 pilot's namespace; list namespaces; read nodes; create a namespace; create a
 ClusterRoleBinding.  Anything the probe managed to create is removed again
-as the admin.
+as the admin.  :func:`probe_revoked` tries a removed member's token, which
+must no longer authenticate at all (401: its service account was deleted).
 
 What this module deliberately does not do: choose the targets (the caller
 passes every other tenant) or issue the token.
@@ -26,6 +27,8 @@ from provisioner.kubernetes.connection import CLIENT_ERRORS, Cluster, as_token, 
 from provisioner.kubernetes.names import fold
 
 REFUSED = (401, 403)
+UNAUTHENTICATED = 401
+REVOKED_WHAT = "revoked kubernetes token"
 PROBE_NAME = "ngc-isolation-probe"
 
 
@@ -106,3 +109,28 @@ def _clean_up(admin: Cluster, probes: list[Probe], name: str) -> None:
                 admin.core().delete_namespace(name)
         except ApiException:
             pass  # reported as a leak already; the operator removes what is left
+
+
+def probe_revoked(admin: Cluster, pilot_id: str, target: str, credential: dict[str, str]) -> Probe:
+    """A removed member's token (``{"token", "namespace"}``): only 401 proves it revoked.
+
+    A 403 would mean the token still authenticates (its service account
+    exists) and merely lacks a binding: not revoked.
+    """
+    tenant = as_token(admin, credential["token"])
+    try:
+        client.CoreV1Api(tenant).list_namespaced_pod(credential.get("namespace") or "default")
+    except CLIENT_ERRORS as exc:
+        status = status_code(exc)
+        if status == UNAUTHENTICATED:
+            return Probe(pilot_id, target, REVOKED_WHAT, False, "refused (HTTP 401, revoked)")
+        return Probe(
+            pilot_id,
+            target,
+            REVOKED_WHAT,
+            True,
+            f"still authenticates (HTTP {status}): NOT revoked",
+        )
+    finally:
+        tenant.close()
+    return Probe(pilot_id, target, REVOKED_WHAT, True, "allowed: access NOT revoked")

@@ -1,9 +1,10 @@
 """The researcher's ``kubeconfig``: their namespace, their service account's token, nothing else.
 
 Built from the cluster's server address (and CA, when it has one) and the
-TokenRequest token of the PI's service account, which expires with the
-tenant.  Written into the researcher's bundle folder
-(``provisioner.environment``'s ``<var>/environments/<pilot>/``) with mode
+TokenRequest token of one service account — the PI's, or a member's own —
+which expires with the tenant.  The PI's is written into the researcher's
+bundle folder (``provisioner.environment``'s ``<var>/environments/<pilot>/``),
+a member's into their own bundle (``provisioner.member_bundle``), with mode
 0600, atomically (temp file + rename).  The token exists only in that file:
 never in the database, never in a log; :func:`describe` masks it.
 
@@ -27,14 +28,19 @@ FILE_NAME = "kubeconfig"
 
 
 def build(
-    tenant: NamespaceTenant, *, server: str, token: Secret, ca_data: str | None = None
+    tenant: NamespaceTenant,
+    *,
+    server: str,
+    token: Secret,
+    ca_data: str | None = None,
+    account: str | None = None,
 ) -> dict[str, Any]:
-    """The kubeconfig as a dictionary; its context's namespace is the tenant's."""
+    """The kubeconfig of ``account`` (default: the PI's); its context's namespace is the tenant's."""
     cluster: dict[str, Any] = {"server": server}
     if ca_data:
         cluster["certificate-authority-data"] = ca_data
     name = tenant.namespace
-    user = f"{tenant.namespace}-{tenant.pi_service_account}"
+    user = f"{tenant.namespace}-{account or tenant.pi_service_account}"
     return {
         "apiVersion": "v1",
         "kind": "Config",
@@ -50,6 +56,11 @@ def build(
     }
 
 
+def dump(config: dict[str, Any]) -> str:
+    """The kubeconfig file's text."""
+    return yaml.safe_dump(config, sort_keys=False)
+
+
 def write(folder: Path, config: dict[str, Any]) -> Path:
     """Write ``config`` as ``folder/kubeconfig`` (0600, folder 0700), atomically."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -59,7 +70,7 @@ def write(folder: Path, config: dict[str, Any]) -> Path:
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(yaml.safe_dump(config, sort_keys=False))
+            handle.write(dump(config))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -68,26 +79,39 @@ def write(folder: Path, config: dict[str, Any]) -> Path:
 
 
 def read_token(folder: Path) -> dict[str, str] | None:
-    """``{"token": ...}`` from a bundle's kubeconfig (for the isolation probe), or None."""
+    """``{"token": ..., "namespace": ...}`` from a bundle's kubeconfig (for the probes), or None."""
     try:
         data = yaml.safe_load((folder / FILE_NAME).read_text())
     except (OSError, yaml.YAMLError):
         return None
-    for user in (data or {}).get("users", []):
+    if not isinstance(data, dict):
+        return None
+    namespace = ""
+    for context in data.get("contexts") or []:
+        namespace = str((context.get("context") or {}).get("namespace") or namespace)
+    for user in data.get("users") or []:
         token = (user.get("user") or {}).get("token")
         if token:
-            return {"token": token}
+            return {"token": token, "namespace": namespace}
     return None
 
 
-def readme_section(tenant: NamespaceTenant, expires_at: str) -> str:
-    """The README section on using the kubeconfig (Markdown)."""
+def readme_section(tenant: NamespaceTenant, expires_at: str, account: str | None = None) -> str:
+    """The README section on using the kubeconfig of ``account`` (default: the PI's), Markdown."""
     quota = "\n".join(f"| {k} | {v} |" for k, v in tenant.quota.items())
+    mine = bool(account and account != tenant.pi_service_account)
+    own = "your own service account" if mine else "service account"
+    expiry = (
+        f"is yours alone and expires at {expires_at} (UTC), with your access; it\n"
+        "stops working at once if you are removed from the pilot."
+        if mine
+        else f"expires at {expires_at} (UTC), with your access."
+    )
     return f"""## Kubernetes
 
-Namespace `{tenant.namespace}`; `kubeconfig` in this folder acts as service
-account `{tenant.pi_service_account}` in that namespace only. Its token
-expires at {expires_at} (UTC), with your access.
+Namespace `{tenant.namespace}`; `kubeconfig` in this folder acts as {own}
+`{account or tenant.pi_service_account}` in that namespace only. Its token
+{expiry}
 
 ```sh
 export KUBECONFIG="$PWD/kubeconfig"

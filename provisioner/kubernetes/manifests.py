@@ -126,17 +126,61 @@ def role(tenant: NamespaceTenant) -> Manifest:
     }
 
 
-def role_binding(tenant: NamespaceTenant) -> Manifest:
+READ_VERBS = ("get", "list", "watch")
+
+
+def reader_role(tenant: NamespaceTenant) -> Manifest:
+    """What a ``reader`` member may do: look at workloads and their logs; no secrets, no exec."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": _meta(tenant, tenant.reader_role),
+        "rules": [
+            {
+                "apiGroups": [""],
+                "resources": [
+                    "pods",
+                    "pods/log",
+                    "services",
+                    "configmaps",
+                    "persistentvolumeclaims",
+                    "events",
+                    "resourcequotas",
+                    "limitranges",
+                ],
+                "verbs": list(READ_VERBS),
+            },
+            {
+                "apiGroups": ["apps"],
+                "resources": ["deployments", "statefulsets", "replicasets"],
+                "verbs": list(READ_VERBS),
+            },
+            {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": list(READ_VERBS)},
+        ],
+    }
+
+
+def _binding(tenant: NamespaceTenant, name: str, role_name: str, accounts: list[str]) -> Manifest:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
-        "metadata": _meta(tenant, tenant.role_binding),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": tenant.role},
+        "metadata": _meta(tenant, name),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
         "subjects": [
-            {"kind": "ServiceAccount", "name": name, "namespace": tenant.namespace}
-            for name in tenant.service_accounts
+            {"kind": "ServiceAccount", "name": account, "namespace": tenant.namespace}
+            for account in accounts
         ],
     }
+
+
+def role_binding(tenant: NamespaceTenant) -> Manifest:
+    """The PI and every member who is not a reader."""
+    accounts = [a for a in tenant.service_accounts if a not in tenant.reader_accounts]
+    return _binding(tenant, tenant.role_binding, tenant.role, accounts)
+
+
+def reader_binding(tenant: NamespaceTenant) -> Manifest:
+    return _binding(tenant, tenant.reader_binding, tenant.reader_role, list(tenant.reader_accounts))
 
 
 def _policy(tenant: NamespaceTenant, name: str, spec: dict[str, Any]) -> Manifest:
@@ -209,6 +253,9 @@ def manifests(tenant: NamespaceTenant) -> list[Manifest]:
         *(service_account(tenant, name) for name in tenant.service_accounts),
         role(tenant),
         role_binding(tenant),
+        # only while the tenant has readers: a reader binding left without any
+        # is then not ngc-pilot's and the plan deletes it
+        *((reader_role(tenant), reader_binding(tenant)) if tenant.reader_accounts else ()),
         *network_policies(tenant),
     ]
 

@@ -3,8 +3,10 @@
 The same shape as ``provisioner.plan`` for OpenStack: one :class:`Change` per
 object to create or update, in dependency order (namespace, quota, limits,
 service accounts, role, binding, network policies), then removals of what
-loosens the tenant (a RoleBinding or NetworkPolicy that is not ours), then a
-token for the PI's service account when the researcher's bundle lacks one.
+loosens the tenant (a RoleBinding or NetworkPolicy that is not ours, and a
+ServiceAccount of ours whose member was removed: deleting it invalidates its
+tokens, and the binding's update has already dropped it), then a token for
+the PI's service account and for each member's when their bundle lacks one.
 
 Drift is judged on the fields ngc-pilot sets and nothing else (a real API
 server fills defaults the emulator does not, and adds metadata); quantities
@@ -17,6 +19,7 @@ Nothing here performs I/O.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +27,7 @@ from provisioner.backend import ForeignResourceError
 from provisioner.kubernetes import quantities
 from provisioner.kubernetes.desired import NamespaceTenant
 from provisioner.kubernetes.manifests import Manifest, manifests, resource_of
+from provisioner.kubernetes.names import MANAGED_LABEL, MANAGED_VALUE
 from provisioner.model import Change, Plan
 
 # Kinds whose every object in the namespace must be ours: any other one widens access.
@@ -96,14 +100,24 @@ def refuse_foreign(tenant: NamespaceTenant, observed: ObservedNamespace, what: s
         )
 
 
+def _ours(manifest: Manifest) -> bool:
+    labels = (manifest.get("metadata") or {}).get("labels") or {}
+    return labels.get(MANAGED_LABEL) == MANAGED_VALUE
+
+
 def plan(
-    tenant: NamespaceTenant, observed: ObservedNamespace, *, credential_delivered: bool = True
+    tenant: NamespaceTenant,
+    observed: ObservedNamespace,
+    *,
+    credential_delivered: bool = True,
+    member_tokens: Sequence[str] = (),
 ) -> Plan:
     """The changes that make ``observed`` into ``tenant``.
 
     ``credential_delivered`` is False when the researcher's kubeconfig does not
     hold a current token for the PI's service account: a token cannot be read
-    back, so one is requested anew.
+    back, so one is requested anew.  ``member_tokens``: the service accounts of
+    members whose own bundle lacks a current token (each gets one).
     """
     refuse_foreign(tenant, observed, "provision")
     changes: list[Change] = []
@@ -132,6 +146,16 @@ def plan(
                     {"kind": kind, "why": f"not ngc-pilot's: a {kind} widens the tenant's access"},
                 )
             )
+        elif kind == "ServiceAccount" and (kind, name) not in ours:
+            if _ours(observed.objects[(kind, name)]):
+                changes.append(
+                    Change(
+                        "delete",
+                        "service_account",
+                        name,
+                        {"kind": kind, "why": "its member was removed: its tokens end with it"},
+                    )
+                )
     if not credential_delivered:
         changes.append(
             Change(
@@ -141,6 +165,16 @@ def plan(
                 {"expires_at": tenant.expires_at.isoformat()},
             )
         )
+    for account in tenant.service_accounts[1:]:
+        if account in member_tokens:
+            changes.append(
+                Change(
+                    "create",
+                    "service_account_token",
+                    account,
+                    {"expires_at": tenant.expires_at.isoformat(), "member": True},
+                )
+            )
     return Plan(tenant.pilot_id, tuple(changes))
 
 

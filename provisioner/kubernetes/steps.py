@@ -109,7 +109,8 @@ def delete_object(cluster: Cluster, change: Change, tenant: NamespaceTenant) -> 
 
 
 def create_token(cluster: Cluster, change: Change, tenant: NamespaceTenant) -> StepResult:
-    """A TokenRequest token for the PI's service account that expires with the tenant."""
+    """A TokenRequest token for ``change.name`` (the PI's or a member's service account)
+    that expires with the tenant."""
     seconds = int((tenant.expires_at - datetime.now(UTC)).total_seconds())
     if seconds < MIN_TOKEN_SECONDS:
         raise CloudError(
@@ -141,6 +142,7 @@ STEPS: dict[tuple[str, str], Handler] = {
     ("update", "limit_range"): replace_object,
     ("create", "service_account"): create_object,
     ("update", "service_account"): patch_metadata,
+    ("delete", "service_account"): delete_object,
     ("create", "role"): create_object,
     ("update", "role"): replace_object,
     ("create", "role_binding"): create_object,

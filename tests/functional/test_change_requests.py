@@ -415,13 +415,57 @@ def test_cli_approves_an_extension_of_a_pilot_without_a_tenant(seeded, cli):
         (["P-1", "--size", "medium", "--data-access"], "exactly one of"),
         (["P-1", "--size", "medium"], "has no tenant yet"),
         (["P-1", "--data-access"], "has no tenant yet"),
+        (["P-1", "--add-member", "a@example.org", "--role", "admin"], "--role = 'admin'"),
+        (["P-1", "--add-member", "a@example.org", "--language", "fr"], "--language = 'fr'"),
+        (["P-1", "--add-member", "a@example.org", "--name", " "], "--name = ' '"),
+        (["P-1", "--add-member", "a@example.org", "--name", "x" * 201], "--name = 'xxx"),
+        (["P-1", "--extend-to", "2021-12-31", "--role", "reader"], "--role = 'reader'"),
+        (["P-1", "--data-access", "--name", "Ann"], "--name = 'Ann'"),
     ],
 )
 def test_cli_bad_input_is_one_clear_line_exit_2_nothing_written(seeded, cli, args, named):
     result = cli("requests", "file", *args, "--justification", "x")
     assert result.code == 2
     assert named in result.err
+    assert "1 problem" in result.err or "exactly one of" in result.err, result.err
     assert cli("requests", "list", "--json").json() == []
+
+
+def test_cli_files_a_member_request_with_name_role_and_language(seeded, cli):
+    filed = cli(
+        "requests",
+        "file",
+        "P-1",
+        "--add-member",
+        "Rita@Example.org",
+        "--name",
+        "Rita Reader",
+        "--role",
+        "reader",
+        "--language",
+        "en",
+        "--justification",
+        "reads the results",
+    )
+    assert filed.code == 0, filed.err
+    assert "(reader)" in filed.out
+    [row] = cli("requests", "list", "--json").json()
+    assert row["member"] == {"name": "Rita Reader", "role": "reader", "language": "en"}
+    plain = cli("requests", "file", "P-1", "--add-member", "mo@example.org", "--justification", "x")
+    assert plain.code == 0, plain.err
+    extend = cli("requests", "file", "P-1", "--extend-to", "2021-12-31", "--justification", "x")
+    assert extend.code == 0, extend.err
+    rows = cli("requests", "list", "--json").json()
+    assert [r["member"] for r in rows[1:]] == [
+        {"name": None, "role": "member", "language": "da"},
+        None,
+    ]
+    with session_scope(seeded) as session:
+        roles = [
+            e.details.get("member_role")
+            for e in audit.events(session, action="change_request.filed")
+        ]
+        assert sorted(r for r in roles if r) == ["member", "reader"]
 
 
 def test_an_extension_resumes_a_tenant_suspended_because_its_period_ended(world):

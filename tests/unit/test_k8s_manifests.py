@@ -195,3 +195,28 @@ def test_fold_keeps_ids_that_differ_in_punctuation_apart():
     assert fold("a.b") != fold("a_b")
     assert fold("rh-1") == "rh-1"
     assert namespace_name("RH-1") == "ngc-rh-1"
+
+
+def test_readers_are_bound_to_a_read_only_role_only_and_it_validates(tpolicy):
+    t = desired_namespace(
+        pilot_id="RH-2021-07",
+        pilot_name="Rare disease WGS",
+        size="small",
+        end=date(2027, 6, 30),
+        policy=tpolicy,
+        members=("ana@uni.dk", "rita@uni.dk"),
+        readers=("Rita@uni.dk",),
+    )
+    ana, rita = t.service_accounts[1:]
+    objects = manifests.manifests(t)
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    assert [s["name"] for s in manifests.role_binding(t)["subjects"]] == ["pi", ana]
+    assert [s["name"] for s in manifests.reader_binding(t)["subjects"]] == [rita]
+    rules = manifests.reader_role(t)["rules"]
+    assert {v for r in rules for v in r["verbs"]} == {"get", "list", "watch"}
+    assert not any("secrets" in r["resources"] or "pods/exec" in r["resources"] for r in rules)
+    # without readers there is no reader role or binding at all
+    assert "ngc-readers" not in [
+        o["metadata"]["name"] for o in manifests.manifests(tenant(tpolicy))
+    ]

@@ -156,3 +156,36 @@ def test_a_widened_role_is_drift(tenant):
     rules.append({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]})
     (change,) = plan(tenant, observed).changes
     assert change.step == "update role ngc-researcher"
+
+
+def _with_members(*emails: str):
+    return desired_namespace(
+        pilot_id="RH-2021-07",
+        pilot_name="WGS",
+        size="medium",
+        end=date(2027, 6, 30),
+        policy=load_tenant_policy(),
+        members=emails,
+    )
+
+
+def test_each_member_has_their_own_account_in_the_binding_and_gets_their_own_token():
+    tenant = _with_members("Ann@Example.org", "bo@example.org")
+    ann, bo = tenant.service_accounts[1:]
+    assert tenant.member_of(ann) == "ann@example.org" and tenant.member_of("pi") is None
+    subjects = [s["name"] for s in manifests.role_binding(tenant)["subjects"]]
+    assert subjects == ["pi", ann, bo]
+    changes = plan(tenant, observed_from(tenant), member_tokens=(bo,)).changes
+    assert [c.step for c in changes] == [f"create service_account_token {bo}"]
+    assert changes[0].detail["expires_at"] == "2027-07-01T00:00:00+00:00"
+
+
+def test_a_removed_members_account_is_deleted_after_the_binding_drops_them():
+    before = _with_members("ann@example.org", "bo@example.org")
+    after = _with_members("bo@example.org")
+    observed = observed_from(before)
+    default = {"metadata": {"name": "default", "namespace": before.namespace}}
+    observed.objects[("ServiceAccount", "default")] = default  # the cluster's own: kept
+    steps = [c.step for c in plan(after, observed).changes]
+    ann = before.service_accounts[1]
+    assert steps == ["update role_binding ngc-researchers", f"delete service_account {ann}"]

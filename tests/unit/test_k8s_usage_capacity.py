@@ -106,7 +106,7 @@ def test_the_researcher_kubeconfig_is_0600_names_their_namespace_and_reads_back(
     )
     assert path.stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "RH-1").stat().st_mode & 0o777 == 0o700
-    assert read_token(tmp_path / "RH-1") == {"token": "tok"}
+    assert read_token(tmp_path / "RH-1") == {"token": "tok", "namespace": "ngc-rh-1"}
     assert "namespace: ngc-rh-1" in path.read_text()
     assert "certificate-authority-data: Q0E=" in path.read_text()
 

@@ -368,3 +368,109 @@ def test_metrics_label_each_tenant_with_its_platform(world):
             f'ngc_pilot_tenant_state{{pilot="S-2",platform="{platform}",state="active"}} 1' in text
         )
         assert f'ngc_pilot_tenant_quota_vcpus{{pilot="S-2",platform="{platform}"}}' in text
+
+
+def _services(prov, engine):
+    from ngc_pilot.facade import Services
+    from policies.selection_policy import load_policy
+
+    return Services(
+        engine=engine,
+        policy=load_policy(default_policy_path()),
+        actor="tester",
+        provisioner=lambda: prov,
+    )
+
+
+def test_plan_shows_the_namespace_changes_and_changes_nothing(world):
+    prov, engine, admin = world
+    with session_scope(engine) as session:
+        events = len(audit.events(session))
+    planned = provisioning.plan_pilots(prov)
+    got = [(o.pilot_id, o.platform, o.state) for o in planned]
+    assert got == [
+        ("S-1", "kubernetes", "planned"),
+        ("S-2", "openstack", "planned"),
+        ("S-2", "kubernetes", "planned"),
+        ("S-3", "openstack", "planned"),
+    ]
+    [s1] = [o for o in planned if o.pilot_id == "S-1"]
+    resources = {c["resource"] for c in s1.plan}
+    assert {c["action"] for c in s1.plan} == {"create"}
+    assert any("namespace" in r for r in resources) and any("quota" in r for r in resources)
+    # --platform narrows the plan; an OpenStack-only pilot can be planned as a namespace
+    only = provisioning.plan_pilots(prov, ["S-3"], platform="kubernetes")
+    assert [(o.pilot_id, o.platform) for o in only] == [("S-3", "kubernetes")]
+    # nothing was written or created
+    assert not {"ngc-s-1", "ngc-s-2", "ngc-s-3"} & _namespaces(admin)
+    with session_scope(engine) as session:
+        assert session.exec(select(KubeTenant)).all() == []
+        assert len(audit.events(session)) == events
+    # once provisioned, the namespace's plan is empty
+    provisioning.provision(prov, ["S-1"])
+    [again] = provisioning.plan_pilots(prov, ["S-1"])
+    assert (again.platform, again.state, again.plan) == ("kubernetes", "active", [])
+    with pytest.raises(InputError) as caught:
+        provisioning.plan_pilots(prov, ["S-1"], platform="vmware")
+    assert "vmware" in str(caught.value)
+
+
+def test_the_tui_facade_plans_shows_and_tears_down_a_namespace_only_tenant(world):
+    prov, engine, admin = world
+    services = _services(prov, engine)
+    view = services.plan("S-1")
+    assert view.changes and {c["platform"] for c in view.changes} == {"kubernetes"}
+    provisioning.provision(prov, ["S-1", "S-2"])
+    assert services.plan("S-1").changes == ()
+    detail = services.tenant_detail("S-1")
+    assert detail.tenant["platform"] == "kubernetes" and detail.tenant["project"] == "ngc-s-1"
+    assert detail.quotas["services.nodeports"] == "0" and detail.steps
+    assert [r.platforms for r in services.tenants().rows if r.pilot_id == "S-1"] == ["kubernetes"]
+    # teardown from the Tenants screen removes the namespace
+    done = services.teardown("S-1").as_dict()
+    assert done["clean"] and done["platform"] == "kubernetes" and done["removed"]
+    assert "ngc-s-1" not in _namespaces(admin)
+    # a pilot with both: both go, the namespace first
+    both = services.teardown("S-2").as_dict()
+    assert both["clean"] and both["platform"] == "kubernetes+openstack"
+    with session_scope(engine) as session:
+        assert session.get(KubeTenant, "S-2").state == "torn_down"
+        assert session.get(Tenant, "S-2").state == "torn_down"
+    assert [p for p in services.verify() if p.leaked] == []
+
+
+def test_the_cli_plan_shows_namespace_changes_and_a_bad_kubeconfig_is_one_line(
+    world, database, capsys, monkeypatch
+):
+    import json
+
+    from ngc_pilot.cli.main import run
+
+    prov, engine, admin = world
+    monkeypatch.setenv("NGC_PILOT_KUBERNETES__KUBECONFIG", str(admin))
+    monkeypatch.setenv("NGC_PILOT_PROVISIONING__ENVIRONMENTS_DIR", str(prov.environments_dir))
+    base = ["--db", database.url, "--actor", "tester"]
+    capsys.readouterr()
+    assert run([*base, "provision", "--plan", "--platform", "kubernetes", "S-1", "--json"]) == 0
+    [planned] = json.loads(capsys.readouterr().out)
+    assert (planned["pilot"], planned["platform"], planned["state"]) == (
+        "S-1",
+        "kubernetes",
+        "planned",
+    )
+    assert planned["changes"] and {c["action"] for c in planned["changes"]} == {"create"}
+    assert run([*base, "provision", "--plan", "S-1"]) == 0
+    out = capsys.readouterr().out
+    assert "S-1 kubernetes (planned)" in out and "ngc-s-1" in out
+    assert "ngc-s-1" not in _namespaces(admin)
+    # a kubeconfig that does not load: one line naming the file; nothing changes
+    bad = admin.parent / "broken-kubeconfig"
+    bad.write_text("this: [is not a kubeconfig\n")
+    monkeypatch.setenv("NGC_PILOT_KUBERNETES__KUBECONFIG", str(bad))
+    for command in (["provision", "--plan", "S-1"], ["provision", "S-1"]):
+        assert run([*base, *command]) == 2
+        lines = [line for line in capsys.readouterr().err.splitlines() if str(bad) in line]
+        assert len(lines) == 1 and "kubernetes.kubeconfig" in lines[0], lines
+    with session_scope(engine) as session:
+        assert session.exec(select(KubeTenant)).all() == []
+        assert session.exec(select(Tenant)).all() == []

@@ -474,3 +474,94 @@ def test_the_cli_plan_shows_namespace_changes_and_a_bad_kubeconfig_is_one_line(
     with session_scope(engine) as session:
         assert session.exec(select(KubeTenant)).all() == []
         assert session.exec(select(Tenant)).all() == []
+
+
+def test_a_namespace_only_pilot_gets_its_notices_a_final_invoice_and_its_teardown(world):
+    """S-1 has only a namespace: the expiry notice, the suspension (zero quota) and its
+    notice, then after the grace period the final invoice before the teardown, and the
+    torn-down notice — as a pilot with an OpenStack project gets them."""
+    from ngc_pilot import lifecycle
+    from ngc_pilot.models import Invoice, OutboxMessage, Pilot
+    from policies.lifecycle import milestones
+
+    prov, engine, admin = world
+    provisioning.provision(prov, ["S-1"], platform="kubernetes")
+    with session_scope(engine) as session:
+        last_day = session.get(Pilot, "S-1").planned_end
+    marks = milestones(prov.lifecycle(), last_day)
+
+    def kinds() -> list[str]:
+        with session_scope(engine) as session:
+            return sorted(
+                m.kind
+                for m in session.exec(
+                    select(OutboxMessage).where(OutboxMessage.pilot_id == "S-1")
+                ).all()
+            )
+
+    notice = lifecycle.expire(prov, today=last_day - timedelta(days=7)).as_dict()
+    assert [(s["pilot"], s["action"]) for s in notice["steps"]] == [("S-1", "notice")]
+    assert kinds() == ["expiry-7d"]
+    lifecycle.expire(prov, today=last_day - timedelta(days=7))  # once only
+    assert kinds() == ["expiry-7d"]
+    with session_scope(engine) as session:
+        [message] = session.exec(select(OutboxMessage)).all()
+        assert "ngc-s-1" in message.body and message.recipient == "S-1@example.org"
+
+    suspended = lifecycle.expire(prov, today=marks.suspend_on).as_dict()
+    assert [(s["action"], s["ok"]) for s in suspended["steps"]] == [("suspend", True)]
+    assert kinds() == ["expiry-7d", "suspended"]
+    lifecycle.expire(prov, today=marks.suspend_on)
+    assert kinds() == ["expiry-7d", "suspended"]
+
+    final = lifecycle.expire(prov, today=marks.teardown_on).as_dict()
+    assert [(s["action"], s["ok"]) for s in final["steps"]] == [
+        ("final_invoice", True),
+        ("teardown", True),
+    ]
+    assert kinds() == ["expiry-7d", "suspended", "torn_down"]
+    assert "ngc-s-1" not in _namespaces(admin)
+    with session_scope(engine) as session:
+        invoices = session.exec(select(Invoice).where(Invoice.pilot_id == "S-1")).all()
+        assert invoices and all(i.final for i in invoices)
+        assert session.get(KubeTenant, "S-1").state == "torn_down"
+    # S-2 has both platforms: its notices are the OpenStack rules' only
+    assert not [s for s in final["steps"] if s["pilot"] == "S-2"]
+
+
+def test_a_namespace_only_tenants_metered_use_is_invoiced_and_shown(world):
+    """A pod's metered use in S-1's namespace is priced by the price list on S-1's invoice
+    (with the monthly base fee, as a project's), and `usage S-1` and the usage month show it."""
+    from datetime import UTC, datetime
+
+    from ngc_pilot import billing, metering
+    from ngc_pilot.settings import MeteringSettings
+    from policies.prices import load_prices
+
+    prov, engine, admin = world
+    provisioning.provision(prov, ["S-1"], platform="kubernetes")
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    with session_scope(engine) as session:
+        row = session.get(KubeTenant, "S-1")
+        row.created_at = hour - timedelta(hours=3)
+        session.add(row)
+    researcher = load(prov.environments_dir / "S-1" / "kubeconfig")
+    try:
+        researcher.core().create_namespaced_pod("ngc-s-1", _pod("work"))
+    finally:
+        researcher.close()
+    metering.meter(
+        prov,
+        MeteringSettings(window_minutes=60),
+        since=hour - timedelta(hours=3),
+        until=hour - timedelta(minutes=1),
+    )
+    month = (hour - timedelta(hours=2)).strftime("%Y-%m")
+    services = _services(prov, engine)
+    assert any(r["pilot"] == "S-1" for r in services.usage_rows("S-1"))
+    [doc] = billing.rate_month(engine, load_prices(), month, actor="t", pilot_ids=["S-1"])
+    assert doc.pilot_id == "S-1" and doc.project == "ngc-s-1"
+    units = {line.item for line in doc.lines}
+    assert "vcpu_hours" in units and "base_fee" in units, units
+    shown = services.usage_month(month)
+    assert [t.tenant_state for t in shown.tenants if t.pilot_id == "S-1"] == ["active"]

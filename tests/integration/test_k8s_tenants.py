@@ -463,6 +463,16 @@ def test_the_cli_plan_shows_namespace_changes_and_a_bad_kubeconfig_is_one_line(
     out = capsys.readouterr().out
     assert "S-1 kubernetes (planned)" in out and "ngc-s-1" in out
     assert "ngc-s-1" not in _namespaces(admin)
+    # sizes that do not fit the nodes: one line naming the numbers; nothing changes
+    assert run([*base, "provision", "--platform", "kubernetes"]) == 2
+    err = capsys.readouterr().err
+    [line] = [x for x in err.splitlines() if "kubernetes cores" in x]
+    assert "192" in line and "128" in line and "over-commit" in line
+    # an unknown platform, also with --plan: one line naming it and what is allowed
+    assert run([*base, "provision", "--plan", "--platform", "vmware"]) == 2
+    lines = [x for x in capsys.readouterr().err.splitlines() if "vmware" in x]
+    assert len(lines) == 1 and "openstack, kubernetes" in lines[0]
+    assert not {"ngc-s-1", "ngc-s-2", "ngc-s-3"} & _namespaces(admin)
     # a kubeconfig that does not load: one line naming the file; nothing changes
     bad = admin.parent / "broken-kubeconfig"
     bad.write_text("this: [is not a kubeconfig\n")
@@ -565,3 +575,15 @@ def test_a_namespace_only_tenants_metered_use_is_invoiced_and_shown(world):
     assert "vcpu_hours" in units and "base_fee" in units, units
     shown = services.usage_month(month)
     assert [t.tenant_state for t in shown.tenants if t.pilot_id == "S-1"] == ["active"]
+    # the PI's monthly statement is queued for it, naming the namespace
+    from ngc_pilot.mail.statement import queue_statements
+    from ngc_pilot.models import OutboxMessage
+
+    queue_statements(engine, month, actor="t")
+    with session_scope(engine) as session:
+        [statement] = session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.pilot_id == "S-1", OutboxMessage.kind == "statement"
+            )
+        ).all()
+        assert statement.recipient == "S-1@example.org"

@@ -139,9 +139,12 @@ class TenantsArea(FacadeBase):
             pilots = views.pilots(session)
             platforms: dict[str, list[str]] = {}
             tenants: dict[str, dict[str, Any]] = {}
-            # OpenStack's row first: a pilot with both shows its OpenStack tenant's facts
+            # OpenStack's row first: a pilot with both shows its OpenStack tenant's facts,
+            # unless that one is torn down and its namespace is not
             for t in reversed(provisioning.all_tenants(session)):
-                tenants[t["pilot"]] = t
+                shown = tenants.get(t["pilot"])
+                if shown is None or shown["state"] == "torn_down" or t["state"] != "torn_down":
+                    tenants[t["pilot"]] = t
                 if t["state"] != "torn_down":
                     platforms.setdefault(t["pilot"], []).insert(0, t["platform"])
             waiting = tuple(provisioning.waiting_for_agreement(session))

@@ -433,6 +433,13 @@ def test_the_tui_facade_plans_shows_and_tears_down_a_namespace_only_tenant(world
     # a pilot with both: both go, the namespace first
     both = services.teardown("S-2").as_dict()
     assert both["clean"] and both["platform"] == "kubernetes+openstack"
+    # with its OpenStack tenant torn down, the screen shows the namespace that remains
+    provisioning.provision(prov, ["S-2"])
+    provisioning.teardown_pilot(prov, "S-2", platform="openstack", reason="t")
+    [row] = [r for r in services.tenants().rows if r.pilot_id == "S-2"]
+    assert (row.tenant_state, row.platforms, row.project) == ("active", "kubernetes", "ngc-s-2")
+    both = services.teardown("S-2").as_dict()
+    assert both["clean"] and both["platform"] == "kubernetes+openstack"
     with session_scope(engine) as session:
         assert session.get(KubeTenant, "S-2").state == "torn_down"
         assert session.get(Tenant, "S-2").state == "torn_down"

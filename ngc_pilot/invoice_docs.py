@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from ngc_pilot.errors import InputError, NotFoundError
+from ngc_pilot.kube_tenant_models import KubeTenant
 from ngc_pilot.models import Tenant
 from policies.problems import Problem
 from policies.rating import Line, Month, Rated, canonical_price
@@ -123,6 +124,7 @@ def check_pilots(session: Session, pilot_ids: Sequence[str]) -> list[str]:
     if not wanted:
         return []
     known = set(session.execute(select(Tenant.pilot_id)).scalars().all())
+    known |= set(session.execute(select(KubeTenant.pilot_id)).scalars().all())  # namespaces
     unknown = [p for p in wanted if p not in known]
     if unknown:
         allowed = sorted(known)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
 from ngc_pilot.invoice_docs import (
@@ -24,6 +24,7 @@ from ngc_pilot.invoice_docs import (
     parse_month,
 )
 from ngc_pilot.invoice_revisions import latest_revisions
+from ngc_pilot.kube_tenant_models import KubeTenant
 from ngc_pilot.models import Application, Invoice, InvoiceLine, Pilot, Tenant
 from ngc_pilot.usage_aggregation import rate_plan, segments_for
 from policies.prices import PriceList
@@ -71,7 +72,8 @@ def attach_people(session: Session, docs: list[InvoiceDoc]) -> list[InvoiceDoc]:
         query = (
             select(
                 Pilot.id,
-                Tenant.project_name,
+                # the OpenStack project, else (a pilot with only a namespace) the namespace
+                func.coalesce(Tenant.project_name, KubeTenant.namespace),
                 Application.name,
                 Application.pi_name,
                 Application.pi_email,
@@ -79,6 +81,7 @@ def attach_people(session: Session, docs: list[InvoiceDoc]) -> list[InvoiceDoc]:
             )
             .join(Application, col(Application.id) == col(Pilot.application_id))
             .outerjoin(Tenant, col(Tenant.pilot_id) == col(Pilot.id))
+            .outerjoin(KubeTenant, col(KubeTenant.pilot_id) == col(Pilot.id))
             .where(col(Pilot.id).in_(pilots[chunk : chunk + 5000]))
         )
         for pid, project, title, pi, email, institution in session.execute(query):

@@ -219,7 +219,7 @@ def set_state(prov: Provisioner, pilot_id: str, state: str, *, error: str | None
         )
 
 
-def _backend(prov: Provisioner) -> KubernetesBackend:
+def backend_for(prov: Provisioner) -> KubernetesBackend:
     if prov.kube_backend_factory is None:
         raise no_cluster(PLATFORM)
     return prov.kube_backend_factory()
@@ -318,7 +318,7 @@ def provision(
     prov: Provisioner, pilot_ids: Sequence[str], progress: Progress | None = None
 ) -> list[TenantOutcome]:
     """Converge each pilot's namespace tenant (rows made by the caller, gates passed)."""
-    backend = _backend(prov)
+    backend = backend_for(prov)
     try:
         return [run_namespace(prov, pilot_id, backend, progress) for pilot_id in pilot_ids]
     finally:
@@ -534,7 +534,7 @@ def verify(prov: Provisioner) -> list[Probe]:
         targets = {row.pilot_id: {"namespace": row.namespace} for row in active}
     if not targets:
         return []
-    backend = _backend(prov)
+    backend = backend_for(prov)
     probes: list[Probe] = []
     try:
         for pilot_id in targets:
@@ -591,7 +591,7 @@ def has_tenant(session: Session, pilot_id: str) -> bool:
 def teardown(prov: Provisioner, pilot_id: str, *, reason: str | None = None) -> NamespaceTeardown:
     """Delete the namespace (everything in it goes with it), prove nothing is left."""
     run_id = uuid.uuid4().hex[:12]
-    backend = _backend(prov)
+    backend = backend_for(prov)
     try:
         with session_scope(prov.engine) as session:
             row = session.get(KubeTenant, pilot_id)

@@ -24,9 +24,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from ngc_pilot import audit, members, namespace_tenants
+from ngc_pilot import audit, members, namespace_plans, namespace_tenants
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, NotFoundError
+from ngc_pilot.kube_tenant_models import KubeTenant
 from ngc_pilot.models import Application, Pilot, ProvisionStep, Tenant
 from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.provisioning_gates import (
@@ -81,12 +82,20 @@ def _no_tenant(pilot_id: str) -> NotFoundError:
 # ------------------------------------------------------------------------ planning
 
 
-def plan_pilots(prov: Provisioner, pilot_ids: Sequence[str] = ()) -> list[TenantOutcome]:
-    """The plan of each pilot's tenant, without changing the cloud."""
-    backend = prov.backend_factory()
+def plan_pilots(
+    prov: Provisioner, pilot_ids: Sequence[str] = (), *, platform: str | None = None
+) -> list[TenantOutcome]:
+    """The plan of each pilot's tenant on each of its platforms (only ``platform`` if given),
+    without changing the cloud, the cluster or the database."""
+    namespace_tenants.check_platform(prov, platform)
     out = []
     with session_scope(prov.engine) as session:
         pilots = committed_pilots(session, pilot_ids)
+        order = {p.id: i for i, p in enumerate(pilots)}
+        chosen = namespace_tenants.platforms_for(session, prov, pilots, platform)
+        kube_ids = [p.id for p in pilots if "kubernetes" in chosen[p.id]]
+        pilots = [p for p in pilots if "openstack" in chosen[p.id]]
+        backend = prov.backend_factory() if pilots else None
         for pilot in pilots:
             app = session.get(Application, pilot.application_id)
             tenant = ensure_tenant(session, pilot, app, prov)  # rolled back below
@@ -100,7 +109,8 @@ def plan_pilots(prov: Provisioner, pilot_ids: Sequence[str] = ()) -> list[Tenant
                 TenantOutcome(pilot.id, [c.as_dict() for c in the_plan.changes], state=tenant.state)
             )
         session.rollback()  # planning writes nothing
-    return out
+    out.extend(namespace_plans.plan_namespaces(prov, kube_ids))
+    return sorted(out, key=lambda o: (order[o.pilot_id], o.platform != "openstack"))
 
 
 # ------------------------------------------------------------------------ applying
@@ -326,12 +336,19 @@ def tenants(session: Session) -> list[dict[str, Any]]:
 
 
 def tenant_detail(session: Session, prov: Provisioner, pilot_id: str) -> dict[str, Any]:
+    """The pilot's OpenStack tenant (else its namespace tenant): row, quotas and step ledger."""
     tenant = session.get(Tenant, pilot_id)
-    if tenant is None:
-        raise _no_tenant(pilot_id)
-    row = next(r for r in tenants(session) if r["pilot"] == pilot_id)
-    size = prov.tenant_policy.sizes[tenant.size]
-    row["quotas"] = {**size.compute_quota(), **size.network_quota(), **size.volume_quota()}
+    if tenant is not None:
+        row = next(r for r in tenants(session) if r["pilot"] == pilot_id)
+        size = prov.tenant_policy.sizes[tenant.size]
+        row["quotas"] = {**size.compute_quota(), **size.network_quota(), **size.volume_quota()}
+    else:
+        row = next((r for r in namespace_tenants.rows(session) if r["pilot"] == pilot_id), None)
+        if row is None:
+            raise _no_tenant(pilot_id)
+        kube = session.get(KubeTenant, pilot_id)
+        # the ResourceQuota as it should be (zero for every key while suspended)
+        row["quotas"] = dict(namespace_tenants.desired_for(session, prov, kube).quota)
     row["steps"] = [
         {
             "run": s.run_id,

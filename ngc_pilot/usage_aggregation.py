@@ -27,6 +27,7 @@ from sqlalchemy import Integer, cast, func, literal, select, text, union_all
 from sqlmodel import Session, col
 
 from ngc_pilot.errors import InputError
+from ngc_pilot.kube_tenant_models import KubeTenant
 from ngc_pilot.models import Tenant, UsageRecord
 from ngc_pilot.usage_rollup_models import UsageDay
 from policies.prices import PriceList
@@ -184,15 +185,33 @@ class Existence:
 
 
 def tenant_existence(session: Session, pilot_ids: Sequence[str]) -> dict[str, Existence]:
+    """When each pilot's tenant existed: its OpenStack project, else its namespace.
+
+    A pilot with only a namespace is billed like one with a project (its base
+    fee for the days the namespace existed); a pilot with both has one base fee,
+    its OpenStack tenant's.
+    """
     query = select(
         Tenant.pilot_id, Tenant.created_at, Tenant.updated_at, Tenant.state, Tenant.project_id
     )
+    namespaces = select(
+        KubeTenant.pilot_id, KubeTenant.created_at, KubeTenant.updated_at, KubeTenant.state
+    )
     if pilot_ids:
         query = query.where(col(Tenant.pilot_id).in_(list(pilot_ids)))
+        namespaces = namespaces.where(col(KubeTenant.pilot_id).in_(list(pilot_ids)))
     out = {}
     for pilot_id, created, updated, state, project_id in session.execute(query):
         if project_id is None:
             out[pilot_id] = Existence(None, None)
+            continue
+        until = updated.date() + timedelta(days=1) if state == "torn_down" else None
+        out[pilot_id] = Existence(created.date(), until)
+    for pilot_id, created, updated, state in session.execute(namespaces):
+        if pilot_id in out and out[pilot_id].exists_from is not None:
+            continue  # the OpenStack tenant's base fee is the pilot's
+        if state == "planned":  # never made
+            out.setdefault(pilot_id, Existence(None, None))
             continue
         until = updated.date() + timedelta(days=1) if state == "torn_down" else None
         out[pilot_id] = Existence(created.date(), until)

@@ -32,6 +32,7 @@ from decimal import Decimal
 from sqlalchemy import String, func, select, union
 from sqlmodel import Session, col
 
+from ngc_pilot.kube_tenant_models import KubeTenant
 from ngc_pilot.metering import quantize
 from ngc_pilot.models import Application, Invoice, Pilot, Tenant, UsageRecord
 from policies.rating import Month
@@ -118,14 +119,20 @@ def month_tenants(
     """Every tenant, every pilot with an invoice in ``month`` and every pilot in
     ``with_usage`` (the keys of :func:`month_usage`), by pilot id."""
     invoiced = select(Invoice.pilot_id).where(Invoice.month == str(month))
-    ids = set(session.execute(union(invoiced, select(Tenant.pilot_id))).scalars())
+    ids = set(
+        session.execute(
+            union(invoiced, select(Tenant.pilot_id), select(KubeTenant.pilot_id))
+        ).scalars()
+    )
     ids.update(with_usage)
     if not ids:
         return []
+    # A pilot with only a namespace shows its namespace tenant's state.
     query = (
-        select(Pilot.id, Application.name, Tenant.state)
+        select(Pilot.id, Application.name, func.coalesce(Tenant.state, KubeTenant.state))
         .join(Application, col(Application.id) == col(Pilot.application_id))
         .outerjoin(Tenant, col(Tenant.pilot_id) == col(Pilot.id))
+        .outerjoin(KubeTenant, col(KubeTenant.pilot_id) == col(Pilot.id))
         .where(col(Pilot.id).in_(sorted(ids)))
         .order_by(col(Pilot.id))
     )

@@ -45,13 +45,15 @@ def provision(
     obj = with_cloud(ctx, cloud, clouds_file)
     services = obj.services
     if plan_only:
-        outcomes = services.plan_tenants(pilots or ())
+        outcomes = services.plan_tenants(pilots or (), platform=platform)
         if as_json:
             emit_json([o.as_dict() for o in outcomes])
             return
         for o in outcomes:
             obj.out.print(
-                Text.assemble((o.pilot_id, "bold"), f" ({o.state}): {len(o.plan)} change(s)")
+                Text.assemble(
+                    (o.pilot_id, "bold"), f" {o.platform} ({o.state}): {len(o.plan)} change(s)"
+                )
             )
             for c in o.plan:
                 obj.out.print(

@@ -54,7 +54,7 @@ from ngc_pilot.facade.tenants import (
     Probe,
     Progress,
     StepView,
-    TeardownOutcome,
+    TeardownView,
     TenantDetail,
     TenantOutcome,
     TenantRow,
@@ -63,6 +63,7 @@ from ngc_pilot.facade.tenants import (
 )
 from ngc_pilot.facade.usage import UsageArea, UsageMonth, UsageTenant, WhatIfView
 from ngc_pilot.metering import MeterReport
+from ngc_pilot.provisioning import TeardownOutcome
 from ngc_pilot.selection import Assessed
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ __all__ = [
     "Services",
     "StepView",
     "TeardownOutcome",
+    "TeardownView",
     "TenantDetail",
     "TenantOutcome",
     "TenantRow",

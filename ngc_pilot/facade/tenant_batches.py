@@ -25,9 +25,12 @@ from provisioner.backend import Probe
 
 
 class TenantBatchesArea(FacadeBase):
-    def plan_tenants(self, pilot_ids: Sequence[str] = ()) -> list[TenantOutcome]:
-        """Each pilot's plan (every committed pilot if none is named); changes nothing."""
-        return provisioning.plan_pilots(self._prov(), list(pilot_ids))
+    def plan_tenants(
+        self, pilot_ids: Sequence[str] = (), *, platform: str | None = None
+    ) -> list[TenantOutcome]:
+        """Each pilot's plan on each of its platforms (only ``platform`` if given; every
+        committed pilot if none is named); changes nothing."""
+        return provisioning.plan_pilots(self._prov(), list(pilot_ids), platform=platform)
 
     def provision_tenants(
         self,

@@ -17,7 +17,7 @@ from ngc_pilot import provisioning, views
 from ngc_pilot.db import session_scope
 from ngc_pilot.errors import InputError
 from ngc_pilot.facade.base import FacadeBase, cloud_errors
-from ngc_pilot.provisioning import TeardownOutcome, TenantOutcome
+from ngc_pilot.provisioning import TenantOutcome
 from provisioner.backend import Probe
 
 # A provisioning progress report, from a worker thread: (pilot, step, index, total).
@@ -96,7 +96,7 @@ class EnvironmentView:
 class TenantDetail:
     pilot_id: str
     tenant: dict[str, Any] | None  # ``provisioning.tenant_detail`` without its steps; None: none
-    quotas: dict[str, int]
+    quotas: dict[str, int | str]  # a namespace's ResourceQuota holds quantities ("64Gi")
     steps: tuple[StepView, ...]
     environment: EnvironmentView
 
@@ -110,6 +110,28 @@ class PlanView:
     changes: tuple[dict[str, Any], ...]  # Change.as_dict(): action, resource, name, detail
 
 
+@dataclass(frozen=True)
+class TeardownView:
+    """A pilot's teardown on each of its platforms, and the whole of it as one outcome."""
+
+    pilot_id: str
+    platforms: tuple[dict[str, Any], ...]  # each platform's outcome (``as_dict``)
+
+    def as_dict(self) -> dict[str, Any]:
+        errors = [p["error"] for p in self.platforms if p["error"]]
+        return {
+            "pilot": self.pilot_id,
+            "platform": "+".join(p["platform"] for p in self.platforms),
+            "removed": [r for p in self.platforms for r in p["removed"]],
+            "failed_step": next(
+                (p["failed_step"] for p in self.platforms if p["failed_step"]), None
+            ),
+            "error": "; ".join(errors) or None,
+            "leftovers": [x for p in self.platforms for x in p["leftovers"]],
+            "clean": all(p["clean"] for p in self.platforms),
+        }
+
+
 class TenantsArea(FacadeBase):
     def tenants(self) -> TenantsOverview:
         """Every pilot with its tenant (if any), and who waits for a signed agreement."""
@@ -117,9 +139,12 @@ class TenantsArea(FacadeBase):
             pilots = views.pilots(session)
             platforms: dict[str, list[str]] = {}
             tenants: dict[str, dict[str, Any]] = {}
-            # OpenStack's row first: a pilot with both shows its OpenStack tenant's facts
+            # OpenStack's row first: a pilot with both shows its OpenStack tenant's facts,
+            # unless that one is torn down and its namespace is not
             for t in reversed(provisioning.all_tenants(session)):
-                tenants[t["pilot"]] = t
+                shown = tenants.get(t["pilot"])
+                if shown is None or shown["state"] == "torn_down" or t["state"] != "torn_down":
+                    tenants[t["pilot"]] = t
                 if t["state"] != "torn_down":
                     platforms.setdefault(t["pilot"], []).insert(0, t["platform"])
             waiting = tuple(provisioning.waiting_for_agreement(session))
@@ -179,10 +204,12 @@ class TenantsArea(FacadeBase):
         return TenantDetail(pilot_id, row, quotas, steps, environment)
 
     def plan(self, pilot_id: str) -> PlanView:
-        """What applying would change for the pilot's tenant (reads the cloud, changes nothing)."""
+        """What applying would change for the pilot's tenant on each of its platforms
+        (reads the cloud and the cluster, changes nothing); each change names its platform."""
         with cloud_errors():
-            [outcome] = provisioning.plan_pilots(self._prov(), [pilot_id])
-        return PlanView(outcome.pilot_id, outcome.state, tuple(outcome.plan))
+            outcomes = provisioning.plan_pilots(self._prov(), [pilot_id])
+        changes = tuple({**c, "platform": o.platform} for o in outcomes for c in o.plan)
+        return PlanView(pilot_id, outcomes[0].state if outcomes else "planned", changes)
 
     def provision(
         self, pilot_ids: Sequence[str] = (), *, progress: Progress | None = None
@@ -194,11 +221,13 @@ class TenantsArea(FacadeBase):
                 self._prov(), list(pilot_ids), parallel=self.parallel, progress=progress
             )
 
-    def teardown(self, pilot_id: str) -> TeardownOutcome:
+    def teardown(self, pilot_id: str) -> TeardownView:
+        """Tear down the pilot's tenant on every platform it has one (namespace first)."""
         with cloud_errors():
-            return provisioning.teardown(
+            outcomes = provisioning.teardown_pilot(
                 self._prov(), pilot_id, reason=f"confirmed in the TUI by {self.actor}"
             )
+        return TeardownView(pilot_id, tuple(o.as_dict() for o in outcomes))
 
     def verify(self) -> list[Probe]:
         """Each active tenant, with its own credential, probes every other one."""

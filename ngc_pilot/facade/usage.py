@@ -172,10 +172,15 @@ class UsageArea(FacadeBase):
         until: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """The usage stored per tenant and metric (what invoices are rated from)."""
+        from ngc_pilot.kube_tenant_models import KubeTenant
         from ngc_pilot.models import Tenant
 
         with session_scope(self.engine) as session:
-            if pilot_id is not None and session.get(Tenant, pilot_id) is None:
+            if (
+                pilot_id is not None
+                and session.get(Tenant, pilot_id) is None
+                and session.get(KubeTenant, pilot_id) is None
+            ):
                 raise NotFoundError(
                     [
                         Problem(

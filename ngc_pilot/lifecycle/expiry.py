@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from ngc_pilot import audit, mail
 from ngc_pilot.db import session_scope, utcnow
@@ -32,6 +32,7 @@ from ngc_pilot.tenant_runs import apply_delta
 from ngc_pilot.tenant_state import set_state
 from policies import lifecycle as rules
 from provisioner.backend import CloudError
+from provisioner.kubernetes.names import namespace_name
 
 EXPIRING_STATES = ("active", "suspended", "failed")
 
@@ -103,11 +104,34 @@ def expire(prov: Provisioner, *, today: date | None = None, prices: Any = None) 
                 report.steps.append(_suspend(prov, pilot_id, last_day, day, given, backend))
         else:
             report.steps.extend(_finalise(prov, pilot_id, last_day, day, given, prices))
-    checked, steps = namespaces.expire(prov, day, given)
+    # A pilot with only a namespace: its notices and final invoice are made
+    # here, the namespace's suspension and teardown by ``namespaces.expire``.
+    only = namespaces.namespace_only(prov)
+    alone = {pid: last_day for pid, _, last_day in only}
+    held = set()
+    for pilot_id, created, last_day in only:
+        stage = rules.stage(policy, last_day, day)
+        if stage == "running":
+            days = rules.notice_due(policy, last_day, day)
+            step = None if days is None else _notice(prov, pilot_id, days, last_day, day, given)
+            if step is not None:
+                report.steps.append(step)
+        elif stage == "finalise":
+            months = _unfinished_months(prov, pilot_id, created, day)
+            if months:
+                step = _final_invoices(prov, pilot_id, months, last_day, day, given, prices)
+                report.steps.append(step)
+                if not step.ok:
+                    held.add(pilot_id)
+    checked, steps = namespaces.expire(prov, day, given, frozenset(held))
     report.checked += checked
     for step in steps:
         pilot, action, ok, error = (step.pop(k) for k in ("pilot", "action", "ok", "error"))
         report.steps.append(ExpiryStep(pilot, action, step, ok=ok, error=error))
+        if ok and pilot in alone and action == "suspend":
+            _suspended_notice(prov, pilot, alone[pilot])
+        elif ok and pilot in alone and action == "teardown":
+            _torn_down_notice(prov, pilot, alone[pilot])
     return report
 
 
@@ -138,7 +162,7 @@ def _notice(
                     "pilot": pilot_id,
                     "name": app.name,
                     "pi_name": app.pi_name,
-                    "project": tenant.project_name,
+                    "project": _project(tenant, pilot_id),
                     "last_day": last_day.isoformat(),
                     "days_left": (last_day - day).days,
                     "suspend_on": marks.suspend_on.isoformat(),
@@ -191,22 +215,7 @@ def _suspend(
                 reason=reason(day, given, f"the pilot's last day was {last_day.isoformat()}"),
                 details={**marks.as_dict(), **when(day, given)},
             )
-            mail.queue(
-                session,
-                key=f"suspended:{pilot_id}:{last_day.isoformat()}",
-                kind="suspended",
-                recipient=app.pi_email,
-                language=mail.pi_language(app.document),
-                pilot_id=pilot_id,
-                context={
-                    "pi_name": app.pi_name,
-                    "pilot": pilot_id,
-                    "project": tenant.project_name,
-                    "last_day": last_day.isoformat(),
-                    "teardown_on": marks.teardown_on.isoformat(),
-                    "support_contact": prov.tenant_policy.tenancy.support_contact,
-                },
-            )
+            _queue_suspended(session, prov, pilot_id, last_day)
         before = desired_for(tenant, pilot, app, prov, suspended=False)
         after = desired_for(tenant, pilot, app, prov, suspended=True)
         credential_id = tenant.credential_id
@@ -225,6 +234,49 @@ def _suspend(
         return ExpiryStep(pilot_id, "suspend", detail, ok=False, error=result.error)
     set_state(prov, pilot_id, "suspended")
     return ExpiryStep(pilot_id, "suspend", detail)
+
+
+def _project(tenant: Tenant | None, pilot_id: str) -> str:
+    """What the notices call the tenant: the OpenStack project, else the namespace."""
+    return tenant.project_name if tenant is not None else namespace_name(pilot_id)
+
+
+def _queue_suspended(session: Session, prov: Provisioner, pilot_id: str, last_day: date) -> None:
+    """Queue the "suspended" notice to the PI (once per pilot and end date), in ``session``."""
+    marks = rules.milestones(prov.lifecycle(), last_day)
+    tenant, pilot, app = load(session, pilot_id)
+    mail.queue(
+        session,
+        key=f"suspended:{pilot_id}:{last_day.isoformat()}",
+        kind="suspended",
+        recipient=app.pi_email,
+        language=mail.pi_language(app.document),
+        pilot_id=pilot_id,
+        context={
+            "pi_name": app.pi_name,
+            "pilot": pilot_id,
+            "project": _project(tenant, pilot_id),
+            "last_day": last_day.isoformat(),
+            "teardown_on": marks.teardown_on.isoformat(),
+            "support_contact": prov.tenant_policy.tenancy.support_contact,
+        },
+    )
+
+
+def _suspended_notice(prov: Provisioner, pilot_id: str, last_day: date) -> None:
+    with session_scope(prov.engine) as session:
+        _queue_suspended(session, prov, pilot_id, last_day)
+
+
+def _unfinished_months(prov: Provisioner, pilot_id: str, created: date, day: date) -> list[str]:
+    """Every month the tenant existed in through ``day`` without a final invoice yet."""
+    with session_scope(prov.engine) as session:
+        final = set(
+            session.exec(
+                select(Invoice.month).where(Invoice.pilot_id == pilot_id).where(col(Invoice.final))
+            ).all()
+        )
+    return [m for m in _months(created, day) if m not in final]
 
 
 def _months(first: date, last: date) -> list[str]:
@@ -251,14 +303,9 @@ def _finalise(
     steps = []
     policy = prov.lifecycle()
     with session_scope(prov.engine) as session:
-        tenant = session.get(Tenant, pilot_id)
-        final = set(
-            session.exec(
-                select(Invoice.month).where(Invoice.pilot_id == pilot_id).where(col(Invoice.final))
-            ).all()
-        )
-        # Every month the tenant existed in, through the teardown day.
-        months = [m for m in _months(tenant.created_at.date(), day) if m not in final]
+        created = session.get(Tenant, pilot_id).created_at.date()
+    # Every month the tenant existed in, through the teardown day.
+    months = _unfinished_months(prov, pilot_id, created, day)
     if months:
         step = _final_invoices(prov, pilot_id, months, last_day, day, given, prices)
         steps.append(step)
@@ -303,7 +350,7 @@ def _torn_down_notice(prov: Provisioner, pilot_id: str, last_day: date) -> None:
             context={
                 "pi_name": app.pi_name,
                 "pilot": pilot_id,
-                "project": tenant.project_name if tenant else pilot_id,
+                "project": _project(tenant, pilot_id),
                 "support_contact": prov.tenant_policy.tenancy.support_contact,
             },
         )

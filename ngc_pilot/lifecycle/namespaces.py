@@ -16,8 +16,8 @@ rows; a pilot's namespace tenant (``kube_tenant``) follows the same rules of
 * after the grace period: the namespace is torn down.
 
 What this module deliberately does not do: notices and the final invoice —
-they are per pilot and made by the OpenStack rules; a pilot with only a
-namespace gets neither yet (issue 10, item 3 leaves that open).
+they are per pilot: the OpenStack rules make them for a pilot with an OpenStack
+tenant, and :mod:`.expiry` for one with only a namespace (:func:`namespace_only`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from ngc_pilot import audit, namespace_tenants
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.kube_tenant_models import PLATFORM, KubeTenant
 from ngc_pilot.lifecycle.shared import reason, when
-from ngc_pilot.models import AuditEvent, Pilot
+from ngc_pilot.models import AuditEvent, Pilot, Tenant
 from ngc_pilot.provisioner_config import Provisioner
 from policies import lifecycle as rules
 from provisioner.backend import CloudError
@@ -141,8 +141,36 @@ def _record(prov: Provisioner, pilot_id: str, found: list[dict[str, Any]], repai
         )
 
 
-def expire(prov: Provisioner, day: date, given: bool) -> tuple[int, list[dict[str, Any]]]:
-    """The expiry rules for ``day`` on every namespace tenant: (tenants checked, steps)."""
+def namespace_only(prov: Provisioner) -> list[tuple[str, date, date]]:
+    """Expiring namespace tenants whose pilot has no expiring OpenStack tenant:
+    (pilot, the namespace's creation day, the pilot's last day).
+
+    Their notices and final invoices are not made by the OpenStack rules, so the
+    expiry makes them for these (``ngc_pilot.lifecycle.expiry``).
+    """
+    if prov.kube_backend_factory is None:
+        return []
+    with session_scope(prov.engine) as session:
+        rows = session.exec(
+            select(KubeTenant, Pilot)
+            .join(Pilot, col(Pilot.id) == col(KubeTenant.pilot_id))
+            .where(col(KubeTenant.state).in_(EXPIRING))
+            .order_by(col(KubeTenant.pilot_id))
+        ).all()
+        return [
+            (row.pilot_id, row.created_at.date(), pilot.planned_end)
+            for row, pilot in rows
+            if (tenant := session.get(Tenant, row.pilot_id)) is None or tenant.state not in EXPIRING
+        ]
+
+
+def expire(
+    prov: Provisioner, day: date, given: bool, held: frozenset[str] = frozenset()
+) -> tuple[int, list[dict[str, Any]]]:
+    """The expiry rules for ``day`` on every namespace tenant: (tenants checked, steps).
+
+    ``held``: pilots whose teardown waits (their final invoice failed).
+    """
     if prov.kube_backend_factory is None:
         return 0, []
     rows = _rows(prov, EXPIRING)
@@ -151,6 +179,8 @@ def expire(prov: Provisioner, day: date, given: bool) -> tuple[int, list[dict[st
     for pilot_id, state, last_day in rows:
         stage = rules.stage(policy, last_day, day)
         if stage == "running" or (stage == "suspend" and state == "suspended"):
+            continue
+        if stage == "finalise" and pilot_id in held:
             continue
         if stage == "suspend":
             steps.append(_suspend(prov, pilot_id, last_day, day, given))

@@ -368,3 +368,229 @@ def test_metrics_label_each_tenant_with_its_platform(world):
             f'ngc_pilot_tenant_state{{pilot="S-2",platform="{platform}",state="active"}} 1' in text
         )
         assert f'ngc_pilot_tenant_quota_vcpus{{pilot="S-2",platform="{platform}"}}' in text
+
+
+def _services(prov, engine):
+    from ngc_pilot.facade import Services
+    from policies.selection_policy import load_policy
+
+    return Services(
+        engine=engine,
+        policy=load_policy(default_policy_path()),
+        actor="tester",
+        provisioner=lambda: prov,
+    )
+
+
+def test_plan_shows_the_namespace_changes_and_changes_nothing(world):
+    prov, engine, admin = world
+    with session_scope(engine) as session:
+        events = len(audit.events(session))
+    planned = provisioning.plan_pilots(prov)
+    got = [(o.pilot_id, o.platform, o.state) for o in planned]
+    assert got == [
+        ("S-1", "kubernetes", "planned"),
+        ("S-2", "openstack", "planned"),
+        ("S-2", "kubernetes", "planned"),
+        ("S-3", "openstack", "planned"),
+    ]
+    [s1] = [o for o in planned if o.pilot_id == "S-1"]
+    resources = {c["resource"] for c in s1.plan}
+    assert {c["action"] for c in s1.plan} == {"create"}
+    assert any("namespace" in r for r in resources) and any("quota" in r for r in resources)
+    # --platform narrows the plan; an OpenStack-only pilot can be planned as a namespace
+    only = provisioning.plan_pilots(prov, ["S-3"], platform="kubernetes")
+    assert [(o.pilot_id, o.platform) for o in only] == [("S-3", "kubernetes")]
+    # nothing was written or created
+    assert not {"ngc-s-1", "ngc-s-2", "ngc-s-3"} & _namespaces(admin)
+    with session_scope(engine) as session:
+        assert session.exec(select(KubeTenant)).all() == []
+        assert len(audit.events(session)) == events
+    # once provisioned, the namespace's plan is empty
+    provisioning.provision(prov, ["S-1"])
+    [again] = provisioning.plan_pilots(prov, ["S-1"])
+    assert (again.platform, again.state, again.plan) == ("kubernetes", "active", [])
+    with pytest.raises(InputError) as caught:
+        provisioning.plan_pilots(prov, ["S-1"], platform="vmware")
+    assert "vmware" in str(caught.value)
+
+
+def test_the_tui_facade_plans_shows_and_tears_down_a_namespace_only_tenant(world):
+    prov, engine, admin = world
+    services = _services(prov, engine)
+    view = services.plan("S-1")
+    assert view.changes and {c["platform"] for c in view.changes} == {"kubernetes"}
+    provisioning.provision(prov, ["S-1", "S-2"])
+    assert services.plan("S-1").changes == ()
+    detail = services.tenant_detail("S-1")
+    assert detail.tenant["platform"] == "kubernetes" and detail.tenant["project"] == "ngc-s-1"
+    assert detail.quotas["services.nodeports"] == "0" and detail.steps
+    assert [r.platforms for r in services.tenants().rows if r.pilot_id == "S-1"] == ["kubernetes"]
+    # teardown from the Tenants screen removes the namespace
+    done = services.teardown("S-1").as_dict()
+    assert done["clean"] and done["platform"] == "kubernetes" and done["removed"]
+    assert "ngc-s-1" not in _namespaces(admin)
+    # a pilot with both: both go, the namespace first
+    both = services.teardown("S-2").as_dict()
+    assert both["clean"] and both["platform"] == "kubernetes+openstack"
+    # with its OpenStack tenant torn down, the screen shows the namespace that remains
+    provisioning.provision(prov, ["S-2"])
+    provisioning.teardown_pilot(prov, "S-2", platform="openstack", reason="t")
+    [row] = [r for r in services.tenants().rows if r.pilot_id == "S-2"]
+    assert (row.tenant_state, row.platforms, row.project) == ("active", "kubernetes", "ngc-s-2")
+    both = services.teardown("S-2").as_dict()
+    assert both["clean"] and both["platform"] == "kubernetes+openstack"
+    with session_scope(engine) as session:
+        assert session.get(KubeTenant, "S-2").state == "torn_down"
+        assert session.get(Tenant, "S-2").state == "torn_down"
+    assert [p for p in services.verify() if p.leaked] == []
+
+
+def test_the_cli_plan_shows_namespace_changes_and_a_bad_kubeconfig_is_one_line(
+    world, database, capsys, monkeypatch
+):
+    import json
+
+    from ngc_pilot.cli.main import run
+
+    prov, engine, admin = world
+    monkeypatch.setenv("NGC_PILOT_KUBERNETES__KUBECONFIG", str(admin))
+    monkeypatch.setenv("NGC_PILOT_PROVISIONING__ENVIRONMENTS_DIR", str(prov.environments_dir))
+    base = ["--db", database.url, "--actor", "tester"]
+    capsys.readouterr()
+    assert run([*base, "provision", "--plan", "--platform", "kubernetes", "S-1", "--json"]) == 0
+    [planned] = json.loads(capsys.readouterr().out)
+    assert (planned["pilot"], planned["platform"], planned["state"]) == (
+        "S-1",
+        "kubernetes",
+        "planned",
+    )
+    assert planned["changes"] and {c["action"] for c in planned["changes"]} == {"create"}
+    assert run([*base, "provision", "--plan", "S-1"]) == 0
+    out = capsys.readouterr().out
+    assert "S-1 kubernetes (planned)" in out and "ngc-s-1" in out
+    assert "ngc-s-1" not in _namespaces(admin)
+    # sizes that do not fit the nodes: one line naming the numbers; nothing changes
+    assert run([*base, "provision", "--platform", "kubernetes"]) == 2
+    err = capsys.readouterr().err
+    [line] = [x for x in err.splitlines() if "kubernetes cores" in x]
+    assert "192" in line and "128" in line and "over-commit" in line
+    # an unknown platform, also with --plan: one line naming it and what is allowed
+    assert run([*base, "provision", "--plan", "--platform", "vmware"]) == 2
+    lines = [x for x in capsys.readouterr().err.splitlines() if "vmware" in x]
+    assert len(lines) == 1 and "openstack, kubernetes" in lines[0]
+    assert not {"ngc-s-1", "ngc-s-2", "ngc-s-3"} & _namespaces(admin)
+    # a kubeconfig that does not load: one line naming the file; nothing changes
+    bad = admin.parent / "broken-kubeconfig"
+    bad.write_text("this: [is not a kubeconfig\n")
+    monkeypatch.setenv("NGC_PILOT_KUBERNETES__KUBECONFIG", str(bad))
+    for command in (["provision", "--plan", "S-1"], ["provision", "S-1"]):
+        assert run([*base, *command]) == 2
+        lines = [line for line in capsys.readouterr().err.splitlines() if str(bad) in line]
+        assert len(lines) == 1 and "kubernetes.kubeconfig" in lines[0], lines
+    with session_scope(engine) as session:
+        assert session.exec(select(KubeTenant)).all() == []
+        assert session.exec(select(Tenant)).all() == []
+
+
+def test_a_namespace_only_pilot_gets_its_notices_a_final_invoice_and_its_teardown(world):
+    """S-1 has only a namespace: the expiry notice, the suspension (zero quota) and its
+    notice, then after the grace period the final invoice before the teardown, and the
+    torn-down notice — as a pilot with an OpenStack project gets them."""
+    from ngc_pilot import lifecycle
+    from ngc_pilot.models import Invoice, OutboxMessage, Pilot
+    from policies.lifecycle import milestones
+
+    prov, engine, admin = world
+    provisioning.provision(prov, ["S-1"], platform="kubernetes")
+    with session_scope(engine) as session:
+        last_day = session.get(Pilot, "S-1").planned_end
+    marks = milestones(prov.lifecycle(), last_day)
+
+    def kinds() -> list[str]:
+        with session_scope(engine) as session:
+            return sorted(
+                m.kind
+                for m in session.exec(
+                    select(OutboxMessage).where(OutboxMessage.pilot_id == "S-1")
+                ).all()
+            )
+
+    notice = lifecycle.expire(prov, today=last_day - timedelta(days=7)).as_dict()
+    assert [(s["pilot"], s["action"]) for s in notice["steps"]] == [("S-1", "notice")]
+    assert kinds() == ["expiry-7d"]
+    lifecycle.expire(prov, today=last_day - timedelta(days=7))  # once only
+    assert kinds() == ["expiry-7d"]
+    with session_scope(engine) as session:
+        [message] = session.exec(select(OutboxMessage)).all()
+        assert "ngc-s-1" in message.body and message.recipient == "S-1@example.org"
+
+    suspended = lifecycle.expire(prov, today=marks.suspend_on).as_dict()
+    assert [(s["action"], s["ok"]) for s in suspended["steps"]] == [("suspend", True)]
+    assert kinds() == ["expiry-7d", "suspended"]
+    lifecycle.expire(prov, today=marks.suspend_on)
+    assert kinds() == ["expiry-7d", "suspended"]
+
+    final = lifecycle.expire(prov, today=marks.teardown_on).as_dict()
+    assert [(s["action"], s["ok"]) for s in final["steps"]] == [
+        ("final_invoice", True),
+        ("teardown", True),
+    ]
+    assert kinds() == ["expiry-7d", "suspended", "torn_down"]
+    assert "ngc-s-1" not in _namespaces(admin)
+    with session_scope(engine) as session:
+        invoices = session.exec(select(Invoice).where(Invoice.pilot_id == "S-1")).all()
+        assert invoices and all(i.final for i in invoices)
+        assert session.get(KubeTenant, "S-1").state == "torn_down"
+    # S-2 has both platforms: its notices are the OpenStack rules' only
+    assert not [s for s in final["steps"] if s["pilot"] == "S-2"]
+
+
+def test_a_namespace_only_tenants_metered_use_is_invoiced_and_shown(world):
+    """A pod's metered use in S-1's namespace is priced by the price list on S-1's invoice
+    (with the monthly base fee, as a project's), and `usage S-1` and the usage month show it."""
+    from datetime import UTC, datetime
+
+    from ngc_pilot import billing, metering
+    from ngc_pilot.settings import MeteringSettings
+    from policies.prices import load_prices
+
+    prov, engine, admin = world
+    provisioning.provision(prov, ["S-1"], platform="kubernetes")
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    with session_scope(engine) as session:
+        row = session.get(KubeTenant, "S-1")
+        row.created_at = hour - timedelta(hours=3)
+        session.add(row)
+    researcher = load(prov.environments_dir / "S-1" / "kubeconfig")
+    try:
+        researcher.core().create_namespaced_pod("ngc-s-1", _pod("work"))
+    finally:
+        researcher.close()
+    metering.meter(
+        prov,
+        MeteringSettings(window_minutes=60),
+        since=hour - timedelta(hours=3),
+        until=hour - timedelta(minutes=1),
+    )
+    month = (hour - timedelta(hours=2)).strftime("%Y-%m")
+    services = _services(prov, engine)
+    assert any(r["pilot"] == "S-1" for r in services.usage_rows("S-1"))
+    [doc] = billing.rate_month(engine, load_prices(), month, actor="t", pilot_ids=["S-1"])
+    assert doc.pilot_id == "S-1" and doc.project == "ngc-s-1"
+    units = {line.item for line in doc.lines}
+    assert "vcpu_hours" in units and "base_fee" in units, units
+    shown = services.usage_month(month)
+    assert [t.tenant_state for t in shown.tenants if t.pilot_id == "S-1"] == ["active"]
+    # the PI's monthly statement is queued for it, naming the namespace
+    from ngc_pilot.mail.statement import queue_statements
+    from ngc_pilot.models import OutboxMessage
+
+    queue_statements(engine, month, actor="t")
+    with session_scope(engine) as session:
+        [statement] = session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.pilot_id == "S-1", OutboxMessage.kind == "statement"
+            )
+        ).all()
+        assert statement.recipient == "S-1@example.org"

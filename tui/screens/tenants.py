@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from ngc_pilot.facade import (
         PlanView,
         Probe,
-        TeardownOutcome,
+        TeardownView,
         TenantDetail,
         TenantOutcome,
         TenantRow,
@@ -154,7 +154,7 @@ class TenantsScreen(OpsScreen):
             self.outcomes = outcomes
 
     class TornDown(Message):
-        def __init__(self, pilot_id: str, outcome: TeardownOutcome | None) -> None:
+        def __init__(self, pilot_id: str, outcome: TeardownView | None) -> None:
             super().__init__()
             self.pilot_id = pilot_id
             self.outcome = outcome

@@ -16,13 +16,14 @@ ledger's state without a second credential and queues the notice once.
 ``remove_member`` revokes everything at once (credential and user deleted;
 their ServiceAccount deleted, which ends its tokens, and dropped from the
 RoleBinding), keeps only the revoked credential and kubeconfig for
-:func:`verify_removed` and ``namespace_tenants.verify``, and queues the
+:func:`ngc_pilot.member_reads.verify_removed` and ``namespace_verify.verify``, and queues the
 removal notice in the transaction that marks them removed.
 
 A pilot with only a namespace tenant (no OpenStack project) takes members
 too: their access is then the namespace part alone.
 ``add_roster`` adds the members a nomination file lists once the tenant is
-provisioned.  Over 400 lines because adding, removing, the roster and the
+provisioned.  Listing members and checking removed ones are in
+:mod:`ngc_pilot.member_reads`.  Over 400 lines because adding, removing, the roster and the
 revocation check share the ledger and notice helpers, which are private here;
 input checks and the notices' wording are already modules of their own.
 
@@ -53,7 +54,7 @@ from ngc_pilot.tenant_runs import Progress, record_step
 from policies.problems import Problem
 from provisioner import member_bundle
 from provisioner.apply import ApplyReport, apply
-from provisioner.backend import CloudError, Probe, StepResult
+from provisioner.backend import CloudError, StepResult
 from provisioner.members import (
     DesiredMember,
     MemberCloud,
@@ -150,7 +151,7 @@ def _current(session: Session, pilot_id: str, email: str) -> Member | None:
     ).first()
 
 
-def _member_cloud(prov: Provisioner) -> MemberCloud:
+def member_cloud(prov: Provisioner) -> MemberCloud:
     backend = prov.backend_factory()
     if not isinstance(backend, MemberCloud):
         raise CloudError(f"the cloud backend {type(backend).__name__} cannot manage members")
@@ -233,7 +234,7 @@ def add_member(
             dm = desired_member(desired, member.email, member.role, member.ssh_public_key)
     if desired is None:
         return _add_to_namespace_only(prov, pilot_id, member_id, str(mail), recipient, started)
-    backend = _member_cloud(prov)
+    backend = member_cloud(prov)
     have = backend.observe_member(desired, dm)
     folder = member_bundle.member_folder(prov.environments_dir, pilot_id, dm.email)
     bundle = member_bundle.read_member_credential(folder)
@@ -487,7 +488,7 @@ def remove_member(
         where = _namespace(prov, pilot_id)
         report = _with_namespace(prov, pilot_id, ApplyReport(pilot_id))
     else:
-        report = revoke(prov, desired, dm, _member_cloud(prov))
+        report = revoke(prov, desired, dm, member_cloud(prov))
         if report.ok:
             report = _with_namespace(prov, pilot_id, report)
     outcome = MemberOutcome(pilot_id, str(mail), "removing", report)
@@ -530,7 +531,7 @@ def revoke_all(prov: Provisioner, pilot_id: str, desired: DesiredTenant) -> Appl
         ids = [m.id for m in members]
     if not wanted:
         return None
-    backend = _member_cloud(prov)
+    backend = member_cloud(prov)
     for member_id, dm in zip(ids, wanted, strict=True):
         report = revoke(prov, desired, dm, backend)
         if not report.ok:
@@ -551,62 +552,3 @@ def revoke_all(prov: Provisioner, pilot_id: str, desired: DesiredTenant) -> Appl
     bastion_keys.regenerate(prov.engine, prov.bastion_keys())
     kube = _with_namespace(prov, pilot_id, ApplyReport(pilot_id))
     return None if kube.ok else kube
-
-
-# ------------------------------------------------------------------------ reading
-
-
-def list_members(
-    session: Session, pilot_id: str, *, include_removed: bool = False
-) -> list[dict[str, Any]]:
-    if session.get(Pilot, pilot_id) is None:
-        raise NotFoundError(
-            [Problem("command line", "pilot", pilot_id, "no committed pilot with this id")]
-        )
-    query = select(Member).where(Member.pilot_id == pilot_id)
-    if not include_removed:
-        query = query.where(Member.state != "removed")
-    return [
-        {
-            "pilot": m.pilot_id,
-            "email": m.email,
-            "name": m.name,
-            "role": m.role,
-            "language": m.language,
-            "state": m.state,
-            "encrypted_delivery": bool(m.age_recipient),
-            "ssh_key": bool(m.ssh_public_key),
-            "credential_id": m.credential_id,
-            "kube_token_expires_at": (
-                m.kube_token_expires_at.isoformat() if m.kube_token_expires_at else None
-            ),
-            "added_at": m.added_at.isoformat(),
-            "removed_at": m.removed_at.isoformat() if m.removed_at else None,
-        }
-        for m in session.exec(query.order_by(col(Member.email), col(Member.id))).all()
-    ]
-
-
-def verify_removed(prov: Provisioner, pilot_ids: list[str]) -> list[Probe]:
-    """For each removed member whose revoked credential is kept: Keystone must refuse it.
-
-    Their revoked Kubernetes token is tried by ``namespace_tenants.verify``.
-    """
-    probes: list[Probe] = []
-    backend: MemberCloud | None = None
-    for pilot_id in pilot_ids:
-        for email, credential in member_bundle.removed_credentials(
-            prov.environments_dir, pilot_id
-        ).items():
-            backend = backend or _member_cloud(prov)
-            works = backend.token_works(credential)
-            probes.append(
-                Probe(
-                    pilot_id,
-                    f"removed member {email}",
-                    "revoked credential",
-                    works,
-                    "a token was issued: access NOT revoked" if works else "refused (revoked)",
-                )
-            )
-    return probes

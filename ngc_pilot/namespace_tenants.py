@@ -18,10 +18,8 @@ what ``provisioning``/``tenant_runs`` do for OpenStack, with the same ledger
   their age key when they gave one);
 * :func:`converge_members` — after a member is added or removed: the same run,
   so their service account, binding subject and token follow at once;
-* :func:`verify` — each namespace tenant's own token against every other
-  namespace and the cluster, and each removed member's token (must be 401);
-* :func:`teardown` — delete the namespace, prove nothing is left, remove the
-  kubeconfig;
+* verifying isolation and tearing down are in :mod:`ngc_pilot.namespace_verify`
+  and :mod:`ngc_pilot.namespace_teardown`;
 * :func:`rows` — the tenants listing's rows (``platform: kubernetes``).
 
 A suspended namespace tenant (``suspended_at`` set by the lifecycle) has a
@@ -43,7 +41,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,13 +62,13 @@ from policies.problems import Problem
 from policies.tenancy import choose_size
 from provisioner import member_bundle
 from provisioner.apply import ApplyReport, apply
-from provisioner.backend import CloudError, Probe, StepResult
+from provisioner.backend import CloudError, StepResult
 from provisioner.environment import write_text
 from provisioner.kubernetes import capacity as kube_capacity
 from provisioner.kubernetes import kubeconfig
 from provisioner.kubernetes.desired import NamespaceTenant, desired_namespace, namespace_quota
 from provisioner.kubernetes.names import member_service_account, namespace_name
-from provisioner.kubernetes.plan import plan, plan_teardown
+from provisioner.kubernetes.plan import plan
 from provisioner.model import Change
 from provisioner.secrets import Secret
 
@@ -513,125 +511,14 @@ def converge_members(prov: Provisioner, pilot_id: str) -> ApplyReport | None:
         row = session.get(KubeTenant, pilot_id)
         if row is None or row.state not in ("active", "suspended"):
             return None
-    backend = _backend(prov)
+    backend = backend_for(prov)
     try:
         return run_namespace(prov, pilot_id, backend).report
     finally:
         backend.close()
 
 
-# ------------------------------------------------------------------ verify, teardown, rows
-
-
-def verify(prov: Provisioner) -> list[Probe]:
-    """Each active namespace tenant, with its own token, probes every other one and the cluster."""
-    with session_scope(prov.engine) as session:
-        active = session.exec(
-            select(KubeTenant)
-            .where(KubeTenant.state == "active")
-            .order_by(col(KubeTenant.pilot_id))
-        ).all()
-        targets = {row.pilot_id: {"namespace": row.namespace} for row in active}
-    if not targets:
-        return []
-    backend = backend_for(prov)
-    probes: list[Probe] = []
-    try:
-        for pilot_id in targets:
-            token = kubeconfig.read_token(prov.environments_dir / pilot_id)
-            if token is None:
-                probes.append(
-                    Probe(pilot_id, "(self)", "kubeconfig", True, "missing: cannot verify")
-                )
-                continue
-            probes.extend(backend.probe_isolation(pilot_id, token, targets))
-        probes.extend(_verify_removed(prov, backend, list(targets)))
-    finally:
-        backend.close()
-    return probes
-
-
-def _verify_removed(
-    prov: Provisioner, backend: KubernetesBackend, pilot_ids: list[str]
-) -> list[Probe]:
-    """Each removed member's kept kubeconfig: the API must refuse its token (401)."""
-    probes = []
-    for pilot_id in pilot_ids:
-        kept = member_bundle.removed_kubeconfigs(prov.environments_dir, pilot_id)
-        for email, path in kept.items():
-            token = kubeconfig.read_token(path.parent)
-            if token is not None:
-                probes.append(backend.probe_revoked(pilot_id, f"removed member {email}", token))
-    return probes
-
-
-@dataclass
-class NamespaceTeardown:
-    pilot_id: str
-    report: ApplyReport
-    leftovers: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "pilot": self.pilot_id,
-            "platform": PLATFORM,
-            "removed": self.report.done,
-            "failed_step": self.report.failed,
-            "error": self.report.error,
-            "leftovers": self.leftovers,
-            "clean": self.report.ok and not self.leftovers,
-        }
-
-
-def has_tenant(session: Session, pilot_id: str) -> bool:
-    row = session.get(KubeTenant, pilot_id)
-    return row is not None
-
-
-def teardown(prov: Provisioner, pilot_id: str, *, reason: str | None = None) -> NamespaceTeardown:
-    """Delete the namespace (everything in it goes with it), prove nothing is left."""
-    run_id = uuid.uuid4().hex[:12]
-    backend = backend_for(prov)
-    try:
-        with session_scope(prov.engine) as session:
-            row = session.get(KubeTenant, pilot_id)
-            desired = desired_for(session, prov, row)
-        report = apply(
-            plan_teardown(desired, backend.observe(desired)),
-            desired,
-            backend,
-            ledger=lambda change, status, result, error: record_step(
-                prov, pilot_id, run_id, change, status, result, error
-            ),
-        )
-        leftovers = backend.leftovers(desired) if report.ok else []
-    except CloudError as exc:
-        report, leftovers = ApplyReport(pilot_id, failed="observe", error=str(exc)), []
-    finally:
-        backend.close()
-    outcome = NamespaceTeardown(pilot_id, report, leftovers)
-    if not outcome.as_dict()["clean"]:
-        set_state(prov, pilot_id, "failed", error=report.error or f"leftovers: {leftovers}")
-        return outcome
-    folder = prov.environments_dir / pilot_id
-    (folder / kubeconfig.FILE_NAME).unlink(missing_ok=True)
-    remove_readme_section(folder)
-    with session_scope(prov.engine) as session:
-        row = session.get(KubeTenant, pilot_id)
-        already = row.state == "torn_down"
-        row.state = "torn_down"
-        row.environment_path = row.token_expires_at = None
-        row.updated_at = utcnow()
-        session.add(row)
-        audit.record(
-            session,
-            actor=prov.actor,
-            action="tenant.torn_down",
-            subject=pilot_id,
-            reason=reason,
-            details={"platform": PLATFORM, "removed": len(report.done), "already": already},
-        )
-    return outcome
+# ------------------------------------------------------------------ rows
 
 
 def rows(session: Session) -> list[dict[str, Any]]:

@@ -24,7 +24,15 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from ngc_pilot import audit, members, namespace_plans, namespace_tenants
+from ngc_pilot import (
+    audit,
+    member_reads,
+    members,
+    namespace_plans,
+    namespace_teardown,
+    namespace_tenants,
+    namespace_verify,
+)
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError, NotFoundError
 from ngc_pilot.kube_tenant_models import KubeTenant
@@ -230,20 +238,20 @@ class TeardownOutcome:
 
 def teardown_pilot(
     prov: Provisioner, pilot_id: str, *, platform: str | None = None, reason: str | None = None
-) -> list[TeardownOutcome | namespace_tenants.NamespaceTeardown]:
+) -> list[TeardownOutcome | namespace_teardown.NamespaceTeardown]:
     """Tear down the pilot's tenant on ``platform``, or on every platform it has one.
 
     The namespace goes first: the OpenStack teardown removes the whole bundle folder.
     """
     namespace_tenants.check_platform(prov, platform)
     with session_scope(prov.engine) as session:
-        has_kube = namespace_tenants.has_tenant(session, pilot_id)
+        has_kube = namespace_teardown.has_tenant(session, pilot_id)
         has_openstack = session.get(Tenant, pilot_id) is not None
     if platform == "kubernetes" and not has_kube or platform == "openstack" and not has_openstack:
         raise _no_tenant(pilot_id)
-    out: list[TeardownOutcome | namespace_tenants.NamespaceTeardown] = []
+    out: list[TeardownOutcome | namespace_teardown.NamespaceTeardown] = []
     if has_kube and platform in (None, "kubernetes"):
-        out.append(namespace_tenants.teardown(prov, pilot_id, reason=reason))
+        out.append(namespace_teardown.teardown(prov, pilot_id, reason=reason))
     if platform in (None, "openstack") and (has_openstack or not has_kube):
         out.append(teardown(prov, pilot_id, reason=reason))
     return out
@@ -408,9 +416,9 @@ def verify(prov: Provisioner) -> list[Probe]:
         others = {k: v for k, v in targets.items() if k != pilot_id}
         probes.extend(isolation_probe(backend).probe_isolation(pilot_id, credential, others))
     # A removed member's revoked credential must get no token at all.
-    probes.extend(members.verify_removed(prov, list(targets)))
+    probes.extend(member_reads.verify_removed(prov, list(targets)))
     if prov.kube_backend_factory is not None:
-        probes.extend(namespace_tenants.verify(prov))
+        probes.extend(namespace_verify.verify(prov))
     return probes
 
 

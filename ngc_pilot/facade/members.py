@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ngc_pilot import members
+from ngc_pilot import member_reads, members
 from ngc_pilot.db import session_scope
 from ngc_pilot.facade.base import FacadeBase, cloud_errors
 from ngc_pilot.members import MemberOutcome
@@ -76,7 +76,7 @@ class MemberChange:
 class MembersArea(FacadeBase):
     def members(self, pilot_id: str, *, include_removed: bool = False) -> list[dict[str, Any]]:
         with session_scope(self.engine) as session:
-            return members.list_members(session, pilot_id, include_removed=include_removed)
+            return member_reads.list_members(session, pilot_id, include_removed=include_removed)
 
     def add_member(
         self,

@@ -12,7 +12,7 @@ rows; a pilot's namespace tenant (``kube_tenant``) follows the same rules of
   repaired through :func:`ngc_pilot.namespace_tenants.run_namespace` when the
   policy's ``reconcile.repair`` (or ``--repair``) says so;
 * suspension, the day after the last day: ``suspended_at`` is recorded and
-  audited, then the quota goes to zero (see ``ngc_pilot.namespace_tenants``);
+  audited, then the quota goes to zero (see ``ngc_pilot.namespace_tenants``; teardown in ``ngc_pilot.namespace_teardown``);
 * after the grace period: the namespace is torn down.
 
 What this module deliberately does not do: notices and the final invoice —
@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from ngc_pilot import audit, namespace_tenants
+from ngc_pilot import audit, namespace_teardown, namespace_tenants
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.kube_tenant_models import PLATFORM, KubeTenant
 from ngc_pilot.lifecycle.shared import reason, when
@@ -185,7 +185,7 @@ def expire(
         if stage == "suspend":
             steps.append(_suspend(prov, pilot_id, last_day, day, given))
             continue
-        outcome = namespace_tenants.teardown(
+        outcome = namespace_teardown.teardown(
             prov, pilot_id, reason=reason(day, given, "the grace period has passed")
         )
         data = outcome.as_dict()

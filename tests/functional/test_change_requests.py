@@ -21,6 +21,7 @@ from ngc_pilot import (
     change_requests,
     intake,
     lifecycle,
+    member_reads,
     members,
     migrate,
     provisioning,
@@ -237,7 +238,7 @@ def test_an_approved_member_request_adds_the_member_through_the_members_service(
     [(user_name, user)] = cloud.member_users.items()
     assert user_name.endswith(":co@example.org") and user.credential
     with session_scope(engine) as session:
-        [row] = members.list_members(session, "S-1")
+        [row] = member_reads.list_members(session, "S-1")
         assert (row["email"], row["state"]) == ("co@example.org", "active")
     kinds = [m.kind for m in _rows(engine, OutboxMessage, OutboxMessage.pilot_id == "S-1")]
     assert "member_added" in kinds and "request_decided" in kinds

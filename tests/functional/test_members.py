@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import select
 from support.records import record
 
-from ngc_pilot import audit, intake, members, migrate, provisioning, selection
+from ngc_pilot import audit, intake, member_reads, members, migrate, provisioning, selection
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
 from ngc_pilot.member_models import Member
@@ -120,7 +120,7 @@ def test_an_added_member_gets_their_own_user_credential_encrypted_bundle_and_not
         events = [e.action for e in audit.events(session, subject="S-1")]
         assert "member.added" in events
         assert all("secret-" not in str(e.details) for e in audit.events(session))
-        [row] = members.list_members(session, "S-1")
+        [row] = member_reads.list_members(session, "S-1")
         assert row["email"] == "ann@example.org" and row["state"] == "active"
 
 
@@ -163,8 +163,8 @@ def test_removal_revokes_at_once_and_verify_proves_the_credential_is_refused(liv
     assert "er fjernet" in subject and body.startswith("Kære bob@example.org\n")
     assert prov.tenant_policy.tenancy.support_contact in body and "{{" not in body
     with session_scope(engine) as session:
-        assert members.list_members(session, "S-1") == []
-        [row] = members.list_members(session, "S-1", include_removed=True)
+        assert member_reads.list_members(session, "S-1") == []
+        [row] = member_reads.list_members(session, "S-1", include_removed=True)
         assert row["state"] == "removed" and row["removed_at"]
     again = members.add_member(prov, "S-1", "bob@example.org")  # re-added: a new row, a new key
     assert again.state == "active" and again.notice.startswith("member-added:S-1:bob@example.org:")
@@ -232,7 +232,7 @@ def test_the_members_a_nomination_lists_get_access_when_the_tenant_is_provisione
     [outcome] = provisioning.provision(prov, ["S-2"])
     assert outcome.state == "active"
     with session_scope(engine) as session:
-        rows = members.list_members(session, "S-2")
+        rows = member_reads.list_members(session, "S-2")
     assert [(r["email"], r["role"], r["state"]) for r in rows] == [
         ("eve@example.org", "member", "active"),
         ("finn@example.org", "reader", "active"),

@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 from test_k8s_tenants import world  # noqa: F401 - the fixture
 
-from ngc_pilot import change_requests, members, provisioning, request_decisions
+from ngc_pilot import change_requests, member_reads, members, provisioning, request_decisions
 from ngc_pilot.db import session_scope
 from ngc_pilot.models import Application, Pilot
 from provisioner.kubernetes.connection import load
@@ -118,7 +118,7 @@ def test_a_member_gets_their_own_kubeconfig_sealed_in_their_bundle_and_removal_g
     assert token not in _everything_in_the_database(engine)
     assert token not in caplog.text
     with session_scope(engine) as session:
-        [row] = members.list_members(session, "S-2")
+        [row] = member_reads.list_members(session, "S-2")
         assert row["kube_token_expires_at"] is not None
 
     removed = members.remove_member(prov, "S-2", email, reason="left")
@@ -201,7 +201,7 @@ def test_an_approved_request_with_name_and_role_adds_the_member_so(world):  # no
         "language": "en",
     }
     with session_scope(engine) as session:
-        [row] = members.list_members(session, "S-2")
+        [row] = member_reads.list_members(session, "S-2")
     assert (row["name"], row["role"], row["language"], row["state"]) == (
         "Dee Analyst",
         "reader",
@@ -273,7 +273,7 @@ def test_a_member_of_a_pilot_with_only_a_namespace_gets_and_loses_their_own_acce
     kept = config.parent.parent.parent / "members-removed" / "gus@example.org" / "kubeconfig"
     assert _status(kept, "ngc-s-1") == 401
     with session_scope(engine) as session:
-        listed = members.list_members(session, "S-1", include_removed=True)
+        listed = member_reads.list_members(session, "S-1", include_removed=True)
     assert [(m["email"], m["state"]) for m in listed] == [
         ("fay@example.org", "active"),
         ("gus@example.org", "removed"),

@@ -13,6 +13,7 @@ from policies.greedy import greedy
 from policies.infeasibility import diagnose_infeasibility
 from policies.optimizer import optimize
 from policies.portfolio import Candidate, SelectionInstance, objective, violations
+from policies.selection_model import candidate_arrays
 from policies.solver import TUNED_OPTIONS
 from policies.testing import brute_force, solve_naive
 
@@ -334,3 +335,15 @@ def test_root_only_cuts_reach_the_same_optimum_on_a_larger_instance():
     before = optimize(instance, time_limit=60, options=node_cuts)
     assert ours.optimal and before.optimal
     assert ours.objective == pytest.approx(before.objective, abs=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(max_n=12))
+def test_column_arrays_list_every_value_of_every_candidate_both_ways(instance):
+    candidates = list(reversed(instance.candidates))  # any order, kept as given
+    a = candidate_arrays(candidates, instance)
+    assert a.ids == [c.id for c in candidates]
+    for i, c in enumerate(candidates):
+        assert [a.values[k] for k in a.members[i]] == sorted(c.values)
+    for k, value in enumerate(a.values):
+        assert a.covering[k] == [i for i, c in enumerate(candidates) if value in c.values]

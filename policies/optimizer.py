@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,7 +38,7 @@ from policies.greedy import greedy
 from policies.infeasibility import diagnose_infeasibility
 from policies.portfolio import Candidate, SelectionInstance, objective, violations
 from policies.selection_model import TOLERANCE, build_compact, candidate_arrays
-from policies.solver import solve
+from policies.solver import TUNED_OPTIONS, solve
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,17 @@ class SelectionResult:
         return self.status != "infeasible"
 
 
-def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> SelectionResult:
-    """Solve the selection exactly; fall back to greedy only if HiGHS finds nothing in time."""
+def optimize(
+    instance: SelectionInstance,
+    time_limit: float | None = 10.0,
+    *,
+    options: Mapping[str, bool | int | float] = TUNED_OPTIONS,
+) -> SelectionResult:
+    """Solve the selection exactly; fall back to greedy only if HiGHS finds nothing in time.
+
+    ``options`` are the HiGHS options of the final MILP (the benchmark passes
+    older tunings to compare them in the same run).
+    """
     started = time.perf_counter()
     unknown = (instance.lock_in | instance.lock_out) - {c.id for c in instance.candidates}
     clash = instance.lock_in & instance.lock_out
@@ -80,7 +89,7 @@ def optimize(instance: SelectionInstance, time_limit: float | None = 10.0) -> Se
     by_id = {c.id: c for c in reduced}
     a = candidate_arrays(kept, instance)
     lp, n = build_compact(a, instance)
-    outcome = solve(lp, n, time_limit)
+    outcome = solve(lp, n, time_limit, options)
     if outcome.status == "infeasible":
         return _infeasible(
             instance, diagnose_infeasibility(instance), started, considered, len(reduced)

@@ -59,13 +59,22 @@ def candidate_arrays(
     index = {v: k for k, v in enumerate(values)}
     institutions = sorted({c.institution for c in candidates})
     inst_index = {name: k for k, name in enumerate(institutions)}
-    covering: list[list[int]] = [[] for _ in values]
-    members = []
-    for i, c in enumerate(candidates):
-        idx = np.array(sorted(index[v] for v in c.values), dtype=np.int64)
-        members.append(idx)
-        for k in idx:
-            covering[k].append(i)
+    # Vectorised (at N = 10,000 a per-candidate loop cost ~0.1 s per call):
+    # one flat (candidate, value) list, sorted both ways.
+    counts = np.array([len(c.values) for c in candidates], dtype=np.int64)
+    flat = np.fromiter(
+        (index[v] for c in candidates for v in c.values), dtype=np.int64, count=int(counts.sum())
+    )
+    owner = np.repeat(np.arange(len(candidates), dtype=np.int64), counts)
+    by_candidate = flat[np.lexsort((flat, owner))]
+    members = np.split(by_candidate, np.cumsum(counts)[:-1]) if len(candidates) else []
+    by_value = np.lexsort((owner, flat))
+    per_value = np.bincount(flat, minlength=len(values))
+    covering = (
+        [part.tolist() for part in np.split(owner[by_value], np.cumsum(per_value)[:-1])]
+        if values
+        else []
+    )
     return CandidateArrays(
         ids=[c.id for c in candidates],
         quality=np.array([c.quality for c in candidates], dtype=float),
@@ -122,37 +131,47 @@ def build_compact(a: CandidateArrays, instance: SelectionInstance) -> tuple[high
             rows_lower.append(-highspy.kHighsInf)
             rows_upper.append(float(instance.institution_cap))
 
-    starts = [0]
-    index: list[int] = []
-    value: list[float] = []
-    for i in range(n):
-        col_index = list(row_of_value[a.members[i]])
-        col_value = [-1.0] * len(col_index)
-        col_index.append(size_row)
-        col_value.append(1.0)
-        for d, row in resource_rows.items():
-            if a.resources[i, d]:
-                col_index.append(row)
-                col_value.append(float(a.resources[i, d]))
-        row = inst_rows.get(int(a.institution[i]))
-        if row is not None:
-            col_index.append(row)
-            col_value.append(1.0)
-        index.extend(col_index)
-        value.extend(col_value)
-        starts.append(len(index))
-    for v in range(m):
-        for _ in credits:
-            index.append(v)
-            value.append(1.0)
-            starts.append(len(index))
+    # The matrix column by column, built with numpy (the same entries in the
+    # same order as a per-candidate loop; at N = 10,000 the loop cost ~0.1 s):
+    # each x column holds its values' rows (ascending), the size row, its
+    # non-zero requests on the resource rows (by resource) and its
+    # institution's row; each y column holds its value's row.
+    cols = [np.repeat(np.arange(n), [len(idx) for idx in a.members]), np.arange(n)]
+    rows = [
+        row_of_value[np.concatenate(a.members)] if n else np.zeros(0, dtype=np.int64),
+        np.full(n, size_row),
+    ]
+    values = [-np.ones(len(cols[0])), np.ones(n)]
+    keys = [np.zeros(len(cols[0])), np.ones(n)]
+    for d, row in resource_rows.items():
+        has = np.flatnonzero(a.resources[:, d])
+        cols.append(has)
+        rows.append(np.full(has.size, row))
+        values.append(a.resources[has, d].astype(float))
+        keys.append(np.full(has.size, 2.0 + d))
+    inst_row_of = np.full(len(a.institutions), -1, dtype=np.int64)
+    for code, row in inst_rows.items():
+        inst_row_of[code] = row
+    member_rows = inst_row_of[a.institution] if n else np.zeros(0, dtype=np.int64)
+    capped = np.flatnonzero(member_rows >= 0)
+    cols.append(capped)
+    rows.append(member_rows[capped])
+    values.append(np.ones(capped.size))
+    keys.append(np.full(capped.size, 6.0))
+    col = np.concatenate(cols)
+    order = np.lexsort((np.concatenate(keys), col))  # by column, then kind; stable
+    y_rows = np.repeat(np.arange(m), len(credits))
+    index = np.concatenate([np.concatenate(rows)[order], y_rows])
+    value = np.concatenate([np.concatenate(values)[order], np.ones(n_y)])
+    per_column = np.concatenate([np.bincount(col, minlength=n), np.ones(n_y, dtype=np.int64)])
+    starts = np.concatenate([[0], np.cumsum(per_column)])
     lp.num_row_ = len(rows_lower)
     lp.row_lower_ = np.array(rows_lower)
     lp.row_upper_ = np.array(rows_upper)
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-    lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-    lp.a_matrix_.value_ = np.array(value, dtype=float)
+    lp.a_matrix_.start_ = starts.astype(np.int32)
+    lp.a_matrix_.index_ = index.astype(np.int32)
+    lp.a_matrix_.value_ = value.astype(float)
     lp.sense_ = highspy.ObjSense.kMaximize
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * n_y
     return lp, n

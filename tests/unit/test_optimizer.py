@@ -13,6 +13,8 @@ from policies.greedy import greedy
 from policies.infeasibility import diagnose_infeasibility
 from policies.optimizer import optimize
 from policies.portfolio import Candidate, SelectionInstance, objective, violations
+from policies.selection_model import candidate_arrays
+from policies.solver import TUNED_OPTIONS
 from policies.testing import brute_force, solve_naive
 
 VALUES = [f"a={i}" for i in range(4)] + [f"b={i}" for i in range(3)] + ["c=x", "c=y"]
@@ -310,3 +312,38 @@ def test_the_node_limited_milp_finds_a_feasible_set_no_better_than_the_optimum()
     value = small_milp(instance, list(instance.candidates))
     assert value is not None
     assert value <= brute_force(instance)[0] + 1e-6
+
+
+# Solver tuning (issue 14): cuts only at the root must not change the optimum.
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_root_only_cuts_reach_the_same_optimum_as_cuts_at_every_node(instance):
+    node_cuts = {**TUNED_OPTIONS, "mip_allow_cut_separation_at_nodes": True}
+    assert TUNED_OPTIONS["mip_allow_cut_separation_at_nodes"] is False
+    ours = optimize(instance, time_limit=30)
+    before = optimize(instance, time_limit=30, options=node_cuts)
+    assert ours.status == before.status
+    assert ours.objective == pytest.approx(before.objective, abs=1e-6)
+
+
+def test_root_only_cuts_reach_the_same_optimum_on_a_larger_instance():
+    instance = _many(300, seed=11, k_max=6)
+    node_cuts = {**TUNED_OPTIONS, "mip_allow_cut_separation_at_nodes": True}
+    ours = optimize(instance, time_limit=60)
+    before = optimize(instance, time_limit=60, options=node_cuts)
+    assert ours.optimal and before.optimal
+    assert ours.objective == pytest.approx(before.objective, abs=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(max_n=12))
+def test_column_arrays_list_every_value_of_every_candidate_both_ways(instance):
+    candidates = list(reversed(instance.candidates))  # any order, kept as given
+    a = candidate_arrays(candidates, instance)
+    assert a.ids == [c.id for c in candidates]
+    for i, c in enumerate(candidates):
+        assert [a.values[k] for k in a.members[i]] == sorted(c.values)
+    for k, value in enumerate(a.values):
+        assert a.covering[k] == [i for i, c in enumerate(candidates) if value in c.values]

@@ -64,6 +64,6 @@ def test_audit_refuses_details_that_look_like_secrets(database):
 
 def test_cli_db_commands(cli):
     assert cli("db", "upgrade").code == 0
-    assert cli("db", "current", "--json").json() == {"current": "0012", "head": "0012"}
+    assert cli("db", "current", "--json").json() == {"current": "0013_work_claims", "head": "0013_work_claims"}
     assert cli("db", "downgrade", "base").code == 0
     assert cli("db", "current", "--json").json()["current"] is None

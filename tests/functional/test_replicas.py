@@ -61,9 +61,7 @@ def pairs_by_item(engine) -> list[tuple[str, str, str]]:
         return [(r.result["window_start"], p, r.done_by) for r in rows for p in r.result["pilots"]]
 
 
-def test_one_replica_meters_exactly_what_the_single_process_cycle_meters(
-    database, twin, tmp_path
-):
+def test_one_replica_meters_exactly_what_the_single_process_cycle_meters(database, twin, tmp_path):
     engine = seed_tenants(database.url, TENANTS, CREATED)
     reference = seed_tenants(twin, TENANTS, CREATED)
     prov = provisioner(engine, Reader(), tmp_path)
@@ -86,9 +84,7 @@ def test_one_replica_meters_exactly_what_the_single_process_cycle_meters(
         reference.dispose()
 
 
-def test_two_replicas_split_the_items_and_meter_each_tenant_window_once(
-    database, twin, tmp_path
-):
+def test_two_replicas_split_the_items_and_meter_each_tenant_window_once(database, twin, tmp_path):
     if database.backend != "postgresql":
         pytest.skip("replicas share one PostgreSQL; SQLite serves one replica")
     engine = seed_tenants(database.url, TENANTS, CREATED)
@@ -136,9 +132,7 @@ def test_two_replicas_split_the_items_and_meter_each_tenant_window_once(
         reference.dispose()
 
 
-def test_a_new_cycle_supersedes_an_unfinished_one_whose_items_cannot_complete(
-    database, tmp_path
-):
+def test_a_new_cycle_supersedes_an_unfinished_one_whose_items_cannot_complete(database, tmp_path):
     engine = seed_tenants(database.url, 2, CREATED)
     prov = provisioner(engine, Reader(), tmp_path)
     try:

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
-from support.pilots import seed_pilots
 
 from ngc_pilot.db import session_scope
 from ngc_pilot.models import MeterWindow, Tenant, UsageRecord
@@ -25,6 +24,7 @@ from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.settings import MeteringSettings
 from policies.tenancy import load_tenant_policy
 from provisioner.usage import METRICS, UsageSample
+from support.pilots import seed_pilots
 
 HOURLY = MeteringSettings(window_minutes=60, recompute_windows=2, backfill_max_windows=744)
 

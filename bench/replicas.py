@@ -49,7 +49,7 @@ from ngc_pilot.db import make_engine, session_scope  # noqa: E402
 from ngc_pilot.settings import build_settings  # noqa: E402
 from ngc_pilot.synthetic import nominations  # noqa: E402
 from policies.selection_policy import default_policy_path, parse_policy  # noqa: E402
-from policies.tenancy import load_tenant_policy  # noqa: E402
+from policies.tenancy import default_tenant_policy_path, parse_tenant_policy  # noqa: E402
 from provisioner.testing import BULK_KINDS, InMemoryCloud  # noqa: E402
 from provisioner.usage import METRICS  # noqa: E402
 
@@ -112,6 +112,9 @@ def seed(engine: Any, count: int) -> list[str]:
         .read_text()
         .replace("start: 2021-04-15", f"start: {start}")
         .replace("end: 2021-08-31", f"end: {start + timedelta(days=120)}")
+        .replace("vcpus: 2048", "vcpus: 10000000")
+        .replace("ram_gb: 16384", "ram_gb: 100000000")
+        .replace("storage_tb: 1000", "storage_tb: 1000000")
     )
     policy = parse_policy(
         text_.replace("k_max: 10", f"k_max: {count}").replace(
@@ -160,8 +163,10 @@ def helper(url: str, cloud: LatencyCloud, tmp: Path, stop: Any, per_item: int) -
 
 
 def _prov(engine: Any, cloud: InMemoryCloud, tmp: Path) -> provisioning.Provisioner:
+    # The shipped pool (a /16) holds 256 tenants' /24s; 1,000 need a wider one.
+    text_ = default_tenant_policy_path().read_text().replace("10.240.0.0/16", "10.0.0.0/8")
     return provisioning.Provisioner(
-        engine, load_tenant_policy(), lambda: cloud, "bench", tmp / "environments", "bench"
+        engine, parse_tenant_policy(text_), lambda: cloud, "bench", tmp / "environments", "bench"
     )
 
 

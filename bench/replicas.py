@@ -199,6 +199,7 @@ def main() -> None:
     parser.add_argument("--usage-s", type=float, default=0.05)
     parser.add_argument("--list-s", type=float, default=0.03)
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress in a log
 
     from support.pgserver import create_database, drop_database, server_url
 

@@ -39,6 +39,10 @@ re-run overwrite instead of add, the never-lowered Cinder quantities, and the
 have to restate the other's rules.  The read side is small and shares the
 tenant rule.  Deliberately not here: the window arithmetic
 (``policies/windows.py``) and the cloud calls (``provisioner/usage.py``).
+The scheduled job splits the same cycle between ``serve`` replicas
+(:mod:`ngc_pilot.meter_shards`) through this module's public pieces:
+``auto_plan``, ``window_kinds``, ``read_usage``, ``store_records``,
+``upsert_windows``; ``ngc-pilot meter`` runs :func:`meter` in one process.
 """
 
 from __future__ import annotations

@@ -39,6 +39,10 @@ re-run overwrite instead of add, the never-lowered Cinder quantities, and the
 have to restate the other's rules.  The read side is small and shares the
 tenant rule.  Deliberately not here: the window arithmetic
 (``policies/windows.py``) and the cloud calls (``provisioner/usage.py``).
+The scheduled job splits the same cycle between ``serve`` replicas
+(:mod:`ngc_pilot.meter_shards`) through this module's public pieces:
+``auto_plan``, ``window_kinds``, ``read_usage``, ``store_records``,
+``upsert_windows``; ``ngc-pilot meter`` runs :func:`meter` in one process.
 """
 
 from __future__ import annotations
@@ -177,7 +181,7 @@ def _frontier(session: Session) -> datetime | None:
     return session.exec(select(func.min(col(MeterWindow.window_end))).where(~successor)).one()
 
 
-def _auto_plan(
+def auto_plan(
     session: Session, metering: MeteringSettings, now: datetime, tenants: Sequence[MeteredTenant]
 ) -> W.CyclePlan:
     frontier = _frontier(session)
@@ -283,7 +287,7 @@ def meter(
         if since is not None:
             plan = _explicit_plan(session, metering, now, since, until)
         else:
-            plan = _auto_plan(session, metering, now, tenants)
+            plan = auto_plan(session, metering, now, tenants)
     report = MeterReport(
         backfilled=plan.backfilled, recomputed=len(plan.recompute), remaining=plan.remaining
     )
@@ -291,16 +295,9 @@ def meter(
         report.seconds = time.perf_counter() - started
         return report
 
-    recomputed = set(plan.recompute)
-    just_ended = W.last_complete_end(now, metering.window_minutes)
-    for window in plan.windows:
-        if window in recomputed:
-            kind = "recompute"
-        else:
-            kind = "new" if window.end == just_ended else "backfill"
-        report.windows.append({**window.as_dict(), "kind": kind})
+    report.windows.extend(window_kinds(plan, now, metering))
 
-    readings = _read(prov, plan.windows, tenants, report)
+    readings = read_usage(prov, plan.windows, tenants, report)
     with session_scope(prov.engine) as session:
         _store(session, readings, plan.windows, report)
         audit.record(
@@ -308,10 +305,26 @@ def meter(
             actor=prov.actor,
             action="usage.metered",
             subject="metering",
-            details=_audit_details(report),
+            details=audit_details(report),
         )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def window_kinds(
+    plan: W.CyclePlan, now: datetime, metering: MeteringSettings
+) -> list[dict[str, str]]:
+    """Each planned window with its kind: ``new``, ``backfill`` or ``recompute``."""
+    recomputed = set(plan.recompute)
+    just_ended = W.last_complete_end(now, metering.window_minutes)
+    out = []
+    for window in plan.windows:
+        if window in recomputed:
+            kind = "recompute"
+        else:
+            kind = "new" if window.end == just_ended else "backfill"
+        out.append({**window.as_dict(), "kind": kind})
+    return out
 
 
 def _reader(prov: Provisioner) -> UsageReader:
@@ -327,7 +340,7 @@ def _reader(prov: Provisioner) -> UsageReader:
 Reading = dict[tuple[str, str], tuple[Decimal, str]]  # (pilot, metric) -> (quantity, source)
 
 
-def _read(
+def read_usage(
     prov: Provisioner,
     windows: Sequence[W.Window],
     tenants: Sequence[MeteredTenant],
@@ -386,6 +399,30 @@ def _store(
     report: MeterReport,
 ) -> None:
     """Upsert what differs from the stored records, and the covered windows."""
+    collected = store_records(session, readings, windows, report)
+    upsert_windows(
+        session,
+        [
+            {
+                "window_start": window.start,
+                "window_end": window.end,
+                "metered_at": collected,
+                "tenants": len({pilot for pilot, _ in reading}),
+                "records": len(reading),
+                "runs": 1,
+            }
+            for window, reading in readings
+        ],
+    )
+
+
+def store_records(
+    session: Session,
+    readings: Sequence[tuple[W.Window, Reading]],
+    windows: Sequence[W.Window],
+    report: MeterReport,
+) -> datetime:
+    """Upsert what differs from the stored records (not the windows); returns the collection time."""
     collected = utcnow()
     pilots = sorted({pilot for _, reading in readings for pilot, _ in reading})
     stored: dict[tuple[str, str, datetime], Decimal] = {}
@@ -431,20 +468,7 @@ def _store(
             )
     report.totals = totals
     _upsert_records(session, rows)
-    _upsert_windows(
-        session,
-        [
-            {
-                "window_start": window.start,
-                "window_end": window.end,
-                "metered_at": collected,
-                "tenants": len({pilot for pilot, _ in reading}),
-                "records": len(reading),
-                "runs": 1,
-            }
-            for window, reading in readings
-        ],
-    )
+    return collected
 
 
 def _insert(session: Session) -> Any:
@@ -482,7 +506,7 @@ def _upsert_records(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(stmt, rows[i : i + _CHUNK])
 
 
-def _upsert_windows(session: Session, rows: list[dict[str, Any]]) -> None:
+def upsert_windows(session: Session, rows: list[dict[str, Any]]) -> None:
     table = MeterWindow.__table__
     stmt = _insert(session)(table)
     new = stmt.excluded
@@ -500,7 +524,7 @@ def _upsert_windows(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(stmt, rows[i : i + _CHUNK])
 
 
-def _audit_details(report: MeterReport) -> dict[str, Any]:
+def audit_details(report: MeterReport) -> dict[str, Any]:
     details = report.summary()
     details.pop("seconds", None)
     details.pop("cloud_seconds", None)

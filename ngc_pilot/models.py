@@ -391,6 +391,7 @@ apscheduler_jobs = Table(
 # rollup's tables live in modules of their own; importing them here puts them on SQLModel.metadata wherever the
 # models are (migrations, tests).
 from ngc_pilot import (  # noqa: E402
+    claim_models,  # noqa: F401
     evaluation_models,  # noqa: F401
     kube_tenant_models,  # noqa: F401
     member_models,  # noqa: F401

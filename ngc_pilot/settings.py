@@ -143,6 +143,24 @@ class ServiceSettings(BaseModel):
     mail_minutes: int = Field(
         default=1, ge=1, description="How often the mail job sends the outbox."
     )
+    tenants_per_item: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description=(
+            "Tenants per work item that serve replicas claim (metering: per window; reconcile): "
+            "small enough that two replicas share 1,000 tenants in ten pieces, large enough "
+            "that a window costs few usage calls."
+        ),
+    )
+    claim_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description=(
+            "Seconds a replica holds a claimed work item before another may take it over "
+            "(a killed replica's items wait this long); must exceed one item's duration."
+        ),
+    )
     lock_file: Path | None = Field(
         default=None,
         description="Job lock on SQLite; empty means <var_dir>/serve.lock. PostgreSQL uses advisory locks.",

@@ -5,7 +5,9 @@ A job is named by a stable id and calls a function *by its import path*
 registry can be built (for ``jobs`` and ``serve``) without importing the
 cloud SDK, and the job store never holds code, only the id (see
 :mod:`scheduler.runner`).  Arguments are named, not passed: ``uses`` lists
-what the runner supplies (``prov``, ``metering``, ``engine``, ``settings``).
+what the runner supplies (``prov``, ``metering``, ``engine``, ``settings``,
+``replica``: this process as a claimer of shared work, see
+:mod:`ngc_pilot.shared_work`).
 
 Interval triggers are anchored at a fixed instant, so that fire times fall on
 the clock (every 60 minutes means at :00) and a restart computes the same fire
@@ -36,7 +38,7 @@ from policies.problems import Problem
 ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
 """Interval triggers count from here, so fire times are aligned to the clock."""
 
-ARGUMENTS = ("prov", "metering", "engine", "settings")
+ARGUMENTS = ("prov", "metering", "engine", "settings", "replica")
 """What a job may ask the runner for, by name."""
 
 TEST_JOBS_ENV = "NGC_PILOT_TEST_JOBS"
@@ -95,8 +97,8 @@ def default_jobs(service: ServiceSettings) -> list[JobDef]:
     return [
         JobDef(
             id="meter",
-            target="ngc_pilot.metering:meter",
-            uses=("prov", "metering"),
+            target="ngc_pilot.shared_work:meter_job",
+            uses=("prov", "settings", "replica"),
             trigger=every(service.meter_minutes),
             schedule=f"every {service.meter_minutes} min",
             description="Meter usage per tenant and window (backfills missed windows).",
@@ -115,8 +117,8 @@ def default_jobs(service: ServiceSettings) -> list[JobDef]:
         ),
         JobDef(
             id="reconcile",
-            target="ngc_pilot.lifecycle:reconcile",
-            uses=("prov",),
+            target="ngc_pilot.shared_work:reconcile_job",
+            uses=("prov", "replica"),
             trigger=every(service.reconcile_minutes),
             schedule=f"every {service.reconcile_minutes} min",
             description="Report drift of every tenant; repair it when the policy says so.",

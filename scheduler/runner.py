@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Engine
 
+from ngc_pilot.claims import Replica
 from ngc_pilot.db import utcnow
 from ngc_pilot.errors import PermanentError, TransientError
 from ngc_pilot.settings import Settings
@@ -76,6 +77,17 @@ class RunnerContext:
                 self._provisioner = self.provisioner_factory()
             return self._provisioner
 
+    def replica(self, fire_time: datetime | None = None) -> Replica:
+        """This process as a claimer of shared work (for the fire time being run, if any)."""
+        service = self.settings.service
+        return Replica(
+            owner=self.worker,
+            stop=self.stop,
+            lease_seconds=service.claim_lease_seconds,
+            tenants_per_item=service.tenants_per_item,
+            cycle_key=fire_time.isoformat() if fire_time else None,
+        )
+
     def argument(self, name: str) -> Any:
         if name == "prov":
             return self.provisioner()
@@ -85,6 +97,8 @@ class RunnerContext:
             return self.engine
         if name == "settings":
             return self.settings
+        if name == "replica":
+            return self.replica(FIRE_TIME.get())
         raise ValueError(f"unknown job argument {name!r}")
 
 

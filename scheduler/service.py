@@ -16,6 +16,10 @@ not changed; jobs no longer in the registry are removed.  Job defaults:
 and no misfire limit (a missed run runs however late; with coalescing that is
 at most one run per job at start).
 
+Every process, leader or standby, also runs a :class:`~scheduler.claim_worker.ClaimWorker`:
+the per-tenant work of ``meter`` and ``reconcile`` is split between replicas
+through claims in the database (:mod:`ngc_pilot.shared_work`).
+
 Not here: what a job does (:mod:`scheduler.registry`) and how a run is
 recorded and retried (:mod:`scheduler.runner`).
 """
@@ -36,6 +40,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from ngc_pilot.db import utcnow
 from scheduler import recording, runner
+from scheduler.claim_worker import ClaimWorker
 from scheduler.executor import FireTimeExecutor
 from scheduler.locks import LeaderLock, leader_lock
 from scheduler.registry import JobDef
@@ -155,6 +160,8 @@ class Service:
         runner.configure(self.context)
         runner.preload(self.context.registry)
         standby_logged = False
+        worker = ClaimWorker(self.context, self.poll_seconds)
+        worker.start()
         try:
             while not stop.is_set():
                 if not self._try_acquire():
@@ -168,6 +175,8 @@ class Service:
                 standby_logged = False
                 self._lead()
         finally:
+            stop.set()  # ends the claim worker too (its item finishes first)
+            worker.join()
             runner.configure(None)
 
     def _try_acquire(self) -> bool:

@@ -15,6 +15,7 @@ data-access rules do).
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,9 +78,17 @@ class ReconcileReport:
         }
 
 
-def reconcile(prov: Provisioner, *, repair: bool | None = None) -> ReconcileReport:
+def reconcile(
+    prov: Provisioner,
+    *,
+    repair: bool | None = None,
+    pilots: Collection[str] | None = None,
+    namespaces_too: bool = True,
+) -> ReconcileReport:
     """Report every active or suspended tenant's drift; repair it if ``repair``
-    (None: as the lifecycle policy says)."""
+    (None: as the lifecycle policy says).  ``pilots`` limits the OpenStack
+    tenants to those (a replica's shard); ``namespaces_too`` False leaves the
+    namespace tenants out."""
     if repair is None:
         repair = prov.lifecycle().reconcile.repair
     report = ReconcileReport(repair)
@@ -87,6 +96,7 @@ def reconcile(prov: Provisioner, *, repair: bool | None = None) -> ReconcileRepo
         rows = [
             (t.pilot_id, t.state, desired_for(t, p, a, prov), t.credential_id)
             for t, p, a in tenants_in(session, RECONCILED_STATES)
+            if pilots is None or t.pilot_id in pilots
         ]
     backend = LazyBackend(prov)
     try:
@@ -127,7 +137,7 @@ def reconcile(prov: Provisioner, *, repair: bool | None = None) -> ReconcileRepo
                     subject=pilot_id,
                     details={"drift": entry.drift, "applied": entry.applied},
                 )
-    for found in namespaces.drift(prov, repair):
+    for found in namespaces.drift(prov, repair) if namespaces_too else []:
         report.tenants.append(
             TenantDrift(
                 found["pilot"],

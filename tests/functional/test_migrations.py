@@ -65,8 +65,8 @@ def test_audit_refuses_details_that_look_like_secrets(database):
 def test_cli_db_commands(cli):
     assert cli("db", "upgrade").code == 0
     assert cli("db", "current", "--json").json() == {
-        "current": "0013_request_member",
-        "head": "0013_request_member",
+        "current": "0014_work_claims",
+        "head": "0014_work_claims",
     }
     assert cli("db", "downgrade", "base").code == 0
     assert cli("db", "current", "--json").json()["current"] is None

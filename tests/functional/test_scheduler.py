@@ -369,8 +369,8 @@ def test_the_registry_schedules_the_service_jobs_from_settings():
     ]
     assert registry["report"].target == "ngc_pilot.reports:monthly_report"
     assert str(registry["report"].trigger) == "cron[day='1', hour='4', minute='30']"
-    assert registry["meter"].target == "ngc_pilot.metering:meter"
-    assert registry["meter"].uses == ("prov", "metering")
+    assert registry["meter"].target == "ngc_pilot.shared_work:meter_job"
+    assert registry["meter"].uses == ("prov", "settings", "replica")
     assert registry["meter"].trigger.interval == timedelta(minutes=15)
     assert str(registry["expiry"].trigger) == "cron[hour='3', minute='30']"
     assert {j.id for j in default_jobs(settings.service) if j.group == "tenants"} == {

@@ -45,7 +45,7 @@ class Serve:
             NGC_PILOT_TEST_JOBS=json.dumps(
                 [{"id": "tick", "target": "support.scheduled:tick", "seconds": 1}]
             ),
-            PYTHONPATH=str(REPO / "tests"),
+            PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO)]),  # this checkout
         )
         with open(self.log, "w") as out:
             self.process = subprocess.Popen(

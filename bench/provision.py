@@ -26,6 +26,8 @@ import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import openstack
 from openstack.config import loader
@@ -115,6 +117,11 @@ def main() -> None:
     )
     parser.add_argument("--tenants", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="print every HTTP request of the one-tenant run (method, API, path), in order",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ngc-bench-"))
     start = date.today() - timedelta(days=7)
@@ -130,7 +137,7 @@ def main() -> None:
     noms = []
     count = 1 + args.tenants * args.rounds
     policy = parse_policy(
-        text.replace("k_max: 10", f"k_max: {count}").replace(
+        text.replace("k_max: 10", f"k_max: {max(count, 10)}").replace(
             "per_institution_cap: 2", "per_institution_cap: 99"
         )
     )
@@ -164,11 +171,13 @@ def main() -> None:
         tmp / "environments",
         "bench",
     )
-    base = baseline(run)
+    with _Requests() as base_calls:
+        base = baseline(run)
     load_base = _load()
-    started = time.perf_counter()
-    one = provisioning.provision(prov, [ids[0]], parallel=1)
-    t_one, load_one = time.perf_counter() - started, _load()
+    with _Requests() as one_calls:
+        started = time.perf_counter()
+        one = provisioning.provision(prov, [ids[0]], parallel=1)
+        t_one, load_one = time.perf_counter() - started, _load()
     assert all(o.state == "active" for o in one), [o.as_dict() for o in one]
     print("# provisioning benchmark (devcloud on this machine; load = 1-min load average)")
     print("| measurement | ngc-pilot | baseline, same run | load |")
@@ -177,6 +186,10 @@ def main() -> None:
         f"| one tenant (s) | {t_one:.2f} | {base:.2f} plain openstacksdk script "
         f"({t_one / base:.2f}×) | {load_one} (baseline {load_base}) |"
     )
+    print(f"| one tenant: HTTP requests | {one_calls.summary()} | {base_calls.summary()} | |")
+    if args.trace:
+        for line in one_calls.lines:
+            print(f"    {line}")
     failed = noop_calls = 0
     n = args.tenants
     for r in range(args.rounds):
@@ -184,9 +197,10 @@ def main() -> None:
         started = time.perf_counter()
         many = provisioning.provision(prov, batch, parallel=n)
         t_many, load_many = time.perf_counter() - started, _load()
-        started = time.perf_counter()
-        again = provisioning.provision(prov, batch, parallel=n)
-        t_noop, load_noop = time.perf_counter() - started, _load()
+        with _Requests() as noop_requests:
+            started = time.perf_counter()
+            again = provisioning.provision(prov, batch, parallel=n)
+            t_noop, load_noop = time.perf_counter() - started, _load()
         calls = sum(o.mutating_calls for o in again)
         bad = [o for o in many + again if o.state != "active"]
         failed += len({o.pilot_id for o in bad})
@@ -197,8 +211,11 @@ def main() -> None:
         )
         print(
             f"| round {r + 1}: no-op re-apply of {n} (s, per tenant) | {t_noop:.2f} "
-            f"({t_noop / n:.2f}) | — | {load_noop} |"
+            f"({t_noop / n:.3f}); {noop_requests.summary()} HTTP requests | — | {load_noop} |"
         )
+        if args.trace and r == 0:
+            for line in noop_requests.lines:
+                print(f"    {line}")
         for o in bad:
             print(f"|   failed {o.pilot_id}: {(o.report.error if o.report else '')[:120]} | | | |")
         if r == args.rounds - 1:
@@ -208,6 +225,59 @@ def main() -> None:
     print(f"| failed tenants in {args.rounds} rounds | {failed} | — | goal 0 |")
     print(f"| mutating calls in the no-op re-applies | {noop_calls} | — | goal 0 |")
     provisioning.teardown(prov, ids[0])
+
+
+class _Requests:
+    """Counts (and lists) the HTTP requests made while it is entered, by API and method."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.count: dict[str, int] = {}
+
+    def __enter__(self) -> _Requests:
+        import requests
+
+        self._original = original = requests.Session.request
+        ports = _api_ports()
+        self.started = time.perf_counter()
+
+        def request(session: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            parts = urlsplit(url)
+            api = ports.get(parts.port or 0, str(parts.port))
+            started = time.perf_counter()
+            try:
+                return original(session, method, url, *args, **kwargs)
+            finally:
+                took = time.perf_counter() - started
+                at = started - self.started
+                self.lines.append(
+                    f"at {at * 1000:5.0f} ms {took * 1000:5.0f} ms {method:6} {api:9} {parts.path}"
+                )
+                key = f"{api} {method}"
+                self.count[key] = self.count.get(key, 0) + 1
+
+        requests.Session.request = request  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import requests
+
+        requests.Session.request = self._original  # type: ignore[method-assign]
+
+    def summary(self) -> str:
+        total = sum(self.count.values())
+        writes = sum(n for k, n in self.count.items() if not k.endswith(("GET", "HEAD")))
+        return f"{total} ({writes} writes)"
+
+
+def _api_ports() -> dict[int, str]:
+    ports = REPO / ".devcloud" / "ports"
+    found = {}
+    for line in ports.read_text().splitlines() if ports.is_file() else []:
+        name, _, port = line.partition(" ")
+        if port.strip().isdigit():
+            found[int(port)] = name
+    return found
 
 
 def _load() -> str:

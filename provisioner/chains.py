@@ -41,6 +41,7 @@ CHAIN_OF = {
     "router_interface": "network",
     "security_group": "security",
     "security_group_rule": "security",
+    "default_group_ingress": "security",
 }
 
 

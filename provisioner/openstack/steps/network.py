@@ -153,6 +153,22 @@ def create_security_group_rule(admin: Admin, change: Change, desired: DesiredTen
     return StepResult(rule.id)
 
 
+def delete_default_group_ingress(
+    admin: Admin, change: Change, desired: DesiredTenant
+) -> StepResult:
+    """Remove every ingress rule of the project's "default" group (a new project's)."""
+    _, project = admin.domain_and_project(desired, change.step)
+    net = admin.conn.network
+    found = None
+    # Filtered by project on purpose: Neutron makes the project's default group
+    # now if it has none yet, so it exists, and is stripped, before anyone boots.
+    for group in net.security_groups(project_id=project.id, name="default"):
+        found = group.id
+        for rule in net.security_group_rules(security_group_id=group.id, direction="ingress"):
+            net.delete_security_group_rule(rule, ignore_missing=True)
+    return StepResult(found)
+
+
 def delete_security_group_rule(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
     admin.conn.network.delete_security_group_rule(change.detail["id"], ignore_missing=True)
     return StepResult(change.detail["id"])

@@ -216,7 +216,13 @@ def test_killed_after_every_step_a_rerun_converges_without_duplicates(pilot: Pil
             rows = session.exec(select(ProvisionStep).where(ProvisionStep.pilot_id == pid)).all()
         engine.dispose()
         recorded = {r.step for r in rows}
-        assert {f"{c['action']} {c['resource']} {c['name']}" for c in planned} <= recorded
+        expected = {f"{c['action']} {c['resource']} {c['name']}" for c in planned}
+        if "delete default_group_ingress default" not in recorded:
+            # Killed before it ran: a later run, finding the project, planned
+            # each of the default group's ingress rules by id instead.
+            expected.discard("delete default_group_ingress default")
+            assert "delete security_group_rule default" in recorded
+        assert expected <= recorded
         done = [r for r in rows if r.status == "done"]
         assert len(done) == len({(r.run_id, r.step, r.resource_id) for r in done})
     finally:

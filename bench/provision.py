@@ -5,15 +5,19 @@ Same run, same cloud:
   resources for one tenant (project, group + role, user + membership, three
   quota sets, network, subnet, router + interface, security group + rule,
   application credential), no lookups, no ledger;
-* ngc-pilot — one tenant; then ``--rounds`` rounds of: eight tenants in
-  parallel, a no-op re-apply of the eight (wall time and the number of
-  mutating API calls, which must be zero), teardown; failed tenants counted;
+* ngc-pilot — one tenant (and the HTTP requests it made beside the
+  script's; ``--trace`` lists them in order, with when each started and how
+  long it took); then ``--rounds`` rounds of: eight tenants in parallel, a
+  no-op re-apply of the eight (wall time, HTTP requests, and the number of
+  mutating API calls, which must be zero), teardown; failed tenants counted
+  over all rounds (``--rounds 20`` for the goal of 20 in a row);
 * observation — the eight observed one at a time beside ``observe_many``
   (one listing per resource kind), as reconcile does.
-The machine's load average is printed beside every figure.
+The machine's load average is printed beside every figure, and a summary
+(median and range of each figure over the rounds) at the end.
 Everything created is torn down at the end.
 
-    devcloud/devcloud up && python bench/provision.py [--tenants 8] [--rounds 1]
+    devcloud/devcloud up && python bench/provision.py [--tenants 8] [--rounds 20] [--trace]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import statistics
 import tempfile
 import time
 import uuid
@@ -137,9 +142,9 @@ def main() -> None:
     noms = []
     count = 1 + args.tenants * args.rounds
     policy = parse_policy(
-        text.replace("k_max: 10", f"k_max: {max(count, 10)}").replace(
-            "per_institution_cap: 2", "per_institution_cap: 99"
-        )
+        text.replace("k_max: 10", f"k_max: {max(count, 10)}")
+        .replace("per_institution_cap: 2", "per_institution_cap: 99")
+        .replace("vcpus: 2048", f"vcpus: {max(2048, 16 * count)}")
     )
     for i, n in enumerate(nominations(count, policy, seed=7)):
         raw = n.model_dump(mode="json")
@@ -192,6 +197,7 @@ def main() -> None:
             print(f"    {line}")
     failed = noop_calls = 0
     n = args.tenants
+    rounds: list[tuple[float, float, float, float]] = []  # parallel s, its load, no-op s, load
     for r in range(args.rounds):
         batch = ids[1 + r * n : 1 + (r + 1) * n]
         started = time.perf_counter()
@@ -205,6 +211,7 @@ def main() -> None:
         bad = [o for o in many + again if o.state != "active"]
         failed += len({o.pilot_id for o in bad})
         noop_calls += calls
+        rounds.append((t_many, float(load_many), t_noop / n, float(load_noop)))
         print(
             f"| round {r + 1}: {n} tenants in parallel (s) | {t_many:.2f} | "
             f"{base * n:.2f} (script × {n}, sequential) | {load_many} |"
@@ -222,6 +229,19 @@ def main() -> None:
             _observation(prov, batch)
         for pid in batch:
             provisioning.teardown(prov, pid)
+    if rounds:
+        many_s, many_load, noop_s, noop_load = zip(*rounds, strict=True)
+        print(
+            f"| {n} tenants in parallel, {len(rounds)} rounds (s) | median "
+            f"{statistics.median(many_s):.2f}, {min(many_s):.2f}–{max(many_s):.2f} | "
+            f"{base * n:.2f} (script × {n}, sequential) | "
+            f"{min(many_load):.1f}–{max(many_load):.1f} |"
+        )
+        print(
+            f"| no-op re-apply, {len(rounds)} rounds (s per tenant) | median "
+            f"{statistics.median(noop_s):.3f}, {min(noop_s):.3f}–{max(noop_s):.3f} | — | "
+            f"{min(noop_load):.1f}–{max(noop_load):.1f} |"
+        )
     print(f"| failed tenants in {args.rounds} rounds | {failed} | — | goal 0 |")
     print(f"| mutating calls in the no-op re-applies | {noop_calls} | — | goal 0 |")
     provisioning.teardown(prov, ids[0])

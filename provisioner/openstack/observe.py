@@ -136,8 +136,8 @@ class ConcurrentReads(LiveReads):
 
     Each announced read runs in ``pool`` right away; when :func:`assemble`
     asks it, it gets that read's answer (or its exception).  One tenant's ~16
-    reads then cost about three round trips (domain; project, group and user;
-    everything inside the project) instead of sixteen.
+    reads then cost about four round trips (domain; project, group and user;
+    everything inside the project; the router's ports) instead of sixteen.
     """
 
     # The reads this class sends live (a subclass answering some from elsewhere narrows it).

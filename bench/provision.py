@@ -5,15 +5,19 @@ Same run, same cloud:
   resources for one tenant (project, group + role, user + membership, three
   quota sets, network, subnet, router + interface, security group + rule,
   application credential), no lookups, no ledger;
-* ngc-pilot — one tenant; then ``--rounds`` rounds of: eight tenants in
-  parallel, a no-op re-apply of the eight (wall time and the number of
-  mutating API calls, which must be zero), teardown; failed tenants counted;
+* ngc-pilot — one tenant (and the HTTP requests it made beside the
+  script's; ``--trace`` lists them in order, with when each started and how
+  long it took); then ``--rounds`` rounds of: eight tenants in parallel, a
+  no-op re-apply of the eight (wall time, HTTP requests, and the number of
+  mutating API calls, which must be zero), teardown; failed tenants counted
+  over all rounds (``--rounds 20`` for the goal of 20 in a row);
 * observation — the eight observed one at a time beside ``observe_many``
   (one listing per resource kind), as reconcile does.
-The machine's load average is printed beside every figure.
+The machine's load average is printed beside every figure, and a summary
+(median and range of each figure over the rounds) at the end.
 Everything created is torn down at the end.
 
-    devcloud/devcloud up && python bench/provision.py [--tenants 8] [--rounds 1]
+    devcloud/devcloud up && python bench/provision.py [--tenants 8] [--rounds 20] [--trace]
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import statistics
 import tempfile
 import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import openstack
 from openstack.config import loader
@@ -115,6 +122,11 @@ def main() -> None:
     )
     parser.add_argument("--tenants", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="print every HTTP request of the one-tenant run (method, API, path), in order",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ngc-bench-"))
     start = date.today() - timedelta(days=7)
@@ -130,9 +142,9 @@ def main() -> None:
     noms = []
     count = 1 + args.tenants * args.rounds
     policy = parse_policy(
-        text.replace("k_max: 10", f"k_max: {count}").replace(
-            "per_institution_cap: 2", "per_institution_cap: 99"
-        )
+        text.replace("k_max: 10", f"k_max: {max(count, 10)}")
+        .replace("per_institution_cap: 2", "per_institution_cap: 99")
+        .replace("vcpus: 2048", f"vcpus: {max(2048, 16 * count)}")
     )
     for i, n in enumerate(nominations(count, policy, seed=7)):
         raw = n.model_dump(mode="json")
@@ -164,11 +176,13 @@ def main() -> None:
         tmp / "environments",
         "bench",
     )
-    base = baseline(run)
+    with _Requests() as base_calls:
+        base = baseline(run)
     load_base = _load()
-    started = time.perf_counter()
-    one = provisioning.provision(prov, [ids[0]], parallel=1)
-    t_one, load_one = time.perf_counter() - started, _load()
+    with _Requests() as one_calls:
+        started = time.perf_counter()
+        one = provisioning.provision(prov, [ids[0]], parallel=1)
+        t_one, load_one = time.perf_counter() - started, _load()
     assert all(o.state == "active" for o in one), [o.as_dict() for o in one]
     print("# provisioning benchmark (devcloud on this machine; load = 1-min load average)")
     print("| measurement | ngc-pilot | baseline, same run | load |")
@@ -177,37 +191,113 @@ def main() -> None:
         f"| one tenant (s) | {t_one:.2f} | {base:.2f} plain openstacksdk script "
         f"({t_one / base:.2f}×) | {load_one} (baseline {load_base}) |"
     )
+    print(f"| one tenant: HTTP requests | {one_calls.summary()} | {base_calls.summary()} | |")
+    if args.trace:
+        for line in one_calls.lines:
+            print(f"    {line}")
     failed = noop_calls = 0
     n = args.tenants
+    rounds: list[tuple[float, float, float, float]] = []  # parallel s, its load, no-op s, load
     for r in range(args.rounds):
         batch = ids[1 + r * n : 1 + (r + 1) * n]
         started = time.perf_counter()
         many = provisioning.provision(prov, batch, parallel=n)
         t_many, load_many = time.perf_counter() - started, _load()
-        started = time.perf_counter()
-        again = provisioning.provision(prov, batch, parallel=n)
-        t_noop, load_noop = time.perf_counter() - started, _load()
+        with _Requests() as noop_requests:
+            started = time.perf_counter()
+            again = provisioning.provision(prov, batch, parallel=n)
+            t_noop, load_noop = time.perf_counter() - started, _load()
         calls = sum(o.mutating_calls for o in again)
         bad = [o for o in many + again if o.state != "active"]
         failed += len({o.pilot_id for o in bad})
         noop_calls += calls
+        rounds.append((t_many, float(load_many), t_noop / n, float(load_noop)))
         print(
             f"| round {r + 1}: {n} tenants in parallel (s) | {t_many:.2f} | "
             f"{base * n:.2f} (script × {n}, sequential) | {load_many} |"
         )
         print(
             f"| round {r + 1}: no-op re-apply of {n} (s, per tenant) | {t_noop:.2f} "
-            f"({t_noop / n:.2f}) | — | {load_noop} |"
+            f"({t_noop / n:.3f}); {noop_requests.summary()} HTTP requests | — | {load_noop} |"
         )
+        if args.trace and r == 0:
+            for line in noop_requests.lines:
+                print(f"    {line}")
         for o in bad:
             print(f"|   failed {o.pilot_id}: {(o.report.error if o.report else '')[:120]} | | | |")
         if r == args.rounds - 1:
             _observation(prov, batch)
         for pid in batch:
             provisioning.teardown(prov, pid)
+    if rounds:
+        many_s, many_load, noop_s, noop_load = zip(*rounds, strict=True)
+        print(
+            f"| {n} tenants in parallel, {len(rounds)} rounds (s) | median "
+            f"{statistics.median(many_s):.2f}, {min(many_s):.2f}–{max(many_s):.2f} | "
+            f"{base * n:.2f} (script × {n}, sequential) | "
+            f"{min(many_load):.1f}–{max(many_load):.1f} |"
+        )
+        print(
+            f"| no-op re-apply, {len(rounds)} rounds (s per tenant) | median "
+            f"{statistics.median(noop_s):.3f}, {min(noop_s):.3f}–{max(noop_s):.3f} | — | "
+            f"{min(noop_load):.1f}–{max(noop_load):.1f} |"
+        )
     print(f"| failed tenants in {args.rounds} rounds | {failed} | — | goal 0 |")
     print(f"| mutating calls in the no-op re-applies | {noop_calls} | — | goal 0 |")
     provisioning.teardown(prov, ids[0])
+
+
+class _Requests:
+    """Counts (and lists) the HTTP requests made while it is entered, by API and method."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.count: dict[str, int] = {}
+
+    def __enter__(self) -> _Requests:
+        import requests
+
+        self._original = original = requests.Session.request
+        ports = _api_ports()
+        self.started = time.perf_counter()
+
+        def request(session: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            parts = urlsplit(url)
+            api = ports.get(parts.port or 0, str(parts.port))
+            started = time.perf_counter()
+            try:
+                return original(session, method, url, *args, **kwargs)
+            finally:
+                took = time.perf_counter() - started
+                at = started - self.started
+                self.lines.append(
+                    f"at {at * 1000:5.0f} ms {took * 1000:5.0f} ms {method:6} {api:9} {parts.path}"
+                )
+                key = f"{api} {method}"
+                self.count[key] = self.count.get(key, 0) + 1
+
+        requests.Session.request = request  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import requests
+
+        requests.Session.request = self._original  # type: ignore[method-assign]
+
+    def summary(self) -> str:
+        total = sum(self.count.values())
+        writes = sum(n for k, n in self.count.items() if not k.endswith(("GET", "HEAD")))
+        return f"{total} ({writes} writes)"
+
+
+def _api_ports() -> dict[int, str]:
+    ports = REPO / ".devcloud" / "ports"
+    found = {}
+    for line in ports.read_text().splitlines() if ports.is_file() else []:
+        name, _, port = line.partition(" ")
+        if port.strip().isdigit():
+            found[int(port)] = name
+    return found
 
 
 def _load() -> str:

@@ -62,8 +62,8 @@ from policies.nomination import ID_RULE, is_valid_id
 from policies.problems import Problem
 from provisioner import environment
 from provisioner.apply import ApplyReport, apply
-from provisioner.backend import Probe, StepResult, isolation_probe
-from provisioner.model import Change
+from provisioner.backend import CloudError, Probe, StepResult, isolation_probe, observe_all
+from provisioner.model import Change, DesiredTenant, ObservedTenant
 from provisioner.plan import plan, plan_teardown
 
 __all__ = [
@@ -169,11 +169,11 @@ def provision(
             finally:
                 kube.close()
         pilots = [p for p in pilots if "openstack" in chosen[p.id]]
-        tenants = []
+        tenants, wanted = [], []
         for pilot in pilots:
-            tenants.append(
-                ensure_tenant(session, pilot, session.get(Application, pilot.application_id), prov)
-            )
+            app = session.get(Application, pilot.application_id)
+            tenants.append(ensure_tenant(session, pilot, app, prov))
+            wanted.append(desired_for(tenants[-1], pilot, app, prov))
         if pilots or not kube_pilots:
             verdicts = check_capacity(session, prov, tenants, prov.backend_factory())
             over = [v for v in verdicts if v.over] + over
@@ -195,8 +195,11 @@ def provision(
             )
         ids = [p.id for p in pilots]
         kube_ids = [p.id for p in kube_pilots]
+    first_look = _observe_in_bulk(prov, ids, wanted)
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(ids) or 1))) as pool:
-        outcomes = list(pool.map(lambda pid: _run_with_members(prov, pid, progress), ids))
+        outcomes = list(
+            pool.map(lambda pid: _run_with_members(prov, pid, progress, first_look.get(pid)), ids)
+        )
     if kube_ids:
         kube_outcomes = namespace_tenants.provision(prov, kube_ids, progress)
         outcomes.extend(kube_outcomes)
@@ -207,9 +210,37 @@ def provision(
     return outcomes
 
 
-def _run_with_members(prov: Provisioner, pilot_id: str, progress: Progress | None) -> TenantOutcome:
+def _observe_in_bulk(
+    prov: Provisioner, ids: Sequence[str], wanted: Sequence[DesiredTenant]
+) -> dict[str, ObservedTenant]:
+    """Each tenant's first observation from one listing per resource kind (as reconcile).
+
+    Only for more than one tenant: for one, its own filtered reads cost less
+    than listing every tenant's resources.  A tenant whose own reads failed,
+    or every tenant when a listing failed, is left out: its run observes it
+    itself (and reports the error if it persists).
+    """
+    if len(ids) < 2:
+        return {}
+    try:
+        found = observe_all(prov.backend_factory(), wanted)
+    except CloudError:
+        return {}
+    return {
+        pid: observed
+        for pid, observed in zip(ids, found, strict=True)
+        if isinstance(observed, ObservedTenant)
+    }
+
+
+def _run_with_members(
+    prov: Provisioner,
+    pilot_id: str,
+    progress: Progress | None,
+    observed: ObservedTenant | None = None,
+) -> TenantOutcome:
     """Converge the tenant, then give the members its nomination lists their access."""
-    outcome = run_tenant(prov, pilot_id, progress)
+    outcome = run_tenant(prov, pilot_id, progress, observed=observed)
     if outcome.state == "active":
         members.add_roster(prov, pilot_id)
     return outcome

@@ -23,6 +23,7 @@ them down (:mod:`ngc_pilot.provisioning`).
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -75,11 +76,28 @@ class TenantOutcome:
         }
 
 
-def run_tenant(prov: Provisioner, pilot_id: str, progress: Progress | None) -> TenantOutcome:
+def run_tenant(
+    prov: Provisioner,
+    pilot_id: str,
+    progress: Progress | None,
+    *,
+    observed: ObservedTenant | None = None,
+) -> TenantOutcome:
     """Converge one tenant whose row exists; its state ends ``active``,
-    ``suspended`` or ``failed``."""
+    ``suspended`` or ``failed``.
+
+    ``observed``: the tenant as a bulk observation just saw it (a re-apply of
+    many tenants); without it the tenant is observed first.  Every later look
+    (after applying) is the tenant's own.
+    """
     started = time.perf_counter()
-    backend = prov.backend_factory()
+    made: list[CloudBackend] = []  # the connection, made when first needed (a no-op needs none)
+
+    def cloud() -> CloudBackend:
+        if not made:
+            made.append(prov.backend_factory())
+        return made[0]
+
     run_id = uuid.uuid4().hex[:12]
     with session_scope(prov.engine) as session:
         pilot = session.get(Pilot, pilot_id)
@@ -87,7 +105,8 @@ def run_tenant(prov: Provisioner, pilot_id: str, progress: Progress | None) -> T
         desired = desired_for(session.get(Tenant, pilot_id), pilot, app, prov)
     outcome = TenantOutcome(pilot_id, [])
     try:
-        observed = backend.observe(desired)
+        if observed is None:
+            observed = cloud().observe(desired)
     except CloudError as exc:
         set_state(prov, pilot_id, "failed", error=str(exc))
         outcome.state = "failed"
@@ -121,7 +140,9 @@ def run_tenant(prov: Provisioner, pilot_id: str, progress: Progress | None) -> T
             if progress:
                 progress(pilot, step, offset + index, offset + total)
 
-        report = apply_through_ledger(prov, pilot_id, run_id, the_plan, desired, backend, passed)
+        report = apply_through_ledger(
+            prov, pilot_id, run_id, the_plan, desired, cloud(), passed, concurrent=True
+        )
         done.extend(report.done)
         if not report.ok:
             if not report.transient or retries >= TRANSIENT_RETRIES:
@@ -131,7 +152,7 @@ def run_tenant(prov: Provisioner, pilot_id: str, progress: Progress | None) -> T
             retries += 1
             time.sleep(2**retries)
         try:
-            observed = backend.observe(desired)
+            observed = cloud().observe(desired)
         except CloudError as exc:
             report = ApplyReport(
                 pilot_id, failed="observe", error=str(exc), transient=exc.transient
@@ -139,7 +160,7 @@ def run_tenant(prov: Provisioner, pilot_id: str, progress: Progress | None) -> T
             break
     report.done = done
     outcome.report = report
-    outcome.mutating_calls = getattr(backend, "mutating_calls", 0)
+    outcome.mutating_calls = getattr(made[0], "mutating_calls", 0) if made else 0
     if report.ok:
         settled = "suspended" if desired.suspended else "active"
         set_state(
@@ -219,20 +240,26 @@ def apply_through_ledger(
     desired: DesiredTenant,
     backend: CloudBackend,
     progress: Progress | None,
+    *,
+    concurrent: bool = False,
 ) -> ApplyReport:
     """Apply with every step in the ledger and audit log; the bundle is written with the credential.
 
-    ``progress`` is called after each step is recorded done.
+    ``progress`` is called after each step is recorded done; ``concurrent``:
+    the plan's independent chains run at once (``provisioner.chains``).
     """
     total = len(the_plan.changes)
     counter = {"i": 0}
+    lock = threading.Lock()
 
     def ledger(change: Change, status: str, result: StepResult | None, error: str | None) -> None:
         record_step(prov, pilot_id, run_id, change, status, result, error)
         if status == "done":
-            counter["i"] += 1
+            with lock:
+                counter["i"] += 1
+                index = counter["i"]
             if progress:
-                progress(pilot_id, change.step, counter["i"], total)
+                progress(pilot_id, change.step, index, total)
 
     def on_secret(secret: Secret, result: StepResult) -> None:
         with session_scope(prov.engine) as session:
@@ -264,7 +291,9 @@ def apply_through_ledger(
                 details={"path": str(bundle.path), "credential_id": result.resource_id},
             )
 
-    return apply(the_plan, desired, backend, ledger=ledger, on_secret=on_secret)
+    return apply(
+        the_plan, desired, backend, ledger=ledger, on_secret=on_secret, concurrent=concurrent
+    )
 
 
 def credential_delivered(

@@ -30,7 +30,8 @@ def set_state(
     also: Callable[[Session], None] | None = None,
 ) -> None:
     """Move the tenant to ``state`` (with its error or project id) and audit
-    ``tenant.<state>``; a move to the state it is already in changes nothing.
+    ``tenant.<state>``; a move to the state it is already in (with the project
+    id it already has) changes nothing.
 
     ``also`` runs in the same transaction (the "tenant ready" notice is queued
     with the move to ``active``, so a crash loses neither); it runs even when
@@ -40,8 +41,8 @@ def set_state(
         if also is not None:
             also(session)
         tenant = session.get(Tenant, pilot_id)
-        if tenant.state == state and not error and not project_id:
-            return
+        if tenant.state == state and not error and project_id in (None, "", tenant.project_id):
+            return  # a re-apply that found the tenant as it was: nothing to record
         before = tenant.state
         tenant.state = state
         tenant.last_error = error

@@ -5,16 +5,20 @@ after ("done" or "failed"), so the shell can record progress durably and a
 crash at any point is visible and resumable.  An application credential's
 secret is handed to ``on_secret`` and nowhere else.  Stops at the first
 failure: later steps depend on earlier ones.  The same loop runs an OpenStack
-plan (a project) and a Kubernetes plan (a namespace).
+plan (a project) and a Kubernetes plan (a namespace); a provisioning plan's
+independent chains (``provisioner.chains``) may run concurrently.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from provisioner.backend import CloudBackend, CloudError, ClusterBackend, StepResult
+from provisioner.chains import chains
 from provisioner.kubernetes.desired import NamespaceTenant
 from provisioner.model import Change, DesiredTenant, Plan
 from provisioner.secrets import Secret
@@ -43,23 +47,56 @@ def apply(
     *,
     ledger: Ledger | None = None,
     on_secret: Callable[[Secret, StepResult], None] | None = None,
+    concurrent: bool = False,
 ) -> ApplyReport:
+    """Run ``plan``'s changes; ``concurrent``: its chains at once (``provisioner.chains``).
+
+    Concurrently, the head (domain, project) runs first; then each chain runs
+    in plan order in its own thread, and after a failure no chain starts
+    another change (those under way finish).  ``report.done`` is in the order
+    the changes finished; ``report.failed`` is the first change that failed.
+    The backend, ``ledger`` and ``on_secret`` must then bear calls from
+    several threads.
+    """
     started = time.perf_counter()
     report = ApplyReport(plan.pilot_id)
-    for change in plan.changes:
-        if ledger:
-            ledger(change, "started", None, None)
-        try:
-            result = backend.execute(change, desired)
-        except CloudError as exc:
-            report.failed, report.error, report.transient = change.step, str(exc), exc.transient
+    lock = threading.Lock()
+
+    def run(changes: Sequence[Change]) -> None:
+        for change in changes:
+            with lock:
+                if not report.ok:
+                    return
             if ledger:
-                ledger(change, "failed", None, str(exc))
-            break
-        if result.secret is not None and on_secret is not None:
-            on_secret(result.secret, result)
-        if ledger:
-            ledger(change, "done", result, None)
-        report.done.append(change.step)
+                ledger(change, "started", None, None)
+            try:
+                result = backend.execute(change, desired)
+            except CloudError as exc:
+                with lock:
+                    if report.ok:
+                        report.failed, report.error = change.step, str(exc)
+                        report.transient = exc.transient
+                if ledger:
+                    ledger(change, "failed", None, str(exc))
+                return
+            if result.secret is not None and on_secret is not None:
+                on_secret(result.secret, result)
+            if ledger:
+                ledger(change, "done", result, None)
+            with lock:
+                report.done.append(change.step)
+
+    split = chains(plan) if concurrent else None
+    if split is None:
+        run(plan.changes)
+    else:
+        head, parallel = split
+        run(head)
+        if len(parallel) == 1:
+            run(parallel[0])
+        elif parallel and report.ok:
+            with ThreadPoolExecutor(max_workers=len(parallel)) as pool:
+                for future in [pool.submit(run, chain) for chain in parallel]:
+                    future.result()  # a bug in a chain is raised here, as it would be in order
     report.seconds = time.perf_counter() - started
     return report

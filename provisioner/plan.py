@@ -155,6 +155,17 @@ def plan(
                     {"id": rule.id, "why": "ingress not allowed by policy"},
                 )
             )
+    if observed.project_id is None:
+        # Neutron gives a new project a "default" group that admits ingress
+        # from its members: remove that in this pass, not on the next look.
+        add(
+            Change(
+                "delete",
+                "default_group_ingress",
+                "default",
+                {"why": "default group must not admit ingress"},
+            )
+        )
     for rule in observed.default_group_rules:
         if rule.direction == "ingress":
             add(

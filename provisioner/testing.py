@@ -14,6 +14,7 @@ first's observes the first's project as foreign.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,7 @@ BULK_KINDS = (
     "projects",
     "groups",
     "users",
+    "roles",
     "role assignments",
     "network quotas",
     "networks",
@@ -67,6 +69,7 @@ class InMemoryCloud(MembersInMemory):
 
     def __init__(self, cores: float = 4000, ram_mb: float = 32_000_000):
         self._ids = (f"id-{n}" for n in itertools.count(1))
+        self._lock = threading.RLock()
         self.domains: set[str] = set()
         self.tenants: dict[str, _Tenant] = {}
         self.identities: dict[str, str] = {}  # group/user name -> id
@@ -166,6 +169,10 @@ class InMemoryCloud(MembersInMemory):
         )
 
     def execute(self, change: Change, desired: DesiredTenant) -> StepResult:
+        with self._lock:  # a plan's chains run concurrently (``provisioner.apply``)
+            return self._execute(change, desired)
+
+    def _execute(self, change: Change, desired: DesiredTenant) -> StepResult:
         failure = next((f for f in self._fail if f[0] == change.resource), None)
         if failure and not failure[1]:
             self._fail.remove(failure)

@@ -73,6 +73,7 @@ class OpenStackBackend:
 
     def observe(self, desired: DesiredTenant, *, deep: bool = False) -> ObservedTenant:
         """What exists for ``desired``; ``deep`` also lists researchers' servers, volumes, ports."""
+        self.admin.known.clear()  # steps from here on act on what this look found
         try:
             return observe_.observe(self.admin, desired, deep)
         except TRANSIENT as exc:
@@ -86,21 +87,26 @@ class OpenStackBackend:
         One entry per ``desired_list`` item, in order: its observation, or the
         CloudError its own per-tenant reads raised.  A failed listing raises.
         """
-        try:
-            reads = observe_bulk.snapshot(self.admin, desired_list)
-        except TRANSIENT as exc:
-            raise translate_error(exc, f"observing {len(desired_list)} tenants") from exc
-
-        def one(desired: DesiredTenant) -> ObservedTenant | CloudError:
+        self.admin.known.clear()
+        # Two pools: the tenants' workers wait for reads sent through the other.
+        with (
+            ThreadPoolExecutor(max_workers=2 * ENDPOINT_CONCURRENCY) as reads_pool,
+            ThreadPoolExecutor(max_workers=ENDPOINT_CONCURRENCY) as tenants,
+        ):
             try:
-                return observe_bulk.observe_one(self.admin, reads, desired)
+                reads = observe_bulk.snapshot(self.admin, desired_list, reads_pool)
             except TRANSIENT as exc:
-                return translate_error(exc, f"observing {desired.project}")
+                raise translate_error(exc, f"observing {len(desired_list)} tenants") from exc
 
-        # What is still read per tenant (quotas, membership, credential) runs
-        # concurrently, as many at once as the shared pool lets through.
-        with ThreadPoolExecutor(max_workers=ENDPOINT_CONCURRENCY) as pool:
-            return list(pool.map(one, desired_list))
+            def one(desired: DesiredTenant) -> ObservedTenant | CloudError:
+                try:
+                    return observe_bulk.observe_one(self.admin, reads, desired)
+                except TRANSIENT as exc:
+                    return translate_error(exc, f"observing {desired.project}")
+
+            # What is still read per tenant (quotas, membership, credential) is
+            # sent at once, as many requests as the shared pool lets through.
+            return list(tenants.map(one, desired_list))
 
     def execute(self, change: Change, desired: DesiredTenant) -> StepResult:
         handler = STEPS.get((change.action, change.resource))

@@ -26,6 +26,7 @@ What this module deliberately does not do: observe, plan or change tenants.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,13 +134,17 @@ class Admin:
 
     ``cache`` holds the shared domain and global roles (looked up once);
     ``ids`` holds ids a later observation cannot read back (an application
-    credential the admin may not list).
+    credential the admin may not list); ``known`` holds the tenant's
+    resources this backend created or found since its last observation, by
+    ``kind:name``, so a step uses the answer of the create before it instead
+    of reading it again (:meth:`known_or`).  Every observation empties it.
     """
 
     conn: Any
     config: dict[str, Any]
     ids: dict[str, str] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
+    known: dict[str, Any] = field(default_factory=dict)
 
     def auth_url(self) -> str:
         return str(self.config["auth"]["auth_url"])
@@ -148,7 +153,8 @@ class Admin:
         return self.config.get("region_name")
 
     def domain(self, desired: DesiredTenant) -> Any:
-        return self.conn.identity.find_domain(desired.domain)
+        """The shared domain (looked up once per backend; None while it does not exist)."""
+        return self.cached_domain(desired)
 
     def cached_domain(self, desired: DesiredTenant) -> Any:
         key = f"domain:{desired.domain}"
@@ -167,14 +173,31 @@ class Admin:
             self.cache[key] = first(self.conn.identity.roles(name=name))
         return self.cache[key]
 
+    def remember(self, key: str, resource: Any) -> Any:
+        """Keep ``resource`` (the answer of a create or update) under ``key``; returns it."""
+        self.known[key] = resource
+        return resource
+
+    def known_or(self, key: str, look: Callable[[], Any]) -> Any:
+        """The resource remembered under ``key``, else ``look()``'s (a CloudError if none)."""
+        found = self.known.get(key)
+        if found is None:
+            found = look()
+            if found is None:
+                kind, _, name = key.partition(":")
+                raise CloudError(f"{kind} {name} is missing")
+            self.known[key] = found
+        return found
+
     def domain_and_project(self, desired: DesiredTenant, step: str) -> tuple[Any, Any]:
         """The shared domain and the pilot's project, refusing a project of another pilot."""
         domain = self.domain(desired)
         if domain is None:
             raise CloudError(f"domain {desired.domain} is missing")
-        project = self.conn.identity.find_project(desired.project, domain_id=domain.id)
-        if project is None:
-            raise CloudError(f"project {desired.project} is missing")
+        project = self.known_or(
+            f"project:{desired.project}",
+            lambda: first(self.conn.identity.projects(name=desired.project, domain_id=domain.id)),
+        )
         ensure_owned(desired, "project", project, step)
         return domain, project
 

@@ -19,6 +19,7 @@ What this module deliberately does not do: change anything in the cloud.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ from provisioner.model import (
     ObservedTenant,
     owner_of,
 )
-from provisioner.openstack.connection import Admin, first
+from provisioner.openstack.connection import ENDPOINT_CONCURRENCY, Admin, first
 
 _INFRASTRUCTURE_PORTS = ("network:router_interface", "network:dhcp", "network:router")
 
@@ -80,6 +81,9 @@ class LiveReads:
     def user(self, domain: Any, name: str) -> Any:
         return first(self.ident.users(name=name, domain_id=domain.id))
 
+    def role(self, name: str) -> Any:
+        return self.admin.role(name)
+
     def has_role(self, project: Any, group: Any, role: Any) -> bool:
         return bool(self.ident.validate_group_has_project_role(project, group, role))
 
@@ -119,10 +123,98 @@ class LiveReads:
     def app_credential(self, user: Any, name: str) -> Any:
         return first(self.ident.application_credentials(user, name=name))
 
+    def ahead(self, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Reads :func:`assemble` is about to make (``(method, args)``); a hint, here ignored."""
+
+
+def _key(name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (name, *(getattr(a, "id", a) for a in args))
+
+
+class ConcurrentReads(LiveReads):
+    """:class:`LiveReads` whose reads announced by :meth:`ahead` are sent at once.
+
+    Each announced read runs in ``pool`` right away; when :func:`assemble`
+    asks it, it gets that read's answer (or its exception).  One tenant's ~16
+    reads then cost about four round trips (domain; project, group and user;
+    everything inside the project; the router's ports) instead of sixteen.
+    """
+
+    # The reads this class sends live (a subclass answering some from elsewhere narrows it).
+    LIVE: frozenset[str] = frozenset(
+        (
+            "project group user has_role in_group compute_quota volume_quota network_quota "
+            "network subnet router security_groups security_group_rules app_credential"
+        ).split()
+    )
+
+    def __init__(self, admin: Admin, pool: ThreadPoolExecutor):
+        super().__init__(admin)
+        self._pool = pool
+        self._futures: dict[tuple[Any, ...], Future[Any]] = {}
+
+    def ahead(self, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
+        for name, args in calls:
+            if name not in self.LIVE:
+                continue
+            read = getattr(LiveReads, name)
+            self._futures[_key(name, args)] = self._pool.submit(read, self, *args)
+
+    def _answer(self, name: str, *args: Any) -> Any:
+        future = self._futures.pop(_key(name, args), None)
+        return future.result() if future is not None else getattr(LiveReads, name)(self, *args)
+
+    def project(self, domain: Any, name: str) -> Any:
+        return self._answer("project", domain, name)
+
+    def group(self, domain: Any, name: str) -> Any:
+        return self._answer("group", domain, name)
+
+    def user(self, domain: Any, name: str) -> Any:
+        return self._answer("user", domain, name)
+
+    def has_role(self, project: Any, group: Any, role: Any) -> bool:
+        return bool(self._answer("has_role", project, group, role))
+
+    def in_group(self, user: Any, group: Any) -> bool:
+        return bool(self._answer("in_group", user, group))
+
+    def compute_quota(self, project_id: str) -> Any:
+        return self._answer("compute_quota", project_id)
+
+    def volume_quota(self, project_id: str) -> Any:
+        return self._answer("volume_quota", project_id)
+
+    def network_quota(self, project_id: str) -> Any:
+        return self._answer("network_quota", project_id)
+
+    def network(self, name: str, project_id: str) -> Any:
+        return self._answer("network", name, project_id)
+
+    def subnet(self, name: str, project_id: str) -> Any:
+        return self._answer("subnet", name, project_id)
+
+    def router(self, name: str, project_id: str) -> Any:
+        return self._answer("router", name, project_id)
+
+    def security_groups(self, project_id: str) -> list[Any]:
+        return list(self._answer("security_groups", project_id))
+
+    def security_group_rules(self, project_id: str) -> list[Any]:
+        return list(self._answer("security_group_rules", project_id))
+
+    def app_credential(self, user: Any, name: str) -> Any:
+        return self._answer("app_credential", user, name)
+
 
 def observe(admin: Admin, desired: DesiredTenant, deep: bool) -> ObservedTenant:
-    """What exists for ``desired``; ``deep`` also lists researchers' servers, volumes, ports."""
-    return assemble(admin, LiveReads(admin), desired, deep)
+    """What exists for ``desired``; ``deep`` also lists researchers' servers, volumes, ports.
+
+    The reads that do not depend on each other are sent at once
+    (:class:`ConcurrentReads`), within the connection pool's bound per API.
+    """
+    with ThreadPoolExecutor(max_workers=ENDPOINT_CONCURRENCY) as pool:
+        return assemble(admin, ConcurrentReads(admin, pool), desired, deep)
 
 
 def assemble(admin: Admin, reads: Any, desired: DesiredTenant, deep: bool) -> ObservedTenant:
@@ -132,6 +224,11 @@ def assemble(admin: Admin, reads: Any, desired: DesiredTenant, deep: bool) -> Ob
     domain = admin.cached_domain(desired)
     if domain is None:
         return ObservedTenant()
+    local = desired.identity == "local"
+    reads.ahead(
+        [("project", (domain, desired.project)), ("group", (domain, desired.group))]
+        + ([("user", (domain, desired.pi_user))] if local else [])
+    )
     project = reads.project(domain, desired.project)
     group = reads.group(domain, desired.group)
     user = reads.user(domain, desired.pi_user) if desired.identity == "local" else None
@@ -152,12 +249,28 @@ def assemble(admin: Admin, reads: Any, desired: DesiredTenant, deep: bool) -> Ob
             project_description=project.description,
             foreign=(foreign_project,),
         )
-    role = admin.role(desired.member_role)
+    role = reads.role(desired.member_role)
+    data_role = reads.role(desired.data_access_role) if desired.data_access_role else None
+    pid = project.id
+    reads.ahead(
+        [
+            ("compute_quota", (pid,)),
+            ("volume_quota", (pid,)),
+            ("network_quota", (pid,)),
+            ("network", (desired.network, pid)),
+            ("subnet", (desired.subnet, pid)),
+            ("router", (desired.router, pid)),
+            ("security_groups", (pid,)),
+            ("security_group_rules", (pid,)),
+        ]
+        + [("has_role", (project, group, r)) for r in (role, data_role) if group and r]
+        + ([("in_group", (user, group))] if user and group else [])
+        + ([("app_credential", (user, desired.app_credential))] if user else [])
+    )
     has_role = bool(group and role and reads.has_role(project, group, role))
     in_group = bool(user and group and reads.in_group(user, group))
     has_data_access, missing_roles = False, ()
     if desired.data_access_role:
-        data_role = admin.role(desired.data_access_role)
         if data_role is None:
             missing_roles = (desired.data_access_role,)
         elif group is not None:

@@ -2,11 +2,12 @@
 
 Why this exists: observing tenants one at a time costs ~15 filtered reads
 each, so an hourly reconcile of 1,000 tenants costs minutes.  Here projects,
-groups, users, role assignments, networks, subnets, routers, ports, security
+groups, users, roles, role assignments, networks, subnets, routers, ports, security
 groups, their rules and network quotas are each listed *once* for all
 tenants, and :func:`provisioner.openstack.observe.assemble` builds every
 tenant's :class:`ObservedTenant` from that snapshot with exactly the logic of
-the per-tenant observation, so both give the same answer.
+the per-tenant observation, so both give the same answer.  The listings are
+sent at once, within the connection pool's bound per API.
 
 Still read per tenant, because the APIs have no listing across projects or
 users: compute and volume quotas (Nova, Cinder), group membership of the PI
@@ -23,51 +24,85 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from provisioner.model import DesiredTenant, ObservedTenant
 from provisioner.openstack.connection import Admin
-from provisioner.openstack.observe import LiveReads, assemble
+from provisioner.openstack.observe import ConcurrentReads, assemble
 
 
-class SnapshotReads(LiveReads):
-    """:class:`LiveReads` answered from one listing per resource kind; falls back to live reads."""
+class SnapshotReads(ConcurrentReads):
+    """Reads answered from one listing per resource kind; the rest live, sent at once per tenant."""
 
-    def __init__(self, admin: Admin, domain_ids: set[str]):
-        super().__init__(admin)
+    LIVE = frozenset({"in_group", "compute_quota", "volume_quota", "app_credential"})
+
+    def __init__(self, admin: Admin, domain_ids: set[str], pool: ThreadPoolExecutor):
+        super().__init__(admin, pool)
         ident, net = self.ident, self.net
+        domains = sorted(domain_ids)
+        # Every listing is sent at once (within the connection pool's bound per API).
+        listings: dict[Any, Any] = {
+            **{
+                (kind, d): (getattr(ident, kind), {"domain_id": d})
+                for d in domains
+                for kind in ("projects", "groups", "users")
+            },
+            "assignments": (ident.role_assignments, {}),
+            "roles": (ident.roles, {}),
+            # All projects' groups in one listing: filtering by project would make
+            # Neutron create a missing "default" group, and costs a call per tenant.
+            **{
+                kind: (getattr(net, kind), {})
+                for kind in (
+                    "quotas",
+                    "networks",
+                    "subnets",
+                    "routers",
+                    "ports",
+                    "security_groups",
+                    "security_group_rules",
+                )
+            },
+        }
+        futures = {
+            key: pool.submit(lambda call, kw: list(call(**kw)), call, kw)
+            for key, (call, kw) in listings.items()
+        }
+        got = {key: future.result() for key, future in futures.items()}
         self._projects: dict[tuple[str, str], Any] = {}
         self._groups: dict[tuple[str, str], Any] = {}
         self._users: dict[tuple[str, str], Any] = {}
-        for domain_id in sorted(domain_ids):
-            for kind, listing in (
-                (self._projects, ident.projects(domain_id=domain_id)),
-                (self._groups, ident.groups(domain_id=domain_id)),
-                (self._users, ident.users(domain_id=domain_id)),
+        for domain_id in domains:
+            for found, kind in (
+                (self._projects, "projects"),
+                (self._groups, "groups"),
+                (self._users, "users"),
             ):
-                for item in listing:
+                for item in got[(kind, domain_id)]:
                     # The first of a name wins, as ``first(listing(name=...))`` does.
-                    kind.setdefault((domain_id, item.name), item)
+                    found.setdefault((domain_id, item.name), item)
         self._assignments = {
             (a.group["id"], a.scope["project"]["id"], a.role["id"])
-            for a in ident.role_assignments()
+            for a in got["assignments"]
             if a.group and a.scope and "project" in a.scope
         }
-        self._net_quotas = {q.project_id: q for q in net.quotas()}
-        self._networks = _by_name(net.networks())
+        self._roles: dict[str, Any] = {}
+        for role in got["roles"]:
+            self._roles.setdefault(role.name, role)
+        self._net_quotas = {q.project_id: q for q in got["quotas"]}
+        self._networks = _by_name(got["networks"])
         self._network_names = {n.id: n.name for n in self._networks.values()}
-        self._subnets = _by_name(net.subnets())
-        self._routers = _by_name(net.routers())
+        self._subnets = _by_name(got["subnets"])
+        self._routers = _by_name(got["routers"])
         self._ports: dict[str, list[Any]] = defaultdict(list)
-        for port in net.ports():
+        for port in got["ports"]:
             self._ports[port.device_id].append(port)
         self._sec_groups: dict[str, list[Any]] = defaultdict(list)
-        # All projects' groups in one listing: filtering by project would make
-        # Neutron create a missing "default" group, and costs a call per tenant.
-        for g in net.security_groups():
+        for g in got["security_groups"]:
             self._sec_groups[g.project_id].append(g)
         self._rules: dict[str, list[Any]] = defaultdict(list)
-        for r in net.security_group_rules():
+        for r in got["security_group_rules"]:
             self._rules[r.project_id].append(r)
 
     def project(self, domain: Any, name: str) -> Any:
@@ -78,6 +113,9 @@ class SnapshotReads(LiveReads):
 
     def user(self, domain: Any, name: str) -> Any:
         return self._users.get((domain.id, name))
+
+    def role(self, name: str) -> Any:
+        return self._roles.get(name)
 
     def has_role(self, project: Any, group: Any, role: Any) -> bool:
         return (group.id, project.id, role.id) in self._assignments
@@ -116,10 +154,15 @@ def _by_name(items: Any) -> dict[tuple[str, str], Any]:
     return found
 
 
-def snapshot(admin: Admin, desired_list: Sequence[DesiredTenant]) -> SnapshotReads:
-    """One listing per resource kind covering every tenant of ``desired_list``."""
+def snapshot(
+    admin: Admin, desired_list: Sequence[DesiredTenant], pool: ThreadPoolExecutor
+) -> SnapshotReads:
+    """One listing per resource kind covering every tenant of ``desired_list``.
+
+    ``pool`` sends the listings, and later each tenant's live reads, at once.
+    """
     domains = (admin.cached_domain(d) for d in desired_list)
-    return SnapshotReads(admin, {d.id for d in domains if d is not None})
+    return SnapshotReads(admin, {d.id for d in domains if d is not None}, pool)
 
 
 def observe_one(admin: Admin, reads: SnapshotReads, desired: DesiredTenant) -> ObservedTenant:

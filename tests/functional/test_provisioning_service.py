@@ -34,7 +34,7 @@ from ngc_pilot.models import Pilot, ProvisionStep, Tenant
 from policies.nomination import Nomination
 from policies.selection_policy import default_policy_path, parse_policy
 from policies.tenancy import load_tenant_policy
-from provisioner.testing import InMemoryCloud
+from provisioner.testing import BULK_KINDS, InMemoryCloud
 
 
 @pytest.fixture
@@ -116,6 +116,31 @@ def test_provision_records_every_step_and_writes_a_private_bundle(world):
     assert cloud.mutating_calls == before and all(o.plan == [] for o in again)
 
 
+def test_a_reapply_of_many_tenants_observes_them_from_one_snapshot(world):
+    prov, cloud, engine = world
+    provisioning.provision(prov, ["S-1", "S-2"], parallel=2)
+    with session_scope(engine) as session:
+        audited = len(audit.events(session))
+    cloud.calls.clear()
+    again = provisioning.provision(prov, ["S-1", "S-2"], parallel=2)
+    assert [(o.state, o.plan, o.mutating_calls) for o in again] == [("active", [], 0)] * 2
+    # One listing per resource kind, no tenant observed on its own, nothing changed.
+    assert cloud.calls == [f"list {kind}" for kind in BULK_KINDS]
+    with session_scope(engine) as session:
+        assert len(audit.events(session)) == audited  # a no-op records nothing
+
+
+def test_a_failed_change_stops_its_chain_and_the_head_ran_first(world):
+    prov, cloud, _ = world
+    cloud.fail_once("network", after=False, transient=False)
+    [outcome] = provisioning.provision(prov, ["S-1"])
+    assert outcome.state == "failed" and outcome.report.failed.startswith("create network")
+    done = outcome.report.done
+    assert [s.split()[1] for s in done[:2]] == ["domain", "project"]
+    # What needs the network (its chain) never ran.
+    assert not any(s.startswith(("create subnet", "create router")) for s in done)
+
+
 def test_a_lost_reply_after_a_create_is_not_repeated(world):
     prov, cloud, engine = world
     cloud.fail_once("network", after=True, transient=True)
@@ -140,9 +165,14 @@ def test_a_permanent_failure_marks_the_tenant_failed_and_a_rerun_finishes(world)
     with session_scope(engine) as session:
         assert session.get(Tenant, "S-1").state == "failed"
         assert "injected" in session.get(Tenant, "S-1").last_error
+    done_before = set(outcome.report.done)
     [outcome] = provisioning.provision(prov, ["S-1"])
     assert outcome.state == "active"
-    assert outcome.plan[0]["resource"] == "router"  # resumed where it stopped
+    # Resumed where each chain stopped: the router first in its chain, nothing done twice.
+    resumed = [c for c in outcome.plan if c["resource"] in ("router", "router_interface")]
+    assert resumed[0]["resource"] == "router"
+    steps = {f"{c['action']} {c['resource']} {c['name']}" for c in outcome.plan}
+    assert done_before and not done_before & steps
 
 
 def _hand_to_another_pilot(cloud: InMemoryCloud, project: str, owner: str) -> None:

@@ -65,3 +65,26 @@ def test_parallel_workers_share_one_token_a_bounded_pool_and_retry_connect_failu
     pool = a.conn.session.session.get_adapter(a.auth_url())
     assert pool._pool_block and pool._pool_maxsize == ENDPOINT_CONCURRENCY
     assert a.conn.network.connect_retries == CONNECT_RETRIES
+
+
+def test_plans_from_the_snapshot_are_the_per_tenant_plans_and_a_noop_changes_nothing(three):
+    """The no-op re-apply path: plans made from one bulk snapshot are the plans
+    made from observing each tenant alone, and applying them makes no call."""
+    backend, tenants = three
+    for d in tenants:  # the second pass: the default groups' rules Neutron added meanwhile
+        assert apply(plan(d, backend.observe(d)), d, backend).ok
+    drifted = tenants[2]
+    project = backend.observe(drifted).project_id
+    backend.conn.block_storage.update_quota_set(project, volumes=1)  # behind ngc-pilot's back
+    from_snapshot = [
+        plan(d, o) for d, o in zip(tenants, backend.observe_many(tenants), strict=True)
+    ]
+    assert from_snapshot == [plan(d, backend.observe(d)) for d in tenants]
+    assert [len(p.changes) for p in from_snapshot] == [0, 0, 1]
+    assert from_snapshot[2].changes[0].resource == "volume_quota"
+    before = backend.mutating_calls
+    for d, p in zip(tenants, from_snapshot, strict=True):
+        assert apply(p, d, backend, concurrent=True).ok
+    assert backend.mutating_calls == before + 1  # the drift, and nothing else
+    again = [plan(d, o) for d, o in zip(tenants, backend.observe_many(tenants), strict=True)]
+    assert all(p.empty for p in again)

@@ -53,6 +53,7 @@ STEPS: dict[tuple[str, str], Handler] = {
     ("create", "security_group"): network.create_security_group,
     ("create", "security_group_rule"): network.create_security_group_rule,
     ("delete", "security_group_rule"): network.delete_security_group_rule,
+    ("delete", "default_group_ingress"): network.delete_default_group_ingress,
     # teardown
     ("delete", "application_credential"): teardown.delete_application_credential,
     ("delete", "server"): teardown.delete_server,

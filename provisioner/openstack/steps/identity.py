@@ -3,6 +3,10 @@
 Each handler does one planned change and returns the resource's id.  Every
 handler acting inside the project looks the project up through
 :meth:`Admin.domain_and_project`, which refuses a project another pilot owns.
+What a step creates is remembered (:meth:`Admin.remember`) and used by the
+steps after it instead of being read again; the PI's user keeps the password
+it was created with in this process only, so its credential is made without
+a password change (and without waiting out Keystone's token revocation).
 
 What this module deliberately does not do: decide what to change (that is
 ``provisioner.plan``) or delete anything (``steps.teardown``).
@@ -20,17 +24,18 @@ from openstack import exceptions as os_exceptions
 
 from provisioner.backend import CloudError, StepResult
 from provisioner.model import Change, DesiredTenant
-from provisioner.openstack.connection import Admin, connect_with
+from provisioner.openstack.connection import Admin, connect_with, first
 from provisioner.secrets import Secret
 
 
 def create_domain(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
     domain = admin.conn.identity.create_domain(name=desired.domain, description="ngc-pilot tenants")
+    admin.cache[f"domain:{desired.domain}"] = domain
     return StepResult(domain.id)
 
 
 def create_project(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
-    domain = admin.domain(desired)
+    domain = _domain(admin, desired)
     project = admin.conn.identity.create_project(
         name=desired.project,
         domain_id=domain.id,
@@ -38,6 +43,7 @@ def create_project(admin: Admin, change: Change, desired: DesiredTenant) -> Step
         tags=list(desired.tags),
         is_enabled=change.detail.get("enabled", True),
     )
+    admin.remember(f"project:{desired.project}", project)
     return StepResult(project.id)
 
 
@@ -46,23 +52,45 @@ def update_project(admin: Admin, change: Change, desired: DesiredTenant) -> Step
     attrs = dict(change.detail)
     if "enabled" in attrs:
         attrs["is_enabled"] = attrs.pop("enabled")
-    admin.conn.identity.update_project(project, **attrs)
+    admin.remember(
+        f"project:{desired.project}", admin.conn.identity.update_project(project, **attrs)
+    )
     return StepResult(project.id)
 
 
 def create_group(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
-    domain = admin.domain(desired)
+    domain = _domain(admin, desired)
     group = admin.conn.identity.create_group(
         name=desired.group, domain_id=domain.id, description=f"Members of {desired.project}"
     )
+    admin.remember(f"group:{desired.group}", group)
     return StepResult(group.id)
+
+
+def _domain(admin: Admin, desired: DesiredTenant) -> Any:
+    domain = admin.domain(desired)
+    if domain is None:
+        raise CloudError(f"domain {desired.domain} is missing")
+    return domain
+
+
+def _group(admin: Admin, domain: Any, name: str) -> Any:
+    ident = admin.conn.identity
+    return admin.known_or(
+        f"group:{name}", lambda: first(ident.groups(name=name, domain_id=domain.id))
+    )
+
+
+def _user(admin: Admin, domain: Any, name: str) -> Any:
+    ident = admin.conn.identity
+    return admin.known_or(
+        f"user:{name}", lambda: first(ident.users(name=name, domain_id=domain.id))
+    )
 
 
 def _role_and_group(admin: Admin, change: Change, desired: DesiredTenant) -> tuple[Any, Any, Any]:
     domain, project = admin.domain_and_project(desired, change.step)
-    group = admin.conn.identity.find_group(
-        change.detail.get("group", desired.group), domain_id=domain.id, ignore_missing=False
-    )
+    group = _group(admin, domain, change.detail.get("group", desired.group))
     name = change.detail.get("role", desired.member_role)
     role = admin.role(name)
     if role is None:
@@ -89,22 +117,27 @@ def delete_role_assignment(admin: Admin, change: Change, desired: DesiredTenant)
 
 def create_user(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
     domain, project = admin.domain_and_project(desired, change.step)
+    password = Secret(pysecrets.token_urlsafe(32))
     user = admin.conn.identity.create_user(
         name=desired.pi_user,
         domain_id=domain.id,
         email=desired.pi_email,
         default_project_id=project.id,
-        password=pysecrets.token_urlsafe(32),  # never stored; reset when a credential is made
+        password=password.reveal(),
         is_enabled=True,
         description=f"Principal investigator of {desired.project}",
     )
+    admin.remember(f"user:{desired.pi_user}", user)
+    # Kept in this process only, for the credential step that follows; never
+    # stored (a later run resets it when it makes a credential).
+    admin.cache[f"password:{user.id}"] = password
     return StepResult(user.id)
 
 
 def create_group_membership(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
-    domain = admin.domain(desired)
-    user = admin.conn.identity.find_user(desired.pi_user, domain_id=domain.id, ignore_missing=False)
-    group = admin.conn.identity.find_group(desired.group, domain_id=domain.id, ignore_missing=False)
+    domain = _domain(admin, desired)
+    user = _user(admin, domain, desired.pi_user)
+    group = _group(admin, domain, desired.group)
     admin.conn.identity.add_user_to_group(user, group)
     return StepResult(user.id)
 
@@ -113,7 +146,7 @@ def create_application_credential(
     admin: Admin, change: Change, desired: DesiredTenant
 ) -> StepResult:
     domain, project = admin.domain_and_project(desired, change.step)
-    user = admin.conn.identity.find_user(desired.pi_user, domain_id=domain.id, ignore_missing=False)
+    user = _user(admin, domain, desired.pi_user)
     credential = credential_as_user(
         admin,
         user_name=desired.pi_user,
@@ -124,6 +157,7 @@ def create_application_credential(
         role=desired.member_role,
         expires_at=desired.expires_at,
         description=f"ngc-pilot credential for {desired.project}",
+        password=admin.cache.pop(f"password:{user.id}", None),
     )
     admin.ids[f"appcred:{desired.project}"] = credential.id
     return StepResult(

@@ -2,7 +2,10 @@
 
 Each handler does one planned change inside the pilot's project (looked up
 through :meth:`Admin.domain_and_project`, which refuses another pilot's
-project) and tags what it creates with the pilot's tags.
+project) and tags what it creates with the pilot's tags.  What a step creates
+is remembered (:meth:`Admin.remember`) and used by the steps after it (the
+subnet's network, the interface's router and subnet, the rule's group)
+instead of being read again.
 
 What this module deliberately does not do: decide what to change or delete
 anything but a security-group rule the plan names.
@@ -14,7 +17,7 @@ from typing import Any
 
 from provisioner.backend import StepResult
 from provisioner.model import Change, DesiredTenant
-from provisioner.openstack.connection import Admin
+from provisioner.openstack.connection import Admin, first
 
 
 def update_compute_quota(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
@@ -45,13 +48,14 @@ def create_network(admin: Admin, change: Change, desired: DesiredTenant) -> Step
         name=desired.network, project_id=project.id, description=desired.description
     )
     admin.conn.network.set_tags(network, list(desired.tags))
+    admin.remember(f"network:{desired.network}", network)
     return StepResult(network.id)
 
 
 def create_subnet(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
     _, project = admin.domain_and_project(desired, change.step)
     net = admin.conn.network
-    network = net.find_network(desired.network, project_id=project.id, ignore_missing=False)
+    network = _known(admin, "network", desired.network, project.id, net.networks)
     subnet = net.create_subnet(
         name=desired.subnet,
         network_id=network.id,
@@ -62,14 +66,26 @@ def create_subnet(admin: Admin, change: Change, desired: DesiredTenant) -> StepR
         enable_dhcp=True,
     )
     net.set_tags(subnet, list(desired.tags))
+    admin.remember(f"subnet:{desired.subnet}", subnet)
     return StepResult(subnet.id)
+
+
+def _known(admin: Admin, kind: str, name: str, project_id: str, listing: Any) -> Any:
+    """The project's ``kind`` called ``name``: as created by an earlier step, else listed."""
+    return admin.known_or(
+        f"{kind}:{name}", lambda: first(listing(name=name, project_id=project_id))
+    )
 
 
 def _gateway_info(admin: Admin, desired: DesiredTenant) -> dict[str, Any] | None:
     if not desired.external_network:
         return None
-    external = admin.conn.network.find_network(desired.external_network, ignore_missing=False)
-    return {"network_id": external.id}
+    key = f"external:{desired.external_network}"
+    if key not in admin.cache:  # the operator's, stable while a backend lives
+        admin.cache[key] = admin.conn.network.find_network(
+            desired.external_network, ignore_missing=False
+        )
+    return {"network_id": admin.cache[key].id}
 
 
 def create_router(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
@@ -80,14 +96,13 @@ def create_router(admin: Admin, change: Change, desired: DesiredTenant) -> StepR
         attrs["external_gateway_info"] = gateway
     router = admin.conn.network.create_router(**attrs)
     admin.conn.network.set_tags(router, list(desired.tags))
+    admin.remember(f"router:{desired.router}", router)
     return StepResult(router.id)
 
 
 def update_router(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
     _, project = admin.domain_and_project(desired, change.step)
-    router = admin.conn.network.find_router(
-        desired.router, project_id=project.id, ignore_missing=False
-    )
+    router = _known(admin, "router", desired.router, project.id, admin.conn.network.routers)
     admin.conn.network.update_router(
         router, external_gateway_info=_gateway_info(admin, desired) or {}
     )
@@ -97,8 +112,8 @@ def update_router(admin: Admin, change: Change, desired: DesiredTenant) -> StepR
 def create_router_interface(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
     _, project = admin.domain_and_project(desired, change.step)
     net = admin.conn.network
-    router = net.find_router(desired.router, project_id=project.id, ignore_missing=False)
-    subnet = net.find_subnet(desired.subnet, project_id=project.id, ignore_missing=False)
+    router = _known(admin, "router", desired.router, project.id, net.routers)
+    subnet = _known(admin, "subnet", desired.subnet, project.id, net.subnets)
     net.add_interface_to_router(router, subnet_id=subnet.id)
     return StepResult(router.id)
 
@@ -111,13 +126,18 @@ def create_security_group(admin: Admin, change: Change, desired: DesiredTenant) 
         description="ngc-pilot: ingress only from the operations bastion",
     )
     admin.conn.network.set_tags(group, list(desired.tags))
+    admin.remember(f"security_group:{desired.security_group}", group)
     return StepResult(group.id)
 
 
 def create_security_group_rule(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
     _, project = admin.domain_and_project(desired, change.step)
-    group = admin.conn.network.find_security_group(
-        desired.security_group, project_id=project.id, ignore_missing=False
+    group = _known(
+        admin,
+        "security_group",
+        desired.security_group,
+        project.id,
+        admin.conn.network.security_groups,
     )
     d = change.detail
     rule = admin.conn.network.create_security_group_rule(
@@ -131,6 +151,22 @@ def create_security_group_rule(admin: Admin, change: Change, desired: DesiredTen
         remote_ip_prefix=d["remote_cidr"],
     )
     return StepResult(rule.id)
+
+
+def delete_default_group_ingress(
+    admin: Admin, change: Change, desired: DesiredTenant
+) -> StepResult:
+    """Remove every ingress rule of the project's "default" group (a new project's)."""
+    _, project = admin.domain_and_project(desired, change.step)
+    net = admin.conn.network
+    found = None
+    # Filtered by project on purpose: Neutron makes the project's default group
+    # now if it has none yet, so it exists, and is stripped, before anyone boots.
+    for group in net.security_groups(project_id=project.id, name="default"):
+        found = group.id
+        for rule in net.security_group_rules(security_group_id=group.id, direction="ingress"):
+            net.delete_security_group_rule(rule, ignore_missing=True)
+    return StepResult(found)
 
 
 def delete_security_group_rule(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:

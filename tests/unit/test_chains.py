@@ -1,0 +1,55 @@
+"""A provisioning plan's chains: what may run at once keeps every dependency inside one chain."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from policies.tenancy import load_tenant_policy
+from provisioner.chains import chains
+from provisioner.desired import desired_tenant
+from provisioner.model import Change, ObservedTenant, Plan
+from provisioner.plan import plan, plan_teardown
+
+
+@pytest.fixture
+def desired():
+    return desired_tenant(
+        pilot_id="RH-2021-07",
+        pilot_name="Trio WGS",
+        pi_email="jane@example.org",
+        size="medium",
+        cidr="10.240.3.0/24",
+        end=date(2021, 8, 31),
+        policy=load_tenant_policy(),
+    )
+
+
+def test_a_new_tenant_runs_domain_and_project_first_then_independent_chains(desired):
+    the_plan = plan(desired, ObservedTenant())
+    head, parallel = chains(the_plan)
+    assert [c.resource for c in head] == ["domain", "project"]
+    by_first = {chain[0].resource: [c.resource for c in chain] for chain in parallel}
+    assert by_first["group"] == [
+        "group",
+        "role_assignment",
+        "user",
+        "group_membership",
+        "application_credential",
+    ]
+    assert by_first["network"] == ["network", "subnet", "router", "router_interface"]
+    assert by_first["security_group"][-1] == "default_group_ingress"
+    assert {"compute_quota", "network_quota", "volume_quota"} <= set(by_first)
+    # Nothing lost or repeated, and each chain in plan order.
+    flat = [*head, *(c for chain in parallel for c in chain)]
+    assert sorted(map(repr, flat)) == sorted(map(repr, the_plan.changes))
+    for chain in parallel:
+        positions = [the_plan.changes.index(c) for c in chain]
+        assert positions == sorted(positions)
+
+
+def test_a_plan_with_a_change_it_does_not_know_is_not_split(desired):
+    assert chains(plan_teardown(desired, ObservedTenant(project_id="p", network_id="n"))) is None
+    odd = Plan("X", (Change("create", "network", "n"), Change("create", "project", "p")))
+    assert chains(odd) is None  # a head change after another change

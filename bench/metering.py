@@ -1221,9 +1221,9 @@ def _metrics_per_tenant_read(engine):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     reading = M.Reading()
     with engine.connect() as conn, conn.begin():
-        reading.capacity = conn.execute(M._capacity_query()).all()
-        reading.job_counts = conn.execute(M._job_counts_query()).all()
-        reading.job_last = conn.execute(M._job_last_query()).all()
+        reading.capacity = conn.execute(M.capacity_query()).all()
+        reading.job_counts = conn.execute(M.job_counts_query()).all()
+        reading.job_last = conn.execute(M.job_last_query()).all()
         for tenant in conn.execute(select(Tenant.pilot_id, Tenant.state, Tenant.size)).all():
             pid = tenant.pilot_id
             end = conn.execute(select(Pilot.planned_end).where(Pilot.id == pid)).scalar()
@@ -1312,13 +1312,13 @@ def _metrics_read_summed(engine):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     with engine.connect() as conn, conn.begin():
         reading = M.Reading(
-            capacity=conn.execute(M._capacity_query()).all(),
-            tenants=conn.execute(M._tenants_query()).all(),
-            usage=conn.execute(M._usage_summed_query()).all(),
-            costs=conn.execute(M._costs_query()).all(),
-            job_counts=conn.execute(M._job_counts_query()).all(),
-            job_last=conn.execute(M._job_last_query()).all(),
-            step_failures=conn.execute(M._step_failures_query()).all(),
+            capacity=conn.execute(M.capacity_query()).all(),
+            tenants=conn.execute(M.tenants_query()).all(),
+            usage=conn.execute(M.usage_summed_query()).all(),
+            costs=conn.execute(M.costs_query()).all(),
+            job_counts=conn.execute(M.job_counts_query()).all(),
+            job_last=conn.execute(M.job_last_query()).all(),
+            step_failures=conn.execute(M.step_failures_query()).all(),
         )
     reading.seconds = time.perf_counter() - started
     return reading
@@ -1454,7 +1454,7 @@ def _metrics_measure(
     reads = [M.read(engine) for _ in range(5)]
     rows.append(("the seven queries", med(r.seconds for r in reads), "median of 5"))
     with engine.connect() as conn:
-        usage = timed(lambda: conn.execute(M._usage_query()).all())
+        usage = timed(lambda: conn.execute(M.usage_query()).all())
     rows.append(("of which: usage totals (usage_total)", usage, "median of 5"))
     fixed = registry(lambda _engine: reads[0])
     ours = timed(lambda: render(fixed.collect()))
@@ -1478,7 +1478,7 @@ def _metrics_measure(
     )
     times, _ = _metrics_http(registry(_metrics_read_summed), scrapes)
     with engine.connect() as conn:
-        summed = timed(lambda: conn.execute(M._usage_summed_query()).all(), 3)
+        summed = timed(lambda: conn.execute(M.usage_summed_query()).all(), 3)
     rows.append(
         (
             "baseline: summing every usage record per scrape, over HTTP",

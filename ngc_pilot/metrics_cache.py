@@ -148,6 +148,7 @@ class ScrapeCache:
         self._blocks: dict[str, _Block] = {}
         self._lock = threading.Lock()
         self.last_reads = 0  # blocks read and rendered again by the latest scrape
+        self.last_seconds = 0.0  # the latest scrape's database time
         self._since: int | None = None  # PostgreSQL: the previous scrape's snapshot xmin
         self._next_since: int | None = None
 
@@ -215,7 +216,7 @@ class ScrapeCache:
                 reading.step_failures = conn.execute(M.step_failures_query()).all()
             if "latest" in stale:
                 reading.latest_usage = conn.execute(latest_usage_query()).all()
-        reading.seconds = time.perf_counter() - started
+        reading.seconds = self.last_seconds = time.perf_counter() - started
         policy = self.tenant_policy
         builders: dict[str, Callable[[], Iterable[Metric]]] = {
             "tenants": lambda: M.tenant_families(reading, policy),

@@ -14,14 +14,22 @@ is kept as rendered bytes together with a *fingerprint* of exactly the rows
 it was rendered from, read in the database by one query at the start of every
 scrape, in the scrape's transaction:
 
-* tenants, usage totals, the latest metered window: the rows themselves,
-  concatenated in SQL (``string_agg`` / ``group_concat``) — one value per
-  block travels to Python instead of thousands of rows, and equal text means
-  equal rows (fields and rows are joined with the ASCII unit and record
-  separators, NULL is told apart from any text);
 * invoices and the provisioning ledger, which are append-only (an invoice is
   never altered, a step's status is a new ledger row): their row count and
-  highest id.
+  highest id (both databases);
+* on PostgreSQL, tenants, pilots and usage totals: their row counts and
+  whether any row was written by a transaction not finished before the
+  previous scrape's snapshot (the rows' ``xmin`` against that snapshot's
+  ``xmin``, so a transaction that commits after a scrape it overlapped is
+  still seen; a long transaction elsewhere only makes scrapes re-read more).
+  The latest metered window: its start and size, and the usage totals' flag —
+  every write to ``usage_record`` rewrites its tenants' ``usage_total`` rows
+  (migration 0003's triggers);
+* on SQLite, tenants, usage totals and the latest window: the rows
+  themselves, concatenated in SQL (``group_concat``), so one value per block
+  travels to Python instead of thousands of rows; equal text means equal
+  rows (fields and rows joined with the ASCII unit and record separators,
+  NULL told apart from any text).
 
 A block whose fingerprint differs is read with its usual query and rendered
 again by the same functions as :class:`ngc_pilot.metrics.PilotCollector`, so
@@ -122,9 +130,8 @@ SELECT
   {_pg_table("usage_total")} AS usage,
   (SELECT count(*)::text || ':' || coalesce(max(id), 0)::text FROM invoice) AS invoices,
   (SELECT count(*)::text || ':' || coalesce(max(id), 0)::text FROM provision_step) AS steps,
-  (SELECT max(window_start)::text FROM usage_record) || ' ' ||
-    {_pg_table("usage_record", "WHERE t.window_start = (SELECT max(window_start) FROM usage_record)")}
-    AS latest,
+  (SELECT max(window_start)::text || ' ' || count(*)::text FROM usage_record
+    WHERE window_start = (SELECT max(window_start) FROM usage_record)) AS latest,
   pg_snapshot_xmin(pg_current_snapshot())::text::bigint %% 4294967296 AS snapshot_xmin
 """
 
@@ -179,6 +186,11 @@ class ScrapeCache:
         row = conn.exec_driver_sql(_PG_FINGERPRINTS, {"since": since}).one()._asdict()
         self._next_since = row.pop("snapshot_xmin")
         written = {name for name, value in row.items() if value and ":true" in value}
+        if "usage" in written:
+            # Every write to usage_record rewrites the usage_total rows of its tenants
+            # and metrics (migration 0003's triggers), so the latest window's rows
+            # need no scan of their own: its start, its size and this flag suffice.
+            written.add("latest")
         prints = {
             name: value.replace(":true", "").replace(":false", "") if value else value
             for name, value in row.items()

@@ -18,10 +18,15 @@ scrape, in the scrape's transaction:
   never altered, a step's status is a new ledger row): their row count and
   highest id (both databases);
 * on PostgreSQL, tenants, pilots and usage totals: their row counts and
-  whether any row was written by a transaction not finished before the
-  previous scrape's snapshot (the rows' ``xmin`` against that snapshot's
-  ``xmin``, so a transaction that commits after a scrape it overlapped is
-  still seen; a long transaction elsewhere only makes scrapes re-read more).
+  whether any row was written by a transaction that the previous scrape's
+  snapshot did not see — one that had not started (``xmin`` >= the
+  snapshot's ``xmax``) or was still running (``xmin`` in its ``xip`` list), so
+  a transaction that commits after a scrape it overlapped is still seen.
+  Limitation: a row written inside a *subtransaction* (a savepoint, a
+  PL/pgSQL exception block) of a transaction that overlapped the previous
+  scrape carries the subtransaction's id, which the ``xip`` list does not
+  name; ngc-pilot writes these tables without savepoints, and the block is
+  re-read at its next change or by a new server.
   The latest metered window: its start and size, and the usage totals' flag —
   every write to ``usage_record`` rewrites its tenants' ``usage_total`` rows
   (migration 0003's triggers);
@@ -112,12 +117,16 @@ def fingerprints_query() -> Any:
     )
 
 
-# PostgreSQL: a row is new since the previous scrape's snapshot when its xmin (the
-# transaction that wrote this version of it) is not older than that snapshot's
-# xmin.  age() counts back from one fixed point for the whole transaction and
-# compares transaction ids the way PostgreSQL does (modulo 2**32); an ancient
-# id only ever looks new, which costs a re-read, never a stale block.
-_NEW = "age(t.xmin) <= age(CAST(CAST(%(since)s AS text) AS xid))"
+# PostgreSQL: a row is new since the previous scrape's snapshot when the
+# transaction that wrote this version of it (its xmin) had not started by then
+# (xmin >= the snapshot's xmax) or was still running (xmin in its xip list).
+# age() counts back from one fixed point for the whole transaction and compares
+# transaction ids the way PostgreSQL does (modulo 2**32); an ancient id only
+# ever looks new, which costs a re-read, never a stale block.
+_NEW = (
+    "(age(t.xmin) <= age(CAST(CAST(%(xmax)s AS text) AS xid))"
+    " OR t.xmin = ANY(CAST(%(xip)s AS xid[])))"
+)
 
 
 def _pg_table(table: str, where: str = "") -> str:
@@ -132,7 +141,9 @@ SELECT
   (SELECT count(*)::text || ':' || coalesce(max(id), 0)::text FROM provision_step) AS steps,
   (SELECT max(window_start)::text || ' ' || count(*)::text FROM usage_record
     WHERE window_start = (SELECT max(window_start) FROM usage_record)) AS latest,
-  pg_snapshot_xmin(pg_current_snapshot())::text::bigint %% 4294967296 AS snapshot_xmin
+  pg_snapshot_xmax(pg_current_snapshot())::text::bigint %% 4294967296 AS snapshot_xmax,
+  ARRAY(SELECT (x::text::bigint %% 4294967296)::text FROM pg_snapshot_xip(pg_current_snapshot()) x)
+    AS snapshot_xip
 """
 
 
@@ -156,8 +167,9 @@ class ScrapeCache:
         self._lock = threading.Lock()
         self.last_reads = 0  # blocks read and rendered again by the latest scrape
         self.last_seconds = 0.0  # the latest scrape's database time
-        self._since: int | None = None  # PostgreSQL: the previous scrape's snapshot xmin
-        self._next_since: int | None = None
+        # PostgreSQL: the previous scrape's snapshot (xmax, running transactions).
+        self._since: tuple[int, list[str]] | None = None
+        self._next_since: tuple[int, list[str]] | None = None
 
     def body(self) -> bytes:
         with self._lock:
@@ -179,12 +191,13 @@ class ScrapeCache:
         if conn.dialect.name != "postgresql":
             return dict(conn.execute(fingerprints_query()).one()._asdict()), set()
         # Rows written by transactions that were running at the previous scrape, or
-        # began after it, count as written; the first scrape reads everything anyway.
-        since = self._since if self._since is not None else 3
+        # began after it, count as written; the first scrape reads everything anyway
+        # (so its bounds, 3 and none running, mean nothing).
+        xmax, xip = self._since if self._since is not None else (3, [])
         # Small scans: parallel workers cost more to start than they save.
         conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
-        row = conn.exec_driver_sql(_PG_FINGERPRINTS, {"since": since}).one()._asdict()
-        self._next_since = row.pop("snapshot_xmin")
+        row = conn.exec_driver_sql(_PG_FINGERPRINTS, {"xmax": xmax, "xip": xip}).one()._asdict()
+        self._next_since = (row.pop("snapshot_xmax"), row.pop("snapshot_xip"))
         written = {name for name, value in row.items() if value and ":true" in value}
         if "usage" in written:
             # Every write to usage_record rewrites the usage_total rows of its tenants

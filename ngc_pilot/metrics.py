@@ -35,7 +35,10 @@ ties them together are one contract — each family's labels and units follow
 from the query that feeds it, and the "fixed handful of queries however many
 tenants" guarantee holds only if every family reads from the same
 :class:`Reading`.  Split, a new family could quietly add a query per tenant.
-The small WSGI endpoint at the end serves exactly this collector.  The
+The small WSGI endpoint at the end serves these families; ``serve`` puts
+:class:`ngc_pilot.metrics_cache.ScrapeCache` in front, which reuses the rendered
+per-tenant families while their rows are unchanged (the collector itself keeps
+nothing between scrapes).  The
 utilisation and evaluation-area families are built in
 :mod:`ngc_pilot.metrics_utilisation`, the change-request and outbox families in
 :mod:`ngc_pilot.metrics_workflow`, from rows read here in the same transaction.

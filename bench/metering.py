@@ -8,7 +8,8 @@ Sections — run all, or name some:
   ``--years 2``) of hourly usage on PostgreSQL.  Goal: all tenants, all 12
   months in <= 1.5 s, the same at two years of history.
 * ``cycle``: a metering cycle (``bench_cycle()``, added by the metering part).
-* ``metrics``: a ``/metrics`` scrape (``bench_metrics()``, added by the metrics part).
+* ``metrics``: a ``/metrics`` scrape with 10,000 tenants (``--metrics-tenants``)
+  after 0, 24 and 168 hours of usage, beside prometheus_client's server.
 
 Each section prints its numbers next to a baseline measured in the same run.
 
@@ -958,7 +959,10 @@ def bench_cycle(tenants: int = 10, repeat: int = 5) -> dict[str, Any]:
 # tenant (usage_total kept by its triggers, as in production), job runs and a
 # capacity snapshot every five minutes.  After each load,
 # `ngc_pilot.metrics.start_metrics_server` is scraped over HTTP with the headers
-# Prometheus sends, and the parts are timed: the seven queries (usage totals
+# Prometheus sends (the server `serve` runs: ngc_pilot.metrics_cache.ScrapeCache,
+# per-tenant blocks reused while their rows are unchanged), and the parts are
+# timed: a scrape with nothing changed, one right after a metering window was
+# written, the first one of a new server; the registry path's eleven queries (usage totals
 # alone), the rendering.  Baselines in the same run, same data:
 #   * rendering: prometheus_client's OpenMetrics exposition of the same families;
 #   * summing every usage record on every scrape instead of reading usage_total;
@@ -1216,18 +1220,18 @@ def _metrics_per_tenant_read(engine):  # type: ignore[no-untyped-def]
     from ngc_pilot import metrics as M
     from ngc_pilot.models import Invoice, Pilot, ProvisionStep, Tenant, UsageRecord
 
-    TenantRow = namedtuple("TenantRow", "pilot_id state size planned_end")
+    TenantRow = namedtuple("TenantRow", "pilot_id platform state size planned_end")
     UsageRow = namedtuple("UsageRow", "pilot_id metric quantity")
     started = time.perf_counter()
     reading = M.Reading()
     with engine.connect() as conn, conn.begin():
-        reading.capacity = conn.execute(M._capacity_query()).all()
-        reading.job_counts = conn.execute(M._job_counts_query()).all()
-        reading.job_last = conn.execute(M._job_last_query()).all()
+        reading.capacity = conn.execute(M.capacity_query()).all()
+        reading.job_counts = conn.execute(M.job_counts_query()).all()
+        reading.job_last = conn.execute(M.job_last_query()).all()
         for tenant in conn.execute(select(Tenant.pilot_id, Tenant.state, Tenant.size)).all():
             pid = tenant.pilot_id
             end = conn.execute(select(Pilot.planned_end).where(Pilot.id == pid)).scalar()
-            reading.tenants.append(TenantRow(pid, tenant.state, tenant.size, end))
+            reading.tenants.append(TenantRow(pid, "openstack", tenant.state, tenant.size, end))
             for metric in M.USAGE_METRICS:
                 total = conn.execute(
                     select(func.sum(UsageRecord.quantity)).where(
@@ -1287,7 +1291,7 @@ def _metrics_scrapes(port: int, n: int) -> tuple[list[float], int]:
 
 
 def _metrics_serve(registry, *, stock: bool = False):  # type: ignore[no-untyped-def]
-    """(server, thread) serving ``registry``: ours, or prometheus_client's own server."""
+    """(server, thread) serving ``registry`` (or a body function): ours, or prometheus_client's own server."""
     import threading
     from wsgiref.simple_server import make_server
 
@@ -1312,13 +1316,13 @@ def _metrics_read_summed(engine):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     with engine.connect() as conn, conn.begin():
         reading = M.Reading(
-            capacity=conn.execute(M._capacity_query()).all(),
-            tenants=conn.execute(M._tenants_query()).all(),
-            usage=conn.execute(M._usage_summed_query()).all(),
-            costs=conn.execute(M._costs_query()).all(),
-            job_counts=conn.execute(M._job_counts_query()).all(),
-            job_last=conn.execute(M._job_last_query()).all(),
-            step_failures=conn.execute(M._step_failures_query()).all(),
+            capacity=conn.execute(M.capacity_query()).all(),
+            tenants=conn.execute(M.tenants_query()).all(),
+            usage=conn.execute(M.usage_summed_query()).all(),
+            costs=conn.execute(M.costs_query()).all(),
+            job_counts=conn.execute(M.job_counts_query()).all(),
+            job_last=conn.execute(M.job_last_query()).all(),
+            step_failures=conn.execute(M.step_failures_query()).all(),
         )
     reading.seconds = time.perf_counter() - started
     return reading
@@ -1419,8 +1423,40 @@ def _metrics_http(registry, scrapes: int, *, stock: bool = False) -> tuple[list[
         thread.join()
 
 
+def _metrics_seed_window(engine, ids: list[str], hour: int) -> None:  # type: ignore[no-untyped-def]
+    """Metering's upsert of one new window for every tenant (what a meter cycle writes)."""
+    from ngc_pilot.db import session_scope
+    from ngc_pilot.metering import _upsert_records
+
+    start = datetime(2021, 4, 15, tzinfo=UTC) + timedelta(hours=hour)
+    metrics = ("vcpu_hours", "ram_gb_hours", "disk_gb_hours", "volume_gb_hours", "gpu_hours")
+    with session_scope(engine) as session:
+        _upsert_records(
+            session,
+            [
+                {
+                    "pilot_id": i,
+                    "metric": m,
+                    "window_start": start,
+                    "window_end": start + timedelta(hours=1),
+                    "quantity": Decimal("1.5"),
+                    "source": "nova",
+                    "collected_at": start + timedelta(hours=1),
+                }
+                for i in ids
+                for m in metrics
+            ],
+        )
+
+
 def _metrics_measure(
-    engine, policy, scrapes: int, baseline_scrapes: int, last: bool
+    engine,
+    policy,
+    scrapes: int,
+    baseline_scrapes: int,
+    last: bool,
+    ids: list[str],
+    window_hour: int | None,
 ) -> list[tuple[str, float, str]]:  # type: ignore[no-untyped-def]
     from prometheus_client import CollectorRegistry
     from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
@@ -1443,18 +1479,44 @@ def _metrics_measure(
 
     med = statistics.median
     rows: list[tuple[str, float, str]] = []
-    times, size = _metrics_http(M.registry_for(engine, policy), scrapes)
+    from ngc_pilot.metrics_cache import ScrapeCache
+
+    cache = ScrapeCache(engine, policy)
+    cold = _timed(cache.body)[0]
+    times, size = _metrics_http(cache.body, scrapes)
     rows.append(
         (
-            "**ngc-pilot /metrics over HTTP**",
+            "**ngc-pilot /metrics over HTTP** (nothing changed since the previous scrape)",
             med(times),
             f"median of {len(times)}, max {max(times) * 1000:.0f} ms, {size / 1e6:.2f} MB",
         )
     )
+    checks = []
+    for _ in range(5):
+        cache.body()
+        checks.append((cache.last_reads, cache.last_seconds))
+    rows.append(
+        (
+            "of which: fingerprint check + six global queries",
+            med(x for _, x in checks),
+            f"median of 5; blocks re-read: {[n for n, _ in checks]}",
+        )
+    )
+    rows.append(("first scrape of a new server (every block read and rendered)", cold, "once"))
+    if window_hour is not None:
+        _metrics_seed_window(engine, ids, window_hour)
+        after, _ = _timed(cache.body)
+        rows.append(
+            (
+                "scrape right after a metering window was written",
+                after,
+                f"once; blocks re-read: {cache.last_reads} (usage, utilisation and their tenants)",
+            )
+        )
     reads = [M.read(engine) for _ in range(5)]
-    rows.append(("the seven queries", med(r.seconds for r in reads), "median of 5"))
+    rows.append(("registry path: the eleven queries", med(r.seconds for r in reads), "median of 5"))
     with engine.connect() as conn:
-        usage = timed(lambda: conn.execute(M._usage_query()).all())
+        usage = timed(lambda: conn.execute(M.usage_query()).all())
     rows.append(("of which: usage totals (usage_total)", usage, "median of 5"))
     fixed = registry(lambda _engine: reads[0])
     ours = timed(lambda: render(fixed.collect()))
@@ -1466,8 +1528,19 @@ def _metrics_measure(
     )
     if not last:
         return rows
-    times, _ = _metrics_http(registry(_metrics_per_tenant_read), baseline_scrapes)
-    rows.append(("baseline: per-tenant queries, over HTTP", med(times), f"median of {len(times)}"))
+    times, size = _metrics_http(registry(), scrapes)
+    rows.append(
+        (
+            "previous ngc-pilot: every query and every series on every scrape, over HTTP",
+            med(times),
+            f"median of {len(times)}",
+        )
+    )
+    if len(ids) <= 2000:  # 8 queries per tenant: minutes a scrape at 10,000
+        times, _ = _metrics_http(registry(_metrics_per_tenant_read), baseline_scrapes)
+        rows.append(
+            ("baseline: per-tenant queries, over HTTP", med(times), f"median of {len(times)}")
+        )
     times, size = _metrics_http(M.registry_for(engine, policy), scrapes, stock=True)
     rows.append(
         (
@@ -1478,7 +1551,7 @@ def _metrics_measure(
     )
     times, _ = _metrics_http(registry(_metrics_read_summed), scrapes)
     with engine.connect() as conn:
-        summed = timed(lambda: conn.execute(M._usage_summed_query()).all(), 3)
+        summed = timed(lambda: conn.execute(M.usage_summed_query()).all(), 3)
     rows.append(
         (
             "baseline: summing every usage record per scrape, over HTTP",
@@ -1490,7 +1563,7 @@ def _metrics_measure(
 
 
 def bench_metrics(
-    tenants: int = 1000,
+    tenants: int = 10000,
     history_hours: tuple[int, ...] = (0, 24, 168),
     scrapes: int = 15,
     baseline_scrapes: int = 3,
@@ -1533,14 +1606,17 @@ def bench_metrics(
             done = 0
             for hours in history_hours:
                 t = time.perf_counter()
+                _metrics_triggers(engine, on=False)  # bulk load, then the rollups rebuilt
                 _metrics_seed_history(engine, ids, start, done, hours)
+                _metrics_triggers(engine, on=True)
                 loaded = time.perf_counter() - t
                 done = hours
                 history = f"{hours} h: {tenants * 5 * hours:,} records (+{loaded:.0f} s load)"
+                last = hours == history_hours[-1]
                 rows = _metrics_measure(
-                    engine, policy, scrapes, baseline_scrapes, hours == history_hours[-1]
+                    engine, policy, scrapes, baseline_scrapes, last, ids, hours if last else None
                 )
-                if hours == history_hours[-1]:
+                if last:
                     rows += _metrics_write_cost(engine, ids, start, hours + 1)
                 out[f"{backend}/{hours}h"] = {label.strip(): seconds for label, seconds, _ in rows}
                 for label, seconds, note in rows:
@@ -1589,6 +1665,19 @@ def main(argv: list[str] | None = None) -> None:
         metavar="NAME",
         help="invoices: keep the loaded database under NAME and reuse it next time",
     )
+    parser.add_argument(
+        "--metrics-tenants", type=int, default=10000, help="metrics: tenants (default 10,000)"
+    )
+    parser.add_argument(
+        "--metrics-hours",
+        default="0,24,168",
+        help="metrics: hours of usage history measured at, ascending (default 0,24,168)",
+    )
+    parser.add_argument(
+        "--metrics-backends",
+        default="postgresql,sqlite",
+        help="metrics: databases (postgresql, sqlite; default both)",
+    )
     args = parser.parse_args(argv)
     sections = args.sections or ["invoices", "cycle", "metrics"]
     unknown = [s for s in sections if s not in ("invoices", "cycle", "metrics")]
@@ -1603,6 +1692,13 @@ def main(argv: list[str] | None = None) -> None:
                 reuse_db=args.reuse_db,
                 repeat=args.repeat,
                 years=args.years,
+            )
+            continue
+        if section == "metrics":
+            bench_metrics(
+                tenants=args.metrics_tenants,
+                history_hours=tuple(int(h) for h in args.metrics_hours.split(",")),
+                backends=tuple(args.metrics_backends.split(",")),
             )
             continue
         fn = globals().get(f"bench_{section}")

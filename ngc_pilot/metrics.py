@@ -35,7 +35,10 @@ ties them together are one contract — each family's labels and units follow
 from the query that feeds it, and the "fixed handful of queries however many
 tenants" guarantee holds only if every family reads from the same
 :class:`Reading`.  Split, a new family could quietly add a query per tenant.
-The small WSGI endpoint at the end serves exactly this collector.  The
+The small WSGI endpoint at the end serves these families; ``serve`` puts
+:class:`ngc_pilot.metrics_cache.ScrapeCache` in front, which reuses the rendered
+per-tenant families while their rows are unchanged (the collector itself keeps
+nothing between scrapes).  The
 utilisation and evaluation-area families are built in
 :mod:`ngc_pilot.metrics_utilisation`, the change-request and outbox families in
 :mod:`ngc_pilot.metrics_workflow`, from rows read here in the same transaction.
@@ -169,7 +172,7 @@ class Reading:
     seconds: float = 0.0
 
 
-def _capacity_query() -> Any:
+def capacity_query() -> Any:
     latest = select(func.max(CapacitySnapshot.taken_at)).scalar_subquery()
     return select(
         CapacitySnapshot.resource_class,
@@ -182,7 +185,7 @@ def _capacity_query() -> Any:
     ).where(CapacitySnapshot.taken_at == latest)
 
 
-def _tenants_query() -> Any:
+def tenants_query() -> Any:
     """Every tenant on both platforms, in one query (a UNION ALL keeps the count fixed)."""
     openstack = select(
         Tenant.pilot_id,
@@ -201,19 +204,19 @@ def _tenants_query() -> Any:
     return union_all(openstack, kubernetes)
 
 
-def _usage_query() -> Any:
+def usage_query() -> Any:
     """Usage so far per tenant and metric: the triggers' running sums (``UsageTotal``)."""
     return select(UsageTotal.pilot_id, UsageTotal.metric, UsageTotal.quantity)
 
 
-def _usage_summed_query() -> Any:
+def usage_summed_query() -> Any:
     """The same figures summed from every record: what ``usage_total`` saves (tests, bench)."""
     return select(
         UsageRecord.pilot_id, UsageRecord.metric, func.sum(UsageRecord.quantity)
     ).group_by(UsageRecord.pilot_id, UsageRecord.metric)
 
 
-def _costs_query() -> Any:
+def costs_query() -> Any:
     """List and charged totals per pilot over the latest revision of each month."""
     latest = (
         select(Invoice.pilot_id, Invoice.month, func.max(Invoice.revision).label("revision"))
@@ -236,13 +239,13 @@ def _costs_query() -> Any:
     )
 
 
-def _job_counts_query() -> Any:
+def job_counts_query() -> Any:
     return select(
         JobRun.job_id, JobRun.status, func.count(), func.max(JobRun.finished_at)
     ).group_by(JobRun.job_id, JobRun.status)
 
 
-def _job_last_query() -> Any:
+def job_last_query() -> Any:
     """The latest finished run of each job (skipped and running ones are not results)."""
     latest = (
         select(JobRun.job_id, func.max(JobRun.started_at).label("started_at"))
@@ -267,7 +270,7 @@ def _job_last_query() -> Any:
     )
 
 
-def _step_failures_query() -> Any:
+def step_failures_query() -> Any:
     return (
         select(ProvisionStep.pilot_id, ProvisionStep.resource, func.count())
         .where(ProvisionStep.status == "failed")
@@ -280,13 +283,13 @@ def read(engine: Engine) -> Reading:
     started = time.perf_counter()
     with engine.connect() as conn, conn.begin():
         reading = Reading(
-            capacity=conn.execute(_capacity_query()).all(),
-            tenants=conn.execute(_tenants_query()).all(),
-            usage=conn.execute(_usage_query()).all(),
-            costs=conn.execute(_costs_query()).all(),
-            job_counts=conn.execute(_job_counts_query()).all(),
-            job_last=conn.execute(_job_last_query()).all(),
-            step_failures=conn.execute(_step_failures_query()).all(),
+            capacity=conn.execute(capacity_query()).all(),
+            tenants=conn.execute(tenants_query()).all(),
+            usage=conn.execute(usage_query()).all(),
+            costs=conn.execute(costs_query()).all(),
+            job_counts=conn.execute(job_counts_query()).all(),
+            job_last=conn.execute(job_last_query()).all(),
+            step_failures=conn.execute(step_failures_query()).all(),
             latest_usage=conn.execute(latest_usage_query()).all(),
             areas=conn.execute(areas_query()).all(),
             requests=conn.execute(requests_query()).all(),
@@ -537,12 +540,24 @@ def registry_for(engine: Engine, tenant_policy: TenantPolicy) -> CollectorRegist
     return registry
 
 
-def metrics_app(registry: CollectorRegistry) -> Callable[..., list[bytes]]:
-    """A WSGI app serving ``registry`` in the text format (see ``ngc_pilot.exposition``).
+def metrics_app(
+    source: CollectorRegistry | Callable[[], bytes],
+) -> Callable[..., list[bytes]]:
+    """A WSGI app serving ``source`` in the text format (see ``ngc_pilot.exposition``).
 
+    ``source`` is a registry (rendered afresh on each request) or a function
+    returning the body (``serve`` passes a :class:`ngc_pilot.metrics_cache.ScrapeCache`'s).
     Not compressed even when Prometheus offers gzip: the endpoint is meant for
     loopback or a LAN, and compressing costs more time than it saves there.
     """
+    if isinstance(source, CollectorRegistry):
+        registry = source
+
+        def body() -> bytes:
+            return render(registry.collect())
+
+    else:
+        body = source
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
@@ -551,11 +566,11 @@ def metrics_app(registry: CollectorRegistry) -> Callable[..., list[bytes]]:
         if environ.get("PATH_INFO", "/") not in ("/", "/metrics"):
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"see /metrics\n"]
-        body = render(registry.collect())
+        data = body()
         start_response(
-            "200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))]
+            "200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(data)))]
         )
-        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else body]
+        return [b"" if environ["REQUEST_METHOD"] == "HEAD" else data]
 
     return app
 
@@ -572,9 +587,13 @@ def start_metrics_server(
 
     Returns ``(server, thread)``: ``server.server_port`` is the bound port,
     ``server.shutdown()`` stops serving.  One thread per request, as
-    prometheus_client does, so a slow scrape does not hold up the next.
+    prometheus_client does; the per-tenant blocks are reused between scrapes
+    while their rows are unchanged (:mod:`ngc_pilot.metrics_cache`).
     """
-    app = metrics_app(registry_for(engine, tenant_policy))
+    # Imported here: the cache builds on this module's queries and families.
+    from ngc_pilot.metrics_cache import ScrapeCache
+
+    app = metrics_app(ScrapeCache(engine, tenant_policy).body)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server_class = type("MetricsServer", (ThreadingWSGIServer,), {"address_family": family})
     server = make_server(host, port, app, server_class, handler_class=_Quiet)

@@ -38,6 +38,7 @@ Conventions (documented once, here)
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ class Month:
 
     @property
     def days(self) -> int:
-        return calendar.monthrange(self.year, self.month)[1]
+        return _month_days(self.year, self.month)
 
     @property
     def hours(self) -> int:
@@ -103,6 +104,12 @@ class Month:
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _month_days(year: int, month: int) -> int:
+    """Days in a month; cached, as rating asks it for every line of every tenant."""
+    return calendar.monthrange(year, month)[1]
 
 
 @dataclass(frozen=True)

@@ -958,7 +958,7 @@ def bench_cycle(tenants: int = 10, repeat: int = 5) -> dict[str, Any]:
 # ledger, then per usage history length hourly usage of five metrics for every
 # tenant (usage_total kept by its triggers, as in production), job runs and a
 # capacity snapshot every five minutes.  After each load,
-# `ngc_pilot.metrics.start_metrics_server` is scraped over HTTP with the headers
+# `ngc_pilot.metrics_server.start_metrics_server` is scraped over HTTP with the headers
 # Prometheus sends (the server `serve` runs: ngc_pilot.metrics_cache.ScrapeCache,
 # per-tenant blocks reused while their rows are unchanged), and the parts are
 # timed: a scrape with nothing changed, one right after a metering window was
@@ -1298,12 +1298,14 @@ def _metrics_serve(registry, *, stock: bool = False):  # type: ignore[no-untyped
     from prometheus_client import start_http_server
     from prometheus_client.exposition import ThreadingWSGIServer
 
-    from ngc_pilot import metrics as M
+    from ngc_pilot import metrics_server
 
     if stock:
         return start_http_server(0, addr="127.0.0.1", registry=registry)
-    app = M.metrics_app(registry)
-    server = make_server("127.0.0.1", 0, app, ThreadingWSGIServer, handler_class=M._Quiet)
+    app = metrics_server.metrics_app(registry)
+    server = make_server(
+        "127.0.0.1", 0, app, ThreadingWSGIServer, handler_class=metrics_server.QuietHandler
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return server, thread

@@ -46,7 +46,7 @@ in its snapshot.
 
 What it deliberately does not do: cache anything across processes or in the
 database (each ``serve`` replica keeps its own), watch for changes between
-scrapes, or compress (see :func:`ngc_pilot.metrics.metrics_app`).  The
+scrapes, or compress (see :func:`ngc_pilot.metrics_server.metrics_app`).  The
 registry path (:func:`ngc_pilot.metrics.registry_for`, ``generate_latest``,
 the tests' ``get_sample_value``) is unchanged and reads everything every time.
 """

@@ -8,6 +8,10 @@ tenants run concurrently (bounded); each worker has its own cloud connection
 and database session.  Also here: the teardown, and reading tenants back
 (rows, detail, isolation check, bundle).
 
+Over 400 lines because provisioning, teardown and reading tenants back share
+the gates, the worker pool and the per-platform dispatch; the namespace half
+and the members already live in modules of their own.
+
 This module deliberately holds no step-by-step cloud logic (``provisioner``)
 and no lifecycle rules (:mod:`ngc_pilot.lifecycle`).
 """

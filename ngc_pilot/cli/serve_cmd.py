@@ -125,7 +125,7 @@ def serve(
 
 def _start_metrics(obj: AppContext, host: str, port: int) -> Any:
     """Start /metrics; returns the HTTP server."""
-    from ngc_pilot.metrics import start_metrics_server
+    from ngc_pilot.metrics_server import start_metrics_server
 
     try:
         server, _thread = start_metrics_server(obj.engine, obj.tenant_policy, host, port)

@@ -8,7 +8,9 @@ step may run again at any time; what is done is not done twice.  A suspension
 applies only the changes it adds to the plan; other drift is left to
 reconcile.  Notices (expiry, suspended, torn down) are queued through
 :func:`ngc_pilot.mail.queue` in the PI's language; it deliberately sends no mail (the ``mail`` job does)
-and prices nothing itself (:mod:`ngc_pilot.billing`).
+and prices nothing itself (:mod:`ngc_pilot.billing`).  Over 400 lines because
+the steps of one pilot's end (notices, suspension, final invoice, teardown)
+are one ordered sequence whose guards refer to each other.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ the tenant.  The PI's user, named by e-mail, is shared when one PI leads two
 pilots: a user that is also a member of another pilot's group is used, and
 left for that pilot when this one is torn down.
 
+Over 400 lines because the live reads, their concurrent variant and
+:func:`assemble` must answer exactly alike for every resource kind; split,
+they would drift apart.
+
 What this module deliberately does not do: change anything in the cloud.
 """
 

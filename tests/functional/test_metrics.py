@@ -2,7 +2,7 @@
 
 The database is seeded directly (tenants, usage, invoices, job runs, step
 ledger, snapshots) with values chosen so that every metric has one expected
-number; the server from :func:`ngc_pilot.metrics.start_metrics_server` is
+number; the server from :func:`ngc_pilot.metrics_server.start_metrics_server` is
 scraped over HTTP and the exposition parsed with prometheus_client's parser.
 ``promtool`` (the real one, installed by ``support/prometheus.py`` when missing)
 checks the exposition.  Snapshots here read capacity from :class:`Placement`,
@@ -41,7 +41,7 @@ from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
 from ngc_pilot.evaluation_models import EvaluationAnswer, EvaluationResponse, SupportItem
 from ngc_pilot.exposition import render
-from ngc_pilot.metrics import start_metrics_server
+from ngc_pilot.metrics_server import start_metrics_server
 from ngc_pilot.models import (
     AuditEvent,
     CapacitySnapshot,

@@ -243,14 +243,15 @@ def _project(tenant: Tenant | None, pilot_id: str) -> str:
     return tenant.project_name if tenant is not None else namespace_name(pilot_id)
 
 
-def _queue_suspended(session: Session, prov: Provisioner, pilot_id: str, last_day: date) -> None:
-    """Queue the "suspended" notice to the PI (once per pilot and end date), in ``session``."""
-    marks = rules.milestones(prov.lifecycle(), last_day)
-    tenant, pilot, app = load(session, pilot_id)
+def _queue_pi_notice(
+    session: Session, prov: Provisioner, pilot_id: str, kind: str, key: str, **facts: str
+) -> None:
+    """Queue notice ``kind`` to the PI in their language, once per ``key``, in ``session``."""
+    tenant, _pilot, app = load(session, pilot_id)
     mail.queue(
         session,
-        key=f"suspended:{pilot_id}:{last_day.isoformat()}",
-        kind="suspended",
+        key=key,
+        kind=kind,
         recipient=app.pi_email,
         language=mail.pi_language(app.document),
         pilot_id=pilot_id,
@@ -258,10 +259,23 @@ def _queue_suspended(session: Session, prov: Provisioner, pilot_id: str, last_da
             "pi_name": app.pi_name,
             "pilot": pilot_id,
             "project": _project(tenant, pilot_id),
-            "last_day": last_day.isoformat(),
-            "teardown_on": marks.teardown_on.isoformat(),
+            **facts,
             "support_contact": prov.tenant_policy.tenancy.support_contact,
         },
+    )
+
+
+def _queue_suspended(session: Session, prov: Provisioner, pilot_id: str, last_day: date) -> None:
+    """Queue the "suspended" notice to the PI (once per pilot and end date), in ``session``."""
+    marks = rules.milestones(prov.lifecycle(), last_day)
+    _queue_pi_notice(
+        session,
+        prov,
+        pilot_id,
+        "suspended",
+        f"suspended:{pilot_id}:{last_day.isoformat()}",
+        last_day=last_day.isoformat(),
+        teardown_on=marks.teardown_on.isoformat(),
     )
 
 
@@ -341,20 +355,8 @@ def _finalise(
 def _torn_down_notice(prov: Provisioner, pilot_id: str, last_day: date) -> None:
     """Tell the PI the tenant is gone (once per pilot and end date)."""
     with session_scope(prov.engine) as session:
-        tenant, pilot, app = load(session, pilot_id)
-        mail.queue(
-            session,
-            key=f"torn-down:{pilot_id}:{last_day.isoformat()}",
-            kind="torn_down",
-            recipient=app.pi_email,
-            language=mail.pi_language(app.document),
-            pilot_id=pilot_id,
-            context={
-                "pi_name": app.pi_name,
-                "pilot": pilot_id,
-                "project": _project(tenant, pilot_id),
-                "support_contact": prov.tenant_policy.tenancy.support_contact,
-            },
+        _queue_pi_notice(
+            session, prov, pilot_id, "torn_down", f"torn-down:{pilot_id}:{last_day.isoformat()}"
         )
 
 

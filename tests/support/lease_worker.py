@@ -1,13 +1,14 @@
 """A ``serve``-like replica that runs one metering cycle and hangs mid-item, to be killed.
 
-Usage: python -m support.lease_worker DATABASE_URL CYCLE_KEY NOW MARKER LEASE_SECONDS
+Usage: python -m support.lease_worker DATABASE_URL CYCLE_KEY NOW MARKER LEASE_SECONDS [fixed]
 
 It runs the ``meter`` job (``ngc_pilot.shared_work.meter_job``, as the
 leader's scheduler does) for ``CYCLE_KEY`` at the clock ``NOW``, three tenants
 per item, with a lease of ``LEASE_SECONDS`` that its heartbeat renews.  Its
 usage reader answers the first call; on the second it writes ``MARKER`` (one
 item done, the next one claimed) and waits for ever, renewing the claim,
-until the test kills it with SIGKILL.  The fault is in the cloud double, not
+until the test kills it with SIGKILL.  ``fixed``: no renewal (the lease of
+old, for ``bench/lease_renewal.py``'s baseline).  The fault is in the cloud double, not
 in the service.
 """
 
@@ -24,7 +25,7 @@ from ngc_pilot.settings import build_settings
 from support.replicas import HOURLY, Reader, provisioner
 
 
-def main(url: str, key: str, now: str, marker: str, lease: str) -> int:
+def main(url: str, key: str, now: str, marker: str, lease: str, mode: str = "renewed") -> int:
     def hang_on_the_second_call(n: int) -> None:
         if n == 2:
             Path(marker).write_text("claimed\n")
@@ -36,6 +37,7 @@ def main(url: str, key: str, now: str, marker: str, lease: str) -> int:
     replica = claims.Replica(
         "killed:1",
         lease_seconds=float(lease),
+        renew_leases=mode != "fixed",
         tenants_per_item=3,
         cycle_key=key,
         now=datetime.fromisoformat(now),

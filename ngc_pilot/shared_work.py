@@ -158,7 +158,15 @@ def _handle(prov: Provisioner, replica: claims.Replica, claim: claims.Claim) -> 
     except claims.ClaimLost:
         how = "renewal" if beat is not None and not beat.held() else "completion"
         log.warning("work item %s/%d: claim lost; another replica has it", claim.job, claim.item)
-        claims.record_lost(prov.engine, claim, how)
+        try:
+            claims.record_lost(prov.engine, claim, how)
+        except Exception as exc:  # the database is unreachable: the log line above stays
+            log.warning(
+                "work item %s/%d: cannot audit the lost claim: %s",
+                claim.job,
+                claim.item,
+                type(exc).__name__,
+            )
     except Exception as exc:
         retry = min(RETRY_AFTER, replica.lease_seconds)
         claims.release(prov.engine, claim, type(exc).__name__, retry)  # no message: no secrets

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import text
 from sqlmodel import col, select
 from support.paths import REPO
 from support.replicas import HOURLY, Reader, covered, provisioner, seed_tenants, usage_rows
@@ -179,6 +180,31 @@ def test_a_renewal_after_a_take_over_finds_the_claim_lost_and_its_writes_roll_ba
     finally:
         engine.dispose()
         other.dispose()
+
+
+def test_a_holder_whose_renewal_finds_the_claim_lost_audits_it_and_writes_nothing(pg, tmp_path):
+    url, _ = pg
+    engine = seed_tenants(url, TENANTS, CREATED)
+
+    def taken_over_meanwhile(n: int) -> None:
+        # As if the holder stalled past its lease and another replica claimed the item:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE work_claim SET token = token + 1, owner = 'thief:9'"))
+        # ...then wait until the holder's heartbeat has found out (its thread ends there).
+        wait_for(lambda: not any(t.name.startswith("ngc-lease-") for t in threading.enumerate()), "found the loss")  # fmt: skip
+
+    prov = provisioner(engine, Reader(taken_over_meanwhile), tmp_path)
+    one_item_cycle(engine, prov)
+    try:
+        replica = claims.Replica("holder:1", lease_seconds=LEASE)
+        assert shared_work.work_one(engine, lambda: prov, replica)
+        assert usage_rows(engine) == []
+        item = the_item(engine)
+        assert item.done_at is None and item.owner == "thief:9"
+        [lost] = audits(engine, "work.claim_lost")
+        assert lost.actor == "holder:1" and lost.details["detected_by"] == "renewal"
+    finally:
+        engine.dispose()
 
 
 def test_a_heartbeat_renews_until_its_block_ends(pg, tmp_path):

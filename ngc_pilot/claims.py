@@ -16,17 +16,35 @@ slow past its lease finds its claim lost (:class:`ClaimLost`) and its writes
 roll back.  The last item's completion also counts the cycle finished, under
 the cycle row's lock, so exactly one replica finishes a cycle.
 
+Leases are renewed while an item runs: :class:`Heartbeat` (a daemon thread,
+one per item being worked) calls :func:`renew` every third of the lease, so
+the lease can be short (``service.claim_lease_seconds``, 60 s) whatever an
+item's duration, and a replica killed with SIGKILL frees its items within one
+lease.  A renewal that finds the token moved on (the item was taken over or
+its cycle superseded) records the claim *lost*; the item's handler asks
+:meth:`Heartbeat.held` between tenants and stops touching the cloud
+(reconcile), and :func:`complete` refuses its writes anyway (metering).
+
+Audit: the claim's *state changes* are audited — ``work.claim_taken_over``
+(an item claimed while another holder's lease had run out: that holder died
+or stalled), ``work.item_released`` (given back after a failure) and
+``work.claim_lost`` (a holder found it no longer held the item).  A renewal
+is not a state change — same holder, same token, a later ``lease_until`` —
+and there are many (a 1,000-tenant hour with ten-minute items renews every
+20 s, thousands of rows a day that say nothing): it is a DEBUG log line, and
+only a renewal that *fails* leaves a trace in the audit log.
+
 On SQLite (one replica) ``FOR UPDATE`` is not rendered; SQLite's single
 writer makes the claim exclusive anyway.
 
 What this does not do: know what an item means (``ngc_pilot.shared_work``),
-renew a lease while an item runs (a lease must exceed an item's duration),
-or fence the cloud calls of a replica that overran its lease (reconcile's
-steps are idempotent; metering's writes are fenced here).
+or fence a cloud call already under way when the claim is lost (reconcile
+stops at the next tenant; its steps are idempotent).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,9 +54,12 @@ from typing import Any
 from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 
+from ngc_pilot import audit
 from ngc_pilot.claim_models import WorkClaim, WorkCycle
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import TransientError
+
+log = logging.getLogger(__name__)
 
 
 class ClaimLost(TransientError):
@@ -51,8 +72,9 @@ class Replica:
 
     owner: str
     stop: threading.Event = field(default_factory=threading.Event)
-    lease_seconds: float = 300.0
+    lease_seconds: float = 60.0
     poll_seconds: float = 2.0
+    renew_leases: bool = True  # False: the fixed lease of old (a baseline for bench and tests)
     tenants_per_item: int = 100
     cycle_key: str | None = None  # the fire time this run is for; None: a manual run
     now: datetime | None = None  # the clock a test sets; None: the time of planning
@@ -172,6 +194,19 @@ def claim_next(
         if found is None:
             return None
         row, job = found
+        if row.owner is not None and row.lease_until is not None:
+            # Held, not given back, and its lease ran out: the holder died or stalled.
+            audit.record(
+                session,
+                actor=owner,
+                action="work.claim_taken_over",
+                subject=f"{job}/{row.cycle_id}/{row.item}",
+                details={
+                    "from": row.owner,
+                    "lease_until": row.lease_until.isoformat(),
+                    "fence": row.token + 1,  # the new token ("token" reads as a secret)
+                },
+            )
         row.owner = owner
         row.lease_until = now + timedelta(seconds=lease_seconds)
         row.token += 1
@@ -213,10 +248,100 @@ def complete(session: Session, claim: Claim, result: dict[str, Any]) -> bool:
     return True
 
 
+def renew(engine: Engine, claim: Claim, lease_seconds: float) -> bool:
+    """Extend ``claim``'s lease to now + ``lease_seconds``; False if the claim is no longer held.
+
+    Held means: the item's token is still ``claim.token`` and its owner
+    ``claim.owner``.  An item this claim already completed counts as held
+    (a renewal racing the completion is not a loss); it is not extended.
+    """
+    with session_scope(engine) as session:
+        renewed = session.execute(
+            update(WorkClaim)
+            .where(
+                WorkClaim.id == claim.id,
+                WorkClaim.token == claim.token,
+                WorkClaim.owner == claim.owner,
+                col(WorkClaim.done_at).is_(None),
+            )
+            .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+        )
+        if renewed.rowcount == 1:  # type: ignore[attr-defined]
+            return True
+        row = session.exec(
+            select(WorkClaim.token, WorkClaim.done_by).where(WorkClaim.id == claim.id)
+        ).first()
+        return row is not None and row[0] == claim.token and row[1] == claim.owner
+
+
+def record_lost(engine: Engine, claim: Claim, detected_by: str) -> None:
+    """Audit that ``claim``'s holder found the item no longer its own (``work.claim_lost``)."""
+    with session_scope(engine) as session:
+        audit.record(
+            session,
+            actor=claim.owner,
+            action="work.claim_lost",
+            subject=f"{claim.job}/{claim.cycle_id}/{claim.item}",
+            details={"fence": claim.token, "detected_by": detected_by},
+        )
+
+
+class Heartbeat:
+    """Renews a claim's lease every ``lease_seconds / 3`` while the ``with`` block runs.
+
+    A daemon thread, so a process that exits (or is killed) stops renewing and
+    its items are free one lease later.  :meth:`held` is False once a renewal
+    found the claim lost (``lost_at`` says when); a renewal that fails because
+    the database is unreachable is logged and tried again at the next beat —
+    if the lease runs out meanwhile, :func:`complete` still fences the writes.
+    """
+
+    def __init__(self, engine: Engine, claim: Claim, lease_seconds: float) -> None:
+        self.engine = engine
+        self.claim = claim
+        self.lease_seconds = lease_seconds
+        self.interval = lease_seconds / 3
+        self.renewals = 0
+        self.lost_at: datetime | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"ngc-lease-{claim.job}-{claim.item}", daemon=True
+        )
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def held(self) -> bool:
+        """False once a renewal found the claim taken over or its cycle superseded."""
+        return self.lost_at is None
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                held = renew(self.engine, self.claim, self.lease_seconds)
+            except Exception as exc:  # the database is unreachable: try at the next beat
+                log.warning("renewing %s: %s", self._name(), type(exc).__name__)
+                continue
+            if not held:
+                self.lost_at = utcnow()
+                log.warning("%s: lease renewal found the claim lost", self._name())
+                return
+            self.renewals += 1
+            log.debug("%s: lease renewed for %.1f s", self._name(), self.lease_seconds)
+
+    def _name(self) -> str:
+        return f"work item {self.claim.job}/{self.claim.cycle_id}/{self.claim.item}"
+
+
 def release(engine: Engine, claim: Claim, error: str, retry_after: float) -> None:
     """Give ``claim``'s item back after a failure; any replica may retry it after ``retry_after``."""
     with session_scope(engine) as session:
-        session.execute(
+        released = session.execute(
             update(WorkClaim)
             .where(
                 WorkClaim.id == claim.id,
@@ -229,6 +354,14 @@ def release(engine: Engine, claim: Claim, error: str, retry_after: float) -> Non
                 error=error[:2000],
             )
         )
+        if released.rowcount == 1:  # type: ignore[attr-defined]
+            audit.record(
+                session,
+                actor=claim.owner,
+                action="work.item_released",
+                subject=f"{claim.job}/{claim.cycle_id}/{claim.item}",
+                details={"error": error[:200], "retry_after_seconds": retry_after},
+            )
 
 
 def progress(engine: Engine, cycle_id: int) -> Progress:

@@ -21,6 +21,7 @@ one ``usage.metered`` audit event.  Not here: the claim mechanics
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -78,8 +79,14 @@ def _window(described: dict[str, str]) -> W.Window:
     )
 
 
-def handle(prov: Provisioner, claim: claims.Claim) -> None:
-    """Meter one item: read its window for its tenants, store, mark done — or nothing."""
+def handle(
+    prov: Provisioner, claim: claims.Claim, still_held: Callable[[], bool] | None = None
+) -> None:
+    """Meter one item: read its window for its tenants, store, mark done — or nothing.
+
+    ``still_held`` is not asked: the one usage call only reads, and
+    :func:`ngc_pilot.claims.complete` rolls the writes back if the claim is lost.
+    """
     window = _window(claim.payload["window"])
     tenants = [
         metering.MeteredTenant(

@@ -6,13 +6,17 @@ for the shard) and planned by :func:`ngc_pilot.lifecycle.reconcile` limited
 to it; the namespace tenants are one item of their own.  A killed replica's
 shard is reconciled again by another after its lease: reconcile only
 observes, plans, audits drift when it changed and repairs through the
-ledger, so a second pass finds nothing new to do.  Not here: the claim
+ledger, so a second pass finds nothing new to do.  While a shard runs, the
+claim's ``still_held`` is asked between tenants: once the claim is lost (the
+lease was taken over), reconcile stops touching the cloud and the item is
+left to its new holder (:class:`ngc_pilot.claims.ClaimLost`).  Not here: the claim
 mechanics (:mod:`ngc_pilot.claims`) and what reconcile does per tenant.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -46,12 +50,26 @@ def plan(prov: Provisioner, tenants_per_item: int) -> tuple[dict[str, Any], list
     return {"tenants": len(pilots)}, payloads
 
 
-def handle(prov: Provisioner, claim: claims.Claim) -> None:
-    """Reconcile one shard, then mark it done (its report is the item's result)."""
+def handle(
+    prov: Provisioner, claim: claims.Claim, still_held: Callable[[], bool] | None = None
+) -> None:
+    """Reconcile one shard, then mark it done (its report is the item's result).
+
+    Raises :class:`ngc_pilot.claims.ClaimLost` if ``still_held`` turned False
+    between tenants (the rest of the shard is the new holder's).
+    """
     pilots = claim.payload["pilots"]
     report = reconcile(
-        prov, pilots=set(pilots), namespaces_too=bool(claim.payload.get("namespaces"))
+        prov,
+        pilots=set(pilots),
+        namespaces_too=bool(claim.payload.get("namespaces")),
+        still_held=still_held,
     )
+    if report.stopped:
+        raise claims.ClaimLost(
+            f"work item {claim.cycle_id}/{claim.item}: claim lost after "
+            f"{len(report.tenants)} tenant(s); the rest is the new holder's"
+        )
     done = report.as_dict()
     result = {key: done[key] for key in ("repair", "checked", "drifted", "repaired", "failed")}
     result["failed_tenants"] = [{"pilot": t.pilot_id, "error": t.error} for t in report.failed]

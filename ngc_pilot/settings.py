@@ -154,11 +154,25 @@ class ServiceSettings(BaseModel):
         ),
     )
     claim_lease_seconds: float = Field(
-        default=300.0,
-        gt=0,
+        default=60.0,
+        ge=1,
+        le=3600,
         description=(
-            "Seconds a replica holds a claimed work item before another may take it over "
-            "(a killed replica's items wait this long); must exceed one item's duration."
+            "Seconds (1 to 3600) a replica's claim on a work item lasts unless renewed; the "
+            "holder renews it every third of this while the item runs, so a replica killed "
+            "with SIGKILL frees its items within this long. 60 s: short enough that a dead "
+            "replica's share is taken over within a minute, long enough that a renewal late by "
+            "a slow database round trip or a GC pause does not lose the claim."
+        ),
+    )
+    claim_poll_seconds: float = Field(
+        default=2.0,
+        ge=0.1,
+        le=600,
+        description=(
+            "Seconds (0.1 to 600) a replica with nothing to claim waits before looking again; "
+            "2 s: an idle replica costs one small query per 2 s and a new cycle's items are "
+            "shared within that."
         ),
     )
     lock_file: Path | None = Field(

@@ -15,13 +15,18 @@ Two ways in, one mechanism (:mod:`ngc_pilot.claims`):
 So with two replicas, the leader plans and both work; with one (SQLite), the
 job does all of it alone.  A failed item is given back for a retry after
 ``retry_after`` seconds; in the job, the failure also fails the attempt (the
-scheduler's retries apply).  Not here: scheduling, the leader lock, what an
+scheduler's retries apply).  While an item runs, its lease is renewed
+(:class:`ngc_pilot.claims.Heartbeat`, unless ``Replica.renew_leases`` is off)
+and the handler is given the heartbeat's ``held`` to ask between tenants; a
+claim found lost is audited (``work.claim_lost``) and its item left to the
+replica that took it over.  Not here: scheduling, the leader lock, what an
 item of each job does (:mod:`ngc_pilot.meter_shards`,
 :mod:`ngc_pilot.reconcile_shards`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -36,7 +41,7 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER = 30.0  # seconds before a failed item is tried again (at most the lease)
 
-HANDLERS: dict[str, Callable[[Provisioner, claims.Claim], None]] = {
+HANDLERS: dict[str, Callable[[Provisioner, claims.Claim, Callable[[], bool]], None]] = {
     meter_shards.JOB: meter_shards.handle,
     reconcile_shards.JOB: reconcile_shards.handle,
 }
@@ -137,11 +142,31 @@ def work_one(engine: Any, provisioner: Callable[[], Provisioner], replica: claim
     return True
 
 
+def _always() -> bool:
+    return True
+
+
 def _handle(prov: Provisioner, replica: claims.Replica, claim: claims.Claim) -> None:
+    beat = (
+        claims.Heartbeat(prov.engine, claim, replica.lease_seconds)
+        if replica.renew_leases
+        else None
+    )
     try:
-        HANDLERS[claim.job](prov, claim)
+        with beat if beat is not None else contextlib.nullcontext():
+            HANDLERS[claim.job](prov, claim, beat.held if beat is not None else _always)
     except claims.ClaimLost:
-        log.warning("work item %s/%d: lease ran out; another replica has it", claim.job, claim.item)
+        how = "renewal" if beat is not None and not beat.held() else "completion"
+        log.warning("work item %s/%d: claim lost; another replica has it", claim.job, claim.item)
+        try:
+            claims.record_lost(prov.engine, claim, how)
+        except Exception as exc:  # the database is unreachable: the log line above stays
+            log.warning(
+                "work item %s/%d: cannot audit the lost claim: %s",
+                claim.job,
+                claim.item,
+                type(exc).__name__,
+            )
     except Exception as exc:
         retry = min(RETRY_AFTER, replica.lease_seconds)
         claims.release(prov.engine, claim, type(exc).__name__, retry)  # no message: no secrets

@@ -3,7 +3,7 @@
 The leader's scheduler runs the ``meter`` and ``reconcile`` jobs, which plan a
 cycle of items (:mod:`ngc_pilot.shared_work`); this thread is how the other
 replicas take their share: it claims one open item at a time, does it, and
-polls every ``poll_seconds`` when there is none.  It runs in the leader too
+polls every ``service.claim_poll_seconds`` when there is none.  It runs in the leader too
 (its job run works items as well).  Not here: what an item is, or the claim
 mechanics (:mod:`ngc_pilot.claims`).  It does not take the in-process
 ``tenants`` group lock of :mod:`scheduler.runner`: a reconcile shard here can
@@ -25,10 +25,9 @@ log = logging.getLogger(__name__)
 class ClaimWorker(threading.Thread):
     """Claims and works shared items until ``context.stop`` is set."""
 
-    def __init__(self, context: RunnerContext, poll_seconds: float):
+    def __init__(self, context: RunnerContext):
         super().__init__(name="ngc-claims", daemon=True)
         self.context = context
-        self.poll_seconds = poll_seconds
 
     def run(self) -> None:
         replica = self.context.replica()
@@ -40,4 +39,4 @@ class ClaimWorker(threading.Thread):
                 log.warning("claims: %s", recording.error_text(exc))
                 busy = False
             if not busy:
-                stop.wait(self.poll_seconds)
+                stop.wait(replica.poll_seconds)

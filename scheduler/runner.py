@@ -84,6 +84,7 @@ class RunnerContext:
             owner=self.worker,
             stop=self.stop,
             lease_seconds=service.claim_lease_seconds,
+            poll_seconds=service.claim_poll_seconds,
             tenants_per_item=service.tenants_per_item,
             cycle_key=fire_time.isoformat() if fire_time else None,
         )

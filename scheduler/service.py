@@ -160,7 +160,7 @@ class Service:
         runner.configure(self.context)
         runner.preload(self.context.registry)
         standby_logged = False
-        worker = ClaimWorker(self.context, self.poll_seconds)
+        worker = ClaimWorker(self.context)  # polls every service.claim_poll_seconds
         worker.start()
         try:
             while not stop.is_set():

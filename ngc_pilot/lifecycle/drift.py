@@ -9,13 +9,16 @@ when asked or when the lifecycle policy says so — through
 whose names lead to another pilot's resource is marked ``failed`` (audited,
 with the refusal as its error) and the loop goes on with the others.  It
 deliberately changes no tenant's suspension or data access (the expiry and
-data-access rules do).
+data-access rules do).  A caller that holds the work only while a claim
+lasts (a replica's shard) passes ``still_held``: it is asked before each
+tenant, and once it says no the loop stops (``report.stopped``) — nothing more
+is audited, repaired or marked failed by this run.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +65,7 @@ class TenantDrift:
 class ReconcileReport:
     repair: bool
     tenants: list[TenantDrift] = field(default_factory=list)
+    stopped: bool = False  # still_held said no: the tenants after these were not checked
 
     @property
     def failed(self) -> list[TenantDrift]:
@@ -84,11 +88,13 @@ def reconcile(
     repair: bool | None = None,
     pilots: Collection[str] | None = None,
     namespaces_too: bool = True,
+    still_held: Callable[[], bool] | None = None,
 ) -> ReconcileReport:
     """Report every active or suspended tenant's drift; repair it if ``repair``
     (None: as the lifecycle policy says).  ``pilots`` limits the OpenStack
     tenants to those (a replica's shard); ``namespaces_too`` False leaves the
-    namespace tenants out."""
+    namespace tenants out; ``still_held`` (asked before each tenant) stops the
+    run once it returns False."""
     if repair is None:
         repair = prov.lifecycle().reconcile.repair
     report = ReconcileReport(repair)
@@ -105,6 +111,9 @@ def reconcile(
     except CloudError as exc:
         snapshot = [exc] * len(rows)
     for (pilot_id, state, desired, credential_id), observed in zip(rows, snapshot, strict=True):
+        if still_held is not None and not still_held():
+            report.stopped = True
+            return report
         entry = TenantDrift(pilot_id, state)
         report.tenants.append(entry)
         if isinstance(observed, CloudError):
@@ -137,6 +146,9 @@ def reconcile(
                     subject=pilot_id,
                     details={"drift": entry.drift, "applied": entry.applied},
                 )
+    if namespaces_too and still_held is not None and not still_held():
+        report.stopped = True
+        return report
     for found in namespaces.drift(prov, repair) if namespaces_too else []:
         report.tenants.append(
             TenantDrift(

@@ -14,11 +14,21 @@ is kept as rendered bytes together with a *fingerprint* of exactly the rows
 it was rendered from, read in the database by one query at the start of every
 scrape, in the scrape's transaction:
 
-* invoices and the provisioning ledger, which are append-only (an invoice is
-  never altered, a step's status is a new ledger row): their row count and
-  highest id (both databases);
-* on PostgreSQL, tenants, pilots and usage totals: their row counts and
-  whether any row was written by a transaction that the previous scrape's
+* on SQLite, the *change stamps* (migration 0015,
+  :mod:`ngc_pilot.change_stamp_models`): integers that row triggers bump in
+  the same transaction as every write to the tables a block reads (tenants,
+  namespace tenants and pilots; usage records, whose triggers also keep the
+  usage totals; invoices; the provisioning ledger), plus the highest usage
+  record id (an ordinary insert appends and bumps nothing: a metering window
+  is 50,000 rows).  One query of a dozen rows instead of concatenating some
+  100,000 rows each scrape.  The global families (capacity, jobs, evaluation
+  areas, change requests, outbox) have stamps too, so their query results are
+  reused while unchanged; what depends on the clock (the oldest pending
+  request's age) is still computed from those rows at every scrape.  The old
+  way, the rows themselves concatenated in SQL (:func:`fingerprints_query`),
+  is kept for the benchmark's baseline (``concatenate``);
+* on PostgreSQL, tenants, pilots, usage totals and invoices: their row counts
+  and whether any row was written by a transaction that the previous scrape's
   snapshot did not see — one that had not started (``xmin`` >= the
   snapshot's ``xmax``) or was still running (``xmin`` in its ``xip`` list), so
   a transaction that commits after a scrape it overlapped is still seen.
@@ -26,15 +36,12 @@ scrape, in the scrape's transaction:
   PL/pgSQL exception block) of a transaction that overlapped the previous
   scrape carries the subtransaction's id, which the ``xip`` list does not
   name; ngc-pilot writes these tables without savepoints, and the block is
-  re-read at its next change or by a new server.
+  re-read at its next change or by a new server.  The provisioning ledger is
+  append-only (a step's status is a new row): its row count and highest id.
   The latest metered window: its start and size, and the usage totals' flag —
   every write to ``usage_record`` rewrites its tenants' ``usage_total`` rows
-  (migration 0003's triggers);
-* on SQLite, tenants, usage totals and the latest window: the rows
-  themselves, concatenated in SQL (``group_concat``), so one value per block
-  travels to Python instead of thousands of rows; equal text means equal
-  rows (fields and rows joined with the ASCII unit and record separators,
-  NULL told apart from any text).
+  (migration 0003's triggers).  PostgreSQL reads the global families every
+  scrape (no triggers there: they would cost every write).
 
 A block whose fingerprint differs is read with its usual query and rendered
 again by the same functions as :class:`ngc_pilot.metrics.PilotCollector`, so
@@ -160,7 +167,7 @@ _PG_FINGERPRINTS = f"""
 SELECT
   {_pg_table("tenant")} || ' ' || {_pg_table("kube_tenant")} || ' ' || {_pg_table("pilot")} AS tenants,
   {_pg_table("usage_total")} AS usage,
-  (SELECT count(*)::text || ':' || coalesce(max(id), 0)::text FROM invoice) AS invoices,
+  {_pg_table("invoice")} AS invoices,
   (SELECT count(*)::text || ':' || coalesce(max(id), 0)::text FROM provision_step) AS steps,
   (SELECT max(window_start)::text || ' ' || count(*)::text FROM usage_record
     WHERE window_start = (SELECT max(window_start) FROM usage_record)) AS latest,

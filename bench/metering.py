@@ -1386,29 +1386,64 @@ def _metrics_write_cost(engine, ids: list[str], start, hour: int) -> list[tuple[
             for m in metrics
         ]
 
-    def upsert(rows: list[dict[str, Any]]) -> float:
-        t = time.perf_counter()
+    cpu: dict[int, float] = {}  # first window -> median CPU seconds of its new windows
+
+    def upsert(rows: list[dict[str, Any]]) -> tuple[float, float]:
+        t, c = time.perf_counter(), time.process_time()  # SQLite runs in this process
         with session_scope(engine) as session:
             _upsert_records(session, rows)
-        return time.perf_counter() - t
+        return time.perf_counter() - t, time.process_time() - c
 
     def new_and_again(first: int) -> tuple[float, float]:
         new = [upsert(window(first + k, "1.5")) for k in range(3)]
         again = [upsert(window(first + k, "2.5")) for k in range(3)]
-        return statistics.median(new), statistics.median(again)
+        cpu[first] = statistics.median(c for _, c in new)
+        cpu[-first] = statistics.median(c for _, c in again)
+        return statistics.median(w for w, _ in new), statistics.median(w for w, _ in again)
 
     n = len(ids) * len(metrics)
     with_new, with_again = new_and_again(hour)
+    rows: list[tuple[str, float, str]] = []
+    note = "median of 3 windows"
+    if engine.dialect.name == "sqlite":
+        # The change stamps' triggers on usage_record (migration 0015) off, the
+        # rollups' on: what the stamps cost the meter.
+        with engine.begin() as conn:
+            stamps = conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'usage_record' AND name LIKE 'change_stamp_%'"
+            ).all()
+            for name, _ in stamps:
+                conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        try:
+            plain_new, plain_again = new_and_again(hour + 6)
+        finally:
+            with engine.begin() as conn:
+                for _, sql in stamps:
+                    conn.exec_driver_sql(sql)
+        rows = [
+            (
+                "  the same, change-stamp triggers off (rollups' on)",
+                plain_new,
+                f"{note}; CPU {cpu[hour + 6]:.2f} s against {cpu[hour]:.2f} s with them",
+            ),
+            (
+                "  recomputed, change-stamp triggers off (rollups' on)",
+                plain_again,
+                f"{note}; CPU {cpu[-(hour + 6)]:.2f} s against {cpu[-hour]:.2f} s with them",
+            ),
+        ]
     _metrics_triggers(engine, on=False)
     try:
         without_new, without_again = new_and_again(hour + 3)
     finally:
         _metrics_triggers(engine, on=True)
-    note = "median of 3 windows"
     return [
         (f"meter's upsert of a new window ({n:,} records), with the triggers", with_new, note),
+        *rows[:1],
         ("  the same, triggers off (baseline)", without_new, note),
         ("meter's upsert of that window recomputed, with the triggers", with_again, note),
+        *rows[1:],
         ("  the same, triggers off (baseline)", without_again, note),
     ]
 
@@ -1485,12 +1520,15 @@ def _metrics_measure(
 
     cache = ScrapeCache(engine, policy)
     cold = _timed(cache.body)[0]
+    cpu = time.process_time()
     times, size = _metrics_http(cache.body, scrapes)
+    cpu = time.process_time() - cpu
     rows.append(
         (
             "**ngc-pilot /metrics over HTTP** (nothing changed since the previous scrape)",
             med(times),
-            f"median of {len(times)}, max {max(times) * 1000:.0f} ms, {size / 1e6:.2f} MB",
+            f"median of {len(times)}, max {max(times) * 1000:.0f} ms, {size / 1e6:.2f} MB; "
+            f"CPU {cpu * 1000 / (len(times) + 1):.0f} ms a scrape (server and client)",
         )
     )
     checks = []
@@ -1499,12 +1537,27 @@ def _metrics_measure(
         checks.append((cache.last_reads, cache.last_seconds))
     rows.append(
         (
-            "of which: fingerprint check + six global queries",
+            "of which: fingerprint (SQLite: change stamps) check + global queries not cached",
             med(x for _, x in checks),
             f"median of 5; blocks re-read: {[n for n, _ in checks]}",
         )
     )
     rows.append(("first scrape of a new server (every block read and rendered)", cold, "once"))
+    if engine.dialect.name == "sqlite":
+        old = ScrapeCache(engine, policy)
+        old.concatenate = True  # fingerprints: the rows concatenated, as before migration 0015
+        old.body()
+        cpu = time.process_time()
+        times, _ = _metrics_http(old.body, scrapes)
+        cpu = time.process_time() - cpu
+        rows.append(
+            (
+                "baseline: the same cache fingerprinting by concatenated rows (before 0015), over HTTP",
+                med(times),
+                f"median of {len(times)}, max {max(times) * 1000:.0f} ms; "
+                f"CPU {cpu * 1000 / (len(times) + 1):.0f} ms a scrape",
+            )
+        )
     if window_hour is not None:
         _metrics_seed_window(engine, ids, window_hour)
         after, _ = _timed(cache.body)

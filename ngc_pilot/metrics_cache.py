@@ -14,11 +14,21 @@ is kept as rendered bytes together with a *fingerprint* of exactly the rows
 it was rendered from, read in the database by one query at the start of every
 scrape, in the scrape's transaction:
 
-* invoices and the provisioning ledger, which are append-only (an invoice is
-  never altered, a step's status is a new ledger row): their row count and
-  highest id (both databases);
-* on PostgreSQL, tenants, pilots and usage totals: their row counts and
-  whether any row was written by a transaction that the previous scrape's
+* on SQLite, the *change stamps* (migration 0015,
+  :mod:`ngc_pilot.change_stamp_models`): integers that row triggers bump in
+  the same transaction as every write to the tables a block reads (tenants,
+  namespace tenants and pilots; usage records, whose triggers also keep the
+  usage totals; invoices; the provisioning ledger), plus the highest usage
+  record id (an ordinary insert appends and bumps nothing: a metering window
+  is 50,000 rows).  One query of a dozen rows instead of concatenating some
+  100,000 rows each scrape.  The global families (capacity, jobs, evaluation
+  areas, change requests, outbox) have stamps too, so their query results are
+  reused while unchanged; what depends on the clock (the oldest pending
+  request's age) is still computed from those rows at every scrape.  The old
+  way, the rows themselves concatenated in SQL (:func:`fingerprints_query`),
+  is kept for the benchmark's baseline (``concatenate``);
+* on PostgreSQL, tenants, pilots, usage totals and invoices: their row counts
+  and whether any row was written by a transaction that the previous scrape's
   snapshot did not see — one that had not started (``xmin`` >= the
   snapshot's ``xmax``) or was still running (``xmin`` in its ``xip`` list), so
   a transaction that commits after a scrape it overlapped is still seen.
@@ -26,15 +36,12 @@ scrape, in the scrape's transaction:
   PL/pgSQL exception block) of a transaction that overlapped the previous
   scrape carries the subtransaction's id, which the ``xip`` list does not
   name; ngc-pilot writes these tables without savepoints, and the block is
-  re-read at its next change or by a new server.
+  re-read at its next change or by a new server.  The provisioning ledger is
+  append-only (a step's status is a new row): its row count and highest id.
   The latest metered window: its start and size, and the usage totals' flag —
   every write to ``usage_record`` rewrites its tenants' ``usage_total`` rows
-  (migration 0003's triggers);
-* on SQLite, tenants, usage totals and the latest window: the rows
-  themselves, concatenated in SQL (``group_concat``), so one value per block
-  travels to Python instead of thousands of rows; equal text means equal
-  rows (fields and rows joined with the ASCII unit and record separators,
-  NULL told apart from any text).
+  (migration 0003's triggers).  PostgreSQL reads the global families every
+  scrape (no triggers there: they would cost every write).
 
 A block whose fingerprint differs is read with its usual query and rendered
 again by the same functions as :class:`ngc_pilot.metrics.PilotCollector`, so
@@ -61,10 +68,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.core import Metric
-from sqlalchemy import Engine, String, cast, func, literal, select
+from sqlalchemy import Engine, String, cast, func, literal, select, union_all
 from sqlalchemy.exc import SQLAlchemyError
 
 from ngc_pilot import metrics as M
+from ngc_pilot.change_stamp_models import ChangeStamp
 from ngc_pilot.exposition import render
 from ngc_pilot.metrics_utilisation import (
     area_families,
@@ -78,7 +86,7 @@ from ngc_pilot.metrics_workflow import (
     request_families,
     requests_query,
 )
-from ngc_pilot.models import Invoice, ProvisionStep
+from ngc_pilot.models import Invoice, ProvisionStep, UsageRecord
 from policies.tenancy import TenantPolicy
 
 log = logging.getLogger(__name__)
@@ -107,7 +115,8 @@ def ledger_fingerprint(model: Any) -> Any:
 
 
 def fingerprints_query() -> Any:
-    """One row: a fingerprint per cached block's input (see module doc)."""
+    """One row: each block's input as its rows, concatenated (the way before change
+    stamps, kept for the benchmark's baseline)."""
     return select(
         rows_fingerprint(M.tenants_query()).label("tenants"),
         rows_fingerprint(M.usage_query()).label("usage"),
@@ -115,6 +124,27 @@ def fingerprints_query() -> Any:
         ledger_fingerprint(ProvisionStep).label("steps"),
         rows_fingerprint(latest_usage_query()).label("latest"),
     )
+
+
+def stamps_query() -> Any:
+    """SQLite: every change stamp, and the highest usage record id (see migration 0015)."""
+    return union_all(
+        select(ChangeStamp.name, ChangeStamp.stamp),
+        select(literal("usage_top"), func.max(UsageRecord.id)),
+    )
+
+
+# Global families whose query results are reused while their stamp is unchanged
+# (SQLite): stamp name -> (Reading attribute, query).  Ages ("oldest pending
+# request") are computed from the rows at scrape time, never cached.
+GLOBALS: dict[str, tuple[str, Callable[[], Any]]] = {
+    "capacity": ("capacity", M.capacity_query),
+    "jobs": ("job_counts", M.job_counts_query),
+    "jobs_last": ("job_last", M.job_last_query),
+    "areas": ("areas", areas_query),
+    "requests": ("requests", requests_query),
+    "outbox": ("outbox", outbox_query),
+}
 
 
 # PostgreSQL: a row is new since the previous scrape's snapshot when the
@@ -137,7 +167,7 @@ _PG_FINGERPRINTS = f"""
 SELECT
   {_pg_table("tenant")} || ' ' || {_pg_table("kube_tenant")} || ' ' || {_pg_table("pilot")} AS tenants,
   {_pg_table("usage_total")} AS usage,
-  (SELECT count(*)::text || ':' || coalesce(max(id), 0)::text FROM invoice) AS invoices,
+  {_pg_table("invoice")} AS invoices,
   (SELECT count(*)::text || ':' || coalesce(max(id), 0)::text FROM provision_step) AS steps,
   (SELECT max(window_start)::text || ' ' || count(*)::text FROM usage_record
     WHERE window_start = (SELECT max(window_start) FROM usage_record)) AS latest,
@@ -145,6 +175,10 @@ SELECT
   ARRAY(SELECT (x::text::bigint %% 4294967296)::text FROM pg_snapshot_xip(pg_current_snapshot()) x)
     AS snapshot_xip
 """
+
+
+_BLOCKS = ("tenants", "usage", "invoices", "steps", "latest")
+_UNSTAMPED = object()  # a global family without a stamp (PostgreSQL): read every scrape
 
 
 @dataclass
@@ -164,8 +198,14 @@ class ScrapeCache:
         self.engine = engine
         self.tenant_policy = tenant_policy
         self._blocks: dict[str, _Block] = {}
+        # SQLite: global families' rows with the stamp they were read at.
+        self._globals: dict[str, tuple[Any, list[Any]]] = {}
+        # SQLite: fingerprint by concatenating rows (the way before migration 0015;
+        # the benchmark's baseline) instead of reading the change stamps.
+        self.concatenate = False
         self._lock = threading.Lock()
         self.last_reads = 0  # blocks read and rendered again by the latest scrape
+        self.last_global_reads = 0  # global families' queries run by the latest scrape
         self.last_seconds = 0.0  # the latest scrape's database time
         # PostgreSQL: the previous scrape's snapshot (xmax, running transactions).
         self._since: tuple[int, list[str]] | None = None
@@ -179,6 +219,7 @@ class ScrapeCache:
                 # The type only: a driver's message may quote connection parameters.
                 log.warning("metrics: reading the database failed (%s)", type(exc).__name__)
                 self._blocks.clear()
+                self._globals.clear()
                 self._since = None
                 up = M.gauge(
                     "ngc_pilot_database_up", "1 if this scrape could read the database, 0 if not."
@@ -189,7 +230,16 @@ class ScrapeCache:
     def _fingerprints(self, conn: Any) -> tuple[dict[str, Any], set[str]]:
         """Each block's fingerprint, and the blocks with rows written since the last scrape."""
         if conn.dialect.name != "postgresql":
-            return dict(conn.execute(fingerprints_query()).one()._asdict()), set()
+            if self.concatenate:
+                return dict(conn.execute(fingerprints_query()).one()._asdict()), set()
+            stamps = {name: stamp for name, stamp in conn.execute(stamps_query())}
+            top = stamps.pop("usage_top", None)
+            usage = (stamps.pop("usage"), top) if "usage" in stamps else None
+            # The latest window is read from usage_record, as the usage totals are
+            # kept from it (0003's triggers): one stamp for both.
+            prints = {**stamps, "usage": usage, "latest": usage}
+            # A stamp row gone missing (never by ngc-pilot): its block is read every time.
+            return prints, {name for name in _BLOCKS if prints.get(name) is None}
         # Rows written by transactions that were running at the previous scrape, or
         # began after it, count as written; the first scrape reads everything anyway
         # (so its bounds, 3 and none running, mean nothing).
@@ -219,18 +269,25 @@ class ScrapeCache:
             stale = written | {
                 name
                 for name, value in prints.items()
-                if name not in self._blocks or self._blocks[name].fingerprint != value
+                if name in _BLOCKS
+                and (name not in self._blocks or self._blocks[name].fingerprint != value)
             }
             if "tenants" in stale:
                 stale.add("latest")  # utilisation depends on the tenants' states and sizes
             if "latest" in stale:
                 stale.add("tenants")  # ... and is built from the tenants' rows
-            reading.capacity = conn.execute(M.capacity_query()).all()
-            reading.job_counts = conn.execute(M.job_counts_query()).all()
-            reading.job_last = conn.execute(M.job_last_query()).all()
-            reading.areas = conn.execute(areas_query()).all()
-            reading.requests = conn.execute(requests_query()).all()
-            reading.outbox = conn.execute(outbox_query()).all()
+            self.last_global_reads = 0
+            for name, (attribute, query) in GLOBALS.items():
+                stamp = prints.get(name.removesuffix("_last"), _UNSTAMPED)
+                cached = self._globals.get(name)
+                if stamp is _UNSTAMPED or cached is None or cached[0] != stamp:
+                    rows = conn.execute(query()).all()
+                    self.last_global_reads += 1
+                    if stamp is not _UNSTAMPED:
+                        self._globals[name] = (stamp, rows)
+                else:
+                    rows = cached[1]
+                setattr(reading, attribute, rows)
             if "tenants" in stale:
                 reading.tenants = conn.execute(M.tenants_query()).all()
             if "usage" in stale:
@@ -257,7 +314,7 @@ class ScrapeCache:
             ],
         }
         for name in stale:
-            fresh[name] = _Block(prints[name], render(builders[name]()))
+            fresh[name] = _Block(prints.get(name), render(builders[name]()))
         self._blocks.update(fresh)
         self._since = self._next_since
         self.last_reads = len(stale)

@@ -387,10 +387,11 @@ apscheduler_jobs = Table(
 )
 
 
-# The evaluation's, the members', the change requests' and the daily usage
-# rollup's tables live in modules of their own; importing them here puts them on SQLModel.metadata wherever the
+# The evaluation's, the members', the change requests', the daily usage
+# rollup's and /metrics' change stamps' tables live in modules of their own; importing them here puts them on SQLModel.metadata wherever the
 # models are (migrations, tests).
 from ngc_pilot import (  # noqa: E402
+    change_stamp_models,  # noqa: F401
     claim_models,  # noqa: F401
     evaluation_models,  # noqa: F401
     kube_tenant_models,  # noqa: F401

@@ -65,8 +65,8 @@ def test_audit_refuses_details_that_look_like_secrets(database):
 def test_cli_db_commands(cli):
     assert cli("db", "upgrade").code == 0
     assert cli("db", "current", "--json").json() == {
-        "current": "0014_work_claims",
-        "head": "0014_work_claims",
+        "current": "0015_change_stamps",
+        "head": "0015_change_stamps",
     }
     assert cli("db", "downgrade", "base").code == 0
     assert cli("db", "current", "--json").json()["current"] is None

@@ -37,7 +37,12 @@ from policies.dominance import reduce_dominated
 from policies.greedy import greedy
 from policies.infeasibility import diagnose_infeasibility
 from policies.portfolio import Candidate, SelectionInstance, objective, violations
-from policies.selection_model import TOLERANCE, build_compact, candidate_arrays
+from policies.selection_model import (
+    TOLERANCE,
+    CandidateArrays,
+    build_compact,
+    candidate_arrays,
+)
 from policies.solver import TUNED_OPTIONS, solve
 
 
@@ -121,7 +126,7 @@ def optimize(
             ),
         )
     selected = [by_id[a.ids[i]] for i in np.flatnonzero(outcome.x > 0.5)]
-    selected = canonical_swaps(selected, kept, instance)
+    selected = canonical_swaps(selected, kept, instance, a)
     value = objective(selected, instance)
     optimal = outcome.status == "optimal"
     gap = outcome.gap
@@ -156,19 +161,78 @@ def _reduce(instance: SelectionInstance) -> tuple[tuple[Candidate, ...], tuple[C
 
 
 def canonical_swaps(
-    selected: list[Candidate], pool: Sequence[Candidate], instance: SelectionInstance
+    selected: list[Candidate],
+    pool: Sequence[Candidate],
+    instance: SelectionInstance,
+    arrays: CandidateArrays | None = None,
 ) -> list[Candidate]:
-    """Among equally good sets one swap apart, prefer the alphabetically earlier ids."""
+    """Among equally good sets one swap apart, prefer the alphabetically earlier ids.
+
+    From the current set, the first move taken is the one with the latest
+    ``out`` (by id) and, for it, the first ``inn`` in ``pool`` order that is
+    earlier by id, not selected, feasible and keeps the objective within
+    ``TOLERANCE`` of the start; then the search starts over.  numpy scores
+    every ``inn`` for an ``out`` at once (``arrays`` are ``pool``'s, if the
+    caller has them) with a little slack, and each survivor, in pool order,
+    is confirmed with the exact :func:`objective` and :func:`violations`, so
+    the set is the one a pair-by-pair loop over ``pool`` would reach
+    (``policies.testing.canonical_swaps_loop``; a property test compares them).
+    """
     current = sorted(selected, key=lambda c: c.id)
     best = objective(current, instance)
+    pool = list(pool)
+    if not pool or not current:
+        return current
+    known = {c.id for c in pool}
+    extra = [c for c in current if c.id not in known]
+    if arrays is None or extra or arrays.ids != [c.id for c in pool]:
+        arrays = candidate_arrays(pool + extra, instance)
+    a = arrays
+    position = {cid: i for i, cid in enumerate(a.ids)}
+    order = sorted(range(len(a.ids)), key=a.ids.__getitem__)
+    rank = np.empty(len(a.ids), dtype=np.int64)
+    rank[order] = np.arange(len(a.ids))
+    in_pool = np.arange(len(a.ids)) < len(pool)
+    rows = np.repeat(np.arange(len(a.ids)), [m.size for m in a.members])
+    flat = np.concatenate(a.members) if len(a.ids) else np.zeros(0, dtype=np.int64)
+    credits = np.array(instance.repeat_credit, dtype=float)
+    padded = np.append(credits, 0.0)  # the credit of the (count+1)-th cover
+    capacity = np.array(instance.capacity, dtype=float)
+    slack = 1e-6  # numpy's sums round differently; the exact check decides
     changed = True
     while changed:
         changed = False
-        ids = {c.id for c in current}
+        chosen = np.array([position[c.id] for c in current], dtype=np.int64)
+        taken = np.zeros(len(a.ids), dtype=bool)
+        taken[chosen] = True
+        counts = np.bincount(flat[taken[rows]], minlength=len(a.values))
+        per_inst = np.bincount(a.institution[chosen], minlength=len(a.institutions))
+        used = a.resources[chosen].sum(axis=0)
         for out in sorted(current, key=lambda c: c.id, reverse=True):
             if out.id in instance.lock_in:
                 continue
-            for inn in pool:
+            o = position[out.id]
+            rest_counts = counts.copy()
+            rest_counts[a.members[o]] -= 1
+            rest_inst = per_inst.copy()
+            rest_inst[a.institution[o]] -= 1
+            rest_used = used - a.resources[o]
+            rest_value = _value(a, chosen[chosen != o], rest_counts, credits)
+            next_credit = padded[np.minimum(rest_counts, credits.size)]
+            gains = a.quality + np.bincount(
+                rows, weights=(a.weights * next_credit)[flat], minlength=len(a.ids)
+            )
+            maybe = (
+                in_pool
+                & ~taken
+                & (rank < rank[o])
+                & (np.abs(rest_value + gains - best) <= TOLERANCE + slack)
+                & np.all(a.resources + rest_used <= capacity + 1e-9 + slack, axis=1)
+                & (rest_inst[a.institution] < instance.institution_cap)
+            )
+            ids = {c.id for c in current}
+            for j in np.flatnonzero(maybe):
+                inn = pool[j]
                 if inn.id in ids or inn.id >= out.id:
                     continue
                 move = [c for c in current if c is not out] + [inn]
@@ -181,6 +245,15 @@ def canonical_swaps(
             if changed:
                 break
     return current
+
+
+def _value(
+    a: CandidateArrays, chosen: np.ndarray, counts: np.ndarray, credits: np.ndarray
+) -> float:
+    """The objective of the candidates ``chosen`` (indices into ``a``) whose value counts are ``counts``."""
+    cumulative = np.concatenate([[0.0], np.cumsum(credits)])
+    total = cumulative[np.minimum(counts, credits.size)]
+    return float(a.quality[chosen].sum() + (a.weights * total).sum())
 
 
 def _infeasible(

@@ -67,14 +67,12 @@ def candidate_arrays(
     )
     owner = np.repeat(np.arange(len(candidates), dtype=np.int64), counts)
     by_candidate = flat[np.lexsort((flat, owner))]
-    members = np.split(by_candidate, np.cumsum(counts)[:-1]) if len(candidates) else []
-    by_value = np.lexsort((owner, flat))
-    per_value = np.bincount(flat, minlength=len(values))
-    covering = (
-        [part.tolist() for part in np.split(owner[by_value], np.cumsum(per_value)[:-1])]
-        if values
-        else []
-    )
+    # Slices, not np.split: its per-piece overhead was ~0.05 s per call at N = 10,000.
+    ends = np.cumsum(counts).tolist()
+    members = [by_candidate[s:e] for s, e in zip([0, *ends][:-1], ends, strict=True)]
+    by_value = owner[np.lexsort((owner, flat))].tolist()
+    value_ends = np.cumsum(np.bincount(flat, minlength=len(values))).tolist()
+    covering = [by_value[s:e] for s, e in zip([0, *value_ends][:-1], value_ends, strict=True)]
     return CandidateArrays(
         ids=[c.id for c in candidates],
         quality=np.array([c.quality for c in candidates], dtype=float),

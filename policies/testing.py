@@ -5,7 +5,9 @@ formulation — need independent references.  :func:`brute_force` enumerates
 every set (small inputs only; the hypothesis property test compares the
 optimizer with it), and :func:`naive_model` / :func:`solve_naive` are the
 textbook formulation with HiGHS's default options (``bench/selection.py``
-times it against the optimizer, a unit test checks both agree).  Like
+times it against the optimizer, a unit test checks both agree).
+:func:`canonical_swaps_loop` is the tie-break as a plain loop over pairs, the
+reference for the optimizer's vectorised one (property test, benchmark).  Like
 structlog's ``testing`` module, it ships with the package so that tests and
 benchmarks use the same code, but nothing in the application calls it.
 
@@ -15,12 +17,13 @@ Deliberately not here: anything the optimizer relies on.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from itertools import combinations
 
 import highspy
 import numpy as np
 
-from policies.portfolio import SelectionInstance, objective, violations
+from policies.portfolio import Candidate, SelectionInstance, objective, violations
 from policies.selection_model import TOLERANCE, candidate_arrays
 from policies.solver import HIGHS_DEFAULTS, solve
 
@@ -41,6 +44,34 @@ def brute_force(instance: SelectionInstance) -> tuple[float, list[tuple[str, ...
             elif abs(value - best) <= TOLERANCE:
                 winners.append(ids)
     return best, winners
+
+
+def canonical_swaps_loop(
+    selected: list[Candidate], pool: Sequence[Candidate], instance: SelectionInstance
+) -> list[Candidate]:
+    """The tie-break swaps pair by pair (the optimizer's before issue 14; same contract)."""
+    current = sorted(selected, key=lambda c: c.id)
+    best = objective(current, instance)
+    changed = True
+    while changed:
+        changed = False
+        ids = {c.id for c in current}
+        for out in sorted(current, key=lambda c: c.id, reverse=True):
+            if out.id in instance.lock_in:
+                continue
+            for inn in pool:
+                if inn.id in ids or inn.id >= out.id:
+                    continue
+                move = [c for c in current if c is not out] + [inn]
+                if abs(objective(move, instance) - best) <= TOLERANCE and not violations(
+                    move, instance
+                ):
+                    current = sorted(move, key=lambda c: c.id)
+                    changed = True
+                    break
+            if changed:
+                break
+    return current
 
 
 def naive_model(instance: SelectionInstance) -> tuple[highspy.HighsLp, int]:

@@ -11,11 +11,11 @@ from policies.bound_fixing import fix_by_bound, lp_bounds
 from policies.dominance import reduce_dominated
 from policies.greedy import greedy
 from policies.infeasibility import diagnose_infeasibility
-from policies.optimizer import optimize
+from policies.optimizer import canonical_swaps, optimize
 from policies.portfolio import Candidate, SelectionInstance, objective, violations
 from policies.selection_model import candidate_arrays
 from policies.solver import TUNED_OPTIONS
-from policies.testing import brute_force, solve_naive
+from policies.testing import brute_force, canonical_swaps_loop, solve_naive
 
 VALUES = [f"a={i}" for i in range(4)] + [f"b={i}" for i in range(3)] + ["c=x", "c=y"]
 WEIGHTS = {v: (8.0 if v.startswith("a") else 5.0 if v.startswith("b") else 3.0) for v in VALUES}
@@ -347,3 +347,71 @@ def test_column_arrays_list_every_value_of_every_candidate_both_ways(instance):
         assert [a.values[k] for k in a.members[i]] == sorted(c.values)
     for k, value in enumerate(a.values):
         assert a.covering[k] == [i for i, c in enumerate(candidates) if value in c.values]
+
+
+# Tie-break swaps (issue 14): the vectorised pass reaches the set the pair-by-pair loop reaches.
+
+
+@st.composite
+def tied_instances(draw):
+    """Instances with many equal qualities and few values, so equal-objective swaps abound."""
+    n = draw(st.integers(min_value=2, max_value=14))
+    candidates = tuple(
+        Candidate(
+            id=f"T{draw(st.integers(0, 99)):02d}-{i}",
+            institution=draw(st.sampled_from(["I1", "I2", "I3"])),
+            quality=float(draw(st.sampled_from([0, 0, 1, 2]))),
+            resources=(
+                float(draw(st.integers(0, 3))),
+                float(draw(st.integers(0, 3))),
+                0.0,
+                float(draw(st.integers(0, 1))),
+            ),
+            values=frozenset(draw(st.lists(st.sampled_from(VALUES[:3]), max_size=2))),
+        )
+        for i in range(n)
+    )
+    k = draw(st.integers(1, min(5, n)))
+    instance = SelectionInstance(
+        candidates=candidates,
+        value_weights=WEIGHTS,
+        repeat_credit=draw(st.sampled_from([(1.0, 0.5, 0.25), (1.0,), (), (2.0, 2.0)])),
+        k_min=1,
+        k_max=k,
+        institution_cap=draw(st.integers(2, 4)),
+        capacity=(
+            float(draw(st.integers(3, 15))),
+            float(draw(st.integers(3, 15))),
+            0.0,
+            float(draw(st.integers(1, 5))),
+        ),
+    )
+    pool = list(instance.candidates)
+    selected = draw(
+        st.lists(st.sampled_from(pool), min_size=1, max_size=k, unique_by=lambda c: c.id)
+    )
+    lock_in = draw(st.lists(st.sampled_from([c.id for c in selected]), max_size=1))
+    pool = draw(st.permutations(pool)) if draw(st.booleans()) else pool
+    if draw(st.booleans()):
+        pool = [c for c in pool if c.id not in {s.id for s in selected}][: n // 2] + pool[n // 2 :]
+    return instance.with_locks(lock_in=lock_in), selected, pool
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tied_instances())
+def test_vectorised_tie_break_swaps_reach_the_same_set_as_the_pair_by_pair_loop(case):
+    instance, selected, pool = case
+    expected = canonical_swaps_loop(list(selected), pool, instance)
+    assert canonical_swaps(list(selected), pool, instance) == expected
+    arrays = candidate_arrays(pool, instance)
+    assert canonical_swaps(list(selected), pool, instance, arrays) == expected
+
+
+def test_tie_break_swaps_move_to_the_earlier_ids_on_a_large_tied_instance():
+    instance = _many(300, seed=5, k_max=6)
+    result = optimize(instance)
+    chosen = [instance.by_id()[i] for i in result.selected]
+    pool = list(instance.candidates)
+    assert canonical_swaps(chosen, pool, instance) == canonical_swaps_loop(chosen, pool, instance)
+    late = sorted(pool, key=lambda c: c.id)[-6:]
+    assert canonical_swaps(late, pool, instance) == canonical_swaps_loop(late, pool, instance)

@@ -19,12 +19,14 @@ import pytest
 from sqlmodel import select
 from support.metrics_seed import T0, add_pilots
 
-from ngc_pilot import metrics, migrate
+from ngc_pilot import metrics
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.exposition import render
 from ngc_pilot.metrics_cache import ScrapeCache
 from ngc_pilot.models import Invoice, Pilot, ProvisionStep, Tenant, UsageRecord
 from policies.tenancy import load_tenant_policy
+
+pytestmark = pytest.mark.migrated
 
 DURATION = re.compile(rb"^ngc_pilot_metrics_query_duration_seconds .*$", re.M)
 
@@ -38,7 +40,6 @@ TENANTS = {
 @pytest.fixture
 def engine(database) -> Iterator:
     engine = make_engine(database.url)
-    migrate.upgrade(engine)
     yield engine
     engine.dispose()
 

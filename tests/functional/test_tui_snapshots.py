@@ -41,8 +41,11 @@ class _FrozenDatetime(datetime):
 
 
 @pytest.fixture
-def fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
+def fixed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template: Path
+) -> Iterator[Services]:
     monkeypatch.chdir(tmp_path)
+    shutil.copyfile(sqlite_template, tmp_path / "snap.db")  # at the head revision
     monkeypatch.setattr(ngc_pilot.db, "datetime", _FrozenDatetime)
     files = []
     for source in DEMO_FILES:

@@ -82,9 +82,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_databases(pg_admin_url: str) -> Iterator[PostgresDatabases]:
-    """Per-test PostgreSQL databases, a migrated template, drops on a background thread.
+    """Per-test PostgreSQL databases, empty or copied from a template migrated once.
 
-    Closing waits for every drop and drops the template, also after failed tests.
+    The template is dropped at the end of the session, also after failed tests.
     """
     from support.databases import PostgresDatabases
 

@@ -3,20 +3,26 @@
 Database tests run on SQLite *and* PostgreSQL (``db_url`` is parametrised).
 PostgreSQL is the server on 127.0.0.1:5432 when one answers, otherwise a
 private one started for the session (see ``support/pgserver.py``); each test
-gets a database of its own, dropped afterwards.
+gets a database of its own, dropped afterwards.  A test marked ``migrated`` gets
+its database at the head revision, copied from a template migrated once per
+session (``support/databases.py``); tests of the migrations themselves are not
+marked and start from an empty database.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from policies.selection_policy import SelectionPolicy, load_policy
+
+if TYPE_CHECKING:
+    from support.databases import PostgresDatabases
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO / "ngc_pilot" / "demo_data"
@@ -66,18 +72,48 @@ class Database:
     backend: str
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session (see ``support/databases.py``)."""
+    from support.databases import build_sqlite_template
+
+    return build_sqlite_template(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture(scope="session")
+def pg_databases(pg_admin_url: str) -> Iterator[PostgresDatabases]:
+    """Per-test PostgreSQL databases, empty or copied from a template migrated once.
+
+    The template is dropped at the end of the session, also after failed tests.
+    """
+    from support.databases import PostgresDatabases
+
+    with PostgresDatabases(pg_admin_url) as databases:
+        yield databases
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """An empty database of each backend (no tables yet)."""
-    if request.param == "sqlite":
-        yield Database(f"sqlite:///{tmp_path / 'test.db'}", "sqlite")
-        return
-    from support.pgserver import create_database, drop_database
+    """An empty database of each backend (no tables yet).
 
-    admin = request.getfixturevalue("pg_admin_url")
-    name = f"ngc_test_{uuid.uuid4().hex[:12]}"
-    url = create_database(admin, name)
+    For a test marked ``migrated`` the database is at the head revision instead: a
+    copy of the session's migrated template, still one database per test.
+    """
+    migrated = request.node.get_closest_marker("migrated") is not None
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        if migrated:
+            from support.databases import copy_sqlite
+
+            copy_sqlite(request.getfixturevalue("sqlite_template"), path)
+        yield Database(f"sqlite:///{path}", "sqlite")
+        return
+    from support.databases import new_name
+
+    databases: PostgresDatabases = request.getfixturevalue("pg_databases")
+    name = new_name()
+    url = databases.create(name, migrated=migrated)
     try:
         yield Database(url, "postgresql")
     finally:
-        drop_database(admin, name)
+        databases.drop(name)

@@ -4,14 +4,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ngc_pilot import audit, migrate
+from ngc_pilot import audit
 from ngc_pilot.db import make_engine, session_scope
+
+pytestmark = pytest.mark.migrated
 
 
 @pytest.fixture
 def engine(database):
     engine = make_engine(database.url)
-    migrate.upgrade(engine)
     yield engine
     engine.dispose()
 

@@ -23,7 +23,6 @@ from ngc_pilot import (
     lifecycle,
     member_reads,
     members,
-    migrate,
     provisioning,
     request_decisions,
     selection,
@@ -38,6 +37,8 @@ from policies.selection_policy import default_policy_path, parse_policy
 from policies.tenancy import load_tenant_policy
 from provisioner.testing import InMemoryCloud
 
+pytestmark = pytest.mark.migrated
+
 
 @pytest.fixture
 def world(database, tmp_path):
@@ -50,7 +51,6 @@ def world(database, tmp_path):
         .replace("end: 2021-08-31", f"end: {start + timedelta(days=100)}")
     )
     engine = make_engine(database.url)
-    migrate.upgrade(engine)
     # S-1 uses the national genome data (data access may be granted), its PI reads
     # Danish (the default); S-2 uses hospital data only, its PI reads English.
     records = [

@@ -9,6 +9,8 @@ import pytest
 import yaml
 from support.pilots import seed_pilots
 
+pytestmark = pytest.mark.migrated
+
 
 @pytest.fixture
 def pilots(database):

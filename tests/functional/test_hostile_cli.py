@@ -17,6 +17,8 @@ from support.records import record
 from ngc_pilot.cli.main import run
 from ngc_pilot.db import describe_database_error
 
+pytestmark = pytest.mark.migrated
+
 BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00"
 
 

@@ -31,6 +31,7 @@ def engine(database, policy, tmp_path):
     engine.dispose()
 
 
+@pytest.mark.migrated
 def test_a_commit_of_a_proposal_older_than_the_latest_decision_is_refused(engine, policy):
     options = selection.SelectOptions(k_min=1, explain=False)
     with session_scope(engine) as session:
@@ -45,6 +46,7 @@ def test_a_commit_of_a_proposal_older_than_the_latest_decision_is_refused(engine
         assert [d.reason for d in selection.decisions(session)] == ["first"]
 
 
+@pytest.mark.migrated
 def test_two_decisions_based_on_the_same_one_cannot_both_be_stored(engine):
     def decision() -> SelectionDecision:
         return SelectionDecision(
@@ -58,6 +60,7 @@ def test_two_decisions_based_on_the_same_one_cannot_both_be_stored(engine):
         session.add(decision())
 
 
+@pytest.mark.migrated
 def test_two_imports_of_one_file_at_once_both_succeed(cli, tmp_path):
     path = tmp_path / "same.yaml"
     path.write_text(yaml.safe_dump({"applications": [record(id=f"S-{i}") for i in range(30)]}))
@@ -77,6 +80,7 @@ def test_two_imports_of_one_file_at_once_both_succeed(cli, tmp_path):
     assert len(cli("intake", "list", "--json").json()) == 30
 
 
+@pytest.mark.migrated
 def test_a_locked_sqlite_database_waits_then_says_so_in_one_line(
     cli, database, tmp_path, monkeypatch
 ):
@@ -101,6 +105,7 @@ def test_a_locked_sqlite_database_waits_then_says_so_in_one_line(
     assert cli("intake", "list", "--json").json() == []
 
 
+@pytest.mark.migrated
 def test_the_database_refuses_two_applications_with_one_folded_id(engine):
     from ngc_pilot.models import Application
 
@@ -142,6 +147,7 @@ def test_migration_0005_folds_stored_ids_and_leaves_earlier_collisions_null(data
     assert sorted(tuple(r) for r in rows) == [("ACC-1", "acc-1"), ("B-2", "b-2"), ("acc-1", None)]
 
 
+@pytest.mark.migrated
 def test_two_commits_at_once_never_override_a_decision_unseen(cli, database, tmp_path):
     """Whatever the interleaving: each stored decision was computed against the one before."""
     path = tmp_path / "n.yaml"

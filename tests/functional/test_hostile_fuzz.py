@@ -13,10 +13,13 @@ import csv
 import io
 import json
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.records import record
+
+pytestmark = pytest.mark.migrated
 
 FUZZ = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.records import record
 
+pytestmark = pytest.mark.migrated
+
 MARKUP = [
     "Trio [/] analysis",
     "[bold red]URGENT[/]",

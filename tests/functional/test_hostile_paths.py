@@ -12,6 +12,8 @@ from ngc_pilot.cli.demo_cmd import replay_today
 from ngc_pilot.cli.main import run
 from policies.selection_policy import default_policy_path
 
+pytestmark = pytest.mark.migrated
+
 
 @pytest.mark.parametrize(
     "pilot", ["../../../elsewhere/var/environments/X", "..", "/etc", "a/../../b", "X/../../Y"]

@@ -20,6 +20,8 @@ from support.paths import DEMO_DATA
 
 from policies.selection_policy import default_policy_path
 
+pytestmark = pytest.mark.migrated
+
 numbers = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0, 0.0, 1e-300, 1e308, 1e400, -1, 10**30, 1000, 1000.5]),

@@ -16,6 +16,8 @@ from tui.screens.applications import ApplicationsScreen
 from tui.testing import demo_services, populate, settle, synchronously
 from tui.testing import plain_text as text_of
 
+pytestmark = pytest.mark.migrated
+
 NAME = "Trio [/] analysis [bold red]URGENT[/]"
 INSTITUTION = "[link=http://x]Rigs[/link]hospitalet"
 

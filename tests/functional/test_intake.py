@@ -10,6 +10,8 @@ import yaml
 from support.paths import DEMO_DATA
 from support.records import record
 
+pytestmark = pytest.mark.migrated
+
 DEMO = DEMO_DATA / "nominations.yaml"
 BROKEN = DEMO_DATA / "broken.yaml"
 

@@ -35,6 +35,8 @@ from ngc_pilot.models import (
 )
 from policies.prices import parse_prices
 
+pytestmark = pytest.mark.migrated
+
 V1 = '{vcpu_hour: "0.30", ram_gb_hour: "0.04", storage_tb_month: "150.00", gpu_hour: "20.00", base_fee_month: "500.00"}'
 V2 = '{vcpu_hour: "0.40", ram_gb_hour: "0.05", storage_tb_month: "120.00", gpu_hour: "25.00", base_fee_month: "600.00"}'
 
@@ -159,7 +161,6 @@ def add_pilot(session, pilot: str, created: datetime, *, state: str = "active") 
 def world(database, tmp_path, monkeypatch):
     """Two tenants with May and June 2021 usage, and the test price list in force."""
     engine = make_engine(database.url)
-    migrate.upgrade(engine)
     with session_scope(engine) as session:
         session.add(
             SelectionDecision(

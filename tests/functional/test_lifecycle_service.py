@@ -18,7 +18,7 @@ import pytest
 from sqlmodel import col, select
 from support.records import record
 
-from ngc_pilot import audit, intake, lifecycle, migrate, provisioning, selection
+from ngc_pilot import audit, intake, lifecycle, provisioning, selection
 from ngc_pilot.application import Application as AppShell
 from ngc_pilot.cli.main import run
 from ngc_pilot.db import make_engine, session_scope
@@ -41,6 +41,8 @@ from policies.selection_policy import default_policy_path, parse_policy
 from policies.tenancy import load_tenant_policy
 from provisioner.testing import InMemoryCloud
 
+pytestmark = pytest.mark.migrated
+
 
 @pytest.fixture
 def world(database, tmp_path):
@@ -54,7 +56,6 @@ def world(database, tmp_path):
         .replace("end: 2021-08-31", f"end: {start + timedelta(days=100)}")
     )
     engine = make_engine(database.url)
-    migrate.upgrade(engine)
     records = [
         record(
             id=f"S-{i}",

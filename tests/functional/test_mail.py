@@ -28,12 +28,14 @@ from ngc_pilot.errors import InputError, TransientError
 from ngc_pilot.mail.message import build
 from ngc_pilot.mail.sending import claim
 from ngc_pilot.metrics import registry_for
-from ngc_pilot.migrate import upgrade
 from ngc_pilot.models import AuditEvent, Invoice, InvoiceLine, OutboxMessage
 from ngc_pilot.settings import MailSettings, build_settings
 from policies.tenancy import load_tenant_policy
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
+pytestmark = [
+    pytest.mark.migrated,
+    pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning"),
+]
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 READY = {
@@ -49,7 +51,6 @@ READY = {
 @pytest.fixture
 def engine(database):
     engine = make_engine(database.url)
-    upgrade(engine)
     with session_scope(engine) as session:
         add_pilots(
             session,

@@ -27,11 +27,13 @@ from support.smtpserver import SmtpServer
 from ngc_pilot import mail
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.mail.smtp import connect
-from ngc_pilot.migrate import upgrade
 from ngc_pilot.models import AuditEvent, OutboxMessage
 from ngc_pilot.settings import MailSettings
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
+pytestmark = [
+    pytest.mark.migrated,
+    pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning"),
+]
 
 REPO = Path(__file__).resolve().parents[2]
 N = 120
@@ -59,7 +61,6 @@ mail.send_due(make_engine(sys.argv[1]), settings, actor="dying")
 @pytest.fixture
 def engine(database):
     engine = make_engine(database.url)
-    upgrade(engine)
     with session_scope(engine) as session:
         for i in range(N):
             mail.queue(

@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import select
 from support.records import record
 
-from ngc_pilot import audit, intake, member_reads, members, migrate, provisioning, selection
+from ngc_pilot import audit, intake, member_reads, members, provisioning, selection
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
 from ngc_pilot.member_models import Member
@@ -26,6 +26,8 @@ from policies.nomination import Nomination
 from policies.selection_policy import default_policy_path, parse_policy
 from policies.tenancy import load_tenant_policy
 from provisioner.testing import InMemoryCloud
+
+pytestmark = pytest.mark.migrated
 
 
 @pytest.fixture
@@ -39,7 +41,6 @@ def live(database, tmp_path):
         .replace("end: 2021-08-31", f"end: {start + timedelta(days=100)}")
     )
     engine = make_engine(database.url)
-    migrate.upgrade(engine)
     records = [
         record(
             id=f"S-{n}",

@@ -12,6 +12,8 @@ from sqlmodel import select
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.member_models import Member
 
+pytestmark = pytest.mark.migrated
+
 
 def _nothing_written(url: str) -> None:
     engine = make_engine(url)

@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import col, select
 
-from ngc_pilot import audit, metering, migrate
+from ngc_pilot import audit, metering
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
 from ngc_pilot.models import (
@@ -32,6 +32,8 @@ from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.settings import MeteringSettings
 from policies.tenancy import load_tenant_policy
 from provisioner.usage import METRICS, UsageSample
+
+pytestmark = pytest.mark.migrated
 
 Quantity = Callable[[str, str, datetime], Decimal]
 
@@ -72,7 +74,6 @@ def steady(project: str, metric: str, start: datetime) -> Decimal:
 @pytest.fixture
 def world(database, tmp_path):
     engine = make_engine(database.url)
-    migrate.upgrade(engine)
     with session_scope(engine) as session:
         decision = SelectionDecision(
             decided_by="t",

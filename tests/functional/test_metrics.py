@@ -36,7 +36,7 @@ from support.prometheus import (
     grafana_to_promql,
 )
 
-from ngc_pilot import capacity_snapshot, metrics, migrate, provisioning
+from ngc_pilot import capacity_snapshot, metrics, provisioning
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
 from ngc_pilot.evaluation_models import EvaluationAnswer, EvaluationResponse, SupportItem
@@ -57,6 +57,8 @@ from policies.evaluation import AREAS
 from policies.tenancy import load_tenant_policy
 from provisioner.backend import CapacityLine, CloudError
 from provisioner.usage import METRICS as METERED
+
+pytestmark = pytest.mark.migrated
 
 GIB = 2**30
 MIB = 2**20
@@ -186,7 +188,6 @@ def seed(engine) -> None:
 @pytest.fixture
 def engine(database) -> Iterator:
     engine = make_engine(database.url)
-    migrate.upgrade(engine)
     yield engine
     engine.dispose()
 

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlmodel import select
 from support.metrics_seed import T0, add_pilots
 
-from ngc_pilot import metrics, migrate
+from ngc_pilot import metrics
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.evaluation_models import EvaluationAnswer, EvaluationResponse, SupportItem
 from ngc_pilot.exposition import render
@@ -41,6 +41,8 @@ from ngc_pilot.models import (
 )
 from ngc_pilot.request_models import ChangeRequest
 from policies.tenancy import load_tenant_policy
+
+pytestmark = pytest.mark.migrated
 
 # Samples that differ between two reads by design: this scrape's query time, and
 # the oldest pending request's age (as of the read, computed at every scrape).
@@ -61,7 +63,6 @@ TENANTS = {
 @pytest.fixture
 def engine(database) -> Iterator:
     engine = make_engine(database.url)
-    migrate.upgrade(engine)
     yield engine
     engine.dispose()
 

@@ -14,6 +14,8 @@ from ngc_pilot.db import session_scope
 from ngc_pilot.evaluation_models import Milestone
 from ngc_pilot.models import AuditEvent, Tenant, UsageRecord
 
+pytestmark = pytest.mark.migrated
+
 NOW = datetime(2021, 6, 1, tzinfo=UTC)
 
 

@@ -18,18 +18,18 @@ from support.metrics_seed import add_pilots
 
 from ngc_pilot import mail
 from ngc_pilot.db import make_engine, session_scope
-from ngc_pilot.migrate import upgrade
 from ngc_pilot.models import Application, Invoice, InvoiceLine, OutboxMessage, Tenant
 from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.tenant_runs import queue_ready_notice
 from ngc_pilot.tenant_state import set_state
 from policies.tenancy import load_tenant_policy
 
+pytestmark = pytest.mark.migrated
+
 
 @pytest.fixture
 def engine(database):
     engine = make_engine(database.url)
-    upgrade(engine)
     with session_scope(engine) as session:
         add_pilots(
             session,

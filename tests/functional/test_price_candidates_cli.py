@@ -12,6 +12,8 @@ from ngc_pilot.db import session_scope
 from ngc_pilot.models import Tenant, UsageRecord
 from policies.prices import default_prices_path
 
+pytestmark = pytest.mark.migrated
+
 POLICIES = default_prices_path().parent
 CANDIDATES = ["prices-pay-per-use.yaml", "prices-flat-fee.yaml"]
 

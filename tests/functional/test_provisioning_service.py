@@ -21,7 +21,6 @@ from ngc_pilot import (
     audit,
     capacity_snapshot,
     intake,
-    migrate,
     provisioning,
     selection,
     tenant_quota,
@@ -36,6 +35,8 @@ from policies.selection_policy import default_policy_path, parse_policy
 from policies.tenancy import load_tenant_policy
 from provisioner.testing import BULK_KINDS, InMemoryCloud
 
+pytestmark = pytest.mark.migrated
+
 
 @pytest.fixture
 def world(database, tmp_path):
@@ -47,7 +48,6 @@ def world(database, tmp_path):
         .replace("end: 2021-08-31", f"end: {start + timedelta(days=100)}")
     )
     engine = make_engine(database.url)
-    migrate.upgrade(engine)
     records = [
         record(
             id="S-1",

@@ -11,7 +11,6 @@ and SIGKILL in ``tests/integration/test_replicas_kill.py``.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,8 @@ from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.models import AuditEvent
 from ngc_pilot.settings import build_settings
 
+pytestmark = pytest.mark.migrated
+
 NOW = datetime(2021, 5, 10, 15, 30, tzinfo=UTC)
 CREATED = datetime(2021, 5, 10, 10, 40, tzinfo=UTC)  # five windows, 10:00 to 15:00
 TENANTS = 7
@@ -34,19 +35,19 @@ SETTINGS = build_settings(overrides={"metering": HOURLY.model_dump()}, environ={
 
 @pytest.fixture
 def twin(database, tmp_path, request) -> Iterator[str]:
-    """A second empty database of the same kind, for the single-process reference."""
-    if database.backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'twin.db'}"
-        return
-    from support.pgserver import create_database, drop_database
+    """A second database of the same kind at the head revision, for the single-process reference."""
+    from support.databases import copy_sqlite, new_name
 
-    admin = request.getfixturevalue("pg_admin_url")
-    name = f"ngc_twin_{uuid.uuid4().hex[:12]}"
-    url = create_database(admin, name)
+    if database.backend == "sqlite":
+        yield copy_sqlite(request.getfixturevalue("sqlite_template"), tmp_path / "twin.db")
+        return
+    databases = request.getfixturevalue("pg_databases")
+    name = new_name("twin_")
+    url = databases.create(name, migrated=True)
     try:
         yield url
     finally:
-        drop_database(admin, name)
+        databases.drop(name)
 
 
 def audit_count(engine, action: str) -> int:

@@ -21,6 +21,8 @@ from ngc_pilot.request_models import ChangeRequest
 from ngc_pilot.settings import MailSettings, Settings, build_settings
 from policies.rating import money
 
+pytestmark = pytest.mark.migrated
+
 SHIPPED = Path(__file__).resolve().parents[2] / "policies"
 SINCE, UNTIL = "2021-05-01T00:00Z", "2021-06-01T00:00Z"
 

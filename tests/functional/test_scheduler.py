@@ -22,7 +22,6 @@ from sqlalchemy import Engine, text
 from sqlmodel import col, select
 from support import scheduled
 
-from ngc_pilot import migrate
 from ngc_pilot.db import make_engine, session_scope, utcnow
 from ngc_pilot.errors import InputError
 from ngc_pilot.jobs import job_status, next_runs
@@ -33,6 +32,8 @@ from scheduler.locks import LEADER_KEY, LEADER_NAMESPACE, job_lock, leader_lock
 from scheduler.registry import JobDef, build_registry, default_jobs, every
 from scheduler.runner import RunnerContext
 from scheduler.service import RUN_JOB, Service, make_scheduler, sync_jobs
+
+pytestmark = pytest.mark.migrated
 
 WAIT = 60.0  # seconds; an upper bound for polling, never a measured duration
 
@@ -47,7 +48,6 @@ def _fresh() -> Iterator[None]:
 @pytest.fixture
 def engine(database) -> Iterator[Engine]:
     engine = make_engine(database.url)
-    migrate.upgrade(engine)
     yield engine
     engine.dispose()
 

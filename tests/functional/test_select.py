@@ -3,6 +3,8 @@
 import pytest
 from support.paths import DEMO_DATA
 
+pytestmark = pytest.mark.migrated
+
 DEMO = DEMO_DATA / "nominations.yaml"
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from support.pilots import seed_pilots
 
+pytestmark = pytest.mark.migrated
+
 
 @pytest.fixture
 def pilots(database):

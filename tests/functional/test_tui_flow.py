@@ -21,6 +21,8 @@ from tui.screens.import_file import ImportFileScreen
 from tui.screens.selection import SelectionScreen
 from tui.testing import DEMO_DATA, DEMO_FILES, demo_services, plain_text, settle, synchronously
 
+pytestmark = pytest.mark.migrated
+
 SIZE = (160, 48)
 
 

@@ -20,6 +20,8 @@ from tui import make_app
 from tui.screens.applications import ApplicationsScreen
 from tui.testing import demo_services, populate, settle, synchronously, toasts
 
+pytestmark = pytest.mark.migrated
+
 SIZE = (160, 48)
 HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "pydantic", "highspy", "numpy", "openstack")
 

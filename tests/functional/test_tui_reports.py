@@ -18,6 +18,8 @@ from tui.screens.reports import ReportsScreen
 from tui.testing import plain_text as text_of
 from tui.testing import settle, synchronously
 
+pytestmark = pytest.mark.migrated
+
 SIZE = (160, 48)
 
 

@@ -27,6 +27,8 @@ from tui.screens.prompt import PromptScreen
 from tui.screens.requests import RequestsScreen
 from tui.testing import plain_text, populate, settle, synchronously
 
+pytestmark = pytest.mark.migrated
+
 SIZE = (160, 48)
 
 

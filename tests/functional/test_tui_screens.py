@@ -26,6 +26,8 @@ from tui.screens.why_not import WhyNotScreen
 from tui.testing import demo_services, populate, settle, synchronously, toasts
 from tui.testing import plain_text as text_of
 
+pytestmark = pytest.mark.migrated
+
 SIZE = (160, 48)
 
 

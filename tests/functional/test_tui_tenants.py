@@ -39,6 +39,8 @@ from tui.testing import (
     toasts,
 )
 
+pytestmark = pytest.mark.migrated
+
 SIZE = (160, 48)
 SECRET = "never-show-this-0123456789"
 LEDGER = [

@@ -42,6 +42,8 @@ from tui.testing import (
 from tui.testing import plain_text as text_of
 from tui.widgets.usage_plot import UsagePlot
 
+pytestmark = pytest.mark.migrated
+
 SIZE = (160, 48)
 
 # policies/prices.yaml's layout with other prices and no pilot discount.

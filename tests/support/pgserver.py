@@ -555,23 +555,25 @@ def _check_name(name: str) -> None:
         raise ValueError(f"database name must match {_DB_NAME_RE.pattern}: {name!r}")
 
 
-def create_database(admin_url: str, name: str) -> str:
+def create_database(admin_url: str, name: str, template: str | None = None) -> str:
     """Create database ``name`` on the server of ``admin_url``; return its SQLAlchemy URL.
 
     The database is made from ``template0`` with UTF8 encoding and the C collation,
     whatever the server's defaults: that sorts text by code point like SQLite does,
     and the same on the shared and the private server.  Fails if it already exists.
+    With ``template`` (a database made here, no session on it) it is a copy of that.
     """
     _check_name(name)
     import psycopg
     from psycopg import sql
 
+    query = "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+    names = [sql.Identifier(name)]
+    if template is not None:
+        _check_name(template)
+        query, names = "CREATE DATABASE {} TEMPLATE {}", [*names, sql.Identifier(template)]
     with psycopg.connect(_conninfo(admin_url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL(
-                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
-            ).format(sql.Identifier(name))
-        )
+        conn.execute(sql.SQL(query).format(*names))
     return _with_database(admin_url, name)
 
 

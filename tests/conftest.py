@@ -92,6 +92,21 @@ def pg_databases(pg_admin_url: str) -> Iterator[PostgresDatabases]:
         yield databases
 
 
+@pytest.fixture
+def pg_pair(pg_admin_url: str) -> Iterator[list[str]]:
+    """Two empty PostgreSQL databases: the replicas' and a twin for a reference run."""
+    from support.databases import new_name
+    from support.pgserver import create_database, drop_database
+
+    names = [new_name() for _ in range(2)]
+    urls = [create_database(pg_admin_url, name) for name in names]
+    try:
+        yield urls
+    finally:
+        for name in names:
+            drop_database(pg_admin_url, name)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """An empty database of each backend (no tables yet).

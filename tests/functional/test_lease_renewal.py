@@ -15,9 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -41,20 +39,6 @@ KEY = "2021-05-10T15:00:00+00:00"
 TENANTS = 3
 LEASE = 1.0
 WAIT = 90.0  # an upper bound for waiting, never a measured duration
-
-
-@pytest.fixture
-def pg(pg_admin_url) -> Iterator[list[str]]:
-    """Two empty PostgreSQL databases: the replicas' and a twin for the reference cycle."""
-    from support.pgserver import create_database, drop_database
-
-    names = [f"ngc_lease_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    urls = [create_database(pg_admin_url, name) for name in names]
-    try:
-        yield urls
-    finally:
-        for name in names:
-            drop_database(pg_admin_url, name)
 
 
 def one_item_cycle(engine, prov) -> tuple[int, str]:
@@ -87,8 +71,8 @@ def wait_for(condition, what: str) -> None:
 
 
 @pytest.mark.parametrize("renew", [True, False], ids=["renewed", "baseline-fixed-lease"])
-def test_an_item_three_leases_long_is_worked_once_while_its_holder_renews(pg, tmp_path, renew):
-    url, _ = pg
+def test_an_item_three_leases_long_is_worked_once_while_its_holder_renews(pg_pair, tmp_path, renew):
+    url, _ = pg_pair
     lease = 3.0 if renew else LEASE  # renewals every second: slack for a loaded machine
     engine = seed_tenants(url, TENANTS, CREATED)
     other = make_engine(url)
@@ -141,8 +125,10 @@ def test_an_item_three_leases_long_is_worked_once_while_its_holder_renews(pg, tm
         other.dispose()
 
 
-def test_a_renewal_after_a_take_over_finds_the_claim_lost_and_its_writes_roll_back(pg, tmp_path):
-    url, _ = pg
+def test_a_renewal_after_a_take_over_finds_the_claim_lost_and_its_writes_roll_back(
+    pg_pair, tmp_path
+):
+    url, _ = pg_pair
     engine = seed_tenants(url, TENANTS, CREATED)
     other = make_engine(url)
     slow = provisioner(engine, Reader(), tmp_path)
@@ -182,8 +168,10 @@ def test_a_renewal_after_a_take_over_finds_the_claim_lost_and_its_writes_roll_ba
         other.dispose()
 
 
-def test_a_holder_whose_renewal_finds_the_claim_lost_audits_it_and_writes_nothing(pg, tmp_path):
-    url, _ = pg
+def test_a_holder_whose_renewal_finds_the_claim_lost_audits_it_and_writes_nothing(
+    pg_pair, tmp_path
+):
+    url, _ = pg_pair
     engine = seed_tenants(url, TENANTS, CREATED)
 
     def taken_over_meanwhile(n: int) -> None:
@@ -207,8 +195,8 @@ def test_a_holder_whose_renewal_finds_the_claim_lost_audits_it_and_writes_nothin
         engine.dispose()
 
 
-def test_a_heartbeat_renews_until_its_block_ends(pg, tmp_path):
-    url, _ = pg
+def test_a_heartbeat_renews_until_its_block_ends(pg_pair, tmp_path):
+    url, _ = pg_pair
     engine = seed_tenants(url, TENANTS, CREATED)
     one_item_cycle(engine, provisioner(engine, Reader(), tmp_path))
     try:
@@ -277,8 +265,8 @@ def test_claim_settings_defaults_and_the_replica_they_make():
     assert claims.Replica("x:1").renew_leases is True
 
 
-def test_a_replica_killed_with_sigkill_is_taken_over_within_a_lease(pg, tmp_path):
-    url, twin = pg
+def test_a_replica_killed_with_sigkill_is_taken_over_within_a_lease(pg_pair, tmp_path):
+    url, twin = pg_pair
     lease = 2.0
     engine = seed_tenants(url, 7, CREATED)
     reference = seed_tenants(twin, 7, CREATED)

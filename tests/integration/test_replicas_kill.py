@@ -1,6 +1,6 @@
 """A replica killed with SIGKILL mid-cycle: the other finishes, nothing lost or duplicated.
 
-A real process (``replica_worker.py``) runs a metering cycle on the real
+A real process (``support/lease_worker.py``) runs a metering cycle on the real
 PostgreSQL and is killed while it holds its second item; the surviving
 replica (in this process, on its own engine) runs the same fire time, takes
 the dead replica's item over once its lease has run out, and finishes the
@@ -16,11 +16,9 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
-import pytest
 from sqlmodel import col, select
 from support.paths import REPO
 from support.replicas import HOURLY, Reader, covered, provisioner, seed_tenants, usage_rows
@@ -38,19 +36,6 @@ TENANTS = 7
 WAIT = 90.0  # an upper bound for polling, never a measured duration
 
 
-@pytest.fixture
-def pg_pair(pg_admin_url):
-    from support.pgserver import create_database, drop_database
-
-    names = [f"ngc_kill_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    urls = [create_database(pg_admin_url, name) for name in names]
-    try:
-        yield urls
-    finally:
-        for name in names:
-            drop_database(pg_admin_url, name)
-
-
 def test_a_replica_killed_mid_item_loses_and_duplicates_nothing(pg_pair, tmp_path):
     url, twin = pg_pair
     engine = seed_tenants(url, TENANTS, CREATED)
@@ -58,9 +43,8 @@ def test_a_replica_killed_mid_item_loses_and_duplicates_nothing(pg_pair, tmp_pat
     marker = tmp_path / "claimed"
     env = dict(os.environ, PYTHONPATH=f"{REPO}:{REPO / 'tests'}")
     victim = subprocess.Popen(
-        [sys.executable, str(REPO / "tests/integration/replica_worker.py"),
-         url, KEY, NOW.isoformat(), str(marker), "2"],
-        env=env, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "support.lease_worker", url, KEY, NOW.isoformat(), str(marker), "2"],
+        env=env, stdin=subprocess.DEVNULL, cwd=REPO / "tests",
     )  # fmt: skip
     try:
         deadline = time.monotonic() + WAIT

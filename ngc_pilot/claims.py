@@ -90,6 +90,11 @@ class Claim:
     token: int
     owner: str
 
+    @property
+    def subject(self) -> str:
+        """How the audit log and the log name the item: ``job/cycle/item``."""
+        return f"{self.job}/{self.cycle_id}/{self.item}"
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -281,7 +286,7 @@ def record_lost(engine: Engine, claim: Claim, detected_by: str) -> None:
             session,
             actor=claim.owner,
             action="work.claim_lost",
-            subject=f"{claim.job}/{claim.cycle_id}/{claim.item}",
+            subject=claim.subject,
             details={"fence": claim.token, "detected_by": detected_by},
         )
 
@@ -296,8 +301,11 @@ class Heartbeat:
     if the lease runs out meanwhile, :func:`complete` still fences the writes.
     """
 
-    def __init__(self, engine: Engine, claim: Claim, lease_seconds: float) -> None:
+    def __init__(
+        self, engine: Engine, claim: Claim, lease_seconds: float, *, renew: bool = True
+    ) -> None:
         self.engine = engine
+        self.renew = renew  # False: no thread, the fixed lease of old (a baseline)
         self.claim = claim
         self.lease_seconds = lease_seconds
         self.interval = lease_seconds / 3
@@ -309,12 +317,14 @@ class Heartbeat:
         )
 
     def __enter__(self) -> Heartbeat:
-        self._thread.start()
+        if self.renew:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join()
+        if self.renew:
+            self._thread.join()
 
     def held(self) -> bool:
         """False once a renewal found the claim taken over or its cycle superseded."""
@@ -335,7 +345,7 @@ class Heartbeat:
             log.debug("%s: lease renewed for %.1f s", self._name(), self.lease_seconds)
 
     def _name(self) -> str:
-        return f"work item {self.claim.job}/{self.claim.cycle_id}/{self.claim.item}"
+        return f"work item {self.claim.subject}"
 
 
 def release(engine: Engine, claim: Claim, error: str, retry_after: float) -> None:
@@ -359,7 +369,7 @@ def release(engine: Engine, claim: Claim, error: str, retry_after: float) -> Non
                 session,
                 actor=claim.owner,
                 action="work.item_released",
-                subject=f"{claim.job}/{claim.cycle_id}/{claim.item}",
+                subject=claim.subject,
                 details={"error": error[:200], "retry_after_seconds": retry_after},
             )
 

@@ -26,7 +26,6 @@ item of each job does (:mod:`ngc_pilot.meter_shards`,
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -142,31 +141,18 @@ def work_one(engine: Any, provisioner: Callable[[], Provisioner], replica: claim
     return True
 
 
-def _always() -> bool:
-    return True
-
-
 def _handle(prov: Provisioner, replica: claims.Replica, claim: claims.Claim) -> None:
-    beat = (
-        claims.Heartbeat(prov.engine, claim, replica.lease_seconds)
-        if replica.renew_leases
-        else None
-    )
+    beat = claims.Heartbeat(prov.engine, claim, replica.lease_seconds, renew=replica.renew_leases)
     try:
-        with beat if beat is not None else contextlib.nullcontext():
-            HANDLERS[claim.job](prov, claim, beat.held if beat is not None else _always)
+        with beat:
+            HANDLERS[claim.job](prov, claim, beat.held)
     except claims.ClaimLost:
-        how = "renewal" if beat is not None and not beat.held() else "completion"
-        log.warning("work item %s/%d: claim lost; another replica has it", claim.job, claim.item)
+        how = "completion" if beat.held() else "renewal"
+        log.warning("%s: claim lost; another replica has it", claim.subject)
         try:
             claims.record_lost(prov.engine, claim, how)
         except Exception as exc:  # the database is unreachable: the log line above stays
-            log.warning(
-                "work item %s/%d: cannot audit the lost claim: %s",
-                claim.job,
-                claim.item,
-                type(exc).__name__,
-            )
+            log.warning("%s: cannot audit the lost claim: %s", claim.subject, type(exc).__name__)
     except Exception as exc:
         retry = min(RETRY_AFTER, replica.lease_seconds)
         claims.release(prov.engine, claim, type(exc).__name__, retry)  # no message: no secrets

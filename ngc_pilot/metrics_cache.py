@@ -178,7 +178,6 @@ SELECT
 
 
 _BLOCKS = ("tenants", "usage", "invoices", "steps", "latest")
-_UNSTAMPED = object()  # a global family without a stamp (PostgreSQL): read every scrape
 
 
 @dataclass
@@ -278,12 +277,13 @@ class ScrapeCache:
                 stale.add("tenants")  # ... and is built from the tenants' rows
             self.last_global_reads = 0
             for name, (attribute, query) in GLOBALS.items():
-                stamp = prints.get(name.removesuffix("_last"), _UNSTAMPED)
+                # No stamp (PostgreSQL, or a stamp row gone missing): read every scrape.
+                stamp = prints.get(name.removesuffix("_last"))
                 cached = self._globals.get(name)
-                if stamp is _UNSTAMPED or cached is None or cached[0] != stamp:
+                if stamp is None or cached is None or cached[0] != stamp:
                     rows = conn.execute(query()).all()
                     self.last_global_reads += 1
-                    if stamp is not _UNSTAMPED:
+                    if stamp is not None:
                         self._globals[name] = (stamp, rows)
                 else:
                     rows = cached[1]

@@ -31,7 +31,7 @@ import numpy as np
 
 from policies.greedy import greedy
 from policies.portfolio import Candidate, SelectionInstance, objective, violations
-from policies.selection_model import build_compact, candidate_arrays
+from policies.selection_model import build_compact, candidate_arrays, row_layout, subset_arrays
 from policies.solver import TUNED_OPTIONS, new_highs, solve
 
 # Bounds within this of the incumbent keep the candidate: the LP's primal and
@@ -46,6 +46,11 @@ SUB_MILP_NODES = 100
 # optimum on the benchmark's instances (N = 1,000) and the MILP costs more
 # than the candidates it removes save.
 SUB_MILP_FROM = 2000
+# The LP relaxation is first solved on this many candidates, then priced (lp_bounds).
+PRICED_COLUMNS = 1000
+# A candidate outside the priced LP whose reduced cost exceeds this joins it
+# (HiGHS's dual feasibility tolerance is 1e-7; MARGIN covers the rest).
+PRICING_TOLERANCE = 1e-9
 
 
 def incumbent(instance: SelectionInstance, pool: Sequence[Candidate]) -> float | None:
@@ -58,29 +63,81 @@ def incumbent(instance: SelectionInstance, pool: Sequence[Candidate]) -> float |
 
 
 def lp_bounds(
-    pool: Sequence[Candidate], instance: SelectionInstance
+    pool: Sequence[Candidate], instance: SelectionInstance, first_columns: int = PRICED_COLUMNS
 ) -> tuple[float, np.ndarray] | None:
     """(``Z_LP``, per candidate an upper bound on any portfolio containing it), or None.
 
     None when the relaxation is not solved to optimality (then nothing can be
     proven and nothing is dropped).
+
+    The relaxation is solved by pricing: first on the ``first_columns``
+    candidates with the most quality plus first-credit coverage (and every
+    locked-in one), then every other candidate's reduced cost is computed
+    from that LP's duals (the rows are the full pool's: ``subset_arrays``);
+    candidates that would improve it are added and the LP solved again,
+    until none would (if the part's LP is infeasible, every candidate is
+    added at once).  The last duals are then optimal for the whole pool's
+    relaxation, so ``Z_LP`` and every reduced cost are those of the LP over
+    all candidates.  At N = 10,000 this costs ~0.06 s instead of ~0.25 s
+    (HiGHS's simplex prices every column at every iteration).
     """
     a = candidate_arrays(pool, instance)
-    lp, n = build_compact(a, instance)
-    lp.integrality_ = []
-    highs = new_highs(None, {})
-    highs.passModel(lp)
-    highs.run()
-    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
+    n = len(a.ids)
+    m = len(a.values)
+    owner = np.repeat(np.arange(n), [idx.size for idx in a.members])
+    flat = np.concatenate(a.members) if n else np.zeros(0, dtype=np.int64)
+    first = instance.repeat_credit[0] if instance.repeat_credit else 0.0
+    potential = a.quality + np.bincount(owner, weights=a.weights[flat] * first, minlength=n)
+    active = np.zeros(n, dtype=bool)
+    active[np.argsort(-potential, kind="stable")[:first_columns]] = True
+    active |= np.array([cid in instance.lock_in for cid in a.ids], dtype=bool)
+    while True:
+        index = np.flatnonzero(active)
+        part = subset_arrays(a, index)
+        lp, n_part = build_compact(part, instance)
+        lp.integrality_ = []
+        highs = new_highs(None, {})
+        highs.passModel(lp)
+        highs.run()
+        if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            if active.all():
+                return None
+            # The part alone can be infeasible (e.g. too few that fit for
+            # k_min) where the pool is not: solve over every candidate.
+            active[:] = True
+            continue
+        solution = highs.getSolution()
+        duals = np.asarray(solution.row_dual, dtype=float)
+        # The part's rows are the pool's, except resource and institution rows
+        # that cannot bind for the part: their dual is 0 (the part's optimum
+        # satisfies them, with x = 0 outside the part).
+        part_resources, part_insts = row_layout(part, instance)
+        mu = np.zeros(4)
+        for d, row in part_resources.items():
+            mu[d] = duals[row]
+        nu = np.zeros(len(a.institutions))
+        for code, row in part_insts.items():
+            nu[code] = duals[row]
+        # Reduced cost of x_i: its cost minus its column times the duals
+        # (value rows hold -1, the size row 1, resources a_id, institution 1).
+        reduced = (
+            a.quality
+            - duals[m]
+            - a.resources @ mu
+            - nu[a.institution]
+            + np.bincount(owner, weights=duals[:m][flat], minlength=n)
+        )
+        improving = ~active & (reduced > PRICING_TOLERANCE)
+        if not improving.any():
+            break
+        active |= improving
     z_lp = float(highs.getInfo().objective_function_value)
-    solution = highs.getSolution()
-    x = np.asarray(solution.col_value[:n], dtype=float)
-    d = np.asarray(solution.col_dual[:n], dtype=float)
+    x = np.zeros(n)
+    x[index] = np.asarray(solution.col_value[:n_part], dtype=float)
     # A column at 0 with reduced cost d_i ≤ 0 (maximisation): forcing it to 1
     # lowers the dual bound by |d_i|.  Anything else gives no bound beyond Z_LP.
     at_zero = x <= 1e-9
-    penalty = np.where(at_zero, np.minimum(d, 0.0), 0.0)
+    penalty = np.where(at_zero, np.minimum(reduced, 0.0), 0.0)
     return z_lp, z_lp + penalty
 
 

@@ -86,6 +86,51 @@ def candidate_arrays(
     )
 
 
+def subset_arrays(a: CandidateArrays, index: np.ndarray) -> CandidateArrays:
+    """The candidates ``index`` of ``a`` (in that order), with ``a``'s values and institutions.
+
+    Keeping the full value and institution lists keeps the model's rows those
+    of ``a``'s model (``row_layout``), so a subset model's duals price every
+    candidate of ``a`` (``bound_fixing.lp_bounds``).  ``covering`` is left
+    empty: no model needs it.
+    """
+    return CandidateArrays(
+        ids=[a.ids[i] for i in index],
+        quality=a.quality[index],
+        resources=a.resources[index],
+        institution=a.institution[index],
+        institutions=a.institutions,
+        values=a.values,
+        weights=a.weights,
+        members=[a.members[i] for i in index],
+        covering=[],
+    )
+
+
+def row_layout(
+    a: CandidateArrays, instance: SelectionInstance
+) -> tuple[dict[int, int], dict[int, int]]:
+    """The rows of :func:`build_compact` after the value rows and the size row.
+
+    (resource d -> row, institution code -> row): a resource row only where
+    the candidates' total request exceeds the capacity, an institution row
+    only where it has more candidates than the cap (other rows cannot bind).
+    """
+    row = len(a.values) + 1
+    resource_rows = {}
+    for d in range(4):
+        if a.resources[:, d].sum() > instance.capacity[d] + 1e-9:
+            resource_rows[d] = row
+            row += 1
+    per_inst = np.bincount(a.institution, minlength=len(a.institutions))
+    inst_rows = {}
+    for code, count in enumerate(per_inst):
+        if count > instance.institution_cap:
+            inst_rows[code] = row
+            row += 1
+    return resource_rows, inst_rows
+
+
 def build_compact(a: CandidateArrays, instance: SelectionInstance) -> tuple[highspy.HighsLp, int]:
     """Column-wise model: x_0..x_{n-1} then y for each (value, rank); returns (model, n)."""
     n = len(a.ids)
@@ -115,19 +160,13 @@ def build_compact(a: CandidateArrays, instance: SelectionInstance) -> tuple[high
     size_row = m
     rows_lower.append(float(instance.k_min))
     rows_upper.append(float(instance.k_max))
-    resource_rows = {}
-    for d in range(4):
-        if a.resources[:, d].sum() > instance.capacity[d] + 1e-9:
-            resource_rows[d] = len(rows_lower)
-            rows_lower.append(-highspy.kHighsInf)
-            rows_upper.append(float(instance.capacity[d]))
-    per_inst = np.bincount(a.institution, minlength=len(a.institutions))
-    inst_rows = {}
-    for code, count in enumerate(per_inst):
-        if count > instance.institution_cap:
-            inst_rows[code] = len(rows_lower)
-            rows_lower.append(-highspy.kHighsInf)
-            rows_upper.append(float(instance.institution_cap))
+    resource_rows, inst_rows = row_layout(a, instance)
+    for d in resource_rows:
+        rows_lower.append(-highspy.kHighsInf)
+        rows_upper.append(float(instance.capacity[d]))
+    for _ in inst_rows:
+        rows_lower.append(-highspy.kHighsInf)
+        rows_upper.append(float(instance.institution_cap))
 
     # The matrix column by column, built with numpy (the same entries in the
     # same order as a per-candidate loop; at N = 10,000 the loop cost ~0.1 s):

@@ -60,6 +60,7 @@ class MilpOutcome:
     objective: float | None
     bound: float | None
     gap: float | None
+    nodes: int | None = None  # branch-and-bound nodes (the benchmark's profile)
 
 
 def new_highs(
@@ -116,6 +117,7 @@ def solve(
     x = np.array(highs.getSolution().col_value[:n])
     objective_value = info.objective_function_value
     bound = info.mip_dual_bound
+    nodes = int(info.mip_node_count)
     if model_status == highspy.HighsModelStatus.kOptimal:
-        return MilpOutcome("optimal", x, objective_value, bound, 0.0)
-    return MilpOutcome("time_limit", x, objective_value, bound, info.mip_gap)
+        return MilpOutcome("optimal", x, objective_value, bound, 0.0, nodes)
+    return MilpOutcome("time_limit", x, objective_value, bound, info.mip_gap, nodes)

@@ -287,6 +287,38 @@ def test_lp_bound_is_at_least_every_portfolio_containing_the_candidate(instance)
                 assert upper[i] >= value - 1e-6
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_n=8), st.integers(min_value=1, max_value=4))
+def test_priced_lp_bound_from_a_few_columns_is_at_least_every_portfolio_containing_the_candidate(
+    instance, first_columns
+):
+    pool = [c for c in instance.candidates if c.id not in instance.lock_out]
+    priced = lp_bounds(pool, instance, first_columns=first_columns)
+    whole = lp_bounds(pool, instance, first_columns=len(pool))
+    assert (priced is None) == (whole is None)
+    if priced is None:
+        return
+    assert priced[0] == pytest.approx(whole[0], abs=1e-6)
+    _, upper = priced
+    for size in range(instance.k_min, instance.k_max + 1):
+        for combo in combinations(range(len(pool)), size):
+            chosen = [pool[i] for i in combo]
+            if violations(chosen, instance):
+                continue
+            value = objective(chosen, instance)
+            for i in combo:
+                assert upper[i] >= value - 1e-6
+
+
+def test_priced_lp_relaxation_equals_the_relaxation_over_every_candidate():
+    instance = _many(300, seed=5, k_max=6)
+    pool = list(instance.candidates)
+    z_priced, upper_priced = lp_bounds(pool, instance, first_columns=10)
+    z_whole, _ = lp_bounds(pool, instance, first_columns=len(pool))
+    assert z_priced == pytest.approx(z_whole, abs=1e-6)
+    assert (upper_priced <= z_priced + 1e-9).all()
+
+
 def test_bound_fixing_removes_candidates_on_a_larger_instance():
     instance = _many(40)
     kept, incumbent = fix_by_bound(list(instance.candidates), instance)

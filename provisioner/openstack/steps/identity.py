@@ -44,6 +44,11 @@ def create_project(admin: Admin, change: Change, desired: DesiredTenant) -> Step
         is_enabled=change.detail.get("enabled", True),
     )
     admin.remember(f"project:{desired.project}", project)
+    # Neutron makes a project's "default" security group on its first network
+    # or group; the plan's chains would make both at once, and the one that
+    # loses the race to make the default group waits (0.5-1 s here).  Listing
+    # the project's default group makes it now, before the chains start.
+    list(admin.conn.network.security_groups(project_id=project.id, name="default"))
     return StepResult(project.id)
 
 

@@ -26,20 +26,26 @@ def update_compute_quota(admin: Admin, change: Change, desired: DesiredTenant) -
     # forced.  A suspension zeroes the quotas whatever runs; for a running
     # tenant the refusal stands, for a person to decide.
     extra = {"force": True} if desired.suspended else {}
-    admin.conn.compute.update_quota_set(project.id, **change.detail, **extra)
-    return StepResult(project.id)
+    answer = admin.conn.compute.update_quota_set(project.id, **change.detail, **extra)
+    return _quota_result(project.id, answer, change)
 
 
 def update_network_quota(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
     _, project = admin.domain_and_project(desired, change.step)
-    admin.conn.network.update_quota(project.id, **change.detail)
-    return StepResult(project.id)
+    answer = admin.conn.network.update_quota(project.id, **change.detail)
+    return _quota_result(project.id, answer, change)
 
 
 def update_volume_quota(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
     _, project = admin.domain_and_project(desired, change.step)
-    admin.conn.block_storage.update_quota_set(project.id, **change.detail)
-    return StepResult(project.id)
+    answer = admin.conn.block_storage.update_quota_set(project.id, **change.detail)
+    return _quota_result(project.id, answer, change)
+
+
+def _quota_result(project_id: str, answer: Any, change: Change) -> StepResult:
+    """Confirmed when the service's answer holds every limit the change set."""
+    shown = all(getattr(answer, k, None) == v for k, v in change.detail.items())
+    return StepResult(project_id, confirmed=shown)
 
 
 def create_network(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
@@ -159,6 +165,17 @@ def delete_default_group_ingress(
     """Remove every ingress rule of the project's "default" group (a new project's)."""
     _, project = admin.domain_and_project(desired, change.step)
     net = admin.conn.network
+    ours = admin.known.get(f"security_group:{desired.security_group}")
+    if ours is not None:
+        # The pilot's group was created in this pass: Neutron made the
+        # project's "default" group before it, and a new project has no other,
+        # so every ingress rule of the project outside ours is the default's.
+        found = None
+        for rule in net.security_group_rules(project_id=project.id, direction="ingress"):
+            if rule.security_group_id != ours.id:
+                found = rule.security_group_id
+                net.delete_security_group_rule(rule, ignore_missing=True)
+        return StepResult(found)
     found = None
     # Filtered by project on purpose: Neutron makes the project's default group
     # now if it has none yet, so it exists, and is stripped, before anyone boots.

@@ -165,17 +165,13 @@ def delete_default_group_ingress(
     """Remove every ingress rule of the project's "default" group (a new project's)."""
     _, project = admin.domain_and_project(desired, change.step)
     net = admin.conn.network
-    ours = admin.known.get(f"security_group:{desired.security_group}")
-    if ours is not None:
-        # The pilot's group was created in this pass: Neutron made the
-        # project's "default" group before it, and a new project has no other,
-        # so every ingress rule of the project outside ours is the default's.
-        found = None
-        for rule in net.security_group_rules(project_id=project.id, direction="ingress"):
-            if rule.security_group_id != ours.id:
-                found = rule.security_group_id
-                net.delete_security_group_rule(rule, ignore_missing=True)
-        return StepResult(found)
+    default = admin.known.get(f"default_group:{project.id}")
+    if default is not None:
+        # Made (and read, rules included) right after the project, in this pass.
+        for rule in default.security_group_rules or ():
+            if rule.get("direction") == "ingress":
+                net.delete_security_group_rule(rule["id"], ignore_missing=True)
+        return StepResult(default.id)
     found = None
     # Filtered by project on purpose: Neutron makes the project's default group
     # now if it has none yet, so it exists, and is stripped, before anyone boots.

@@ -8,7 +8,10 @@ This module is that one way:
 
 * :func:`run_tenant` — converge one tenant: observe, plan, apply until the plan
   is empty (retrying transient cloud errors by looking again, never by
-  repeating a step), then set the tenant's state.  A resource of another
+  repeating a step), then set the tenant's state.  A new tenant (no project
+  found) whose every change answered with what it asked is settled by those
+  answers, without a confirming look (``provisioner.plan.settled_by_answers``;
+  the audit row of its new state says which).  A resource of another
   pilot under this pilot's names fails this one tenant (``failed``, with the
   refusal as its error) instead of raising, so a loop over tenants goes on.
 * :func:`apply_delta` — apply only the changes a decision (suspend, grant data

@@ -7,7 +7,9 @@ groups, their rules and network quotas are each listed *once* for all
 tenants, and :func:`provisioner.openstack.observe.assemble` builds every
 tenant's :class:`ObservedTenant` from that snapshot with exactly the logic of
 the per-tenant observation, so both give the same answer.  The listings are
-sent at once, within the connection pool's bound per API.
+sent at once, within the connection pool's bound per API; Neutron's once the
+projects are known (only those projects' resources when they are few, and
+nothing at all when none of the tenants has a project yet).
 
 Still read per tenant, because the APIs have no listing across projects or
 users: compute and volume quotas (Nova, Cinder), group membership of the PI

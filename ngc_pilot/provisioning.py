@@ -178,8 +178,17 @@ def provision(
             app = session.get(Application, pilot.application_id)
             tenants.append(ensure_tenant(session, pilot, app, prov))
             wanted.append(desired_for(tenants[-1], pilot, app, prov))
-        if pilots or not kube_pilots:
-            verdicts = check_capacity(session, prov, tenants, prov.backend_factory())
+        ids = [p.id for p in pilots]
+        cloud = prov.backend_factory() if pilots or not kube_pilots else None
+        # The first look only reads: it runs while the capacity gate reads
+        # Placement, and is thrown away if the gate refuses.
+        looking = None
+        if pilots:
+            looker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="first-look")
+            looking = looker.submit(_first_look, cloud, ids, wanted)
+            looker.shutdown(wait=False)  # the look runs on; nothing else is sent there
+        if cloud is not None:
+            verdicts = check_capacity(session, prov, tenants, cloud)
             over = [v for v in verdicts if v.over] + over
         if over and not allow_overcommit:
             session.rollback()
@@ -197,12 +206,16 @@ def provision(
                     ]
                 },
             )
-        ids = [p.id for p in pilots]
         kube_ids = [p.id for p in kube_pilots]
-    first_look = _observe_in_bulk(prov, ids, wanted)
+    first_look = looking.result() if looking is not None else {}
+    # One tenant reuses the backend of its first look (its domain and roles known).
+    reuse = cloud if len(ids) == 1 else None
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(ids) or 1))) as pool:
         outcomes = list(
-            pool.map(lambda pid: _run_with_members(prov, pid, progress, first_look.get(pid)), ids)
+            pool.map(
+                lambda pid: _run_with_members(prov, pid, progress, first_look.get(pid), reuse),
+                ids,
+            )
         )
     if kube_ids:
         kube_outcomes = namespace_tenants.provision(prov, kube_ids, progress)
@@ -214,20 +227,18 @@ def provision(
     return outcomes
 
 
-def _observe_in_bulk(
-    prov: Provisioner, ids: Sequence[str], wanted: Sequence[DesiredTenant]
+def _first_look(
+    cloud: Any, ids: Sequence[str], wanted: Sequence[DesiredTenant]
 ) -> dict[str, ObservedTenant]:
-    """Each tenant's first observation from one listing per resource kind (as reconcile).
+    """Each tenant's first observation: its own reads for one tenant, else one
+    listing per resource kind for all of them (as reconcile).
 
-    Only for more than one tenant: for one, its own filtered reads cost less
-    than listing every tenant's resources.  A tenant whose own reads failed,
-    or every tenant when a listing failed, is left out: its run observes it
-    itself (and reports the error if it persists).
+    A tenant whose own reads failed, or every tenant when a listing failed,
+    is left out: its run observes it itself (and reports the error if it
+    persists).
     """
-    if len(ids) < 2:
-        return {}
     try:
-        found = observe_all(prov.backend_factory(), wanted)
+        found = [cloud.observe(wanted[0])] if len(ids) == 1 else observe_all(cloud, wanted)
     except CloudError:
         return {}
     return {
@@ -242,9 +253,10 @@ def _run_with_members(
     pilot_id: str,
     progress: Progress | None,
     observed: ObservedTenant | None = None,
+    cloud: Any = None,
 ) -> TenantOutcome:
     """Converge the tenant, then give the members its nomination lists their access."""
-    outcome = run_tenant(prov, pilot_id, progress, observed=observed)
+    outcome = run_tenant(prov, pilot_id, progress, observed=observed, cloud=cloud)
     if outcome.state == "active":
         members.add_roster(prov, pilot_id)
     return outcome

@@ -1,7 +1,8 @@
 """The gates a pilot passes before any cloud call creates its tenant.
 
-Why this exists: a refusal must come before the first cloud call, or a tenant
-is left half-made (a project, group and user, then Keystone refusing an
+Why this exists: a refusal must come before the first cloud call that
+changes anything (the first look, which only reads, runs beside the capacity
+gate's Placement reads), or a tenant is left half-made (a project, group and user, then Keystone refusing an
 application credential that would already be expired).  The gates:
 
 * the pilot was not withdrawn by a later selection;

@@ -8,7 +8,10 @@ This module is that one way:
 
 * :func:`run_tenant` — converge one tenant: observe, plan, apply until the plan
   is empty (retrying transient cloud errors by looking again, never by
-  repeating a step), then set the tenant's state.  A resource of another
+  repeating a step), then set the tenant's state.  A new tenant (no project
+  found) whose every change answered with what it asked is settled by those
+  answers, without a confirming look (``provisioner.plan.settled_by_answers``;
+  the audit row of its new state says which).  A resource of another
   pilot under this pilot's names fails this one tenant (``failed``, with the
   refusal as its error) instead of raising, so a loop over tenants goes on.
 * :func:`apply_delta` — apply only the changes a decision (suspend, grant data
@@ -43,7 +46,7 @@ from provisioner import environment
 from provisioner.apply import ApplyReport, apply
 from provisioner.backend import CloudBackend, CloudError, ForeignResourceError, StepResult
 from provisioner.model import Change, DesiredTenant, ObservedTenant, Plan
-from provisioner.plan import plan
+from provisioner.plan import plan, settled_by_answers
 from provisioner.secrets import Secret
 
 TRANSIENT_RETRIES = 3  # re-observe and re-plan after a transient cloud error, with backoff
@@ -82,18 +85,22 @@ def run_tenant(
     progress: Progress | None,
     *,
     observed: ObservedTenant | None = None,
+    cloud: CloudBackend | None = None,
 ) -> TenantOutcome:
     """Converge one tenant whose row exists; its state ends ``active``,
     ``suspended`` or ``failed``.
 
-    ``observed``: the tenant as a bulk observation just saw it (a re-apply of
-    many tenants); without it the tenant is observed first.  Every later look
-    (after applying) is the tenant's own.
+    ``observed``: the tenant as a first look just saw it (its own reads, or
+    a bulk observation of many tenants); without it the tenant is observed
+    first.  Every later look (after applying) is the tenant's own.
+    ``cloud``: the backend to use (one this run alone uses); else one is made
+    when first needed.
     """
     started = time.perf_counter()
-    made: list[CloudBackend] = []  # the connection, made when first needed (a no-op needs none)
+    # the connection, made when first needed (a no-op needs none)
+    made: list[CloudBackend] = [cloud] if cloud is not None else []
 
-    def cloud() -> CloudBackend:
+    def backend() -> CloudBackend:
         if not made:
             made.append(prov.backend_factory())
         return made[0]
@@ -106,7 +113,7 @@ def run_tenant(
     outcome = TenantOutcome(pilot_id, [])
     try:
         if observed is None:
-            observed = cloud().observe(desired)
+            observed = backend().observe(desired)
     except CloudError as exc:
         set_state(prov, pilot_id, "failed", error=str(exc))
         outcome.state = "failed"
@@ -114,6 +121,7 @@ def run_tenant(
         return outcome
     done: list[str] = []
     report = ApplyReport(pilot_id)
+    project_id, confirmed_by = observed.project_id, "observation"
     # Some resources appear only as a consequence of others (Neutron makes a
     # project's "default" security group when the project's first network or
     # group is created), so converge: observe, plan, apply until the plan is empty.
@@ -141,9 +149,19 @@ def run_tenant(
                 progress(pilot, step, offset + index, offset + total)
 
         report = apply_through_ledger(
-            prov, pilot_id, run_id, the_plan, desired, cloud(), passed, concurrent=True
+            prov, pilot_id, run_id, the_plan, desired, backend(), passed, concurrent=True
         )
         done.extend(report.done)
+        if report.ok and not report.unconfirmed and settled_by_answers(observed, the_plan):
+            # A new tenant whose every change answered with what it asked:
+            # nothing is left to plan, so no confirming look (the next
+            # reconcile, and ``verify``, observe it again).
+            project_id = next(
+                (report.ids.get(c.step) for c in the_plan.changes if c.resource == "project"),
+                None,
+            )
+            confirmed_by = "answers"
+            break
         if not report.ok:
             if not report.transient or retries >= TRANSIENT_RETRIES:
                 break
@@ -152,12 +170,13 @@ def run_tenant(
             retries += 1
             time.sleep(2**retries)
         try:
-            observed = cloud().observe(desired)
+            observed = backend().observe(desired)
         except CloudError as exc:
             report = ApplyReport(
                 pilot_id, failed="observe", error=str(exc), transient=exc.transient
             )
             break
+        project_id = observed.project_id
     report.done = done
     outcome.report = report
     outcome.mutating_calls = getattr(made[0], "mutating_calls", 0) if made else 0
@@ -167,7 +186,8 @@ def run_tenant(
             prov,
             pilot_id,
             settled,
-            project_id=observed.project_id,
+            project_id=project_id,
+            confirmed_by=confirmed_by,
             # Queued in the transaction that sets the tenant active: a crash loses neither.
             also=partial(queue_ready_notice, prov, pilot_id) if settled == "active" else None,
         )

@@ -28,6 +28,7 @@ def set_state(
     error: str | None = None,
     project_id: str | None = None,
     also: Callable[[Session], None] | None = None,
+    confirmed_by: str | None = None,
 ) -> None:
     """Move the tenant to ``state`` (with its error or project id) and audit
     ``tenant.<state>``; a move to the state it is already in (with the project
@@ -36,6 +37,9 @@ def set_state(
     ``also`` runs in the same transaction (the "tenant ready" notice is queued
     with the move to ``active``, so a crash loses neither); it runs even when
     the state does not change, and must be idempotent.
+    ``confirmed_by`` (``observation`` | ``answers``): how the run knew the
+    tenant had converged (a look after applying, or a new tenant's create
+    answers, ``provisioner.plan.settled_by_answers``), kept in the audit row.
     """
     with session_scope(prov.engine) as session:
         if also is not None:
@@ -55,5 +59,10 @@ def set_state(
             actor=prov.actor,
             action=f"tenant.{state}",
             subject=pilot_id,
-            details={"from": before, "error": error, "project_id": project_id},
+            details={
+                "from": before,
+                "error": error,
+                "project_id": project_id,
+                **({"confirmed_by": confirmed_by} if confirmed_by else {}),
+            },
         )

@@ -34,6 +34,8 @@ class ApplyReport:
     error: str | None = None
     transient: bool = False  # the failure may pass: re-observe and try again
     seconds: float = 0.0
+    ids: dict[str, str | None] = field(default_factory=dict)  # step -> id of what it acted on
+    unconfirmed: list[str] = field(default_factory=list)  # done, but the answer did not show it
 
     @property
     def ok(self) -> bool:
@@ -85,6 +87,9 @@ def apply(
                 ledger(change, "done", result, None)
             with lock:
                 report.done.append(change.step)
+                report.ids[change.step] = result.resource_id
+                if not result.confirmed:
+                    report.unconfirmed.append(change.step)
 
     split = chains(plan) if concurrent else None
     if split is None:

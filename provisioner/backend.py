@@ -71,6 +71,10 @@ class StepResult:
     resource_id: str | None = None
     secret: Secret | None = None  # only for application credentials
     extra: dict[str, str] = field(default_factory=dict)
+    # False when the cloud's answer did not show the state the change asked
+    # for (a quota set answering other limits): the run then looks again
+    # instead of taking the plan as done (``provisioner.plan.settled_by_answers``).
+    confirmed: bool = True
 
 
 @dataclass(frozen=True)

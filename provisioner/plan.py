@@ -203,6 +203,24 @@ def plan(
     return Plan(desired.pilot_id, tuple(changes))
 
 
+def settled_by_answers(observed: ObservedTenant, the_plan: Plan) -> bool:
+    """Whether ``the_plan``, once every change of it is done (and its answer showed
+    what it asked), leaves nothing to plan, so that no confirming observation is needed.
+
+    True only for a plan made from an observation that found no project: then
+    the plan creates the project and everything in it, each step acting on
+    what the step before it created, and removes the ingress of the "default"
+    group Neutron makes for the new project (the one resource that appears
+    as a consequence of others).  Any other plan is confirmed by observing
+    again (drift repair, a resumed run: what else is there was read once).
+    """
+    return (
+        observed.project_id is None
+        and not observed.foreign
+        and any(c.resource == "default_group_ingress" for c in the_plan.changes)
+    )
+
+
 def plan_teardown(desired: DesiredTenant, observed: ObservedTenant) -> Plan:
     """Everything of the tenant, in reverse dependency order (researchers' servers and volumes included)."""
     refuse_foreign(desired, observed, "tear down")

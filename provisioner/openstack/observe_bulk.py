@@ -7,7 +7,9 @@ groups, their rules and network quotas are each listed *once* for all
 tenants, and :func:`provisioner.openstack.observe.assemble` builds every
 tenant's :class:`ObservedTenant` from that snapshot with exactly the logic of
 the per-tenant observation, so both give the same answer.  The listings are
-sent at once, within the connection pool's bound per API.
+sent at once, within the connection pool's bound per API; Neutron's once the
+projects are known (only those projects' resources when they are few, and
+nothing at all when none of the tenants has a project yet).
 
 Still read per tenant, because the APIs have no listing across projects or
 users: compute and volume quotas (Nova, Cinder), group membership of the PI
@@ -22,65 +24,73 @@ anything in the cloud.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from provisioner.model import DesiredTenant, ObservedTenant
 from provisioner.openstack.connection import Admin
 from provisioner.openstack.observe import ConcurrentReads, assemble
 
+# Up to this many wanted projects, the Neutron listings ask only for theirs
+# (a URL of ~40 characters per project); beyond, everything is listed.
+FILTER_UP_TO = 50
+
 
 class SnapshotReads(ConcurrentReads):
-    """Reads answered from one listing per resource kind; the rest live, sent at once per tenant."""
+    """Reads answered from one listing per resource kind; the rest live, sent at once per tenant.
+
+    The Keystone listings are awaited here; the Neutron listings are sent once
+    the projects are known (only the wanted tenants' projects' resources when
+    there are few, none at all when no wanted project exists yet: a new
+    tenant has nothing in Neutron) and awaited only when a tenant's
+    observation first needs them, so each tenant's live reads (quotas,
+    membership, credential) are under way meanwhile.
+    """
 
     LIVE = frozenset({"in_group", "compute_quota", "volume_quota", "app_credential"})
 
-    def __init__(self, admin: Admin, domain_ids: set[str], pool: ThreadPoolExecutor):
+    def __init__(
+        self,
+        admin: Admin,
+        domain_ids: set[str],
+        pool: ThreadPoolExecutor,
+        wanted: Sequence[tuple[str, str]] = (),
+    ):
         super().__init__(admin, pool)
-        ident, net = self.ident, self.net
+        ident = self.ident
         domains = sorted(domain_ids)
+
+        def listing(call: Any, **kw: Any) -> Future[list[Any]]:
+            return pool.submit(lambda: list(call(**kw)))
+
         # Every listing is sent at once (within the connection pool's bound per API).
-        listings: dict[Any, Any] = {
+        keystone = {
             **{
-                (kind, d): (getattr(ident, kind), {"domain_id": d})
+                (kind, d): listing(getattr(ident, kind), domain_id=d)
                 for d in domains
                 for kind in ("projects", "groups", "users")
             },
-            "assignments": (ident.role_assignments, {}),
-            "roles": (ident.roles, {}),
-            # All projects' groups in one listing: filtering by project would make
-            # Neutron create a missing "default" group, and costs a call per tenant.
-            **{
-                kind: (getattr(net, kind), {})
-                for kind in (
-                    "quotas",
-                    "networks",
-                    "subnets",
-                    "routers",
-                    "ports",
-                    "security_groups",
-                    "security_group_rules",
-                )
-            },
+            "assignments": listing(ident.role_assignments),
+            "roles": listing(ident.roles),
         }
-        futures = {
-            key: pool.submit(lambda call, kw: list(call(**kw)), call, kw)
-            for key, (call, kw) in listings.items()
-        }
-        got = {key: future.result() for key, future in futures.items()}
+        # The projects first: the Neutron listings need only them.
+        got = {key: keystone[key].result() for key in keystone if key[0] == "projects"}
         self._projects: dict[tuple[str, str], Any] = {}
+        for domain_id in domains:
+            for item in got[("projects", domain_id)]:
+                # The first of a name wins, as ``first(listing(name=...))`` does.
+                self._projects.setdefault((domain_id, item.name), item)
+        projects = sorted({self._projects[key].id for key in wanted if key in self._projects})
+        self._neutron = self._neutron_listings(listing, projects)
+        got.update({key: future.result() for key, future in keystone.items()})
         self._groups: dict[tuple[str, str], Any] = {}
         self._users: dict[tuple[str, str], Any] = {}
         for domain_id in domains:
-            for found, kind in (
-                (self._projects, "projects"),
-                (self._groups, "groups"),
-                (self._users, "users"),
-            ):
+            for found, kind in ((self._groups, "groups"), (self._users, "users")):
                 for item in got[(kind, domain_id)]:
-                    # The first of a name wins, as ``first(listing(name=...))`` does.
                     found.setdefault((domain_id, item.name), item)
         self._assignments = {
             (a.group["id"], a.scope["project"]["id"], a.role["id"])
@@ -90,20 +100,53 @@ class SnapshotReads(ConcurrentReads):
         self._roles: dict[str, Any] = {}
         for role in got["roles"]:
             self._roles.setdefault(role.name, role)
-        self._net_quotas = {q.project_id: q for q in got["quotas"]}
-        self._networks = _by_name(got["networks"])
-        self._network_names = {n.id: n.name for n in self._networks.values()}
-        self._subnets = _by_name(got["subnets"])
-        self._routers = _by_name(got["routers"])
-        self._ports: dict[str, list[Any]] = defaultdict(list)
-        for port in got["ports"]:
-            self._ports[port.device_id].append(port)
-        self._sec_groups: dict[str, list[Any]] = defaultdict(list)
-        for g in got["security_groups"]:
-            self._sec_groups[g.project_id].append(g)
-        self._rules: dict[str, list[Any]] = defaultdict(list)
-        for r in got["security_group_rules"]:
-            self._rules[r.project_id].append(r)
+        self._indexed: dict[str, Any] | None = None
+        self._index_lock = threading.Lock()
+
+    def _neutron_listings(self, listing: Any, projects: list[str]) -> dict[str, Future[list[Any]]]:
+        """The Neutron listings for ``projects`` (none when there is none), sent now."""
+        if not projects:
+            return {}
+        net = self.net
+        # Filtered by the wanted projects when there are few (a re-apply); a
+        # reconcile of many lists everything.  Security groups are always
+        # listed whole: filtering them by project would make Neutron create a
+        # missing "default" group.
+        few = {"project_id": projects} if len(projects) <= FILTER_UP_TO else {}
+        found = {
+            kind: listing(getattr(net, kind), **few)
+            for kind in ("networks", "subnets", "routers", "ports", "security_group_rules")
+        }
+        found["security_groups"] = listing(net.security_groups)
+        found["quotas"] = listing(net.quotas)
+        return found
+
+    def _net(self) -> dict[str, Any]:
+        """The Neutron listings, indexed (waited for on first use, once)."""
+        with self._index_lock:
+            if self._indexed is None:
+                got = {kind: future.result() for kind, future in self._neutron.items()}
+                networks = _by_name(got.get("networks", ()))
+                ports: dict[str, list[Any]] = defaultdict(list)
+                for port in got.get("ports", ()):
+                    ports[port.device_id].append(port)
+                groups: dict[str, list[Any]] = defaultdict(list)
+                for g in got.get("security_groups", ()):
+                    groups[g.project_id].append(g)
+                rules: dict[str, list[Any]] = defaultdict(list)
+                for r in got.get("security_group_rules", ()):
+                    rules[r.project_id].append(r)
+                self._indexed = {
+                    "quotas": {q.project_id: q for q in got.get("quotas", ())},
+                    "networks": networks,
+                    "network_names": {n.id: n.name for n in networks.values()},
+                    "subnets": _by_name(got.get("subnets", ())),
+                    "routers": _by_name(got.get("routers", ())),
+                    "ports": ports,
+                    "security_groups": groups,
+                    "security_group_rules": rules,
+                }
+            return self._indexed
 
     def project(self, domain: Any, name: str) -> Any:
         return self._projects.get((domain.id, name))
@@ -121,30 +164,30 @@ class SnapshotReads(ConcurrentReads):
         return (group.id, project.id, role.id) in self._assignments
 
     def network_quota(self, project_id: str) -> Any:
-        quota = self._net_quotas.get(project_id)
+        quota = self._net()["quotas"].get(project_id)
         return quota if quota is not None else super().network_quota(project_id)
 
     def network(self, name: str, project_id: str) -> Any:
-        return self._networks.get((project_id, name))
+        return self._net()["networks"].get((project_id, name))
 
     def subnet(self, name: str, project_id: str) -> Any:
-        return self._subnets.get((project_id, name))
+        return self._net()["subnets"].get((project_id, name))
 
     def router(self, name: str, project_id: str) -> Any:
-        return self._routers.get((project_id, name))
+        return self._net()["routers"].get((project_id, name))
 
     def router_ports(self, router_id: str) -> list[Any]:
-        return list(self._ports.get(router_id, ()))
+        return list(self._net()["ports"].get(router_id, ()))
 
     def network_name(self, network_id: str) -> str:
-        name = self._network_names.get(network_id)
+        name = self._net()["network_names"].get(network_id)
         return name if name is not None else super().network_name(network_id)
 
     def security_groups(self, project_id: str) -> list[Any]:
-        return list(self._sec_groups.get(project_id, ()))
+        return list(self._net()["security_groups"].get(project_id, ()))
 
     def security_group_rules(self, project_id: str) -> list[Any]:
-        return list(self._rules.get(project_id, ()))
+        return list(self._net()["security_group_rules"].get(project_id, ()))
 
 
 def _by_name(items: Any) -> dict[tuple[str, str], Any]:
@@ -161,8 +204,12 @@ def snapshot(
 
     ``pool`` sends the listings, and later each tenant's live reads, at once.
     """
-    domains = (admin.cached_domain(d) for d in desired_list)
-    return SnapshotReads(admin, {d.id for d in domains if d is not None}, pool)
+    wanted = []
+    for desired in desired_list:
+        domain = admin.cached_domain(desired)
+        if domain is not None:
+            wanted.append((domain.id, desired.project))
+    return SnapshotReads(admin, {d for d, _ in wanted}, pool, wanted)
 
 
 def observe_one(admin: Admin, reads: SnapshotReads, desired: DesiredTenant) -> ObservedTenant:

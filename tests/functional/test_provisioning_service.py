@@ -130,6 +130,28 @@ def test_a_reapply_of_many_tenants_observes_them_from_one_snapshot(world):
         assert len(audit.events(session)) == audited  # a no-op records nothing
 
 
+def test_a_new_tenant_is_settled_by_its_answers_and_drift_is_still_repaired(world):
+    prov, cloud, engine = world
+    [outcome] = provisioning.provision(prov, ["S-1"], parallel=1)
+    assert outcome.state == "active"
+    # One look before applying; the creates' answers settle a new tenant.
+    assert [c for c in cloud.calls if c.startswith("observe")] == ["observe ngc-s-1"]
+    with session_scope(engine) as session:
+        [active] = [e for e in audit.events(session, subject="S-1") if e.action == "tenant.active"]
+        assert active.details["confirmed_by"] == "answers"
+        assert active.details["project_id"] == session.get(Tenant, "S-1").project_id
+    # What the answers settled is what an observation finds: nothing left to plan.
+    assert provisioning.plan_pilots(prov, ["S-1"])[0].plan == []
+    # Drift (a quota changed behind our back) is found by the next re-apply,
+    # repaired, and confirmed by looking again.
+    tenant = cloud.tenants["ngc-s-1"]
+    tenant.quotas["compute_quota"] = {**tenant.quotas["compute_quota"], "cores": 1}
+    cloud.calls.clear()
+    [again] = provisioning.provision(prov, ["S-1"], parallel=1)
+    assert [c["resource"] for c in again.plan] == ["compute_quota"]
+    assert [c for c in cloud.calls if c.startswith("observe")] == ["observe ngc-s-1"] * 2
+
+
 def test_a_failed_change_stops_its_chain_and_the_head_ran_first(world):
     prov, cloud, _ = world
     cloud.fail_once("network", after=False, transient=False)

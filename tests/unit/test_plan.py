@@ -18,7 +18,7 @@ from policies.tenancy import (
 )
 from provisioner.desired import desired_tenant
 from provisioner.model import ObservedRule, ObservedTenant
-from provisioner.plan import plan, plan_teardown
+from provisioner.plan import plan, plan_teardown, settled_by_answers
 from provisioner.secrets import Secret
 
 
@@ -125,6 +125,21 @@ def test_drift_is_planned_back_and_only_drift(desired):
     ]
     assert changes[0].detail == {"cores": desired.compute_quota["cores"]}
     assert {c.detail["id"] for c in changes[1:]} == {"open", "dflt"}
+
+
+def test_only_a_new_tenants_plan_is_settled_by_its_answers(desired):
+    # Nothing there: the plan makes everything, the default group's ingress included.
+    nothing = ObservedTenant()
+    assert settled_by_answers(nothing, plan(desired, nothing))
+    group_only = ObservedTenant(domain_id="dom", group_id="g", user_id="u")
+    assert settled_by_answers(group_only, plan(desired, group_only))
+    # A project there (drift, a resumed run): what else is there was read once, so look again.
+    drifted = dataclasses.replace(
+        converged(desired), compute_quota={**desired.compute_quota, "cores": 1}
+    )
+    assert not settled_by_answers(drifted, plan(desired, drifted))
+    half = ObservedTenant(domain_id="dom", project_id="p", project_tags=desired.tags)
+    assert not settled_by_answers(half, plan(desired, half))
 
 
 def test_credential_whose_expiry_drifted_is_renewed(desired):

@@ -44,6 +44,13 @@ def create_project(admin: Admin, change: Change, desired: DesiredTenant) -> Step
         is_enabled=change.detail.get("enabled", True),
     )
     admin.remember(f"project:{desired.project}", project)
+    # Neutron makes a project's "default" security group on its first network
+    # or group; the plan's chains would make both at once, and the one that
+    # loses the race to make the default group waits (0.5-1 s here).  Listing
+    # the project's default group makes it now, before the chains start.
+    # Its ingress rules are kept for the step that removes them (no second look).
+    for group in admin.conn.network.security_groups(project_id=project.id, name="default"):
+        admin.remember(f"default_group:{project.id}", group)
     return StepResult(project.id)
 
 
@@ -200,6 +207,7 @@ def credential_as_user(
                 role,
                 expires_at,
                 description,
+                fresh=True,
             )
         except (os_exceptions.HttpException, ks_exceptions.Unauthorized):
             pass  # fall back to a fresh password
@@ -245,7 +253,11 @@ def _as_user(
     role: str,
     expires_at: datetime,
     description: str,
+    *,
+    fresh: bool = False,
 ) -> Any:
+    """The credential made as the user; ``fresh``: the user was created in this
+    process, so it has no credential of that name to replace (none is looked for)."""
     as_user = connect_with(
         {
             "auth_url": admin.auth_url(),
@@ -257,7 +269,7 @@ def _as_user(
         admin.region(),
     )
     try:
-        existing = as_user.identity.find_application_credential(user_id, name)
+        existing = None if fresh else as_user.identity.find_application_credential(user_id, name)
         if existing is not None:
             as_user.identity.delete_application_credential(user_id, existing)
         return as_user.identity.create_application_credential(

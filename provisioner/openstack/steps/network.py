@@ -26,20 +26,26 @@ def update_compute_quota(admin: Admin, change: Change, desired: DesiredTenant) -
     # forced.  A suspension zeroes the quotas whatever runs; for a running
     # tenant the refusal stands, for a person to decide.
     extra = {"force": True} if desired.suspended else {}
-    admin.conn.compute.update_quota_set(project.id, **change.detail, **extra)
-    return StepResult(project.id)
+    answer = admin.conn.compute.update_quota_set(project.id, **change.detail, **extra)
+    return _quota_result(project.id, answer, change)
 
 
 def update_network_quota(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
     _, project = admin.domain_and_project(desired, change.step)
-    admin.conn.network.update_quota(project.id, **change.detail)
-    return StepResult(project.id)
+    answer = admin.conn.network.update_quota(project.id, **change.detail)
+    return _quota_result(project.id, answer, change)
 
 
 def update_volume_quota(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
     _, project = admin.domain_and_project(desired, change.step)
-    admin.conn.block_storage.update_quota_set(project.id, **change.detail)
-    return StepResult(project.id)
+    answer = admin.conn.block_storage.update_quota_set(project.id, **change.detail)
+    return _quota_result(project.id, answer, change)
+
+
+def _quota_result(project_id: str, answer: Any, change: Change) -> StepResult:
+    """Confirmed when the service's answer holds every limit the change set."""
+    shown = all(getattr(answer, k, None) == v for k, v in change.detail.items())
+    return StepResult(project_id, confirmed=shown)
 
 
 def create_network(admin: Admin, change: Change, desired: DesiredTenant) -> StepResult:
@@ -159,6 +165,13 @@ def delete_default_group_ingress(
     """Remove every ingress rule of the project's "default" group (a new project's)."""
     _, project = admin.domain_and_project(desired, change.step)
     net = admin.conn.network
+    default = admin.known.get(f"default_group:{project.id}")
+    if default is not None:
+        # Made (and read, rules included) right after the project, in this pass.
+        for rule in default.security_group_rules or ():
+            if rule.get("direction") == "ingress":
+                net.delete_security_group_rule(rule["id"], ignore_missing=True)
+        return StepResult(default.id)
     found = None
     # Filtered by project on purpose: Neutron makes the project's default group
     # now if it has none yet, so it exists, and is stripped, before anyone boots.

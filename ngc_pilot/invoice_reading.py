@@ -9,7 +9,7 @@ another price list.  It deliberately writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from sqlalchemy import Engine, func, select
@@ -64,10 +64,23 @@ def revisions(session: Session, month: str, pilot_id: str) -> list[InvoiceDoc]:
 
 def attach_people(session: Session, docs: list[InvoiceDoc]) -> list[InvoiceDoc]:
     """Fill in project, title, PI and institution (one query for all tenants)."""
-    pilots = sorted({d.pilot_id for d in docs})
-    if not pilots:
-        return docs
-    info: dict[str, tuple[str, str, str, str, str]] = {}
+    info = people(session, {d.pilot_id for d in docs})
+    return [replace(d, **info.get(d.pilot_id, NOBODY)) for d in docs]
+
+
+NOBODY: dict[str, str] = {
+    "project": "",
+    "title": "",
+    "pi_name": "",
+    "pi_email": "",
+    "institution": "",
+}
+
+
+def people(session: Session, pilot_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Each pilot's project, title, PI and institution: :class:`InvoiceDoc`'s fields."""
+    pilots = sorted(set(pilot_ids))
+    info: dict[str, dict[str, str]] = {}
     for chunk in range(0, len(pilots), 5000):
         query = (
             select(
@@ -85,16 +98,14 @@ def attach_people(session: Session, docs: list[InvoiceDoc]) -> list[InvoiceDoc]:
             .where(col(Pilot.id).in_(pilots[chunk : chunk + 5000]))
         )
         for pid, project, title, pi, email, institution in session.execute(query):
-            info[pid] = (project or "", title, pi, email, institution)
-    out = []
-    for d in docs:
-        project, title, pi, email, institution = info.get(d.pilot_id, ("", "", "", "", ""))
-        out.append(
-            replace(
-                d, project=project, title=title, pi_name=pi, pi_email=email, institution=institution
-            )
-        )
-    return out
+            info[pid] = {
+                "project": project or "",
+                "title": title,
+                "pi_name": pi,
+                "pi_email": email,
+                "institution": institution,
+            }
+    return info
 
 
 def what_if(

@@ -35,11 +35,11 @@ from policies.problems import Problem
 from policies.rating import (
     PRICED_METRICS,
     Month,
+    MonthRater,
     NoPriceError,
     Rated,
     Segment,
     days_present,
-    rate,
     segments,
 )
 
@@ -246,14 +246,9 @@ def rate_plan(
         }
         pilots = {p for p, days in present_by_pilot.items() if any(days.values())}
         pilots |= {p for (p, m) in usage if m == label}
+        rater = MonthRater(prices, month, segs)  # rate() for every tenant of the month
         for pilot_id in sorted(pilots):
-            rated = rate(
-                prices,
-                month,
-                usage.get((pilot_id, label), {}),
-                present_by_pilot.get(pilot_id, {}),
-                segs,
-            )
+            rated = rater.rate(usage.get((pilot_id, label), {}), present_by_pilot.get(pilot_id, {}))
             if rated.lines:
                 out[(pilot_id, label)] = rated
     return out

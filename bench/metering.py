@@ -346,8 +346,8 @@ def bench_invoices(
             f"{tenants:,} tenants x hourly usage from {year}: {records:,} usage records"
             f" ({size} with indexes)"
             + (
-                f", loaded in {out['load_seconds']:.0f} s (of which the rollups' backfills (0011, 0016)"
-                f" backfill {out['backfill_seconds']:.1f} s)"
+                f", loaded in {out['load_seconds']:.0f} s (of which the rollups' backfills,"
+                f" migrations 0011 and 0016, {out['backfill_seconds']:.1f} s)"
                 if "load_seconds" in out
                 else ", reused"
             )

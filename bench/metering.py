@@ -100,9 +100,9 @@ def _load(
 ) -> tuple[int, float, float]:
     """Create the pilots and tenants and COPY ``years`` of hourly usage from ``year``.
 
-    The triggers on ``usage_record`` are off during the COPY; ``usage_total``
-    and ``usage_day`` are then filled by the migrations' own backfill
-    statements (timed: what migration 0011 costs on this history).  Returns
+    The triggers on ``usage_record`` are off during the COPY; ``usage_total``,
+    ``usage_day`` and ``usage_month`` are then filled by the migrations' own backfill
+    statements (timed: what migrations 0011 and 0016 cost on this history).  Returns
     (records, load seconds, rollup backfill seconds).
     """
     import psycopg
@@ -206,8 +206,10 @@ def _load(
         backfill_started = time.perf_counter()
         conn.execute("SET work_mem = '256MB'")
         conn.execute(_rollup_migration()._PG_BACKFILL)
+        conn.execute(_month_rollup_migration()._PG_BACKFILL)
         backfill = time.perf_counter() - backfill_started
         conn.execute("VACUUM ANALYZE usage_day")
+        conn.execute("VACUUM ANALYZE usage_month")
         conn.execute("ALTER TABLE usage_record ENABLE TRIGGER USER")
     return records, time.perf_counter() - started, backfill
 
@@ -217,6 +219,13 @@ def _rollup_migration() -> Any:
     import importlib
 
     return importlib.import_module("ngc_pilot.migrations.versions.0011_usage_day_rollup")
+
+
+def _month_rollup_migration() -> Any:
+    """Migration 0016's module (the monthly rollup's backfill from the days)."""
+    import importlib
+
+    return importlib.import_module("ngc_pilot.migrations.versions.0016_usage_month_rollup")
 
 
 def _rowwise(url: str, plan: list[tuple[Any, list[Any]]]) -> dict[tuple[str, str], dict]:
@@ -337,8 +346,8 @@ def bench_invoices(
             f"{tenants:,} tenants x hourly usage from {year}: {records:,} usage records"
             f" ({size} with indexes)"
             + (
-                f", loaded in {out['load_seconds']:.0f} s (of which migration 0011's rollup"
-                f" backfill {out['backfill_seconds']:.1f} s)"
+                f", loaded in {out['load_seconds']:.0f} s (of which the rollups' backfills,"
+                f" migrations 0011 and 0016, {out['backfill_seconds']:.1f} s)"
                 if "load_seconds" in out
                 else ", reused"
             )
@@ -1331,7 +1340,7 @@ def _metrics_read_summed(engine):  # type: ignore[no-untyped-def]
 
 
 def _metrics_triggers(engine, on: bool) -> None:  # type: ignore[no-untyped-def]
-    """Switch usage_total's and usage_day's triggers off or on; on again, both are rebuilt."""
+    """Switch the usage rollups' triggers off or on; on again, the rollups are rebuilt."""
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql(
@@ -1355,6 +1364,13 @@ def _metrics_triggers(engine, on: bool) -> None:  # type: ignore[no-untyped-def]
                 migration._PG_BACKFILL
                 if engine.dialect.name == "postgresql"
                 else migration._SQLITE_BACKFILL
+            )
+            conn.exec_driver_sql("DELETE FROM usage_month")  # summed from the days
+            months = _month_rollup_migration()
+            conn.exec_driver_sql(
+                months._PG_BACKFILL
+                if engine.dialect.name == "postgresql"
+                else months._SQLITE_BACKFILL
             )
             conn.exec_driver_sql("DELETE FROM usage_total")
             conn.exec_driver_sql(

@@ -64,7 +64,7 @@ from ngc_pilot import audit
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError
 from ngc_pilot.invoice_docs import MONTH, TENANT, InvoiceDoc, WhatIf, check_pilots, parse_month
-from ngc_pilot.invoice_reading import attach_people, invoices, revisions, what_if
+from ngc_pilot.invoice_reading import invoices, people, revisions, what_if
 from ngc_pilot.invoice_revisions import latest_revisions, price_changes, write_revisions
 from ngc_pilot.usage_aggregation import aggregate, rate_plan, segments_for
 from policies.prices import PriceList
@@ -191,8 +191,8 @@ def rate_months(
             reason=reason,
             forced_reason=forced_reason,
             now=now,
+            people=people(session, {p for p, _ in rated}),
         )
-        docs = attach_people(session, docs)
     order = {str(m): i for i, m in enumerate(wanted)}
     return sorted(
         docs, key=lambda d: (d.month not in order, order.get(d.month, 0), d.month, d.pilot_id)

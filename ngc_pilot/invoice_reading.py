@@ -9,7 +9,7 @@ another price list.  It deliberately writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from sqlalchemy import Engine, func, select
@@ -64,11 +64,27 @@ def revisions(session: Session, month: str, pilot_id: str) -> list[InvoiceDoc]:
 
 def attach_people(session: Session, docs: list[InvoiceDoc]) -> list[InvoiceDoc]:
     """Fill in project, title, PI and institution (one query for all tenants)."""
-    pilots = sorted({d.pilot_id for d in docs})
-    if not pilots:
-        return docs
-    info: dict[str, tuple[str, str, str, str, str]] = {}
-    for chunk in range(0, len(pilots), 5000):
+    info = people(session, {d.pilot_id for d in docs})
+    return [replace(d, **info.get(d.pilot_id, NOBODY)) for d in docs]
+
+
+NOBODY: dict[str, str] = {
+    "project": "",
+    "title": "",
+    "pi_name": "",
+    "pi_email": "",
+    "institution": "",
+}
+
+
+def people(session: Session, pilot_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Each pilot's project, title, PI and institution: :class:`InvoiceDoc`'s fields."""
+    pilots = sorted(set(pilot_ids))
+    info: dict[str, dict[str, str]] = {}
+    # Many pilots (a month of every tenant): every pilot's row, picked here, is
+    # cheaper than a statement with thousands of bound values.
+    every = len(pilots) > _FEW_PILOTS
+    for chunk in range(0, 1 if every else len(pilots), 5000):
         query = (
             select(
                 Pilot.id,
@@ -82,19 +98,24 @@ def attach_people(session: Session, docs: list[InvoiceDoc]) -> list[InvoiceDoc]:
             .join(Application, col(Application.id) == col(Pilot.application_id))
             .outerjoin(Tenant, col(Tenant.pilot_id) == col(Pilot.id))
             .outerjoin(KubeTenant, col(KubeTenant.pilot_id) == col(Pilot.id))
-            .where(col(Pilot.id).in_(pilots[chunk : chunk + 5000]))
         )
+        if not every:
+            query = query.where(col(Pilot.id).in_(pilots[chunk : chunk + 5000]))
         for pid, project, title, pi, email, institution in session.execute(query):
-            info[pid] = (project or "", title, pi, email, institution)
-    out = []
-    for d in docs:
-        project, title, pi, email, institution = info.get(d.pilot_id, ("", "", "", "", ""))
-        out.append(
-            replace(
-                d, project=project, title=title, pi_name=pi, pi_email=email, institution=institution
-            )
-        )
-    return out
+            info[pid] = {
+                "project": project or "",
+                "title": title,
+                "pi_name": pi,
+                "pi_email": email,
+                "institution": institution,
+            }
+    if every:
+        wanted = set(pilots)
+        info = {p: v for p, v in info.items() if p in wanted}
+    return info
+
+
+_FEW_PILOTS = 200  # above this many, people() reads every pilot rather than a list
 
 
 def what_if(

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -253,20 +253,27 @@ def write_revisions(
     reason: str | None,
     forced_reason: str | None,
     now: datetime,
+    people: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[InvoiceDoc]:
+    """The month's invoice per rated tenant: the latest revision if the rating is the
+    same, else a new revision (written in bulk).  ``people`` (pilot -> project, title,
+    PI, institution; see :func:`ngc_pilot.invoice_reading.people`) fills those fields."""
+    people = people or {}
     docs: list[InvoiceDoc] = []
     new: list[InvoiceDoc] = []
+    ended = {label: now >= midnight(Month.parse(label).until) for _, label in rated}
+    records: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}  # one per set of versions
     for key in sorted(rated):
         pilot_id, label = key
         r = rated[key]
-        month = Month.parse(label)
         before = latest.get(key)
-        is_final = final if final is not None else now >= midnight(month.until)
+        is_final = final if final is not None else ended[label]
         if before is not None and before.final:
             is_final = True
         if before is not None and same_rating(before, r) and (before.final or not is_final):
-            docs.append(before)
+            docs.append(replace(before, **people[pilot_id]) if pilot_id in people else before)
             continue
+        used = tuple(sorted(r.versions.items()))
         why = reason
         if before is not None and why is None:
             why = forced_reason or what_changed(before, r, is_final)
@@ -280,11 +287,12 @@ def write_revisions(
             discount_total=r.discount_total,
             charged_total=r.charged_total,
             lines=r.lines,
-            prices=prices_record(prices, r),
+            prices=records.get(used) or records.setdefault(used, prices_record(prices, r)),
             rated_at=now,
             rated_by=actor,
             reason=why,
             written=True,
+            **people.get(pilot_id, {}),
         )
         new.append(doc)
         docs.append(doc)

@@ -2,7 +2,8 @@
 
 Why this exists: a month for 1,000 tenants covers millions of usage records;
 :func:`aggregate` sums them per (pilot, month) and (metric, price segment) in
-one SQL statement over the daily rollup ``usage_day`` (days, not hours;
+one SQL statement over the rollups ``usage_day`` and ``usage_month`` (days or
+whole months, not hours;
 :func:`aggregate_hourly` is the same over the records, the reference), so no
 usage row travels to Python, and :func:`rate_plan`
 rates the sums with the pure ``policies/rating.py`` together with the days
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Integer, cast, func, literal, select, text, union_all
 from sqlmodel import Session, col
@@ -29,17 +31,17 @@ from sqlmodel import Session, col
 from ngc_pilot.errors import InputError
 from ngc_pilot.kube_tenant_models import KubeTenant
 from ngc_pilot.models import Tenant, UsageRecord
-from ngc_pilot.usage_rollup_models import UsageDay
+from ngc_pilot.usage_rollup_models import UsageDay, UsageMonth
 from policies.prices import PriceList
 from policies.problems import Problem
 from policies.rating import (
     PRICED_METRICS,
     Month,
+    MonthRater,
     NoPriceError,
     Rated,
     Segment,
     days_present,
-    rate,
     segments,
 )
 
@@ -67,12 +69,14 @@ def aggregate(
     plan: Sequence[tuple[Month, list[Segment]]],
     pilot_ids: Sequence[str] = (),
 ) -> dict[tuple[str, str], Usage]:
-    """Summed usage per (pilot, month) and (metric, segment index), from the daily rollup.
+    """Summed usage per (pilot, month) and (metric, segment index), from the rollups.
 
     The same sums as :func:`aggregate_hourly`, read from ``usage_day`` (kept
     by triggers at meter time, migration 0011): every segment starts and ends
-    at midnight, so its days hold exactly its records.  A month costs ~30 rows
-    per tenant and metric, however long the history.  Days whose records were
+    at midnight, so its days hold exactly its records.  A month that is one
+    segment (no price or discount boundary inside it) is read from
+    ``usage_month`` (0016; the same days summed by month): one row per tenant
+    and metric, against ~30 for a cut month, however long the history.  Days whose records were
     all deleted (``records = 0``) are skipped, so a (pilot, month) appears
     exactly when it has records, as in the hourly sums.  Sums are integer
     micro-units on both backends, turned into the hourly path's Decimals:
@@ -83,9 +87,27 @@ def aggregate(
     if not segments:
         return {}
     sqlite = session.get_bind().dialect.name == "sqlite"
+    whole_months = {
+        (midnight(month.start), midnight(month.until)) for month, segs in plan if len(segs) == 1
+    }
     day = col(UsageDay.day)
-    parts = []
+    parts: list[Any] = []
     for k, (start, until, _, _) in enumerate(segments):
+        if (start, until) in whole_months:  # no boundary inside: the month's own row
+            part = (
+                select(
+                    UsageMonth.pilot_id,
+                    UsageMonth.metric,
+                    literal(k, Integer).label("segment"),
+                    col(UsageMonth.quantity_micro).label("total"),
+                )
+                .where(col(UsageMonth.month) == start.date(), col(UsageMonth.records) > 0)
+                .where(col(UsageMonth.metric).in_(PRICED_METRICS))
+            )
+            if pilot_ids:
+                part = part.where(col(UsageMonth.pilot_id).in_(list(pilot_ids)))
+            parts.append(part)
+            continue
         part = (
             select(
                 UsageDay.pilot_id,
@@ -246,14 +268,9 @@ def rate_plan(
         }
         pilots = {p for p, days in present_by_pilot.items() if any(days.values())}
         pilots |= {p for (p, m) in usage if m == label}
+        rater = MonthRater(prices, month, segs)  # rate() for every tenant of the month
         for pilot_id in sorted(pilots):
-            rated = rate(
-                prices,
-                month,
-                usage.get((pilot_id, label), {}),
-                present_by_pilot.get(pilot_id, {}),
-                segs,
-            )
+            rated = rater.rate(usage.get((pilot_id, label), {}), present_by_pilot.get(pilot_id, {}))
             if rated.lines:
                 out[(pilot_id, label)] = rated
     return out

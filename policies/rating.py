@@ -204,15 +204,28 @@ class Rated:
 
     @property
     def list_total(self) -> Decimal:
-        return sum((line.list_amount for line in self.lines), Decimal("0.00"))
+        return self._totals()[0]
 
     @property
     def discount_total(self) -> Decimal:
-        return sum((line.discount for line in self.lines), Decimal("0.00"))
+        return self._totals()[1]
 
     @property
     def charged_total(self) -> Decimal:
-        return sum((line.charged for line in self.lines), Decimal("0.00"))
+        return self._totals()[2]
+
+    def _totals(self) -> tuple[Decimal, Decimal, Decimal]:
+        """(list, discount, charged) summed over the lines once; kept on the instance."""
+        known = self.__dict__.get("_sums")
+        if known is None:
+            zero = Decimal("0.00")
+            known = (
+                sum((line.list_amount for line in self.lines), zero),
+                sum((line.discount for line in self.lines), zero),
+                sum((line.charged for line in self.lines), zero),
+            )
+            self.__dict__["_sums"] = known  # frozen: set beside the fields, not through them
+        return known
 
 
 def segments(prices: PriceList, month: Month) -> list[Segment]:
@@ -274,12 +287,56 @@ def rate(
     (for the base fee).  Items without usage in a segment get no line.
     """
     segs = segments(prices, month) if segs is None else segs
-    lines: list[Line] = []
-    used: dict[str, str] = {}
-    with localcontext() as ctx:
-        ctx.prec = 50
-        for item in ITEMS:
-            for seg in segs:
+    return MonthRater(prices, month, segs).rate(usage, present_days)
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """What one item's line in one segment has in common for every tenant."""
+
+    item: Item
+    seg: Segment
+    unit_price: Decimal
+    discount_note: str  # "; pilot discount 100 %" or ""
+
+
+class MonthRater:
+    """:func:`rate` for many tenants of one month: the same lines, digit for digit.
+
+    The part of each line that does not depend on the tenant (the item's unit
+    price in the segment, the discount wording) is worked out once per (item,
+    segment) rather than once per tenant, and a base-fee line is computed once
+    per number of days present; only the usage amounts are rated per tenant.
+    """
+
+    def __init__(self, prices: PriceList, month: Month, segs: list[Segment]):
+        self.prices = prices
+        self.month = month
+        self.label = str(month)
+        self.cells = [
+            _Cell(
+                item,
+                seg,
+                canonical_price(seg.version.prices.get(item.price)),
+                f"; {seg.discount_rule} discount {_plain(seg.discount_percent)} %"
+                if seg.discount_rule
+                else "",
+            )
+            for item in ITEMS
+            for seg in segs
+        ]
+        self._base_fees: dict[tuple[int, int], tuple[Decimal, Decimal, Decimal, str]] = {}
+
+    def rate(
+        self, usage: Mapping[tuple[str, int], Decimal], present_days: Mapping[int, int]
+    ) -> Rated:
+        month = self.month
+        lines: list[Line] = []
+        used: dict[str, str] = {}
+        with localcontext() as ctx:
+            ctx.prec = 50
+            for cell in self.cells:
+                item, seg = cell.item, cell.seg
                 if item.metric is not None:
                     metered = usage.get((item.metric, seg.index))
                     if metered is None:
@@ -290,20 +347,15 @@ def rate(
                     else:
                         exact = Decimal(metered)
                         note = ""
+                    list_amount = _half_up(exact * cell.unit_price, CENT)
+                    discount = _half_up(list_amount * seg.discount_percent / 100, CENT)
+                    quantity = _half_up(exact, MICRO)
+                    description = item.label + (f", {note}" if note else "") + cell.discount_note
                 else:
                     days = present_days.get(seg.index, 0)
                     if days <= 0:
                         continue
-                    exact = Decimal(days) / month.days
-                    note = f"{days} of {month.days} days"
-                unit_price = canonical_price(seg.version.prices.get(item.price))
-                list_amount = _half_up(exact * unit_price, CENT)
-                discount = _half_up(list_amount * seg.discount_percent / 100, CENT)
-                description = item.label + (f", {note}" if note else "")
-                if seg.discount_rule:
-                    description += (
-                        f"; {seg.discount_rule} discount {_plain(seg.discount_percent)} %"
-                    )
+                    quantity, list_amount, discount, description = self._base_fee(cell, days)
                 lines.append(
                     Line(
                         position=len(lines) + 1,
@@ -312,16 +364,34 @@ def rate(
                         price_version=seg.version.id,
                         period_from=seg.period_from,
                         period_until=seg.period_until,
-                        quantity=_half_up(exact, MICRO),
+                        quantity=quantity,
                         unit=item.unit,
-                        unit_price=unit_price,
+                        unit_price=cell.unit_price,
                         list_amount=list_amount,
                         discount=discount,
                         charged=list_amount - discount,
                     )
                 )
                 used[seg.version.id] = seg.version.digest
-    return Rated(str(month), prices.currency, tuple(lines), used)
+        return Rated(self.label, self.prices.currency, tuple(lines), used)
+
+    def _base_fee(self, cell: _Cell, days: int) -> tuple[Decimal, Decimal, Decimal, str]:
+        """(quantity, list amount, discount, description) of a base-fee line; cached."""
+        key = (cell.seg.index, days)
+        known = self._base_fees.get(key)
+        if known is None:
+            month = self.month
+            exact = Decimal(days) / month.days  # the caller's context: 50 digits
+            list_amount = _half_up(exact * cell.unit_price, CENT)
+            discount = _half_up(list_amount * cell.seg.discount_percent / 100, CENT)
+            note = f"{days} of {month.days} days"
+            known = self._base_fees[key] = (
+                _half_up(exact, MICRO),
+                list_amount,
+                discount,
+                f"{cell.item.label}, {note}{cell.discount_note}",
+            )
+        return known
 
 
 def _plain(value: Decimal) -> str:

@@ -63,3 +63,23 @@ def test_events_with_a_limit_are_the_newest_ones_oldest_first(engine):
             "test.bulk",
             "other.kind",
         ]
+
+
+def test_record_many_keeps_every_character_and_type_through_the_bulk_write(engine):
+    """On PostgreSQL the rows go as COPY text built by ``ngc_pilot.bulk``: tabs, newlines,
+    backslashes, ``\\N``, quotes and non-ASCII come back exactly as given."""
+    awkward = 'tab\there\nnew line\r\\back\\slash \\N "quoted" ø ü 💶'
+    at = datetime(2026, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    batch = [
+        audit.Entry(actor=awkward, action="test.text", subject="\\N", reason=awkward,
+                    details={"text": awkward, "\\N": None, "n": [1, 2.5, True, None]}),
+        audit.Entry(actor="plain", action="test.text", subject="", reason=None, details={}),
+    ]  # fmt: skip
+    with session_scope(engine) as session:
+        audit.record_many(session, batch, at=at)
+    with session_scope(engine) as session:
+        first, second = audit.events(session)
+    assert (first.actor, first.subject, first.reason) == (awkward, "\\N", awkward)
+    assert first.details == {"text": awkward, "\\N": None, "n": [1, 2.5, True, None]}
+    assert (second.subject, second.reason, second.details) == ("", None, {})
+    assert first.at == at

@@ -671,6 +671,41 @@ def _rollup_matches_records(engine) -> dict:
             key = (p, m, start.date())
             summed[key] = summed.get(key, 0) + int(D(q).quantize(D("0.000001")) * 1_000_000)
     assert kept == summed
+    _month_rollup_matches_records(engine)
+    return kept
+
+
+def _month_rollup_matches_records(engine) -> dict:
+    """``usage_month`` (records > 0) beside the records summed per UTC calendar month."""
+    from ngc_pilot.usage_rollup_models import UsageMonth
+
+    with session_scope(engine) as session:
+        kept = {
+            (p, m, month): (q, n)
+            for p, m, month, q, n in session.execute(
+                select(
+                    UsageMonth.pilot_id,
+                    UsageMonth.metric,
+                    UsageMonth.month,
+                    UsageMonth.quantity_micro,
+                    UsageMonth.records,
+                )
+            )
+            if n
+        }
+        summed: dict = {}
+        for p, m, start, q in session.execute(
+            select(
+                UsageRecord.pilot_id,
+                UsageRecord.metric,
+                UsageRecord.window_start,
+                UsageRecord.quantity,
+            )
+        ):
+            key = (p, m, start.date().replace(day=1))
+            q_micro, n = summed.get(key, (0, 0))
+            summed[key] = (q_micro + int(D(q).quantize(D("0.000001")) * 1_000_000), n + 1)
+    assert kept == summed
     return kept
 
 
@@ -743,3 +778,53 @@ def test_the_migration_backfills_the_rollup_from_existing_records(world) -> None
     assert after[("P-2", "vcpu_hours", date(2021, 8, 2))] == 24 * 500_000
     assert {k: v for k, v in after.items() if k[2] < date(2021, 8, 1)} == before
     _rated_both_ways(engine, prices, ["2021-05", "2021-06", "2021-08"])
+
+
+def test_a_month_without_a_boundary_is_read_from_the_monthly_rollup(world) -> None:
+    """June (no boundary inside) comes from ``usage_month``: the same invoices as the hours,
+    and a change to the month's records (a re-metered window, a deleted one) shows in it."""
+    from ngc_pilot.usage_rollup_models import UsageMonth
+
+    engine, prices = world
+    with session_scope(engine) as session:
+        june = session.execute(
+            select(UsageMonth.quantity_micro).where(
+                UsageMonth.pilot_id == "P-1",
+                UsageMonth.metric == "vcpu_hours",
+                UsageMonth.month == date(2021, 6, 1),
+            )
+        ).scalar_one()
+    assert june == 720 * 2_000_000  # 2 vCPU every hour of June
+    _rated_both_ways(engine, prices, ["2021-06", "2021-07"])
+    with session_scope(engine) as session:
+        session.execute(
+            update(UsageRecord)
+            .where(UsageRecord.pilot_id == "P-1", UsageRecord.window_start == at(2021, 6, 3, 4))
+            .values(quantity=D("5.123456"))
+        )
+        session.execute(
+            UsageRecord.__table__.delete().where(
+                UsageRecord.pilot_id == "P-1", UsageRecord.window_start == at(2021, 6, 30, 23)
+            )
+        )
+    kept = _month_rollup_matches_records(engine)
+    assert kept[("P-1", "vcpu_hours", date(2021, 6, 1))] == (
+        718 * 2_000_000 + 5_123_456,
+        719,
+    )
+    docs = {d.pilot_id: d for d in billing.rate_month(engine, prices, "2021-06", actor="t")}
+    vcpu = next(line for line in docs["P-1"].lines if line.item == "vcpu_hours")
+    assert vcpu.quantity == D("1441.123456")
+    _rated_both_ways(engine, prices, ["2021-06"])
+
+
+def test_the_migration_backfills_the_monthly_rollup_from_the_days(world) -> None:
+    engine, prices = world
+    before = _month_rollup_matches_records(engine)
+    migrate.downgrade(engine, "0015_change_stamps")  # the revision before the monthly rollup
+    add_usage(engine, "P-2", at(2021, 8, 1), at(2021, 8, 3), vcpu_hours="0.5")  # days only
+    migrate.upgrade(engine)
+    after = _month_rollup_matches_records(engine)
+    assert after[("P-2", "vcpu_hours", date(2021, 8, 1))] == (48 * 500_000, 48)
+    assert {k: v for k, v in after.items() if k[2] < date(2021, 8, 1)} == before
+    _rated_both_ways(engine, prices, ["2021-06", "2021-08"])

@@ -65,8 +65,8 @@ def test_audit_refuses_details_that_look_like_secrets(database):
 def test_cli_db_commands(cli):
     assert cli("db", "upgrade").code == 0
     assert cli("db", "current", "--json").json() == {
-        "current": "0015_change_stamps",
-        "head": "0015_change_stamps",
+        "current": "0016_usage_month",
+        "head": "0016_usage_month",
     }
     assert cli("db", "downgrade", "base").code == 0
     assert cli("db", "current", "--json").json()["current"] is None

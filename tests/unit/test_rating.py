@@ -163,3 +163,22 @@ def test_days_present_counts_calendar_days_inside_the_period() -> None:
     assert days_present(date(2021, 5, 10), date(2021, 5, 21), may1, jun1) == 11
     assert days_present(date(2021, 6, 2), None, may1, jun1) == 0
     assert days_present(None, None, may1, jun1) == 0
+
+
+def test_one_month_rater_for_many_tenants_gives_what_rate_gives_each_alone() -> None:
+    """Rating a month's tenants with one MonthRater (per-segment parts and base fees
+    worked out once) gives every tenant exactly the lines ``rate`` gives it alone."""
+    from policies.rating import MonthRater
+
+    prices = price_list('{percent: "25", from: 2021-05-10, until: 2021-06-01}')
+    segs = segments(prices, MAY)
+    tenants = [
+        ({("vcpu_hours", 0): D("100.000001"), ("volume_gb_hours", 2): D("5000")}, {0: 9, 1: 6, 2: 16}),
+        ({("gpu_hours", 1): D("3"), ("ram_gb_hours", 2): D("0.5")}, {0: 9, 1: 6, 2: 16}),
+        ({}, {1: 2, 2: 16}),  # present part of the month: other base-fee days
+        ({("vcpu_hours", 2): D("7")}, {}),  # usage without a tenant: no base fee
+    ]  # fmt: skip
+    rater = MonthRater(prices, MAY, segs)
+    for usage, days in tenants * 2:  # twice: the second time from the rater's cache
+        assert rater.rate(usage, days) == rate(prices, MAY, usage, days)
+    assert len(segs) == 3

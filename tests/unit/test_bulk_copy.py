@@ -1,0 +1,50 @@
+"""The COPY text that ``ngc_pilot.bulk`` builds for PostgreSQL (spelled here, not by psycopg)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from decimal import Decimal as D
+
+import pytest
+
+from ngc_pilot import bulk
+from ngc_pilot.models import AuditEvent, InvoiceLine
+
+
+class Kind(enum.StrEnum):
+    GPU = "gpu_hours"
+
+
+def test_each_type_is_spelled_as_postgresql_reads_it_and_text_is_escaped() -> None:
+    rows = [
+        {"invoice_id": 7, "item": "vcpu_hours", "description": "a\tb\nc\\d\re",
+         "period_from": date(2021, 5, 1), "quantity": D("1234.500000"), "unit_price": D("0.30")},
+        {"invoice_id": 8, "item": Kind.GPU, "description": "plain",
+         "period_from": date(2021, 5, 16), "quantity": D("0E-6"), "unit_price": D("25")},
+    ]  # fmt: skip
+    text = bulk.copy_text(InvoiceLine.__table__, rows, list(rows[0]))
+    assert text.split("\n") == [
+        "7\tvcpu_hours\ta\\tb\\nc\\\\d\\re\t2021-05-01\t1234.500000\t0.30",
+        "8\tgpu_hours\tplain\t2021-05-16\t0.000000\t25",
+        "",
+    ]
+
+
+def test_nulls_booleans_times_and_json_columns() -> None:
+    at = datetime(2026, 5, 1, 12, 0, 1, 500, tzinfo=UTC)
+    shared = {"versions": {"v1": "ab\tc"}}
+    rows = [
+        {"at": at, "actor": "a", "reason": None, "details": shared, "final": True},
+        {"at": at, "actor": "b", "reason": "r", "details": shared, "final": False},
+    ]
+    text = bulk.copy_text(AuditEvent.__table__, rows, list(rows[0]))
+    assert text.split("\n")[:2] == [
+        '2026-05-01T12:00:01.000500+00:00\ta\t\\N\t{"versions": {"v1": "ab\\\\tc"}}\tt',
+        '2026-05-01T12:00:01.000500+00:00\tb\tr\t{"versions": {"v1": "ab\\\\tc"}}\tf',
+    ]
+
+
+def test_a_type_it_cannot_spell_is_refused_not_guessed() -> None:
+    with pytest.raises(TypeError, match="cannot write a float"):
+        bulk.copy_text(InvoiceLine.__table__, [{"quantity": 1.5}], ["quantity"])

@@ -1382,7 +1382,7 @@ def _metrics_triggers(engine, on: bool) -> None:  # type: ignore[no-untyped-def]
 def _metrics_write_cost(engine, ids: list[str], start, hour: int) -> list[tuple[str, float, str]]:  # type: ignore[no-untyped-def]
     """Metering's upsert of one window for every tenant: a new window, then recomputed."""
     from ngc_pilot.db import session_scope
-    from ngc_pilot.metering import _upsert_records
+    from ngc_pilot.usage_upsert import upsert_records
 
     metrics = ("vcpu_hours", "ram_gb_hours", "disk_gb_hours", "volume_gb_hours", "gpu_hours")
 
@@ -1407,7 +1407,7 @@ def _metrics_write_cost(engine, ids: list[str], start, hour: int) -> list[tuple[
     def upsert(rows: list[dict[str, Any]]) -> tuple[float, float]:
         t, c = time.perf_counter(), time.process_time()  # SQLite runs in this process
         with session_scope(engine) as session:
-            _upsert_records(session, rows)
+            upsert_records(session, rows)
         return time.perf_counter() - t, time.process_time() - c
 
     def new_and_again(first: int) -> tuple[float, float]:
@@ -1479,12 +1479,12 @@ def _metrics_http(registry, scrapes: int, *, stock: bool = False) -> tuple[list[
 def _metrics_seed_window(engine, ids: list[str], hour: int) -> None:  # type: ignore[no-untyped-def]
     """Metering's upsert of one new window for every tenant (what a meter cycle writes)."""
     from ngc_pilot.db import session_scope
-    from ngc_pilot.metering import _upsert_records
+    from ngc_pilot.usage_upsert import upsert_records
 
     start = datetime(2021, 4, 15, tzinfo=UTC) + timedelta(hours=hour)
     metrics = ("vcpu_hours", "ram_gb_hours", "disk_gb_hours", "volume_gb_hours", "gpu_hours")
     with session_scope(engine) as session:
-        _upsert_records(
+        upsert_records(
             session,
             [
                 {

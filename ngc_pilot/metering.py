@@ -54,7 +54,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import case, exists, func, or_
+from sqlalchemy import exists, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -65,6 +65,7 @@ from ngc_pilot.kube_tenant_models import PLATFORM, KubeTenant
 from ngc_pilot.models import MeterWindow, Tenant, UsageRecord
 from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.settings import MeteringSettings
+from ngc_pilot.usage_upsert import upsert_records
 from policies import windows as W
 from policies.problems import Problem
 from provisioner.backend import UsageReader
@@ -467,7 +468,7 @@ def store_records(
                 }
             )
     report.totals = totals
-    _upsert_records(session, rows)
+    upsert_records(session, rows)
     return collected
 
 
@@ -480,30 +481,6 @@ def _insert(session: Session) -> Any:
     else:
         raise PermanentError(f"metering needs PostgreSQL or SQLite, not {dialect}")
     return insert
-
-
-def _upsert_records(session: Session, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    table = UsageRecord.__table__
-    stmt = _insert(session)(table)
-    new = stmt.excluded
-    # A concurrent cycle may have written the row since it was read: the
-    # never-lower rule for sources blind to deleted resources holds in SQL too.
-    blind = or_(*(table.c.source == source for source in sorted(BLIND_TO_DELETED)))
-    keep = blind & (table.c.quantity > new.quantity)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["pilot_id", "metric", "window_start"],
-        set_={
-            "quantity": case((keep, table.c.quantity), else_=new.quantity),
-            "window_end": new.window_end,
-            "source": new.source,
-            "collected_at": new.collected_at,
-        },
-    )
-    # One statement, many parameter sets: compiled once, sent in batches.
-    for i in range(0, len(rows), _CHUNK):
-        session.execute(stmt, rows[i : i + _CHUNK])
 
 
 def upsert_windows(session: Session, rows: list[dict[str, Any]]) -> None:

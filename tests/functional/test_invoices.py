@@ -722,7 +722,7 @@ def test_invoices_from_the_daily_rollup_equal_those_from_the_hourly_records(worl
 
 def test_re_metering_a_window_replaces_its_quantity_in_the_rollup(world) -> None:
     """Metering's upserts (a recomputed window), updates and deletes keep every day exact."""
-    from ngc_pilot.metering import _upsert_records
+    from ngc_pilot.usage_upsert import upsert_records
 
     engine, prices = world
     _rollup_matches_records(engine)
@@ -740,7 +740,7 @@ def test_re_metering_a_window_replaces_its_quantity_in_the_rollup(world) -> None
 
     for _ in range(2):  # the same window re-metered twice: replaced, not added
         with session_scope(engine) as session:
-            _upsert_records(
+            upsert_records(
                 session,
                 [
                     row("P-1", "vcpu_hours", at(2021, 5, 15, 23), "7.000001"),  # was 4.5, v1 side

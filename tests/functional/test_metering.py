@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from ngc_pilot import audit, metering
@@ -30,6 +31,7 @@ from ngc_pilot.models import (
 )
 from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.settings import MeteringSettings
+from ngc_pilot.usage_upsert import batches, upsert_records
 from policies.tenancy import load_tenant_policy
 from provisioner.usage import METRICS, UsageSample
 
@@ -374,13 +376,55 @@ def test_the_upsert_overwrites_by_key_and_keeps_the_larger_cinder_quantity(world
 
     for value in ("1.5", "0.25"):
         with session_scope(engine) as session:
-            metering._upsert_records(
+            upsert_records(
                 session,
                 [row("vcpu_hours", value, "nova"), row("volume_gb_hours", value, "cinder")],
             )
     assert quantity(engine, "A", "vcpu_hours", t(10)) == Decimal("0.25")
     assert quantity(engine, "A", "volume_gb_hours", t(10)) == Decimal("1.5")
     assert len(records(engine)) == 2
+
+
+def test_one_upsert_with_a_key_twice_ends_as_the_rows_upserted_one_by_one(world):
+    """A key met again starts a new statement; the rollups follow the records."""
+    prov, reader, engine = world
+
+    def row(value: str, source: str, hour: int = 10) -> dict:
+        return {
+            "pilot_id": "A",
+            "metric": "volume_gb_hours",
+            "window_start": t(hour),
+            "window_end": t(hour + 1),
+            "quantity": Decimal(value),
+            "source": source,
+            "collected_at": t(hour + 1, 1),
+        }
+
+    rows = [row("2", "cinder"), row("1", "cinder", 11), row("0.5", "cinder"), row("3", "nova")]
+    with session_scope(engine) as session:
+        upsert_records(session, rows)
+    # 2, then 0.5 from cinder (never lowered: stays 2), then 3 from nova.
+    assert quantity(engine, "A", "volume_gb_hours", t(10)) == Decimal("3")
+    assert quantity(engine, "A", "volume_gb_hours", t(11)) == Decimal("1")
+    assert len(records(engine)) == 2
+    with engine.connect() as conn:
+        total = conn.execute(
+            text(
+                "SELECT quantity FROM usage_total WHERE pilot_id = 'A' AND metric = 'volume_gb_hours'"
+            )
+        ).scalar_one()
+    assert Decimal(total) == Decimal("4")
+
+
+def test_batches_split_at_a_repeated_key_and_at_the_size():
+    rows = [
+        {"pilot_id": p, "metric": "m", "window_start": w}
+        for p, w in [("A", 1), ("B", 1), ("A", 2), ("A", 1), ("C", 1), ("D", 1)]
+    ]
+    sizes = [[(r["pilot_id"], r["window_start"]) for r in b] for b in batches(rows, 2)]
+    assert sizes == [[("A", 1), ("B", 1)], [("A", 2), ("A", 1)], [("C", 1), ("D", 1)]]
+    split = [[(r["pilot_id"], r["window_start"]) for r in b] for b in batches(rows, 10)]
+    assert split == [[("A", 1), ("B", 1), ("A", 2)], [("A", 1), ("C", 1), ("D", 1)]]
 
 
 def test_usage_summary_filters_by_tenant_and_span(world):

@@ -647,7 +647,7 @@ def totals(engine) -> dict[tuple[str, str], Decimal]:
 
 def test_usage_total_follows_every_write_to_the_usage_records(engine, database):
     """Inserts, metering's own upserts (both paths), updates, deletes, truncate."""
-    from ngc_pilot.metering import _upsert_records
+    from ngc_pilot.usage_upsert import upsert_records
 
     seed(engine)
     assert totals(engine)[("P-ACT", "vcpu_hours")] == Decimal("4")
@@ -665,7 +665,7 @@ def test_usage_total_follows_every_write_to_the_usage_records(engine, database):
         }
 
     with session_scope(engine) as session:
-        _upsert_records(
+        upsert_records(
             session,
             [
                 row("P-ACT", "vcpu_hours", 1, "5.25"),  # was 2.25: recomputed

@@ -55,12 +55,20 @@ class Entry:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def record_many(session: Session, entries: Iterable[Entry], *, at: datetime | None = None) -> int:
+def record_many(
+    session: Session,
+    entries: Iterable[Entry],
+    *,
+    at: datetime | None = None,
+    into: bulk.Send | None = None,
+) -> int:
     """:func:`record` for many events in one bulk insert (``COPY`` on PostgreSQL).
 
     Every entry is checked as :func:`record` checks one, before anything is
     written; all get the same time ``at`` (default: now).  Returns how many
-    were written; their ids are not read back.
+    were written; their ids are not read back.  With ``into`` (the ``send``
+    of a :func:`ngc_pilot.bulk.copy_stream` the caller opened after flushing
+    its session) the rows go into that stream, after the tables sent before.
     """
     when = at or utcnow()
     rows = [
@@ -74,8 +82,12 @@ def record_many(session: Session, entries: Iterable[Entry], *, at: datetime | No
         }
         for e in entries
     ]
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    if into is not None:
+        into(table, rows)
+        return len(rows)
     session.flush()  # events recorded one by one before these keep their order
-    bulk.insert_rows(session, AuditEvent.__table__, rows)  # type: ignore[attr-defined]
+    bulk.insert_rows(session, table, rows)
     return len(rows)
 
 

@@ -60,7 +60,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from ngc_pilot import audit
+from ngc_pilot import audit, bulk
 from ngc_pilot.db import session_scope, utcnow
 from ngc_pilot.errors import InputError
 from ngc_pilot.invoice_docs import MONTH, TENANT, InvoiceDoc, WhatIf, check_pilots, parse_month
@@ -135,7 +135,7 @@ def rate_months(
     """:func:`rate_month` for several months with one aggregation query."""
     wanted = [parse_month(m) for m in months]
     now = now or utcnow()
-    with session_scope(engine) as session:
+    with bulk.gc_paused(), session_scope(engine) as session:
         pilots = check_pilots(session, pilot_ids)
         changes = price_changes(session, prices, pilots)
         if changes and not force:

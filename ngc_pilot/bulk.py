@@ -12,21 +12,50 @@ server's work for a month's 50,000 rows (profiled).  Only the types the
 callers write are spelled (str, int, bool, Decimal, date, datetime, None, and
 dicts/lists for JSON columns); anything else is refused, not guessed.
 
+Several tables written one after the other (a month's invoices, their lines,
+their audit events) can go through :func:`copy_stream`: a writer thread feeds
+PostgreSQL while the caller builds the next table's rows, so the client's work
+and the server's inserts overlap instead of taking turns.
+
 It deliberately validates nothing: callers insert rows they built themselves,
 or go through a validating front door such as :func:`ngc_pilot.audit.record_many`.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import queue
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Table, insert
 from sqlmodel import Session
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk build, restoring it afterwards.
+
+    Building thousands of rows allocates containers that are all alive until
+    written, so every collection the allocations trigger finds nothing to
+    free; for a year's invoices they were a fifth of the client's CPU
+    (measured).  Reference counting still frees what it always frees; cycles
+    made inside the block wait for the next collection after it.  Nested use
+    leaves the collector as the outer block set it.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def is_postgres(session: Session) -> bool:
@@ -60,6 +89,80 @@ def copy_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) ->
 
 
 _CHUNK_ROWS = 500
+
+Send = Callable[[Table, Sequence[dict[str, Any]]], None]
+
+
+@contextmanager
+def copy_stream(session: Session) -> Iterator[Send]:
+    """``send(table, rows)`` for several tables in order, written as :func:`insert_rows` does.
+
+    On PostgreSQL each ``send`` spells its rows' COPY text in the calling
+    thread and queues it; one writer thread runs the COPYs in the order sent,
+    on the session's connection, so the server inserts while the caller builds
+    the next rows.  Leaving the block waits for the writer and raises what it
+    raised; an exception inside the block makes the writer abandon its COPY
+    (the transaction is then the caller's to roll back).  The caller must not
+    use the session inside the block.  Elsewhere ``send`` is :func:`insert_rows`.
+    """
+    if not is_postgres(session):
+        yield lambda table, rows: insert_rows(session, table, rows)
+        return
+    raw = session.connection().connection.driver_connection
+    work: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    failed: list[BaseException] = []
+    writer = threading.Thread(target=_write_copies, args=(raw, work, failed), daemon=True)
+    writer.start()
+
+    def send(table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows or failed:
+            return
+        columns = list(rows[0])
+        names = ", ".join(f'"{c}"' for c in columns)
+        work.put(f'COPY "{table.name}" ({names}) FROM STDIN')
+        for start in range(0, len(rows), _CHUNK_ROWS):
+            work.put(copy_text(table, rows[start : start + _CHUNK_ROWS], columns).encode())
+            if failed:
+                return
+
+    try:
+        yield send
+    except BaseException:
+        work.put(_ABANDON)
+        raise
+    finally:
+        work.put(_DONE)
+        writer.join()
+    if failed:
+        raise failed[0]
+
+
+_DONE, _ABANDON = object(), object()
+
+
+class _Abandoned(Exception):
+    """The caller failed while building rows: the open COPY is cancelled."""
+
+
+def _write_copies(raw: Any, work: queue.SimpleQueue[Any], failed: list[BaseException]) -> None:
+    """The writer thread: COPY statements (str) each followed by their text chunks (bytes)."""
+    item = work.get()
+    try:
+        with raw.cursor() as cursor:
+            while item is not _DONE and item is not _ABANDON:
+                with cursor.copy(item) as copy:
+                    item = work.get()
+                    while isinstance(item, bytes):
+                        copy.write(item)
+                        item = work.get()
+                    if item is _ABANDON:
+                        raise _Abandoned
+    except _Abandoned:
+        pass
+    except BaseException as exc:  # handed to the caller's thread
+        failed.append(exc)
+        while item is not _DONE:  # let the caller finish queueing
+            item = work.get()
 
 
 def copy_text(table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:

@@ -334,7 +334,9 @@ def insert_revisions(session: Session, docs: list[InvoiceDoc]) -> None:
         }
         for d in docs
     ]
-    if bulk.is_postgres(session):
+    session.flush()  # events recorded one by one before these keep their order
+    postgres = bulk.is_postgres(session)
+    if postgres:
         ids = [
             row[0]
             for row in session.execute(
@@ -347,7 +349,6 @@ def insert_revisions(session: Session, docs: list[InvoiceDoc]) -> None:
         ]
         for invoice_id, row in zip(ids, rows, strict=True):
             row["id"] = invoice_id
-        bulk.copy_rows(session, invoice_table, rows)
     else:
         ids = (
             session.execute(
@@ -357,48 +358,55 @@ def insert_revisions(session: Session, docs: list[InvoiceDoc]) -> None:
             .scalars()
             .all()
         )
-    lines = [
-        {
-            "invoice_id": invoice_id,
-            "position": line.position,
-            "item": line.item,
-            "description": line.description,
-            "price_version": line.price_version,
-            "period_from": line.period_from,
-            "period_until": line.period_until,
-            "quantity": line.quantity,
-            "unit": line.unit,
-            "unit_price": line.unit_price,
-            "list_amount": line.list_amount,
-            "discount": line.discount,
-            "charged": line.charged,
-        }
-        for invoice_id, d in zip(ids, docs, strict=True)
-        for line in d.lines
-    ]
-    bulk.insert_rows(session, line_table, lines)
-    audit.record_many(
-        session,
-        (
-            audit.Entry(
-                actor=d.rated_by,
-                action="invoice.rated",
-                subject=d.pilot_id,
-                reason=d.reason,
-                details={
+    # The server inserts each table while the next one's rows are built.
+    with bulk.copy_stream(session) as send:
+        if postgres:
+            send(invoice_table, rows)
+        send(
+            line_table,
+            [
+                {
                     "invoice_id": invoice_id,
-                    "month": d.month,
-                    "revision": d.revision,
-                    "final": d.final,
-                    "currency": d.currency,
-                    "list_total": str(d.list_total),
-                    "discount_total": str(d.discount_total),
-                    "charged_total": str(d.charged_total),
-                    "lines": len(d.lines),
-                    "price_versions": d.versions,
-                    "price_file_digest": d.prices.get("file_digest"),
-                },
-            )
-            for invoice_id, d in zip(ids, docs, strict=True)
-        ),
-    )
+                    "position": line.position,
+                    "item": line.item,
+                    "description": line.description,
+                    "price_version": line.price_version,
+                    "period_from": line.period_from,
+                    "period_until": line.period_until,
+                    "quantity": line.quantity,
+                    "unit": line.unit,
+                    "unit_price": line.unit_price,
+                    "list_amount": line.list_amount,
+                    "discount": line.discount,
+                    "charged": line.charged,
+                }
+                for invoice_id, d in zip(ids, docs, strict=True)
+                for line in d.lines
+            ],
+        )
+        audit.record_many(
+            session,
+            (
+                audit.Entry(
+                    actor=d.rated_by,
+                    action="invoice.rated",
+                    subject=d.pilot_id,
+                    reason=d.reason,
+                    details={
+                        "invoice_id": invoice_id,
+                        "month": d.month,
+                        "revision": d.revision,
+                        "final": d.final,
+                        "currency": d.currency,
+                        "list_total": str(d.list_total),
+                        "discount_total": str(d.discount_total),
+                        "charged_total": str(d.charged_total),
+                        "lines": len(d.lines),
+                        "price_versions": d.versions,
+                        "price_file_digest": d.prices.get("file_digest"),
+                    },
+                )
+                for invoice_id, d in zip(ids, docs, strict=True)
+            ),
+            into=send,
+        )

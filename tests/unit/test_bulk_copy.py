@@ -48,3 +48,16 @@ def test_nulls_booleans_times_and_json_columns() -> None:
 def test_a_type_it_cannot_spell_is_refused_not_guessed() -> None:
     with pytest.raises(TypeError, match="cannot write a float"):
         bulk.copy_text(InvoiceLine.__table__, [{"quantity": 1.5}], ["quantity"])
+
+
+def test_gc_paused_disables_the_collector_inside_and_restores_it_even_after_an_error() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), bulk.gc_paused():
+        assert not gc.isenabled()
+        with bulk.gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner block leaves it as the outer one set it
+        raise RuntimeError
+    assert gc.isenabled()

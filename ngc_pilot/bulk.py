@@ -80,15 +80,27 @@ def copy_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) ->
     """
     if not rows:
         return
-    columns = list(rows[0])
     raw = session.connection().connection.driver_connection
-    names = ", ".join(f'"{c}"' for c in columns)
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-        for start in range(0, len(rows), _CHUNK_ROWS):
-            copy.write(copy_text(table, rows[start : start + _CHUNK_ROWS], columns))
+    with raw.cursor() as cursor, cursor.copy(copy_statement(table, rows)) as copy:
+        for chunk in copy_chunks(table, rows):
+            copy.write(chunk)
 
 
 _CHUNK_ROWS = 500
+
+
+def copy_statement(table: Table, rows: Sequence[dict[str, Any]]) -> str:
+    """The ``COPY … FROM STDIN`` for ``rows``' columns (the first row's keys, in order)."""
+    names = ", ".join(f'"{c}"' for c in rows[0])
+    return f'COPY "{table.name}" ({names}) FROM STDIN'
+
+
+def copy_chunks(table: Table, rows: Sequence[dict[str, Any]]) -> Iterator[str]:
+    """``rows``' COPY text, :data:`_CHUNK_ROWS` rows at a time, each built when asked for."""
+    columns = list(rows[0])
+    for start in range(0, len(rows), _CHUNK_ROWS):
+        yield copy_text(table, rows[start : start + _CHUNK_ROWS], columns)
+
 
 Send = Callable[[Table, Sequence[dict[str, Any]]], None]
 
@@ -117,11 +129,9 @@ def copy_stream(session: Session) -> Iterator[Send]:
     def send(table: Table, rows: Sequence[dict[str, Any]]) -> None:
         if not rows or failed:
             return
-        columns = list(rows[0])
-        names = ", ".join(f'"{c}"' for c in columns)
-        work.put(f'COPY "{table.name}" ({names}) FROM STDIN')
-        for start in range(0, len(rows), _CHUNK_ROWS):
-            work.put(copy_text(table, rows[start : start + _CHUNK_ROWS], columns).encode())
+        work.put(copy_statement(table, rows))
+        for chunk in copy_chunks(table, rows):
+            work.put(chunk.encode())
             if failed:
                 return
 

@@ -65,7 +65,7 @@ from ngc_pilot.kube_tenant_models import PLATFORM, KubeTenant
 from ngc_pilot.models import MeterWindow, Tenant, UsageRecord
 from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.settings import MeteringSettings
-from ngc_pilot.usage_upsert import upsert_records
+from ngc_pilot.usage_upsert import dialect_insert, upsert_records
 from policies import windows as W
 from policies.problems import Problem
 from provisioner.backend import UsageReader
@@ -472,20 +472,9 @@ def store_records(
     return collected
 
 
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise PermanentError(f"metering needs PostgreSQL or SQLite, not {dialect}")
-    return insert
-
-
 def upsert_windows(session: Session, rows: list[dict[str, Any]]) -> None:
     table = MeterWindow.__table__
-    stmt = _insert(session)(table)
+    stmt = dialect_insert(session)(table)
     new = stmt.excluded
     stmt = stmt.on_conflict_do_update(
         index_elements=["window_start"],

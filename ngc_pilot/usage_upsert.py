@@ -40,17 +40,27 @@ def upsert_records(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert the records, or overwrite the stored ones with the same key."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement = _unnest_statement()
+    insert = dialect_insert(session)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = _unnest_statement(insert)
         for batch in batches(rows, BATCH):
             session.execute(statement, {name: [row[name] for row in batch] for name in COLUMNS})
-    elif dialect == "sqlite":
-        statement = _values_statement()
+    else:
+        statement = _on_conflict(insert(UsageRecord.__table__))
         for start in range(0, len(rows), BATCH):
             session.execute(statement, list(rows[start : start + BATCH]))
+
+
+def dialect_insert(session: Session) -> Any:
+    """The session's dialect's ``insert`` (the one with ``ON CONFLICT``); metering needs one."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
     else:
         raise PermanentError(f"metering needs PostgreSQL or SQLite, not {dialect}")
+    return insert
 
 
 def batches(rows: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -84,17 +94,11 @@ def _on_conflict(statement: Any) -> Any:
     )
 
 
-def _unnest_statement() -> Any:
-    from sqlalchemy.dialects.postgresql import ARRAY, insert
+def _unnest_statement(insert: Any) -> Any:
+    from sqlalchemy.dialects.postgresql import ARRAY
 
     table = UsageRecord.__table__
     arrays = [bindparam(name, type_=ARRAY(table.c[name].type)) for name in COLUMNS]
     incoming = func.unnest(*arrays).table_valued(*COLUMNS).render_derived(name="incoming")
     rows = select(*(incoming.c[name] for name in COLUMNS))
     return _on_conflict(insert(table).from_select(list(COLUMNS), rows))
-
-
-def _values_statement() -> Any:
-    from sqlalchemy.dialects.sqlite import insert
-
-    return _on_conflict(insert(UsageRecord.__table__))

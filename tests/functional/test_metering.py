@@ -31,7 +31,7 @@ from ngc_pilot.models import (
 )
 from ngc_pilot.provisioner_config import Provisioner
 from ngc_pilot.settings import MeteringSettings
-from ngc_pilot.usage_upsert import batches, upsert_records
+from ngc_pilot.usage_upsert import upsert_records
 from policies.tenancy import load_tenant_policy
 from provisioner.usage import METRICS, UsageSample
 
@@ -414,17 +414,6 @@ def test_one_upsert_with_a_key_twice_ends_as_the_rows_upserted_one_by_one(world)
             )
         ).scalar_one()
     assert Decimal(total) == Decimal("4")
-
-
-def test_batches_split_at_a_repeated_key_and_at_the_size():
-    rows = [
-        {"pilot_id": p, "metric": "m", "window_start": w}
-        for p, w in [("A", 1), ("B", 1), ("A", 2), ("A", 1), ("C", 1), ("D", 1)]
-    ]
-    sizes = [[(r["pilot_id"], r["window_start"]) for r in b] for b in batches(rows, 2)]
-    assert sizes == [[("A", 1), ("B", 1)], [("A", 2), ("A", 1)], [("C", 1), ("D", 1)]]
-    split = [[(r["pilot_id"], r["window_start"]) for r in b] for b in batches(rows, 10)]
-    assert split == [[("A", 1), ("B", 1), ("A", 2)], [("A", 1), ("C", 1), ("D", 1)]]
 
 
 def test_usage_summary_filters_by_tenant_and_span(world):

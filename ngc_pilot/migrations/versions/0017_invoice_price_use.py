@@ -49,6 +49,10 @@ _PG_DIGESTS = (
     "SELECT DISTINCT v.key AS price_version, coalesce(v.value ->> 'digest', '') AS digest"
     " FROM {source} AS r, json_each(" + _PG_VERSIONS.format(prices="r.prices") + ") AS v"
 )
+# The distinct price records, each parsed once: a month's invoices share one.
+_PG_RECORDS = (
+    "(SELECT record::json AS prices FROM (SELECT DISTINCT prices::text AS record FROM {rows}) AS t)"
+)
 _PG_SPANS = (
     "SELECT price_version, min(period_from) AS period_from, max(period_until) AS period_until"
     " FROM {source} GROUP BY price_version"
@@ -64,7 +68,7 @@ BEGIN
         END IF;
     ELSIF TG_TABLE_NAME = 'invoice' THEN
         INSERT INTO invoice_price_digest (price_version, digest)
-        SELECT n.price_version, n.digest FROM ({_PG_DIGESTS.format(source="new_rows")}) AS n
+        SELECT n.price_version, n.digest FROM ({_PG_DIGESTS.format(source=_PG_RECORDS.format(rows="new_rows"))}) AS n
         WHERE NOT EXISTS (
             SELECT 1 FROM invoice_price_digest AS d
             WHERE d.price_version = n.price_version AND d.digest = n.digest
@@ -103,12 +107,9 @@ _PG_TRIGGERS = (
     "CREATE TRIGGER invoice_price_span_truncate AFTER TRUNCATE ON invoice_line "
     "FOR EACH STATEMENT EXECUTE FUNCTION invoice_price_use_apply()",
 )
-# The distinct records first: a month's invoices share one, so few are parsed.
 _PG_BACKFILL = (
     "INSERT INTO invoice_price_digest (price_version, digest) "
-    + _PG_DIGESTS.format(
-        source="(SELECT record::json AS prices FROM (SELECT DISTINCT prices::text AS record FROM invoice) AS t)"
-    ),
+    + _PG_DIGESTS.format(source=_PG_RECORDS.format(rows="invoice")),
     "INSERT INTO invoice_price_span (price_version, period_from, period_until) "
     + _PG_SPANS.format(source="invoice_line"),
 )

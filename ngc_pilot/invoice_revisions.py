@@ -26,7 +26,7 @@ from sqlmodel import Session, col
 
 from ngc_pilot import audit, bulk
 from ngc_pilot.invoice_docs import InvoiceDoc, doc_from_row, line_from_row
-from ngc_pilot.models import Invoice, InvoiceLine
+from ngc_pilot.models import Invoice, InvoiceLine, InvoicePriceDigest, InvoicePriceSpan
 from ngc_pilot.usage_aggregation import midnight
 from policies.prices import PriceList
 from policies.rating import Line, Month, Rated
@@ -133,18 +133,26 @@ def price_changes(
     """Price versions used by the latest invoice revisions that ``prices`` changes.
 
     Changed means: the version is gone, its digest (what it charges) differs,
-    or its dates no longer cover a period an invoice rated with it.  Cheap:
-    the distinct price records and per-version period spans are aggregated in
-    SQL, so the work does not grow with the number of invoices.
+    or its dates no longer cover a period an invoice rated with it.
 
-    First a quick check over *every* revision, latest or not (no join with
-    the latest revisions, ~10x cheaper): when no revision at all used a
-    changed version or a date outside its version, no latest one did, and
-    the answer is empty.  Only otherwise (in practice: after a price change,
-    whose superseded revisions keep the old digest) the exact search runs.
+    First the summary of every revision's versions, latest or not
+    (``invoice_price_digest`` and ``invoice_price_span``, kept by triggers;
+    migration 0017): a few rows, however many invoices are kept.  When no
+    revision at all used a changed version or a date outside its version, no
+    latest one did, and the answer is empty.  Only otherwise (in practice:
+    after a price change, whose superseded revisions keep the old digest) the
+    exact search runs, with the distinct price records and per-version period
+    spans aggregated in SQL.
     """
-    if _no_revision_affected(session, prices, pilot_ids):
+    if _no_revision_affected(session, prices):
         return []
+    return search_price_changes(session, prices, pilot_ids)
+
+
+def search_price_changes(
+    session: Session, prices: PriceList, pilot_ids: Sequence[str] = ()
+) -> list[PriceChange]:
+    """:func:`price_changes` without its shortcut: always reads the latest revisions."""
     latest = latest_revision_ids(None, pilot_ids)
     is_latest = and_(
         Invoice.pilot_id == latest.c.pilot_id,
@@ -213,27 +221,21 @@ def price_changes(
     ]
 
 
-def _no_revision_affected(session: Session, prices: PriceList, pilot_ids: Sequence[str]) -> bool:
-    """True when no invoice revision of these pilots used a version ``prices`` changes."""
-    records = cast(Invoice.prices, String)
-    query = select(records).group_by(records)
-    if pilot_ids:
-        query = query.where(col(Invoice.pilot_id).in_(list(pilot_ids)))
-    for (record,) in session.execute(query):
-        for version_id, info in (json.loads(record) or {}).get("versions", {}).items():
-            now = prices.version(version_id)
-            if now is None or now.digest != info["digest"]:
-                return False
-    spans = select(
-        InvoiceLine.price_version,
-        func.min(InvoiceLine.period_from),
-        func.max(InvoiceLine.period_until),
-    ).group_by(InvoiceLine.price_version)
-    if pilot_ids:
-        spans = spans.join(Invoice, col(Invoice.id) == col(InvoiceLine.invoice_id)).where(
-            col(Invoice.pilot_id).in_(list(pilot_ids))
+def _no_revision_affected(session: Session, prices: PriceList) -> bool:
+    """True when no invoice revision (of any pilot) used a version ``prices`` changes."""
+    for version_id, digest in session.execute(
+        select(InvoicePriceDigest.price_version, InvoicePriceDigest.digest)
+    ):
+        now = prices.version(version_id)
+        if now is None or now.digest != digest:
+            return False
+    for version_id, first, last in session.execute(
+        select(
+            InvoicePriceSpan.price_version,
+            InvoicePriceSpan.period_from,
+            InvoicePriceSpan.period_until,
         )
-    for version_id, first, last in session.execute(spans):
+    ):
         now = prices.version(version_id)
         if now is None or now.valid_from > first:
             return False

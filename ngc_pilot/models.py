@@ -12,7 +12,9 @@
 * ``UsageRecord`` and ``MeterWindow`` — metered usage per (tenant, metric,
   window), and which windows a metering cycle has covered; ``UsageTotal`` —
   the running sum per (tenant, metric), kept by triggers.
-* ``Invoice`` and ``InvoiceLine`` — shadow invoices, one revision per change.
+* ``Invoice`` and ``InvoiceLine`` — shadow invoices, one revision per change;
+  ``InvoicePriceDigest`` and ``InvoicePriceSpan`` — the price versions they
+  used, kept by triggers (what ``invoice_revisions.price_changes`` reads first).
 * ``CapacitySnapshot`` — Placement's totals per resource class at one moment.
 * ``JobRun`` — every run of a scheduled job, for ``jobs`` and ``/metrics``.
 * ``OutboxMessage`` — notices to send by e-mail, recorded once each, with
@@ -264,7 +266,8 @@ class Invoice(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    pilot_id: str = Field(foreign_key="pilot.id", max_length=64, index=True)
+    # No index of its own: uq_invoice_revision starts with pilot_id (0017 dropped it).
+    pilot_id: str = Field(foreign_key="pilot.id", max_length=64)
     month: str = Field(max_length=7, index=True)  # YYYY-MM
     revision: int = 1
     final: bool = False  # the month had ended when this revision was rated
@@ -299,6 +302,34 @@ class InvoiceLine(SQLModel, table=True):
     list_amount: Decimal = Field(sa_column=Column(Numeric(16, 2), nullable=False))
     discount: Decimal = Field(sa_column=Column(Numeric(16, 2), nullable=False))
     charged: Decimal = Field(sa_column=Column(Numeric(16, 2), nullable=False))
+
+
+class InvoicePriceDigest(SQLModel, table=True):
+    """A (price version, digest) pair that some invoice revision's price record holds.
+
+    Kept by triggers on ``invoice`` (migration 0017) in the writing transaction;
+    never written by the application.  Every revision counts, latest or
+    superseded, and a deleted invoice's pairs stay: a superset of what the
+    latest revisions use, which is all :func:`price_changes` needs to answer
+    "nothing changed" without reading the invoices.
+    """
+
+    __tablename__ = "invoice_price_digest"
+
+    price_version: str = Field(primary_key=True, max_length=64)
+    digest: str = Field(primary_key=True, max_length=128)
+
+
+class InvoicePriceSpan(SQLModel, table=True):
+    """Per price version: the first and last day any invoice line rated with it
+    covers (``period_until`` exclusive, as on the lines).  Kept by triggers on
+    ``invoice_line`` (0017) like :class:`InvoicePriceDigest`; it only widens."""
+
+    __tablename__ = "invoice_price_span"
+
+    price_version: str = Field(primary_key=True, max_length=64)
+    period_from: date
+    period_until: date
 
 
 # ---------------------------------------------------------------- operations

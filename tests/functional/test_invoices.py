@@ -18,9 +18,9 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, inspect, select, text, update
 
-from ngc_pilot import audit, billing, migrate, usage_aggregation
+from ngc_pilot import audit, billing, invoice_revisions, migrate, usage_aggregation
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
 from ngc_pilot.models import (
@@ -28,6 +28,8 @@ from ngc_pilot.models import (
     AuditEvent,
     Invoice,
     InvoiceLine,
+    InvoicePriceDigest,
+    InvoicePriceSpan,
     Pilot,
     SelectionDecision,
     Tenant,
@@ -828,3 +830,156 @@ def test_the_migration_backfills_the_monthly_rollup_from_the_days(world) -> None
     assert after[("P-2", "vcpu_hours", date(2021, 8, 1))] == (48 * 500_000, 48)
     assert {k: v for k, v in after.items() if k[2] < date(2021, 8, 1)} == before
     _rated_both_ways(engine, prices, ["2021-06", "2021-08"])
+
+
+# ------------------------------------------------- the price versions invoices used
+
+
+def _price_summary(engine) -> tuple[set, dict]:
+    """What migration 0017's tables hold: (version, digest) pairs and per-version spans."""
+    with session_scope(engine) as session:
+        digests = {
+            tuple(r)
+            for r in session.execute(
+                select(InvoicePriceDigest.price_version, InvoicePriceDigest.digest)
+            )
+        }
+        spans = {
+            v: (first, last)
+            for v, first, last in session.execute(
+                select(
+                    InvoicePriceSpan.price_version,
+                    InvoicePriceSpan.period_from,
+                    InvoicePriceSpan.period_until,
+                )
+            )
+        }
+    return digests, spans
+
+
+def _price_summary_of_every_revision(engine) -> tuple[set, dict]:
+    """The same worked out in Python from every invoice and line, latest or superseded."""
+    with session_scope(engine) as session:
+        digests = {
+            (version, info["digest"])
+            for (record,) in session.execute(select(Invoice.prices))
+            for version, info in record.get("versions", {}).items()
+        }
+        spans: dict = {}
+        for v, first, last in session.execute(
+            select(InvoiceLine.price_version, InvoiceLine.period_from, InvoiceLine.period_until)
+        ):
+            known = spans.get(v, (first, last))
+            spans[v] = (min(known[0], first), max(known[1], last))
+    return digests, spans
+
+
+def _changes_both_ways(engine, price_lists) -> list:
+    """``price_changes`` (summary first) equals the search of every latest revision."""
+    found = []
+    with session_scope(engine) as session:
+        for price_list in price_lists:
+            for pilots in ((), ("P-1",), ("P-2",)):
+                quick = invoice_revisions.price_changes(session, price_list, pilots)
+                assert quick == invoice_revisions.search_price_changes(session, price_list, pilots)
+                found.append(quick)
+    return found
+
+
+def test_price_changes_from_the_summary_equal_the_search_of_the_invoices(world) -> None:
+    """Across superseded revisions, forced changes, a moved boundary, a hand-written
+    invoice and an altered line, the summary is what every revision used and
+    ``price_changes`` gives what the search over the latest revisions gives."""
+    engine, prices = world
+    dearer = parse_prices(prices_text(v1=V1.replace('"0.30"', '"0.35"')), "dearer.yaml")
+    moved = parse_prices(prices_text(split="2021-05-10"), "moved.yaml")
+    later = parse_prices(prices_text(split="2021-05-20"), "later.yaml")
+    lists = [prices, dearer, moved, later]
+
+    def check() -> list:
+        assert _price_summary(engine) == _price_summary_of_every_revision(engine)
+        return _changes_both_ways(engine, lists)
+
+    assert not any(check())  # no invoices yet
+    billing.rate_month(engine, prices, "2021-05", actor="t")
+    billing.rate_month(engine, prices, "2021-06", actor="t")
+    assert [bool(c) for c in check()] == [False] * 3 + [True] * 9
+    billing.rate_month(engine, dearer, "2021-06", actor="t", force=True, reason="r")
+    assert len(stored(engine, "P-1", "2021-05")) == 2  # revision 1 superseded
+    digests, _ = _price_summary(engine)
+    assert {v for v, _ in digests} == {"v1", "v2"} and len(digests) == 3  # v1's old digest kept
+    check()
+    billing.rate_month(engine, moved, "2021-05", actor="t", force=True, reason="r")
+    check()
+    with session_scope(engine) as session:  # an invoice written around the rating code
+        invoice_id = session.execute(
+            insert(Invoice.__table__).returning(Invoice.__table__.c.id),
+            {
+                "pilot_id": "P-2",
+                "month": "2021-03",
+                "revision": 1,
+                "final": True,
+                "currency": "DKK",
+                "list_total": D("1.00"),
+                "discount_total": D("0.00"),
+                "charged_total": D("1.00"),
+                "prices": {"versions": {"v0": {"digest": "d0"}}},
+                "rated_at": at(2021, 4, 1),
+                "rated_by": "t",
+            },
+        ).scalar_one()
+        session.execute(
+            insert(InvoiceLine.__table__),
+            {
+                "invoice_id": invoice_id,
+                "position": 1,
+                "item": "base_fee",
+                "description": "x",
+                "price_version": "v0",
+                "period_from": date(2021, 3, 1),
+                "period_until": date(2021, 4, 1),
+                "quantity": D("1"),
+                "unit": "month",
+                "unit_price": D("1.00"),
+                "list_amount": D("1.00"),
+                "discount": D("0.00"),
+                "charged": D("1.00"),
+            },
+        )
+    assert all(check()[i] for i in range(0, 12, 3))  # every list lacks v0: P-2 affected
+    with session_scope(engine) as session:  # an altered line widens its version's span
+        session.execute(
+            update(InvoiceLine)
+            .where(InvoiceLine.invoice_id == invoice_id)
+            .values(period_from=date(2020, 12, 1))
+        )
+    assert _price_summary(engine)[1]["v0"] == (date(2020, 12, 1), date(2021, 4, 1))
+    check()
+    with session_scope(engine) as session:  # deleted invoices' versions stay: a superset
+        session.execute(InvoiceLine.__table__.delete())
+        session.execute(Invoice.__table__.delete())
+    assert _price_summary(engine)[0] >= {("v0", "d0")}
+    assert not any(_changes_both_ways(engine, lists))
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("TRUNCATE invoice_line, invoice"))
+        assert _price_summary(engine) == (set(), {})
+
+
+def test_the_migration_fills_the_price_summary_and_its_downgrade_restores_the_index(
+    world,
+) -> None:
+    engine, prices = world
+    dearer = parse_prices(prices_text(v1=V1.replace('"0.30"', '"0.35"')), "dearer.yaml")
+    billing.rate_month(engine, prices, "2021-05", actor="t")
+    billing.rate_month(engine, dearer, "2021-06", actor="t", force=True, reason="r")
+    before = _price_summary(engine)
+    assert before == _price_summary_of_every_revision(engine)
+    migrate.downgrade(engine, "0016_usage_month")
+    inspector = inspect(engine)
+    assert "invoice_price_digest" not in inspector.get_table_names()
+    assert "ix_invoice_pilot_id" in {i["name"] for i in inspector.get_indexes("invoice")}
+    migrate.upgrade(engine)
+    assert _price_summary(engine) == before
+    assert "ix_invoice_pilot_id" not in {i["name"] for i in inspect(engine).get_indexes("invoice")}
+    assert all(not d.written for d in billing.rate_month(engine, dearer, "2021-05", actor="t"))

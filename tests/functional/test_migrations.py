@@ -65,8 +65,8 @@ def test_audit_refuses_details_that_look_like_secrets(database):
 def test_cli_db_commands(cli):
     assert cli("db", "upgrade").code == 0
     assert cli("db", "current", "--json").json() == {
-        "current": "0016_usage_month",
-        "head": "0016_usage_month",
+        "current": "0017_invoice_price_use",
+        "head": "0017_invoice_price_use",
     }
     assert cli("db", "downgrade", "base").code == 0
     assert cli("db", "current", "--json").json()["current"] is None

@@ -2,9 +2,10 @@
 
 Why this exists: observing tenants one at a time costs ~15 filtered reads
 each, so an hourly reconcile of 1,000 tenants costs minutes.  Here projects,
-groups, users, roles, role assignments, networks, subnets, routers, ports, security
-groups, their rules and network quotas are each listed *once* for all
-tenants, and :func:`provisioner.openstack.observe.assemble` builds every
+groups, users, roles, role assignments (direct, and effective: the members
+of every group holding a role), networks, subnets, routers, ports, security
+groups (their rules come embedded) and network quotas are each listed *once*
+for all tenants, and :func:`provisioner.openstack.observe.assemble` builds every
 tenant's :class:`ObservedTenant` from that snapshot with exactly the logic of
 the per-tenant observation, so both give the same answer.  The listings are
 sent at once, within the connection pool's bound per API; Neutron's once the
@@ -12,10 +13,11 @@ projects are known (only those projects' resources when they are few, and
 nothing at all when none of the tenants has a project yet).
 
 Still read per tenant, because the APIs have no listing across projects or
-users: compute and volume quotas (Nova, Cinder), group membership of the PI
-and the PI's application credential (Keystone), a network quota Neutron does
-not list (a project still on the defaults), and the name of a router's
-external network when it is not in the network listing.
+users: compute and volume quotas (Nova, Cinder) and the PI's application
+credential (Keystone), a network quota Neutron does not list (a project
+still on the defaults), the name of a router's external network when it is
+not in the network listing, and the PI's group membership when the group
+holds no role anywhere (drift: the effective listing cannot show its members).
 
 What this module deliberately does not do: read servers, volumes or ports
 of researchers (``deep``; teardown observes one tenant at a time), or change
@@ -74,6 +76,9 @@ class SnapshotReads(ConcurrentReads):
                 for kind in ("projects", "groups", "users")
             },
             "assignments": listing(ident.role_assignments),
+            # Group assignments expanded to each member user, with the
+            # membership behind it: every PI's membership in one listing.
+            "effective": listing(ident.role_assignments, effective=True),
             "roles": listing(ident.roles),
         }
         # The projects first: the Neutron listings need only them.
@@ -97,6 +102,11 @@ class SnapshotReads(ConcurrentReads):
             for a in got["assignments"]
             if a.group and a.scope and "project" in a.scope
         }
+        # Groups holding a project role: the effective listing names all their members.
+        self._expanded = {group for group, _, _ in self._assignments}
+        self._members = {
+            membership for a in got["effective"] if (membership := _membership(a)) is not None
+        }
         self._roles: dict[str, Any] = {}
         for role in got["roles"]:
             self._roles.setdefault(role.name, role)
@@ -115,7 +125,7 @@ class SnapshotReads(ConcurrentReads):
         few = {"project_id": projects} if len(projects) <= FILTER_UP_TO else {}
         found = {
             kind: listing(getattr(net, kind), **few)
-            for kind in ("networks", "subnets", "routers", "ports", "security_group_rules")
+            for kind in ("networks", "subnets", "routers", "ports")
         }
         found["security_groups"] = listing(net.security_groups)
         found["quotas"] = listing(net.quotas)
@@ -133,9 +143,6 @@ class SnapshotReads(ConcurrentReads):
                 groups: dict[str, list[Any]] = defaultdict(list)
                 for g in got.get("security_groups", ()):
                     groups[g.project_id].append(g)
-                rules: dict[str, list[Any]] = defaultdict(list)
-                for r in got.get("security_group_rules", ()):
-                    rules[r.project_id].append(r)
                 self._indexed = {
                     "quotas": {q.project_id: q for q in got.get("quotas", ())},
                     "networks": networks,
@@ -144,7 +151,6 @@ class SnapshotReads(ConcurrentReads):
                     "routers": _by_name(got.get("routers", ())),
                     "ports": ports,
                     "security_groups": groups,
-                    "security_group_rules": rules,
                 }
             return self._indexed
 
@@ -162,6 +168,20 @@ class SnapshotReads(ConcurrentReads):
 
     def has_role(self, project: Any, group: Any, role: Any) -> bool:
         return (group.id, project.id, role.id) in self._assignments
+
+    def ahead(self, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
+        super().ahead(
+            [(n, args) for n, args in calls if not (n == "in_group" and self._knows(args[1]))]
+        )
+
+    def in_group(self, user: Any, group: Any) -> bool:
+        if self._knows(group):
+            return (group.id, user.id) in self._members
+        return super().in_group(user, group)
+
+    def _knows(self, group: Any) -> bool:
+        """Whether the effective listing shows ``group``'s members (it holds a project role)."""
+        return group.id in self._expanded
 
     def network_quota(self, project_id: str) -> Any:
         quota = self._net()["quotas"].get(project_id)
@@ -186,8 +206,13 @@ class SnapshotReads(ConcurrentReads):
     def security_groups(self, project_id: str) -> list[Any]:
         return list(self._net()["security_groups"].get(project_id, ()))
 
-    def security_group_rules(self, project_id: str) -> list[Any]:
-        return list(self._net()["security_group_rules"].get(project_id, ()))
+
+def _membership(assignment: Any) -> tuple[str, str] | None:
+    """(group id, user id) of an effective assignment a group membership gave, else None."""
+    link = (assignment.links or {}).get("membership") or ""
+    _, _, tail = link.rpartition("/groups/")
+    group, _, user = tail.partition("/users/")
+    return (group, user) if group and user and "/" not in group + user else None
 
 
 def _by_name(items: Any) -> dict[tuple[str, str], Any]:

@@ -161,10 +161,10 @@ class ConcurrentReads(LiveReads):
 
     def ahead(self, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
         for name, args in calls:
-            if name not in self.LIVE:
-                continue
-            read = getattr(LiveReads, name)
-            self._futures[_key(name, args)] = self._pool.submit(read, self, *args)
+            key = _key(name, args)
+            if name not in self.LIVE or key in self._futures:
+                continue  # answered elsewhere, or already under way
+            self._futures[key] = self._pool.submit(getattr(LiveReads, name), self, *args)
 
     def _answer(self, name: str, *args: Any) -> Any:
         future = self._futures.pop(_key(name, args), None)

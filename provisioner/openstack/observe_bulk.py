@@ -90,6 +90,9 @@ class SnapshotReads(ConcurrentReads):
                 self._projects.setdefault((domain_id, item.name), item)
         projects = sorted({self._projects[key].id for key in wanted if key in self._projects})
         self._neutron = self._neutron_listings(listing, projects)
+        # The quotas Nova and Cinder only give per project go out now, beside
+        # the listings, not when each tenant's observation reaches them.
+        self.ahead([(kind, (p,)) for p in projects for kind in ("compute_quota", "volume_quota")])
         got.update({key: future.result() for key, future in keystone.items()})
         self._groups: dict[tuple[str, str], Any] = {}
         self._users: dict[tuple[str, str], Any] = {}

@@ -35,14 +35,18 @@ def emulator_requirements(layout: Layout) -> bytes:
 
 
 def _fingerprint(layout: Layout, openstack_only: bool = False) -> str:
+    # The shims' content, not their path: they are copied into the virtualenv
+    # (not installed editable), so any checkout with the same shims -- another
+    # worktree sharing this ``.devcloud`` -- finds the virtualenv installed.
     h = hashlib.sha256()
-    h.update(str(layout.shims).encode())  # the editable install points here
     if openstack_only:
         h.update(openstack_requirements(layout))
     else:
         h.update(layout.requirements.read_bytes())
-    for path in sorted(layout.shims.rglob("*")):
-        if path.is_file() and "egg-info" not in str(path) and "__pycache__" not in str(path):
+    # The package's source only: a build leaves ``build/`` and ``*.egg-info`` beside it.
+    sources = [layout.shims / "pyproject.toml", *(layout.shims / "devcloud_shims").rglob("*.py")]
+    for path in sorted(sources):
+        if path.is_file() and "__pycache__" not in path.parts:
             h.update(str(path.relative_to(layout.shims)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()
@@ -102,7 +106,7 @@ def ensure_venv(layout: Layout, console: Console) -> bool:
     )
     _run(
         console,
-        [*pip, "install", "--no-deps", "-e", str(layout.shims)],
+        [*pip, "install", "--no-deps", "--force-reinstall", str(layout.shims)],
         "installing devcloud shims",
         "install.log",
         layout,

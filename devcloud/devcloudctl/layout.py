@@ -36,7 +36,11 @@ class Layout:
 
     @property
     def home(self) -> Path:
-        return self.repo / ".devcloud"
+        # Resolved: git worktrees of one repository share a devcloud through a
+        # ``.devcloud`` symlink, and every path written into its configs must be
+        # the same whichever worktree runs ``up`` (else each ``up`` from another
+        # worktree re-rendered every config and restarted every daemon).
+        return (self.repo / ".devcloud").resolve()
 
     @property
     def venv(self) -> Path:

@@ -40,6 +40,9 @@ from provisioner.openstack.steps import STEPS
 from provisioner.openstack.usage import OpenStackUsage
 from provisioner.usage import UsageSample
 
+# The APIs a bulk observation reads from at once (Keystone, Neutron, Nova, Cinder).
+READ_APIS = 4
+
 
 class OpenStackBackend:
     """CloudBackend, UsageReader and IsolationProbe over openstacksdk, as an admin."""
@@ -89,8 +92,11 @@ class OpenStackBackend:
         """
         self.admin.known.clear()
         # Two pools: the tenants' workers wait for reads sent through the other.
+        # The reads' pool holds a full connection pool's worth per API (Keystone,
+        # Neutron, Nova, Cinder): a slow API's reads (Neutron's listings, Nova's
+        # quotas) then never hold back another's (the PIs' credentials, Keystone).
         with (
-            ThreadPoolExecutor(max_workers=2 * ENDPOINT_CONCURRENCY) as reads_pool,
+            ThreadPoolExecutor(max_workers=READ_APIS * ENDPOINT_CONCURRENCY) as reads_pool,
             ThreadPoolExecutor(max_workers=ENDPOINT_CONCURRENCY) as tenants,
         ):
             try:

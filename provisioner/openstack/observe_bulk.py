@@ -2,9 +2,10 @@
 
 Why this exists: observing tenants one at a time costs ~15 filtered reads
 each, so an hourly reconcile of 1,000 tenants costs minutes.  Here projects,
-groups, users, roles, role assignments, networks, subnets, routers, ports, security
-groups, their rules and network quotas are each listed *once* for all
-tenants, and :func:`provisioner.openstack.observe.assemble` builds every
+groups, users, roles, role assignments (direct, and effective: the members
+of every group holding a role), networks, subnets, routers, ports, security
+groups (their rules come embedded) and network quotas are each listed *once*
+for all tenants, and :func:`provisioner.openstack.observe.assemble` builds every
 tenant's :class:`ObservedTenant` from that snapshot with exactly the logic of
 the per-tenant observation, so both give the same answer.  The listings are
 sent at once, within the connection pool's bound per API; Neutron's once the
@@ -12,10 +13,11 @@ projects are known (only those projects' resources when they are few, and
 nothing at all when none of the tenants has a project yet).
 
 Still read per tenant, because the APIs have no listing across projects or
-users: compute and volume quotas (Nova, Cinder), group membership of the PI
-and the PI's application credential (Keystone), a network quota Neutron does
-not list (a project still on the defaults), and the name of a router's
-external network when it is not in the network listing.
+users: compute and volume quotas (Nova, Cinder) and the PI's application
+credential (Keystone), a network quota Neutron does not list (a project
+still on the defaults), the name of a router's external network when it is
+not in the network listing, and the PI's group membership when the group
+holds no role anywhere (drift: the effective listing cannot show its members).
 
 What this module deliberately does not do: read servers, volumes or ports
 of researchers (``deep``; teardown observes one tenant at a time), or change
@@ -66,18 +68,11 @@ class SnapshotReads(ConcurrentReads):
         def listing(call: Any, **kw: Any) -> Future[list[Any]]:
             return pool.submit(lambda: list(call(**kw)))
 
-        # Every listing is sent at once (within the connection pool's bound per API).
-        keystone = {
-            **{
-                (kind, d): listing(getattr(ident, kind), domain_id=d)
-                for d in domains
-                for kind in ("projects", "groups", "users")
-            },
-            "assignments": listing(ident.role_assignments),
-            "roles": listing(ident.roles),
+        # The projects first, alone: the Neutron listings (the slowest) need
+        # only them, and Keystone answers one listing faster than six at once.
+        got: dict[Any, list[Any]] = {
+            ("projects", d): listing(ident.projects, domain_id=d).result() for d in domains
         }
-        # The projects first: the Neutron listings need only them.
-        got = {key: keystone[key].result() for key in keystone if key[0] == "projects"}
         self._projects: dict[tuple[str, str], Any] = {}
         for domain_id in domains:
             for item in got[("projects", domain_id)]:
@@ -85,6 +80,22 @@ class SnapshotReads(ConcurrentReads):
                 self._projects.setdefault((domain_id, item.name), item)
         projects = sorted({self._projects[key].id for key in wanted if key in self._projects})
         self._neutron = self._neutron_listings(listing, projects)
+        # The quotas Nova and Cinder only give per project go out now, beside
+        # the listings, not when each tenant's observation reaches them.
+        self.ahead([(kind, (p,)) for p in projects for kind in ("compute_quota", "volume_quota")])
+        # The rest of Keystone at once (within the connection pool's bound per API).
+        keystone = {
+            **{
+                (kind, d): listing(getattr(ident, kind), domain_id=d)
+                for d in domains
+                for kind in ("groups", "users")
+            },
+            "assignments": listing(ident.role_assignments),
+            # Group assignments expanded to each member user, with the
+            # membership behind it: every PI's membership in one listing.
+            "effective": listing(ident.role_assignments, effective=True),
+            "roles": listing(ident.roles),
+        }
         got.update({key: future.result() for key, future in keystone.items()})
         self._groups: dict[tuple[str, str], Any] = {}
         self._users: dict[tuple[str, str], Any] = {}
@@ -96,6 +107,11 @@ class SnapshotReads(ConcurrentReads):
             (a.group["id"], a.scope["project"]["id"], a.role["id"])
             for a in got["assignments"]
             if a.group and a.scope and "project" in a.scope
+        }
+        # Groups holding a project role: the effective listing names all their members.
+        self._expanded = {group for group, _, _ in self._assignments}
+        self._members = {
+            membership for a in got["effective"] if (membership := _membership(a)) is not None
         }
         self._roles: dict[str, Any] = {}
         for role in got["roles"]:
@@ -115,7 +131,7 @@ class SnapshotReads(ConcurrentReads):
         few = {"project_id": projects} if len(projects) <= FILTER_UP_TO else {}
         found = {
             kind: listing(getattr(net, kind), **few)
-            for kind in ("networks", "subnets", "routers", "ports", "security_group_rules")
+            for kind in ("networks", "subnets", "routers", "ports")
         }
         found["security_groups"] = listing(net.security_groups)
         found["quotas"] = listing(net.quotas)
@@ -133,9 +149,6 @@ class SnapshotReads(ConcurrentReads):
                 groups: dict[str, list[Any]] = defaultdict(list)
                 for g in got.get("security_groups", ()):
                     groups[g.project_id].append(g)
-                rules: dict[str, list[Any]] = defaultdict(list)
-                for r in got.get("security_group_rules", ()):
-                    rules[r.project_id].append(r)
                 self._indexed = {
                     "quotas": {q.project_id: q for q in got.get("quotas", ())},
                     "networks": networks,
@@ -144,7 +157,6 @@ class SnapshotReads(ConcurrentReads):
                     "routers": _by_name(got.get("routers", ())),
                     "ports": ports,
                     "security_groups": groups,
-                    "security_group_rules": rules,
                 }
             return self._indexed
 
@@ -162,6 +174,20 @@ class SnapshotReads(ConcurrentReads):
 
     def has_role(self, project: Any, group: Any, role: Any) -> bool:
         return (group.id, project.id, role.id) in self._assignments
+
+    def ahead(self, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
+        super().ahead(
+            [(n, args) for n, args in calls if not (n == "in_group" and self._knows(args[1]))]
+        )
+
+    def in_group(self, user: Any, group: Any) -> bool:
+        if self._knows(group):
+            return (group.id, user.id) in self._members
+        return super().in_group(user, group)
+
+    def _knows(self, group: Any) -> bool:
+        """Whether the effective listing shows ``group``'s members (it holds a project role)."""
+        return group.id in self._expanded
 
     def network_quota(self, project_id: str) -> Any:
         quota = self._net()["quotas"].get(project_id)
@@ -186,8 +212,13 @@ class SnapshotReads(ConcurrentReads):
     def security_groups(self, project_id: str) -> list[Any]:
         return list(self._net()["security_groups"].get(project_id, ()))
 
-    def security_group_rules(self, project_id: str) -> list[Any]:
-        return list(self._net()["security_group_rules"].get(project_id, ()))
+
+def _membership(assignment: Any) -> tuple[str, str] | None:
+    """(group id, user id) of an effective assignment a group membership gave, else None."""
+    link = (assignment.links or {}).get("membership") or ""
+    _, _, tail = link.rpartition("/groups/")
+    group, _, user = tail.partition("/users/")
+    return (group, user) if group and user and "/" not in group + user else None
 
 
 def _by_name(items: Any) -> dict[tuple[str, str], Any]:

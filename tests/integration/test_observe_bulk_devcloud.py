@@ -88,3 +88,31 @@ def test_plans_from_the_snapshot_are_the_per_tenant_plans_and_a_noop_changes_not
     assert backend.mutating_calls == before + 1  # the drift, and nothing else
     again = [plan(d, o) for d, o in zip(tenants, backend.observe_many(tenants), strict=True)]
     assert all(p.empty for p in again)
+
+
+def test_membership_is_read_from_the_effective_listing_and_drift_in_it_is_seen(three, monkeypatch):
+    """The PI's membership comes from one effective role-assignment listing (no
+    read per tenant) while the group holds a role; a removed membership shows,
+    and a group stripped of its role is asked directly — as observing alone."""
+    from provisioner.openstack.observe import LiveReads
+
+    backend, tenants = three
+    ident = backend.conn.identity
+    gone, stripped, kept = (backend.observe(d) for d in tenants)
+    ident.remove_user_from_group(gone.user_id, gone.group_id)  # behind ngc-pilot's back
+    role = ident.find_role(tenants[1].member_role)
+    ident.unassign_project_role_from_group(stripped.project_id, stripped.group_id, role)
+    asked: list[str] = []
+    live = LiveReads.in_group
+
+    def counted(self, user, group):
+        asked.append(group.id)
+        return live(self, user, group)
+
+    monkeypatch.setattr(LiveReads, "in_group", counted)
+    bulk = backend.observe_many(tenants)
+    assert asked == [stripped.group_id]  # only the group the listing cannot show
+    assert [o.user_in_group for o in bulk] == [False, True, True]
+    assert [o.group_has_role for o in bulk] == [True, False, True]
+    assert bulk == [backend.observe(d) for d in tenants]
+    assert kept.user_in_group

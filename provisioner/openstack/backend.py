@@ -32,8 +32,8 @@ from provisioner.openstack.connection import (
     SDK_ERRORS,
     TRANSIENT,
     Admin,
-    cloud_config,
     connect,
+    shared_config,
     translate_error,
 )
 from provisioner.openstack.steps import STEPS
@@ -52,7 +52,7 @@ class OpenStackBackend:
         self.clouds_file = clouds_file
         try:
             conn = connect(cloud, clouds_file)
-            config = cloud_config(cloud, clouds_file)
+            config = shared_config(cloud, clouds_file)
         except Exception as exc:  # noqa: BLE001 - config errors come in many types
             raise CloudError(
                 f"cannot load cloud {cloud!r} from {clouds_file or 'clouds.yaml'}: {exc}"

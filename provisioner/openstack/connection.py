@@ -9,8 +9,9 @@ connection that quietly became admin would hide isolation bugs).
 :class:`provisioner.backend.CloudError`; every module of this package (and
 nothing outside it) uses it.  No payload or secret goes into a message.
 
-Every admin :func:`connect` to one cloud in a process shares one Keystone
-session: one token for all parallel workers (not one authentication per
+Every admin :func:`connect` to one cloud in a process returns one shared
+connection (its proxies are made once, and used from many threads), so one
+Keystone session: one token for all parallel workers (not one authentication per
 tenant) and one HTTP pool per endpoint, sized to :data:`ENDPOINT_CONCURRENCY`
 and blocking beyond it, so a parallel run never has more requests in flight
 at one API than that.  A request on a kept-alive connection the API closed
@@ -87,16 +88,32 @@ CONNECT_RETRIES = 3
 _IDEMPOTENT_RETRIES = Retry(
     total=3, connect=3, read=3, status=0, other=0, backoff_factor=0.1, backoff_jitter=0.3
 )
-_REGIONS: dict[tuple[str, str | None], Any] = {}
-_REGIONS_LOCK = threading.Lock()
+_SHARED: dict[tuple[str, str | None], tuple[Any, dict[str, Any]]] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 def connect(cloud: str, clouds_file: Path | None) -> openstack.connection.Connection:
-    """An admin connection sharing the process's Keystone session for ``cloud`` (see above)."""
+    """The process's admin connection for ``cloud`` (see above), made on first use."""
+    return _shared(cloud, clouds_file)[0]
+
+
+def shared_config(cloud: str, clouds_file: Path | None) -> dict[str, Any]:
+    """The named entry of ``clouds_file`` as :func:`connect` read it (auth, region, interface)."""
+    return _shared(cloud, clouds_file)[1]
+
+
+def _shared(cloud: str, clouds_file: Path | None) -> tuple[Any, dict[str, Any]]:
+    """One connection and config per cloud and process: one session, one proxy per service.
+
+    Every backend of the process shares them, so ``clouds.yaml`` is read once and
+    each service's proxy (whose making costs ~30 ms of CPU: openstacksdk copies
+    its service-type catalogue for each setting it looks up) is made once, not
+    once per backend.
+    """
     key = (cloud, str(clouds_file) if clouds_file else None)
-    with _REGIONS_LOCK:
-        region = _REGIONS.get(key)
-        if region is None:
+    with _SHARED_LOCK:
+        found = _SHARED.get(key)
+        if found is None:
             region = _loader(clouds_file).get_one(cloud=cloud, connect_retries=CONNECT_RETRIES)
             pool = TCPKeepAliveAdapter(
                 pool_connections=16,  # endpoints (host:port) whose pools are kept
@@ -106,8 +123,12 @@ def connect(cloud: str, clouds_file: Path | None) -> openstack.connection.Connec
             )
             for scheme in ("http://", "https://"):
                 region.get_session().session.mount(scheme, pool)
-            _REGIONS[key] = region
-    return openstack.connection.Connection(config=region)
+            found = (
+                openstack.connection.Connection(config=region),
+                cloud_config(cloud, clouds_file),
+            )
+            _SHARED[key] = found
+    return found
 
 
 def connect_with(

@@ -94,10 +94,11 @@ class LiveReads:
         return self.admin.role(name)
 
     def has_role(self, project: Any, group: Any, role: Any) -> bool:
-        return bool(self.ident.validate_group_has_project_role(project, group, role))
+        # By id: ``project`` and the others may be listed rows, not SDK resources.
+        return bool(self.ident.validate_group_has_project_role(project.id, group.id, role.id))
 
     def in_group(self, user: Any, group: Any) -> bool:
-        return bool(self.ident.check_user_in_group(user, group))
+        return bool(self.ident.check_user_in_group(user.id, group.id))
 
     def compute_quota(self, project_id: str) -> Any:
         return self.admin.conn.compute.get_quota_set(project_id)
@@ -127,7 +128,7 @@ class LiveReads:
         return list(self.net.security_groups(project_id=project_id))
 
     def app_credential(self, user: Any, name: str) -> Any:
-        return first(self.ident.application_credentials(user, name=name))
+        return first(self.ident.application_credentials(user.id, name=name))
 
     def ahead(self, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
         """Reads :func:`assemble` is about to make (``(method, args)``); a hint, here ignored."""

@@ -35,6 +35,7 @@ from typing import Any
 from provisioner.model import DesiredTenant, ObservedTenant
 from provisioner.openstack.connection import Admin
 from provisioner.openstack.observe import ConcurrentReads, assemble
+from provisioner.openstack.rows import NETWORK_QUOTA, PROJECT, Row, rows
 
 # Up to this many wanted projects, the Neutron listings ask only for theirs
 # (a URL of ~40 characters per project); beyond, everything is listed.
@@ -65,13 +66,17 @@ class SnapshotReads(ConcurrentReads):
         ident = self.ident
         domains = sorted(domain_ids)
 
-        def listing(call: Any, **kw: Any) -> Future[list[Any]]:
-            return pool.submit(lambda: list(call(**kw)))
+        def listing(
+            proxy: Any, path: str, params: dict[str, Any] | None = None, **kw: Any
+        ) -> Future[list[Row]]:
+            # The items as JSON (a few fields of each are read), every page.
+            return pool.submit(rows, proxy, f"/{path}", path.replace("-", "_"), params, **kw)
 
         # The projects first, alone: the Neutron listings (the slowest) need
         # only them, and Keystone answers one listing faster than six at once.
         got: dict[Any, list[Any]] = {
-            ("projects", d): listing(ident.projects, domain_id=d).result() for d in domains
+            ("projects", d): listing(ident, "projects", {"domain_id": d}, names=PROJECT).result()
+            for d in domains
         }
         self._projects: dict[tuple[str, str], Any] = {}
         for domain_id in domains:
@@ -86,15 +91,15 @@ class SnapshotReads(ConcurrentReads):
         # The rest of Keystone at once (within the connection pool's bound per API).
         keystone = {
             **{
-                (kind, d): listing(getattr(ident, kind), domain_id=d)
+                (kind, d): listing(ident, kind, {"domain_id": d})
                 for d in domains
                 for kind in ("groups", "users")
             },
-            "assignments": listing(ident.role_assignments),
+            "assignments": listing(ident, "role_assignments"),
             # Group assignments expanded to each member user, with the
             # membership behind it: every PI's membership in one listing.
-            "effective": listing(ident.role_assignments, effective=True),
-            "roles": listing(ident.roles),
+            "effective": listing(ident, "role_assignments", {"effective": True}),
+            "roles": listing(ident, "roles"),
         }
         got.update({key: future.result() for key, future in keystone.items()})
         self._groups: dict[tuple[str, str], Any] = {}
@@ -130,11 +135,10 @@ class SnapshotReads(ConcurrentReads):
         # missing "default" group.
         few = {"project_id": projects} if len(projects) <= FILTER_UP_TO else {}
         found = {
-            kind: listing(getattr(net, kind), **few)
-            for kind in ("networks", "subnets", "routers", "ports")
+            kind: listing(net, kind, few) for kind in ("networks", "subnets", "routers", "ports")
         }
-        found["security_groups"] = listing(net.security_groups)
-        found["quotas"] = listing(net.quotas)
+        found["security_groups"] = listing(net, "security-groups")
+        found["quotas"] = listing(net, "quotas", names=NETWORK_QUOTA)
         return found
 
     def _net(self) -> dict[str, Any]:

@@ -25,10 +25,13 @@ calls, whose answers the steps keep as resources).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from keystoneauth1 import exceptions as ks_exceptions
+from keystoneauth1.adapter import Adapter
 from openstack import exceptions as os_exceptions
 
 # openstacksdk's attribute names that differ from the API's field names, per kind.
@@ -43,6 +46,9 @@ NETWORK_QUOTA = {
     "subnets": "subnet",
 }
 _SAME: Mapping[str, str] = {}
+# Each proxy's endpoint (version included), looked up once: keystoneauth looks
+# it up in a deep copy of the service catalogue on every relative request.
+_ENDPOINTS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 class Row:
@@ -79,7 +85,7 @@ def rows(
     url: str | None = path
     query: dict[str, Any] = dict(params or {})
     while url:
-        response = proxy.get(url, params=query, headers={"Accept": "application/json"})
+        response = proxy.get(_absolute(proxy, url), params=query, headers=_JSON)
         os_exceptions.raise_from_response(response)
         body = response.json()
         items = body[key]
@@ -97,9 +103,26 @@ def rows(
 
 def one(proxy: Any, path: str, key: str, names: Mapping[str, str] = _SAME) -> Row:
     """The resource at ``path`` (its fields under ``key``) as a row; its errors as openstacksdk's."""
-    response = proxy.get(path, headers={"Accept": "application/json"})
+    response = proxy.get(_absolute(proxy, path), headers=_JSON)
     os_exceptions.raise_from_response(response)
     return Row(response.json()[key], names)
+
+
+_JSON = {"Accept": "application/json"}
+
+
+def _absolute(proxy: Any, path: str) -> str:
+    """``path`` under ``proxy``'s endpoint, a full URL (which keystoneauth sends as it is)."""
+    if urlsplit(path).netloc:
+        return path
+    endpoint = _ENDPOINTS.get(proxy)
+    if endpoint is None:
+        # keystoneauth's own lookup: the identity proxy's ``get_endpoint`` is
+        # openstacksdk's read of a Keystone endpoint record, another thing.
+        endpoint = _ENDPOINTS[proxy] = Adapter.get_endpoint(proxy)
+        if endpoint is None:
+            raise ks_exceptions.EndpointNotFound()  # what keystoneauth raises for a request
+    return f"{endpoint.rstrip('/')}/{path.lstrip('/')}"
 
 
 def _next_page(body: Any, key: str, response: Any) -> tuple[str | None, dict[str, Any]]:

@@ -131,6 +131,21 @@ def _shared(cloud: str, clouds_file: Path | None) -> tuple[Any, dict[str, Any]]:
     return found
 
 
+_PROXY_LOCK = threading.Lock()
+
+
+def ready(conn: Any, services: set[str]) -> None:
+    """Make ``conn``'s proxies for ``services`` now, one thread at a time.
+
+    openstacksdk makes a service's proxy on first use; threads reaching it at
+    once each make one (~10 ms of CPU and a version discovery request each),
+    so code about to send reads to a service from many threads calls this first.
+    """
+    with _PROXY_LOCK:
+        for service in sorted(services):
+            getattr(conn, service)
+
+
 def connect_with(
     auth: dict[str, Any], region: str | None, auth_type: str = "password"
 ) -> openstack.connection.Connection:

@@ -36,7 +36,7 @@ from provisioner.model import (
     ObservedTenant,
     owner_of,
 )
-from provisioner.openstack.connection import ENDPOINT_CONCURRENCY, Admin, first
+from provisioner.openstack.connection import ENDPOINT_CONCURRENCY, Admin, first, ready
 from provisioner.openstack.rows import one, rows
 
 _INFRASTRUCTURE_PORTS = ("network:router_interface", "network:dhcp", "network:router")
@@ -142,6 +142,10 @@ class LiveReads:
         """Reads :func:`assemble` is about to make (``(method, args)``); a hint, here ignored."""
 
 
+# The reads sent to a service other than Keystone and Neutron (by openstacksdk's proxy name).
+_SERVICES = {"compute_quota": "compute", "volume_quota": "block_storage"}
+
+
 def _key(name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (name, *(getattr(a, "id", a) for a in args))
 
@@ -169,6 +173,9 @@ class ConcurrentReads(LiveReads):
         self._futures: dict[tuple[Any, ...], Future[Any]] = {}
 
     def ahead(self, calls: list[tuple[str, tuple[Any, ...]]]) -> None:
+        # Identity and network proxies exist already (``LiveReads``); the others
+        # are made here, once, not by each of the reads sent below at once.
+        ready(self.admin.conn, {_SERVICES[n] for n, _ in calls if n in _SERVICES})
         for name, args in calls:
             key = _key(name, args)
             if name not in self.LIVE or key in self._futures:

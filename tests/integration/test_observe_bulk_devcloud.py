@@ -116,3 +116,24 @@ def test_membership_is_read_from_the_effective_listing_and_drift_in_it_is_seen(t
     assert [o.group_has_role for o in bulk] == [True, False, True]
     assert bulk == [backend.observe(d) for d in tenants]
     assert kept.user_in_group
+
+
+def test_a_listing_read_as_json_follows_every_page_and_raises_the_sdks_errors(three):
+    """The bulk listings read JSON (``openstack.rows``): a listing Neutron pages
+    (one item a page here) is read whole, the same as openstacksdk's, and an
+    error is openstacksdk's exception."""
+    from openstack import exceptions as os_exceptions
+
+    from provisioner.openstack.rows import rows
+
+    backend, tenants = three
+    net = backend.conn.network
+    projects = [backend.observe(d).project_id for d in tenants]
+    paged = rows(net, "/networks", "networks", {"project_id": projects, "limit": 1})
+    whole = list(net.networks(project_id=projects))
+    assert len(whole) == 3
+    assert sorted((r.id, r.name, tuple(r.tags)) for r in paged) == sorted(
+        (n.id, n.name, tuple(n.tags)) for n in whole
+    )
+    with pytest.raises(os_exceptions.NotFoundException):
+        rows(net, "/no-such-collection", "items")

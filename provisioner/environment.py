@@ -148,10 +148,15 @@ pay nothing, and you see what the pilot would have cost.
 """
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_credential(folder: Path) -> dict[str, str] | None:
     """The credential id and secret of a bundle (for ``tenants verify``), or None."""
     try:
-        data = yaml.safe_load((folder / "clouds.yaml").read_text())
+        # libyaml's safe loader where present: read for every tenant of every
+        # re-apply, the pure-Python one costs ~3 ms of CPU a bundle.
+        data = yaml.load((folder / "clouds.yaml").read_text(), Loader=_SAFE_LOADER)
     except (OSError, yaml.YAMLError):
         return None
     for cloud in (data or {}).get("clouds", {}).values():

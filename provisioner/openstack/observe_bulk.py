@@ -10,7 +10,10 @@ tenant's :class:`ObservedTenant` from that snapshot with exactly the logic of
 the per-tenant observation, so both give the same answer.  The listings are
 sent at once, within the connection pool's bound per API; Neutron's once the
 projects are known (only those projects' resources when they are few, and
-nothing at all when none of the tenants has a project yet).
+nothing at all when none of the tenants has a project yet).  Each listing is
+read as the API's JSON (:mod:`provisioner.openstack.rows`), not as
+openstacksdk resources: a reconcile lists every project's security groups and
+quotas, and building a resource per item was most of the client's CPU.
 
 Still read per tenant, because the APIs have no listing across projects or
 users: compute and volume quotas (Nova, Cinder) and the PI's application

@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,11 @@ import requests
 from openstack.config import loader
 from support.paths import REPO
 
-HOME = REPO / ".devcloud"
+sys.path.insert(0, str(REPO / "devcloud"))
+
+from devcloudctl import services  # noqa: E402
+from devcloudctl.layout import Layout  # noqa: E402
+from devcloudctl.state import State  # noqa: E402
 
 
 def _free_port() -> int:
@@ -44,28 +49,18 @@ def test_a_fresh_neutron_refuses_no_concurrent_admin_create(devcloud, tmp_path):
     conn = openstack.connection.Connection(config=config.get_one(cloud="devcloud"))
     token = conn.session.get_token()
     port = _free_port()
-    etc = HOME / "etc" / "neutron"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "PYTHON"))}
-    env.update(
-        DEVCLOUD_CONFIG_FILE=str(etc / "neutron.conf"),
-        OS_NEUTRON_CONFIG_DIR=str(etc),
-        OS_NEUTRON_CONFIG_FILES="neutron.conf",
-    )
+    # Launched as devcloud launches its own Neutron (devcloudctl's argv and
+    # environment), on another port and under another process name.
+    layout = Layout(REPO)
+    neutron = services.BY_NAME["neutron-api"]
+    command = services.argv(neutron, layout, State.load(layout))
+    command[command.index("--bind") + 1] = f"127.0.0.1:{port}"
+    command[command.index("--name") + 1] = "devcloud-test-fresh-neutron"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "PYTHON"))}
+    env = services.environment(neutron, layout, base)
     with open(tmp_path / "neutron.log", "w") as log:
         proc = subprocess.Popen(
-            [
-                str(HOME / "venv" / "bin" / "gunicorn"),
-                "--no-control-socket",
-                "--worker-class",
-                "gthread",
-                "--workers",
-                "1",
-                "--threads",
-                "8",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "devcloud_shims.wsgi:load('neutron')",
-            ],
+            command,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

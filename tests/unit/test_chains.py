@@ -44,6 +44,7 @@ def test_a_new_tenant_runs_domain_and_project_first_then_independent_chains(desi
     assert by_first["network"] == ["network", "subnet", "router_interface"]
     assert by_first["router"] == ["router"]  # the interface waits for it (AFTER)
     assert AFTER["router_interface"] == {"router"}
+    assert AFTER["router"] == {"network_quota"}
     assert by_first["security_group"][-1] == "default_group_ingress"
     assert {"compute_quota", "network_quota", "volume_quota"} <= set(by_first)
     # Nothing lost or repeated, and each chain in plan order.
@@ -79,12 +80,13 @@ class _Recording:
         return result
 
 
-def test_the_router_interface_waits_for_the_router_made_in_another_chain(desired):
+def test_the_router_waits_for_the_network_quota_and_its_interface_for_the_router(desired):
     backend = _Recording()
     the_plan = plan(desired, backend.cloud.observe(desired))
     report = apply(the_plan, desired, backend, concurrent=True)
     assert report.ok, report.error
     assert backend.order.index("router") < backend.order.index("router_interface")
+    assert backend.order.index("network_quota") < backend.order.index("router")
     assert backend.cloud.observe(desired).router_has_interface
 
 

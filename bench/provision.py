@@ -14,7 +14,9 @@ Same run, same cloud:
 * observation — the eight observed one at a time beside ``observe_many``
   (one listing per resource kind), as reconcile does.
 The machine's load average is printed beside every figure, and a summary
-(median and range of each figure over the rounds) at the end.
+(median and range of each figure over the rounds) at the end; beside the
+times, the CPU seconds devcloud's daemons (with MariaDB and RabbitMQ) and this
+process used, which the machine's other work moves much less than the times.
 Everything created is torn down at the end.
 
     devcloud/devcloud up && python bench/provision.py [--tenants 8] [--rounds 20] [--trace]
@@ -176,10 +178,10 @@ def main() -> None:
         tmp / "environments",
         "bench",
     )
-    with _Requests() as base_calls:
+    with _Requests() as base_calls, _Work() as base_work:
         base = baseline(run)
     load_base = _load()
-    with _Requests() as one_calls:
+    with _Requests() as one_calls, _Work() as one_work:
         started = time.perf_counter()
         one = provisioning.provision(prov, [ids[0]], parallel=1)
         t_one, load_one = time.perf_counter() - started, _load()
@@ -192,6 +194,7 @@ def main() -> None:
         f"({t_one / base:.2f}×) | {load_one} (baseline {load_base}) |"
     )
     print(f"| one tenant: HTTP requests | {one_calls.summary()} | {base_calls.summary()} | |")
+    print(f"| one tenant: {one_work.cpu()} | | script (teardown included): {base_work.cpu()} | |")
     if args.trace:
         for line in one_calls.lines:
             print(f"    {line}")
@@ -200,25 +203,25 @@ def main() -> None:
     rounds: list[tuple[float, float, float, float]] = []  # parallel s, its load, no-op s, load
     for r in range(args.rounds):
         batch = ids[1 + r * n : 1 + (r + 1) * n]
-        started = time.perf_counter()
-        many = provisioning.provision(prov, batch, parallel=n)
-        t_many, load_many = time.perf_counter() - started, _load()
-        with _Requests() as noop_requests:
-            started = time.perf_counter()
+        with _Work() as many_work:
+            many = provisioning.provision(prov, batch, parallel=n)
+        t_many, load_many = many_work.wall, _load()
+        with _Requests() as noop_requests, _Work() as noop_work:
             again = provisioning.provision(prov, batch, parallel=n)
-            t_noop, load_noop = time.perf_counter() - started, _load()
+        t_noop, load_noop = noop_work.wall, _load()
         calls = sum(o.mutating_calls for o in again)
         bad = [o for o in many + again if o.state != "active"]
         failed += len({o.pilot_id for o in bad})
         noop_calls += calls
         rounds.append((t_many, float(load_many), t_noop / n, float(load_noop)))
         print(
-            f"| round {r + 1}: {n} tenants in parallel (s) | {t_many:.2f} | "
+            f"| round {r + 1}: {n} tenants in parallel (s) | {t_many:.2f}; {many_work.cpu()} | "
             f"{base * n:.2f} (script × {n}, sequential) | {load_many} |"
         )
         print(
             f"| round {r + 1}: no-op re-apply of {n} (s, per tenant) | {t_noop:.2f} "
-            f"({t_noop / n:.3f}); {noop_requests.summary()} HTTP requests | — | {load_noop} |"
+            f"({t_noop / n:.3f}); {noop_requests.summary()} HTTP requests; {noop_work.cpu()} "
+            f"| — | {load_noop} |"
         )
         if args.trace and r == 0:
             for line in noop_requests.lines:
@@ -302,6 +305,58 @@ def _api_ports() -> dict[int, str]:
 
 def _load() -> str:
     return f"{os.getloadavg()[0]:.2f}"
+
+
+def _cloud_cpu() -> dict[str, float]:
+    """CPU seconds used so far by devcloud, by daemon (its process group), MariaDB, RabbitMQ.
+
+    The cloud's work, whatever else runs on the machine (the load moves the
+    wall times; this moves little with it).
+    """
+    leaders = {}
+    for pid_file in (REPO / ".devcloud" / "run").glob("*.pid"):
+        fields = pid_file.read_text().split()
+        if fields and fields[0].isdigit():
+            leaders[int(fields[0])] = pid_file.stem
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        daemon = leaders.get(int(fields[2])) or {"mariadbd": "mariadb", "mysqld": "mariadb"}.get(
+            name, "rabbitmq" if name == "beam.smp" else None
+        )
+        if daemon is not None:
+            found[daemon] = found.get(daemon, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+class _Work:
+    """Wall time, this process's CPU and devcloud's CPU while it is entered."""
+
+    def __enter__(self) -> _Work:
+        self._started = (time.perf_counter(), time.process_time(), _cloud_cpu())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall, client, cloud = self._started
+        self.wall = time.perf_counter() - wall
+        self.client = time.process_time() - client
+        now = _cloud_cpu()
+        self.cloud = {k: v - cloud.get(k, 0.0) for k, v in now.items()}
+
+    def cpu(self) -> str:
+        """Devcloud's CPU (the three dearest daemons named) and this process's."""
+        top = sorted(self.cloud.items(), key=lambda kv: -kv[1])[:3]
+        named = ", ".join(f"{k} {v:.2f}" for k, v in top)
+        total = sum(self.cloud.values())
+        return f"CPU: devcloud {total:.2f} s ({named}), client {self.client:.2f} s"
 
 
 def _observation(prov: provisioning.Provisioner, batch: list[str]) -> None:

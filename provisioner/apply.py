@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from provisioner.backend import CloudBackend, CloudError, ClusterBackend, StepResult
-from provisioner.chains import chains
+from provisioner.chains import AFTER, chains
 from provisioner.kubernetes.desired import NamespaceTenant
 from provisioner.model import Change, DesiredTenant, Plan
 from provisioner.secrets import Secret
@@ -54,7 +54,8 @@ def apply(
     """Run ``plan``'s changes; ``concurrent``: its chains at once (``provisioner.chains``).
 
     Concurrently, the head (domain, project) runs first; then each chain runs
-    in plan order in its own thread, and after a failure no chain starts
+    in plan order in its own thread (a change named in ``chains.AFTER`` first
+    waits for the changes it names), and after a failure no chain starts
     another change (those under way finish).  ``report.done`` is in the order
     the changes finished; ``report.failed`` is the first change that failed.
     The backend, ``ledger`` and ``on_secret`` must then bear calls from
@@ -62,12 +63,21 @@ def apply(
     """
     started = time.perf_counter()
     report = ApplyReport(plan.pilot_id)
-    lock = threading.Lock()
+    lock = threading.Condition()
+    finished: set[int] = set()  # ``id()`` of each change done
+    broken: list[BaseException] = []  # a chain's thread raised (a bug): the others stop
 
-    def run(changes: Sequence[Change]) -> None:
+    def ready(change: Change) -> bool:
+        """Whether ``change`` may start: the changes it waits for (``chains.AFTER``) are done."""
+        first = AFTER.get(change.resource, frozenset())
+        return all(id(c) in finished for c in plan.changes if c.resource in first)
+
+    def run(changes: Sequence[Change], wait: bool = False) -> None:
         for change in changes:
             with lock:
-                if not report.ok:
+                if wait:
+                    lock.wait_for(lambda c=change: broken or not report.ok or ready(c))
+                if broken or not report.ok:
                     return
             if ledger:
                 ledger(change, "started", None, None)
@@ -78,6 +88,7 @@ def apply(
                     if report.ok:
                         report.failed, report.error = change.step, str(exc)
                         report.transient = exc.transient
+                    lock.notify_all()
                 if ledger:
                     ledger(change, "failed", None, str(exc))
                 return
@@ -90,6 +101,8 @@ def apply(
                 report.ids[change.step] = result.resource_id
                 if not result.confirmed:
                     report.unconfirmed.append(change.step)
+                finished.add(id(change))
+                lock.notify_all()
 
     split = chains(plan) if concurrent else None
     if split is None:
@@ -100,8 +113,18 @@ def apply(
         if len(parallel) == 1:
             run(parallel[0])
         elif parallel and report.ok:
+
+            def run_chain(chain: Sequence[Change]) -> None:
+                try:
+                    run(chain, wait=True)
+                except BaseException as exc:
+                    with lock:
+                        broken.append(exc)
+                        lock.notify_all()
+                    raise
+
             with ThreadPoolExecutor(max_workers=len(parallel)) as pool:
-                for future in [pool.submit(run, chain) for chain in parallel]:
+                for future in [pool.submit(run_chain, chain) for chain in parallel]:
                     future.result()  # a bug in a chain is raised here, as it would be in order
     report.seconds = time.perf_counter() - started
     return report

@@ -14,6 +14,7 @@ import re
 import shutil
 
 from .layout import Layout
+from .services import API_WORKERS
 from .state import State
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -132,6 +133,7 @@ def values(state: State) -> dict[str, str]:
         "transport_url": f"rabbit://guest:guest@127.0.0.1:{rabbit['port']}/{vhost}",
         "nova_common": nova_common,
         "nova_clients": nova_clients,
+        "neutron_api_workers": str(API_WORKERS.get("neutron-api", 1)),
     }
     for service in (
         "keystone",
@@ -191,9 +193,15 @@ def render(template_text: str, vals: dict[str, str], name: str) -> str:
 
 
 def fingerprint(layout: Layout) -> str:
-    """Changes whenever a template changes, so a running devcloud knows it must re-render."""
+    """Changes whenever a template, its values or a daemon's command line changes, so a
+    running devcloud knows it must re-render (and restart what a changed config runs)."""
     h = hashlib.sha256()
-    for path in [*sorted(layout.templates.iterdir()), layout.source / "devcloudctl" / "configs.py"]:
+    sources = layout.source / "devcloudctl"
+    for path in [
+        *sorted(layout.templates.iterdir()),
+        sources / "configs.py",
+        sources / "services.py",
+    ]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()

@@ -1,9 +1,9 @@
 """The OpenStack processes devcloud runs, how to launch each and how to tell it works.
 
-APIs run under gunicorn (one worker, a few threads, 127.0.0.1 only); the
-other daemons run as their own console scripts. ``heartbeat`` names the
-binary whose service record (``os-services``) proves a non-API daemon is
-alive and talking to the message bus.
+APIs run under gunicorn (one worker process, Neutron two; a few threads
+each; 127.0.0.1 only); the other daemons run as their own console scripts.
+``heartbeat`` names the binary whose service record (``os-services``) proves
+a non-API daemon is alive and talking to the message bus.
 """
 
 from __future__ import annotations
@@ -14,6 +14,14 @@ from .layout import Layout
 from .state import State
 
 API_THREADS = 8  # requests in flight per API; ngc-pilot provisions several tenants at once
+# Worker processes per API (default 1).  Neutron answers most of a parallel
+# provisioning's requests and, in one process, uses one core at most; a
+# production Neutron runs several API processes (the WSGI server's; Neutron's
+# own ``api_workers`` defaulted to one per core), so devcloud runs one per core
+# of the 2-core machines it is made for.  Not Keystone: its token cache is
+# in-process (see keystone.conf), so a second worker would accept a token the
+# first had revoked.  Rendered into neutron.conf, so changing it restarts Neutron.
+API_WORKERS = {"neutron-api": 2}
 
 
 @dataclass(frozen=True)
@@ -136,7 +144,7 @@ def argv(service: Service, layout: Layout, state: State) -> list[str]:
             "--worker-class",
             "gthread",
             "--workers",
-            "1",
+            str(API_WORKERS.get(service.name, 1)),
             "--threads",
             str(API_THREADS),
             "--bind",

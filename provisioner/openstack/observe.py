@@ -40,6 +40,12 @@ from provisioner.openstack.connection import ENDPOINT_CONCURRENCY, Admin, first,
 from provisioner.openstack.rows import one, rows
 
 _INFRASTRUCTURE_PORTS = ("network:router_interface", "network:dhcp", "network:router")
+# The ``device_owner`` of a router's interface on a subnet (legacy, HA and distributed routers).
+ROUTER_INTERFACES = (
+    "network:router_interface",
+    "network:ha_router_replicated_interface",
+    "network:router_interface_distributed",
+)
 
 
 def _rule(r: dict[str, Any]) -> ObservedRule:
@@ -121,7 +127,8 @@ class LiveReads:
         return first(self.net.routers(name=name, project_id=project_id))
 
     def router_ports(self, router_id: str) -> list[Any]:
-        return list(self.net.ports(device_id=router_id))
+        """The router's interfaces (its gateway port is on no subnet of the tenant)."""
+        return list(self.net.ports(device_id=router_id, device_owner=list(ROUTER_INTERFACES)))
 
     def network_name(self, network_id: str) -> str:
         return self.net.get_network(network_id).name

@@ -37,7 +37,7 @@ from typing import Any
 
 from provisioner.model import DesiredTenant, ObservedTenant
 from provisioner.openstack.connection import Admin
-from provisioner.openstack.observe import ConcurrentReads, assemble
+from provisioner.openstack.observe import ROUTER_INTERFACES, ConcurrentReads, assemble
 from provisioner.openstack.rows import NETWORK_QUOTA, PROJECT, Row, rows
 
 # Up to this many wanted projects, the Neutron listings ask only for theirs
@@ -133,16 +133,27 @@ class SnapshotReads(ConcurrentReads):
             return {}
         net = self.net
         # Filtered by the wanted projects when there are few (a re-apply); a
-        # reconcile of many lists everything.  Security groups are always
-        # listed whole: filtering them by project would make Neutron create a
-        # missing "default" group.
+        # reconcile of many lists everything.
         few = {"project_id": projects} if len(projects) <= FILTER_UP_TO else {}
-        found = {
-            kind: listing(net, kind, few) for kind in ("networks", "subnets", "routers", "ports")
-        }
-        found["security_groups"] = listing(net, "security-groups")
+        found = {kind: listing(net, kind, few) for kind in ("networks", "subnets", "routers")}
+        # Only routers' interfaces: the observation reads no other port (a
+        # reconcile would otherwise list every server's port in the cloud).
+        found["ports"] = listing(net, "ports", {**few, "device_owner": list(ROUTER_INTERFACES)})
+        found["security_groups"] = listing(net, "security-groups", self._groups_filter(few))
         found["quotas"] = listing(net, "quotas", names=NETWORK_QUOTA)
         return found
+
+    def _groups_filter(self, few: dict[str, list[str]]) -> dict[str, list[str]]:
+        """The security-group listing's filter: ``few``'s projects, the admin's own first.
+
+        Neutron (29, ``get_security_groups``) makes the "default" group of the
+        *first* project a listing is filtered by, if missing, or else of the
+        caller's project; with the admin's own project first, a filtered listing
+        makes no more than an unfiltered one does (the admin's group, which
+        exists), and no wanted project gets a group by being observed.
+        """
+        own = self.admin.conn.current_project_id if few else None
+        return {"project_id": [own, *few["project_id"]]} if own else {}
 
     def _net(self) -> dict[str, Any]:
         """The Neutron listings, indexed (waited for on first use, once)."""

@@ -159,8 +159,8 @@ def test_a_failed_change_stops_its_chain_and_the_head_ran_first(world):
     assert outcome.state == "failed" and outcome.report.failed.startswith("create network")
     done = outcome.report.done
     assert [s.split()[1] for s in done[:2]] == ["domain", "project"]
-    # What needs the network (its chain) never ran.
-    assert not any(s.startswith(("create subnet", "create router")) for s in done)
+    # What needs the network (its chain: the subnet, the router's interface) never ran.
+    assert not any(s.startswith(("create subnet", "create router_interface")) for s in done)
 
 
 def test_a_lost_reply_after_a_create_is_not_repeated(world):

@@ -137,3 +137,25 @@ def test_a_listing_read_as_json_follows_every_page_and_raises_the_sdks_errors(th
     )
     with pytest.raises(os_exceptions.NotFoundException):
         rows(net, "/no-such-collection", "items")
+
+
+def test_the_snapshot_makes_no_default_security_group_for_a_project_it_observes(three):
+    """The security groups are listed for the wanted projects only, yet observing
+    a project Neutron has never seen (listed first) makes no "default" group for
+    it, as Neutron does for the first project a security-group listing names."""
+    backend, tenants = three
+    conn = backend.conn
+    first = tenants[0]
+    domain = conn.identity.find_domain(first.domain)
+    bare = conn.identity.create_project(
+        name=f"{first.project}-bare", domain_id=domain.id, tags=list(first.tags)
+    )
+    try:
+        unseen = dataclasses.replace(first, pilot_id=f"{first.pilot_id}-BARE", project=bare.name)
+        alone = backend.observe_many([unseen])  # the only project: the first the listing names
+        bulk = backend.observe_many([unseen, *tenants])
+        assert [g.id for g in conn.network.security_groups() if g.project_id == bare.id] == []
+        assert alone[0].project_id == bare.id and alone[0].security_group_id is None
+        assert bulk[1:] == [backend.observe(d) for d in tenants]
+    finally:
+        conn.identity.delete_project(bare)

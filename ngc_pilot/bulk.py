@@ -201,7 +201,12 @@ def _json_column(values: list[Any]) -> list[str]:
     for value in values:
         text = dumped.get(id(value))
         if text is None:
-            text = dumped[id(value)] = _escape(json.dumps(value))
+            text = json.dumps(value)
+            # json.dumps writes every control character as an escape sequence, so a
+            # backslash is the one character COPY's text format must escape here.
+            if "\\" in text:
+                text = text.replace("\\", "\\\\")
+            dumped[id(value)] = text
         out.append(text)
     return out
 
@@ -215,6 +220,9 @@ def _column(values: list[Any]) -> list[str]:
             return [_escape(v) for v in values] if _SPECIAL.search(joined) else values
         spell = _SPELLINGS.get(kind)
         if spell is not None:
+            if kind in _FEW_DISTINCT:  # each distinct time spelled once (a batch shares "now")
+                spelled = {v: spell(v) for v in set(values)}
+                return list(map(spelled.__getitem__, values))
             return list(map(spell, values))
     return [_field(v) for v in values]
 
@@ -240,6 +248,9 @@ def _field(value: Any) -> str:
         return spell(str.__str__(value) if isinstance(value, str) else value)
     return spell(value)
 
+
+# Columns whose values repeat (a batch's timestamps, a month's periods).
+_FEW_DISTINCT = frozenset({datetime, date})
 
 # Order matters for subclasses: bool before int, datetime before date.
 _SPELLINGS: dict[type, Callable[[Any], str]] = {

@@ -266,9 +266,7 @@ def rate_plan(
                 )
                 for seg in segs
             }
-        present_by_pilot = {
-            pilot_id: days_by_existence[e] for pilot_id, e in existence.items()
-        }
+        present_by_pilot = {pilot_id: days_by_existence[e] for pilot_id, e in existence.items()}
         pilots = {p for p, days in present_by_pilot.items() if any(days.values())}
         pilots |= {p for (p, m) in usage if m == label}
         rater = MonthRater(prices, month, segs)  # rate() for every tenant of the month

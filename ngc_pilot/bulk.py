@@ -192,7 +192,7 @@ def copy_text(table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[st
         else _column([row[c] for row in rows])
         for c in columns
     ]
-    return "".join(line + "\n" for line in map("\t".join, zip(*spelled, strict=True)))
+    return "\n".join(map("\t".join, zip(*spelled, strict=True))) + "\n"
 
 
 def _json_column(values: list[Any]) -> list[str]:
@@ -218,6 +218,8 @@ def _column(values: list[Any]) -> list[str]:
         if kind is str:
             joined = "".join(values)
             return [_escape(v) for v in values] if _SPECIAL.search(joined) else values
+        if kind is int:  # exactly int (not a bool or an IntEnum): its own str
+            return list(map(str, values))
         spell = _SPELLINGS.get(kind)
         if spell is not None:
             if kind in _FEW_DISTINCT:  # each distinct time spelled once (a batch shares "now")

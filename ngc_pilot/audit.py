@@ -93,10 +93,21 @@ def record_many(
 
 def _checked(details: dict[str, Any] | None) -> dict[str, Any]:
     details = details or {}
-    leaked = [k for k in _walk_keys(details) if _secret_looking(k)]
+    keys = _walk_keys(details)
+    if _CLEAN_KEYS.issuperset(keys):  # a bulk write's events repeat the same few keys
+        return details
+    leaked = [k for k in keys if _secret_looking(k)]
     if leaked:
         raise ValueError(f"audit details must not carry secrets (keys: {', '.join(leaked)})")
+    if len(_CLEAN_KEYS) < _CLEAN_KEYS_MAX:
+        _CLEAN_KEYS.update(keys)
     return details
+
+
+# Keys already found not to look like a secret: one set lookup per event instead of a
+# call per key.  Bounded, so that details keyed by data (ids, names) cannot grow it forever.
+_CLEAN_KEYS: set[str] = set()
+_CLEAN_KEYS_MAX = 4096
 
 
 @functools.lru_cache(maxsize=4096)

@@ -192,7 +192,7 @@ def copy_text(table: Table, rows: Sequence[dict[str, Any]], columns: Sequence[st
         else _column([row[c] for row in rows])
         for c in columns
     ]
-    return "".join(line + "\n" for line in map("\t".join, zip(*spelled, strict=True)))
+    return "\n".join(map("\t".join, zip(*spelled, strict=True))) + "\n"
 
 
 def _json_column(values: list[Any]) -> list[str]:
@@ -201,7 +201,12 @@ def _json_column(values: list[Any]) -> list[str]:
     for value in values:
         text = dumped.get(id(value))
         if text is None:
-            text = dumped[id(value)] = _escape(json.dumps(value))
+            text = json.dumps(value)
+            # json.dumps writes every control character as an escape sequence, so a
+            # backslash is the one character COPY's text format must escape here.
+            if "\\" in text:
+                text = text.replace("\\", "\\\\")
+            dumped[id(value)] = text
         out.append(text)
     return out
 
@@ -213,8 +218,13 @@ def _column(values: list[Any]) -> list[str]:
         if kind is str:
             joined = "".join(values)
             return [_escape(v) for v in values] if _SPECIAL.search(joined) else values
+        if kind is int:  # exactly int (not a bool or an IntEnum): its own str
+            return list(map(str, values))
         spell = _SPELLINGS.get(kind)
         if spell is not None:
+            if kind in _FEW_DISTINCT:  # each distinct time spelled once (a batch shares "now")
+                spelled = {v: spell(v) for v in set(values)}
+                return list(map(spelled.__getitem__, values))
             return list(map(spell, values))
     return [_field(v) for v in values]
 
@@ -240,6 +250,9 @@ def _field(value: Any) -> str:
         return spell(str.__str__(value) if isinstance(value, str) else value)
     return spell(value)
 
+
+# Columns whose values repeat (a batch's timestamps, a month's periods).
+_FEW_DISTINCT = frozenset({datetime, date})
 
 # Order matters for subclasses: bool before int, datetime before date.
 _SPELLINGS: dict[type, Callable[[Any], str]] = {

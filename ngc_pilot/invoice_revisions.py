@@ -263,7 +263,8 @@ def write_revisions(
     people = people or {}
     docs: list[InvoiceDoc] = []
     new: list[InvoiceDoc] = []
-    ended = {label: now >= midnight(Month.parse(label).until) for _, label in rated}
+    # Once per month, not per tenant: parsing a label 1,000 times a month showed in profiles.
+    ended = {label: now >= midnight(Month.parse(label).until) for label in {m for _, m in rated}}
     records: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}  # one per set of versions
     for key in sorted(rated):
         pilot_id, label = key

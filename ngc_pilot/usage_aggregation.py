@@ -257,15 +257,16 @@ def rate_plan(
     out: dict[tuple[str, str], Rated] = {}
     for month, segs in plan:
         label = str(month)
-        present_by_pilot = {
-            pilot_id: {
+        # Worked out once per distinct existence (tenants made on one day share it).
+        days_by_existence: dict[Existence, dict[int, int]] = {}
+        for e in set(existence.values()):
+            days_by_existence[e] = {
                 seg.index: days_present(
                     e.exists_from, e.exists_until, seg.period_from, seg.period_until
                 )
                 for seg in segs
             }
-            for pilot_id, e in existence.items()
-        }
+        present_by_pilot = {pilot_id: days_by_existence[e] for pilot_id, e in existence.items()}
         pilots = {p for p, days in present_by_pilot.items() if any(days.values())}
         pilots |= {p for (p, m) in usage if m == label}
         rater = MonthRater(prices, month, segs)  # rate() for every tenant of the month

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
@@ -42,6 +43,23 @@ def test_nulls_booleans_times_and_json_columns() -> None:
     assert text.split("\n")[:2] == [
         '2026-05-01T12:00:01.000500+00:00\ta\t\\N\t{"versions": {"v1": "ab\\\\tc"}}\tt',
         '2026-05-01T12:00:01.000500+00:00\tb\tr\t{"versions": {"v1": "ab\\\\tc"}}\tf',
+    ]
+
+
+def test_json_with_control_characters_backslashes_and_non_ascii_reads_back_as_dumped() -> None:
+    details = {"k": 'a\\b\nc"d\u00e6\x01\x7f'}
+    text = bulk.copy_text(AuditEvent.__table__, [{"details": details}], ["details"])
+    # COPY's text format turns each doubled backslash back into one: json.dumps' text.
+    assert text == '{"k": "a\\\\\\\\b\\\\nc\\\\"d\\\\u00e6\\\\u0001\\\\u007f"}\n'
+    assert text[:-1].replace("\\\\", "\\") == json.dumps(details)
+
+
+def test_times_repeated_and_distinct_are_each_spelled_in_their_row() -> None:
+    first, second = datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 5, 2, 3, tzinfo=UTC)
+    rows = [{"at": t, "period_from": t.date()} for t in (first, second, first, second, first)]
+    text = bulk.copy_text(InvoiceLine.__table__, rows, ["at", "period_from"])
+    assert text.split("\n")[:-1] == [
+        f"{t.isoformat()}\t{t.date().isoformat()}" for t in (first, second, first, second, first)
     ]
 
 

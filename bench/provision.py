@@ -28,6 +28,7 @@ import argparse
 import os
 import secrets
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -47,6 +48,11 @@ from policies.tenancy import load_tenant_policy
 from provisioner.openstack import OpenStackBackend, connect_with
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "devcloud"))
+
+from devcloudctl.layout import Layout  # noqa: E402
+from devcloudctl.processes import Processes, cpu_seconds  # noqa: E402
+
 CLOUDS = REPO / ".devcloud" / "clouds.yaml"
 
 
@@ -311,30 +317,28 @@ def _cloud_cpu() -> dict[str, float]:
     """CPU seconds used so far by devcloud, by daemon (its process group), MariaDB, RabbitMQ.
 
     The cloud's work, whatever else runs on the machine (the load moves the
-    wall times; this moves little with it).
+    wall times; this moves little with it).  The daemons' groups are the ones
+    devcloud itself recorded (``devcloudctl.processes``); MariaDB and RabbitMQ
+    run outside devcloud and are found by their process names.
     """
-    leaders = {}
-    for pid_file in (REPO / ".devcloud" / "run").glob("*.pid"):
-        fields = pid_file.read_text().split()
-        if fields and fields[0].isdigit():
-            leaders[int(fields[0])] = pid_file.stem
-    tick = os.sysconf("SC_CLK_TCK")
-    found: dict[str, float] = {}
+    layout = Layout(REPO)
+    procs = Processes(layout.run, layout.log)
+    found = {pid_file.stem: procs.group_cpu(pid_file.stem) for pid_file in layout.run.glob("*.pid")}
+    shared: dict[str, list[int]] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        name = raw[raw.index("(") + 1 : raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2 :].split()
-        daemon = leaders.get(int(fields[2])) or {"mariadbd": "mariadb", "mysqld": "mariadb"}.get(
-            name, "rabbitmq" if name == "beam.smp" else None
-        )
-        if daemon is not None:
-            found[daemon] = found.get(daemon, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        if entry.isdigit():
+            try:
+                name = Path(f"/proc/{entry}/comm").read_text().strip()
+            except OSError:
+                continue
+            if name in _SHARED_SERVICES:
+                shared.setdefault(_SHARED_SERVICES[name], []).append(int(entry))
+    found.update({service: cpu_seconds(pids) for service, pids in shared.items()})
     return found
+
+
+# Processes devcloud uses but does not run, by their command name.
+_SHARED_SERVICES = {"mariadbd": "mariadb", "mysqld": "mariadb", "beam.smp": "rabbitmq"}
 
 
 class _Work:

@@ -35,6 +35,16 @@ def _start_time(pid: int) -> int | None:
     return int(fields[19])  # field 22 of /proc/PID/stat: start time in clock ticks since boot
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU seconds the live processes ``pids`` have used so far."""
+    total = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])  # fields 14 and 15: utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _group_members(pgid: int, leader_start: int) -> list[int]:
     """Live processes of the group that devcloud's leader ``pgid`` started.
 
@@ -129,6 +139,13 @@ class Processes:
         uptime = float(Path("/proc/uptime").read_text().split()[0])
         ticks = os.sysconf("SC_CLK_TCK")
         return time.time() - uptime + handle.start_time / ticks
+
+    def group_cpu(self, name: str) -> float:
+        """CPU seconds used so far by ``name``'s live process group (0 when it is not running)."""
+        handle = self.running(name)
+        if handle is None:
+            return 0.0
+        return cpu_seconds(_group_members(handle.pid, handle.start_time))
 
     def alive(self, handle: Handle) -> bool:
         return _start_time(handle.pid) == handle.start_time

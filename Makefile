@@ -8,6 +8,10 @@ BIN   := $(VENV)/bin
 DEVCLOUD := devcloud/devcloud
 CLOUDS   := $(CURDIR)/.devcloud/clouds.yaml
 
+# pytest's worker processes for `make test` (pytest-xdist); modules with a
+# module-scoped fixture stay on one worker (their xdist_group mark).
+TEST_WORKERS ?= 2
+
 .PHONY: demo test lint unit bench devcloud clean
 
 $(STAMP): pyproject.toml scripts/bootstrap
@@ -27,7 +31,7 @@ lint: $(STAMP)
 test: lint devcloud
 	$(BIN)/python scripts/check_dependencies.py
 	$(BIN)/python scripts/check_wheel.py
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

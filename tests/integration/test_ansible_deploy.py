@@ -44,6 +44,9 @@ from support.opsvenv import build_wheel, ensure_ops_venv
 from support.paths import REPO
 from support.prometheus import ensure_binaries, free_port
 
+# one worker runs the whole module under `pytest -n`: its module-scoped fixture is set up once
+pytestmark = pytest.mark.xdist_group("test_ansible_deploy")
+
 ANSIBLE = REPO / "ansible"
 OPS = REPO / "ops"
 

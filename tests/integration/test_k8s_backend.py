@@ -36,6 +36,9 @@ from provisioner.kubernetes.desired import NamespaceTenant, desired_namespace
 from provisioner.kubernetes.manifests import manifests
 from provisioner.kubernetes.plan import plan, plan_teardown
 
+# one worker runs the whole module under `pytest -n`: its module-scoped fixture is set up once
+pytestmark = pytest.mark.xdist_group("test_k8s_backend")
+
 REAL = "NGC_PILOT_TEST_KUBECONFIG"
 
 

@@ -16,6 +16,9 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from support.kube_emulator import RunningEmulator, running_emulator
 
+# one worker runs the whole module under `pytest -n`: its module-scoped fixture is set up once
+pytestmark = pytest.mark.xdist_group("test_k8s_emulator")
+
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:

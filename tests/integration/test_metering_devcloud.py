@@ -28,6 +28,9 @@ from sqlmodel import col, select
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.models import MeterWindow, Tenant, UsageRecord
 
+# one worker runs the whole module under `pytest -n`: its module-scoped fixture is set up once
+pytestmark = pytest.mark.xdist_group("test_metering_devcloud")
+
 MINUTE = {"NGC_PILOT_METERING__WINDOW_MINUTES": "1"}
 EXACT = Decimal("0.000001")  # the records' scale; Nova's numbers are floats
 VOLUME_GB = 2

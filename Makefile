@@ -8,8 +8,9 @@ BIN   := $(VENV)/bin
 DEVCLOUD := devcloud/devcloud
 CLOUDS   := $(CURDIR)/.devcloud/clouds.yaml
 
-# pytest's worker processes for `make test` (pytest-xdist); modules with a
-# module-scoped fixture stay on one worker (their xdist_group mark).
+# pytest's worker processes for `make test` (pytest-xdist).  An integration
+# module whose module-scoped fixture is costly (a deployment, real metering
+# windows, an emulator) carries an xdist_group mark and stays on one worker.
 TEST_WORKERS ?= 2
 
 .PHONY: demo test lint unit bench devcloud clean

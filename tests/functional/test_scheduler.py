@@ -325,6 +325,9 @@ def _terminate_leader_session(engine: Engine) -> None:
             text(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
                 " AND classid::bigint = :ns AND objid::bigint = :key AND granted"
+                # pg_locks is server-wide: only this test's database's leader, not another
+                # test's running beside it (pytest -n)
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
             {"ns": LEADER_NAMESPACE, "key": LEADER_KEY},
         ).all()

@@ -52,6 +52,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -958,6 +959,7 @@ def bench_cycle(tenants: int = 10, repeat: int = 5) -> dict[str, Any]:
         for engine in engines.values():
             engine.dispose()
         _cycle_cleanup(conn, projects)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------ metrics

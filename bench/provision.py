@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -137,6 +138,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ngc-bench-"))
+    try:
+        _run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # its SQLite database and the tenants' folders
+
+
+def _run(args: argparse.Namespace, tmp: Path) -> None:
     start = date.today() - timedelta(days=7)
     text = (
         default_policy_path()

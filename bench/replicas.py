@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -267,6 +268,7 @@ def main() -> None:
             f"{two[3]['failed']}; speed-up {(one[0] + one[1]) / (two[0] + two[1]):.2f}x"
         )
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         drop_database(admin, name)
         if private is not None:
             private.stop()

@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -818,7 +817,8 @@ def bench_cycle(tenants: int = 10, repeat: int = 5) -> dict[str, Any]:
     print(f"## cycle — a metering cycle for {small} and {tenants} tenants against devcloud")
     run = uuid.uuid4().hex[:6]
     conn = connect("devcloud", clouds)
-    tmp = Path(tempfile.mkdtemp(prefix="ngc-bench-cycle-"))
+    scratch = tempfile.TemporaryDirectory(prefix="ngc-bench-cycle-")
+    tmp = Path(scratch.name)
     engines = {}
     for name in ("small", "full", "replay"):
         engines[name] = make_engine(f"sqlite:///{tmp / f'{name}.db'}")
@@ -959,7 +959,7 @@ def bench_cycle(tenants: int = 10, repeat: int = 5) -> dict[str, Any]:
         for engine in engines.values():
             engine.dispose()
         _cycle_cleanup(conn, projects)
-        shutil.rmtree(tmp, ignore_errors=True)
+        scratch.cleanup()
 
 
 # ------------------------------------------------------------------------ metrics

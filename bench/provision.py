@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import shutil
 import statistics
 import sys
 import tempfile
@@ -137,11 +136,9 @@ def main() -> None:
         help="print every HTTP request of the one-tenant run (method, API, path), in order",
     )
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="ngc-bench-"))
-    try:
-        _run(args, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # its SQLite database and the tenants' folders
+    # The SQLite database and the tenants' folders go when the run ends.
+    with tempfile.TemporaryDirectory(prefix="ngc-bench-") as scratch:
+        _run(args, Path(scratch))
 
 
 def _run(args: argparse.Namespace, tmp: Path) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -207,7 +206,8 @@ def main() -> None:
     admin, private = server_url()
     name = f"ngc_bench_replicas_{uuid.uuid4().hex[:8]}"
     url = create_database(admin, name)
-    tmp = Path(tempfile.mkdtemp(prefix="ngc-bench-replicas-"))
+    scratch = tempfile.TemporaryDirectory(prefix="ngc-bench-replicas-")
+    tmp = Path(scratch.name)
     try:
         usage_s, list_s = (
             (args.usage_s, args.list_s) if args.no_devcloud else measure_devcloud(args.clouds)
@@ -268,7 +268,7 @@ def main() -> None:
             f"{two[3]['failed']}; speed-up {(one[0] + one[1]) / (two[0] + two[1]):.2f}x"
         )
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        scratch.cleanup()
         drop_database(admin, name)
         if private is not None:
             private.stop()

@@ -249,21 +249,22 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="postgresql")
     args = parser.parse_args()
     print(load(), f"; mail.hand_over (k) = {MailSettings().hand_over}")
-    workdir = Path(tempfile.mkdtemp(prefix="bench-mail-"))
-    for run in (throughput, kill_midway):
-        if args.database == "sqlite":
-            with tempfile.TemporaryDirectory() as tmp:
-                run(f"sqlite:///{tmp}/bench.db", args.messages, workdir)
-            continue
-        from support.pgserver import create_database, drop_database, server_url
+    with tempfile.TemporaryDirectory(prefix="bench-mail-") as scratch:
+        workdir = Path(scratch)  # the SMTP server's files; removed at the end
+        for run in (throughput, kill_midway):
+            if args.database == "sqlite":
+                with tempfile.TemporaryDirectory() as tmp:
+                    run(f"sqlite:///{tmp}/bench.db", args.messages, workdir)
+                continue
+            from support.pgserver import create_database, drop_database, server_url
 
-        admin, _ = server_url()
-        name = f"ngc_bench_mail_{uuid.uuid4().hex[:8]}"
-        url = create_database(admin, name)
-        try:
-            run(url, args.messages, workdir)
-        finally:
-            drop_database(admin, name)
+            admin, _ = server_url()
+            name = f"ngc_bench_mail_{uuid.uuid4().hex[:8]}"
+            url = create_database(admin, name)
+            try:
+                run(url, args.messages, workdir)
+            finally:
+                drop_database(admin, name)
     print(load())
 
 

@@ -1,6 +1,6 @@
 """Benchmark of the steering group's monthly report (a script that prints numbers, not a test).
 
-    python bench/report.py [--pilots 10] [--rounds 3] [--db URL]
+    python bench/report.py [--pilots 10] [--rounds 3] [--db URL] [--keep]
 
 Goal (issue 12): a month's report for 10 pilots, PDF with plots, in <= 3 s.
 
@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import io
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -57,8 +58,24 @@ def main() -> int:
     parser.add_argument("--pilots", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--db", help="an empty database URL (default: a scratch SQLite file)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the scratch folder (the SQLite file, the report's PDF) and print its path",
+    )
     args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-report-"))
+    try:
+        return bench(args, scratch)
+    finally:
+        if args.keep:
+            print(f"kept: {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
 
+
+def bench(args: argparse.Namespace, scratch: Path) -> int:
+    """The timed runs, their scratch files (database, reports) in ``scratch``."""
     from support.report_seed import seed_month
 
     from ngc_pilot import report_data, reports
@@ -66,7 +83,6 @@ def main() -> int:
     from ngc_pilot.settings import build_settings
     from policies.selection_policy import load_policy
 
-    scratch = Path(tempfile.mkdtemp(prefix="bench-report-"))
     url = args.db or f"sqlite:///{scratch / 'bench.db'}"
     start = time.perf_counter()
     engine = seed_month(url, args.pilots, step_hours=1)

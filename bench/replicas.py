@@ -55,6 +55,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 CLOUDS = REPO / ".devcloud" / "clouds.yaml"
 
+from arguments import count, seconds  # noqa: E402
+
 from ngc_pilot import claims, intake, migrate, provisioning, selection, shared_work  # noqa: E402
 from ngc_pilot.db import make_engine, session_scope  # noqa: E402
 from ngc_pilot.settings import build_settings  # noqa: E402
@@ -140,9 +142,9 @@ def seed(engine: Any, count: int) -> list[str]:
         .replace("storage_tb: 1000", "storage_tb: 1000000")
     )
     policy = parse_policy(
-        text_.replace("k_max: 10", f"k_max: {count}").replace(
-            "per_institution_cap: 2", "per_institution_cap: 1000"
-        )
+        text_.replace("k_min: 5", "k_min: 1")
+        .replace("k_max: 10", f"k_max: {count}")
+        .replace("per_institution_cap: 2", "per_institution_cap: 1000")
     )
     noms = []
     for i, n in enumerate(nominations(count, policy, seed=7)):
@@ -209,8 +211,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tenants", type=int, default=1000)
-    parser.add_argument("--per-item", type=int, default=100, help="tenants per work item")
+    parser.add_argument("--tenants", type=count(), default=1000)
+    parser.add_argument(
+        "--per-item",
+        type=count(),
+        default=100,
+        help="tenants per work item",
+    )
     parser.add_argument(
         "--no-devcloud",
         action="store_true",
@@ -219,9 +226,9 @@ def main() -> None:
     parser.add_argument(
         "--clouds", type=Path, default=CLOUDS, help="devcloud's clouds.yaml (read-only calls)"
     )
-    parser.add_argument("--usage-s", type=float, default=0.05)
-    parser.add_argument("--list-s", type=float, default=0.03)
-    parser.add_argument("--read-s", type=float, default=0.03, help="one per-tenant read")
+    parser.add_argument("--usage-s", type=seconds(), default=0.05)
+    parser.add_argument("--list-s", type=seconds(), default=0.03)
+    parser.add_argument("--read-s", type=seconds(), default=0.03, help="one per-tenant read")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress in a log
 

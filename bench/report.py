@@ -41,6 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
+from arguments import count  # noqa: E402
+
 MONTH = "2021-05"
 
 
@@ -55,8 +57,8 @@ def timed(fn: Callable[[], object], rounds: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pilots", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pilots", type=count(), default=10)
+    parser.add_argument("--rounds", type=count(), default=3)
     parser.add_argument("--db", help="an empty database URL (default: a scratch SQLite file)")
     parser.add_argument(
         "--keep",

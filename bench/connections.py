@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import openstack
+from arguments import count
 from keystoneauth1 import exceptions as ks_exceptions
 from openstack.config import loader
 
@@ -74,8 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--requests", type=int, default=15)
+    parser.add_argument("--workers", type=count(), default=8)
+    parser.add_argument("--requests", type=count(), default=15)
     args = parser.parse_args()
     print("| connection | requests ok | ConnectFailure | wall (s) | load |")
     print("|---|---:|---:|---:|---:|")

@@ -37,6 +37,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+from arguments import count  # noqa: E402
 from support.kube_emulator import running_emulator  # noqa: E402
 
 from policies.tenancy import load_tenant_policy  # noqa: E402
@@ -90,7 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tenants", type=int, default=10)
+    parser.add_argument("--tenants", type=count(), default=10)
     args = parser.parse_args()
     print(f"load average: {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp_name, running_emulator(Path(tmp_name)) as emulator:

@@ -47,6 +47,7 @@ from sqlalchemy import text
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+from arguments import seconds  # noqa: E402
 from support.pgserver import create_database, drop_database, server_url  # noqa: E402
 from support.replicas import HOURLY, Reader, provisioner, seed_tenants  # noqa: E402
 
@@ -149,9 +150,14 @@ def worked_twice(admin: str, renew: bool, tmp: Path, lease: float = 1.0) -> tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--lease", type=float, default=60.0, help="renewed lease, seconds")
     parser.add_argument(
-        "--fixed", type=float, default=None, help="fixed-lease baseline, seconds (300; --quick: 30)"
+        "--lease", type=seconds(1, 3600), default=60.0, help="renewed lease, seconds (1 to 3600)"
+    )
+    parser.add_argument(
+        "--fixed",
+        type=seconds(1, 3600),
+        default=None,
+        help="fixed-lease baseline, seconds (300; --quick: 30)",
     )
     parser.add_argument("--quick", action="store_true", help="renewed lease of 6 s")
     args = parser.parse_args()
@@ -162,12 +168,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             print(f"load average (1/5/15 min) at start: {load()}")
             print("1. SIGKILL -> take-over (wall seconds, measured)")
-            for label, seconds, fixed in (
+            for label, lease_s, fixed in (
                 (f"renewed lease {lease:g} s (every {lease / 3:g} s)", lease, False),
                 (f"fixed lease {baseline:g} s (baseline, no renewal)", baseline, True),
             ):
                 cpu = time.process_time()
-                took = take_over_seconds(admin, seconds, fixed, Path(tmp))
+                took = take_over_seconds(admin, lease_s, fixed, Path(tmp))
                 print(
                     f"   {label:45s} {took:7.1f} s   cpu {time.process_time() - cpu:5.2f} s"
                     f"   load {load()}"

@@ -43,6 +43,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
+from arguments import count  # noqa: E402
+
 from ngc_pilot import mail  # noqa: E402
 from ngc_pilot.db import make_engine, session_scope  # noqa: E402
 from ngc_pilot.migrate import upgrade  # noqa: E402
@@ -245,7 +247,7 @@ def main() -> None:
         serve(sys.argv[2])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--messages", type=count(), default=1000)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="postgresql")
     args = parser.parse_args()
     print(load(), f"; mail.hand_over (k) = {MailSettings().hand_over}")

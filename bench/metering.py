@@ -66,6 +66,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+from arguments import bench_database, count, listing, one_of  # noqa: E402
+
 ALL_METRICS = ("vcpu_hours", "ram_gb_hours", "disk_gb_hours", "volume_gb_hours", "gpu_hours")
 SIZES = (8, 32, 64, 128)  # vCPUs of the four tenant sizes in the generated load
 VOLUME_GB = (1000, 5000, 20000, 100000)
@@ -1720,35 +1722,47 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "sections", nargs="*", help="invoices, cycle, metrics (default: all of them)"
     )
-    parser.add_argument("--tenants", type=int, default=1000, help="invoices: tenants to load")
+    parser.add_argument("--tenants", type=count(), default=1000, help="invoices: tenants to load")
     parser.add_argument(
         "--metrics",
-        default=",".join(ALL_METRICS),
+        type=listing(one_of(ALL_METRICS)),
+        default=list(ALL_METRICS),
         help="invoices: metrics to load (default: all five; GPU-hours for every tenth tenant)",
     )
-    parser.add_argument("--year", type=int, default=2021, help="invoices: the first year of usage")
     parser.add_argument(
-        "--years", type=int, default=1, help="invoices: years of history (the last one is rated)"
+        "--year",
+        type=count(2021, 2100),
+        default=2021,
+        help="invoices: the first year of usage (from 2021, when the price list starts)",
     )
     parser.add_argument(
-        "--repeat", type=int, default=1, help="invoices: runs of the repeated timings (median)"
+        "--years",
+        type=count(1, 10),
+        default=1,
+        help="invoices: years of history (the last one is rated)",
+    )
+    parser.add_argument(
+        "--repeat", type=count(), default=1, help="invoices: runs of the repeated timings (median)"
     )
     parser.add_argument(
         "--reuse-db",
         metavar="NAME",
+        type=bench_database,
         help="invoices: keep the loaded database under NAME and reuse it next time",
     )
     parser.add_argument(
-        "--metrics-tenants", type=int, default=10000, help="metrics: tenants (default 10,000)"
+        "--metrics-tenants", type=count(), default=10000, help="metrics: tenants (default 10,000)"
     )
     parser.add_argument(
         "--metrics-hours",
-        default="0,24,168",
+        type=listing(count(0), ascending=True),
+        default=[0, 24, 168],
         help="metrics: hours of usage history measured at, ascending (default 0,24,168)",
     )
     parser.add_argument(
         "--metrics-backends",
-        default="postgresql,sqlite",
+        type=listing(one_of(("postgresql", "sqlite"))),
+        default=["postgresql", "sqlite"],
         help="metrics: databases (postgresql, sqlite; default both)",
     )
     args = parser.parse_args(argv)
@@ -1760,7 +1774,7 @@ def main(argv: list[str] | None = None) -> None:
         if section == "invoices":
             bench_invoices(
                 tenants=args.tenants,
-                metrics=tuple(m for m in args.metrics.split(",") if m),
+                metrics=tuple(args.metrics),
                 year=args.year,
                 reuse_db=args.reuse_db,
                 repeat=args.repeat,
@@ -1770,8 +1784,8 @@ def main(argv: list[str] | None = None) -> None:
         if section == "metrics":
             bench_metrics(
                 tenants=args.metrics_tenants,
-                history_hours=tuple(int(h) for h in args.metrics_hours.split(",")),
-                backends=tuple(args.metrics_backends.split(",")),
+                history_hours=tuple(args.metrics_hours),
+                backends=tuple(args.metrics_backends),
             )
             continue
         fn = globals().get(f"bench_{section}")

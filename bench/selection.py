@@ -27,6 +27,8 @@ import platform
 import statistics
 import time
 
+from arguments import count, listing, seconds
+
 from ngc_pilot.synthetic import nominations
 from policies.bound_fixing import best_incumbent, fix_by_bound, lp_bounds
 from policies.dominance import reduce_dominated
@@ -87,10 +89,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sizes", default="10,100,1000,10000")
-    parser.add_argument("--naive-limit", type=float, default=60.0, help="seconds per naive solve")
     parser.add_argument(
-        "--time-limit", type=float, default=120.0, help="seconds per ngc-pilot solve"
+        "--sizes",
+        type=listing(count()),
+        default=[10, 100, 1000, 10000],
+        help="numbers of nominations, comma-separated (default 10,100,1000,10000)",
+    )
+    parser.add_argument(
+        "--naive-limit", type=seconds(0.1), default=60.0, help="seconds per naive solve"
+    )
+    parser.add_argument(
+        "--time-limit", type=seconds(0.1), default=120.0, help="seconds per ngc-pilot solve"
     )
     parser.add_argument("--seed", type=int, default=2021, help="seed of the generated nominations")
     args = parser.parse_args()
@@ -102,7 +111,7 @@ def main() -> None:
         "| N | ngc-pilot wall / CPU (s) | certified | after reduction | with node cuts (s) | previous optimizer (s) | naive wall / CPU (s) | naive status | speed-up (wall) | tie-break swaps on the MILP's candidates, vectorised · loop (CPU s) | greedy gap | load 1/5/15 min |"
     )
     print("|---:|---:|:---:|---:|---:|---:|---:|:---:|---:|---:|---:|:---:|")
-    sizes = [int(x) for x in args.sizes.split(",")]
+    sizes = args.sizes
     for n in sizes:
         instance = _instance(n, policy, args.seed)
         repeat = 5 if n <= 100 else 3 if n <= 1000 else 1

@@ -38,6 +38,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from arguments import count  # noqa: E402  (before its folder leaves the path)
+
 # This file is named like the package it measures: drop its folder from the path,
 # so that ``import tui`` finds the package, not this script.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -262,13 +264,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--applications", type=int, default=1000)
-    parser.add_argument("--pilots", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--launches", type=int, default=5)
+    parser.add_argument("--applications", type=count(), default=1000)
+    parser.add_argument("--pilots", type=count(), default=100)
+    parser.add_argument("--rounds", type=count(), default=5)
+    parser.add_argument("--launches", type=count(), default=5)
     parser.add_argument("--verbose", action="store_true", help="print every launch sample")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.pilots > args.applications:
+        parser.error(
+            f"argument --pilots: {args.pilots}: allowed is at most --applications "
+            f"({args.applications}); the pilots are chosen among the applications"
+        )
     if args.child:
         child(args.child)
         return

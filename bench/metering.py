@@ -1739,7 +1739,7 @@ def main(argv: list[str] | None = None) -> None:
         "--years",
         type=count(1, 10),
         default=1,
-        help="invoices: years of history (the last one is rated)",
+        help="invoices: years of history, 1 to 10 (the last one is rated)",
     )
     parser.add_argument(
         "--repeat", type=count(), default=1, help="invoices: runs of the repeated timings (median)"

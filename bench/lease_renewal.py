@@ -183,7 +183,8 @@ def main() -> None:
             )
             print(
                 f"   renewed {lease:g} s: {2 * lease / 3:g}..{lease:g} s whatever t"
-                "   fixed 300 s (the old default): 300 - t s, up to 300 s"
+                f"   fixed {baseline:g} s{' (the old default)' if baseline == 300 else ''}: "
+                f"{baseline:g} - t s, up to {baseline:g} s"
             )
             print("2. a slow item (3 leases of 1 s) in a 15-item cycle, two replicas")
             for renew in (True, False):

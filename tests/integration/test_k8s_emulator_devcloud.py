@@ -24,6 +24,11 @@ from devcloudctl.cli import Devcloud  # noqa: E402
 from devcloudctl.layout import Layout  # noqa: E402
 from devcloudctl.state import State  # noqa: E402
 
+# Every throwaway checkout chooses the same free ports (the first block after
+# the shared devcloud's), so two of these tests at once on two workers both
+# chose the emulator's port and the second could not bind it: one worker.
+pytestmark = pytest.mark.xdist_group("test_k8s_emulator_devcloud")
+
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Layout:

@@ -20,7 +20,7 @@ from typing import Any
 BENCH_DATABASE_PREFIX = "ngc_bench_"
 
 
-def at_least(
+def within(
     minimum: float, convert: Callable[[str], Any], what: str, maximum: float | None = None
 ) -> Callable[[str], Any]:
     """An argparse type: ``convert(text)``, refused unless finite and within the bounds."""
@@ -45,12 +45,12 @@ def at_least(
 
 def count(minimum: int = 1, maximum: int | None = None) -> Callable[[str], Any]:
     """A whole number of at least ``minimum`` (and at most ``maximum``)."""
-    return at_least(minimum, int, "a whole number", maximum)
+    return within(minimum, int, "a whole number", maximum)
 
 
 def seconds(minimum: float = 0, maximum: float | None = None) -> Callable[[str], Any]:
     """A finite number of seconds, at least ``minimum`` (and at most ``maximum``)."""
-    return at_least(minimum, float, "a number of seconds", maximum)
+    return within(minimum, float, "a number of seconds", maximum)
 
 
 def listing(item: Callable[[str], Any], *, ascending: bool = False) -> Callable[[str], Any]:

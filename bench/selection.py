@@ -111,8 +111,7 @@ def main() -> None:
         "| N | ngc-pilot wall / CPU (s) | certified | after reduction | with node cuts (s) | previous optimizer (s) | naive wall / CPU (s) | naive status | speed-up (wall) | tie-break swaps on the MILP's candidates, vectorised · loop (CPU s) | greedy gap | load 1/5/15 min |"
     )
     print("|---:|---:|:---:|---:|---:|---:|---:|:---:|---:|---:|---:|:---:|")
-    sizes = args.sizes
-    for n in sizes:
+    for n in args.sizes:
         instance = _instance(n, policy, args.seed)
         repeat = 5 if n <= 100 else 3 if n <= 1000 else 1
         ours_t, ours_cpu, ours = _median_time(
@@ -178,7 +177,7 @@ def main() -> None:
         "| dominance (CPU s) | final MILP (CPU s) | root gap | load 1/5/15 min |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|:---:|")
-    for n in sizes:
+    for n in args.sizes:
         if n > 100:
             print(f"| {n:,} | {_profile(_instance(n, policy, args.seed))} {_load()} |", flush=True)
 

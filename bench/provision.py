@@ -12,17 +12,25 @@ Same run, same cloud:
   mutating API calls, which must be zero), ``--again`` more no-op re-applies
   of the same eight (the first comes right after provisioning, when
   Keystone's cache does not yet hold the new users and projects; the later
-  ones are what an hourly reconcile meets), teardown; failed tenants
-  counted over all rounds (``--rounds 20`` for the goal of 20 in a row);
+  ones meet a warm cache), teardown; failed tenants counted over all rounds
+  (``--rounds 20`` for the goal of 20 in a row); with ``--pause S``, the
+  last round re-applies once more after S seconds idle: past Keystone's
+  cache lifetime (600 s in devcloud, oslo.cache's default) that is what the
+  hourly reconcile meets, a cold cache, dearer than the first re-apply;
 * observation — the eight observed one at a time beside ``observe_many``
-  (one listing per resource kind), as reconcile does.
+  (one listing per resource kind), as reconcile does; then the CPU one read
+  costs of each kind that is still read per tenant (no API lists Nova's or
+  Cinder's quotas or the PI's credential across projects), by daemon.
 The machine's load average is printed beside every figure, and a summary
 (median and range of each figure over the rounds) at the end; beside the
 times, the CPU seconds devcloud's daemons (with MariaDB and RabbitMQ) and this
-process used, which the machine's other work moves much less than the times.
+process used, which the machine's other work moves much less than the times,
+and for the no-op re-applies their CPU floor: all that CPU spread over every
+core, a time per tenant no scheduling of the same requests could beat here.
 Everything created is torn down at the end.
 
-    devcloud/devcloud up && python bench/provision.py [--tenants 8] [--rounds 20] [--again 3] [--trace]
+    devcloud/devcloud up && python bench/provision.py [--tenants 8] [--rounds 20] [--again 3]
+        [--pause 660] [--trace]
 """
 
 from __future__ import annotations
@@ -37,11 +45,12 @@ import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
 import openstack
-from arguments import count
+from arguments import count, seconds
 from openstack.config import loader
 
 from ngc_pilot import intake, migrate, provisioning, selection
@@ -49,6 +58,7 @@ from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.synthetic import nominations
 from policies.selection_policy import default_policy_path, parse_policy
 from policies.tenancy import load_tenant_policy
+from provisioner.model import ObservedTenant
 from provisioner.openstack import OpenStackBackend, connect_with
 
 REPO = Path(__file__).resolve().parent.parent
@@ -146,9 +156,17 @@ def main() -> None:
         help="no-op re-applies of each round's tenants after the first (median per round)",
     )
     parser.add_argument(
+        "--pause",
+        type=seconds(0, 3600),
+        default=0.0,
+        help="in the last round, wait this long idle, then re-apply once more (0: not): "
+        "past Keystone's cache lifetime (600 s in devcloud), what the hourly reconcile meets",
+    )
+    parser.add_argument(
         "--trace",
         action="store_true",
-        help="print every HTTP request of the one-tenant run (method, API, path), in order",
+        help="print every HTTP request (method, API, path) of the one-tenant run and of "
+        "round 1's first and last no-op re-apply, in order",
     )
     args = parser.parse_args()
     # The SQLite database and the tenants' folders go when the run ends.
@@ -228,6 +246,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
     n = args.tenants
     rounds: list[tuple[float, float, float, float]] = []  # parallel s, its load, no-op s, load
     again_s: list[float] = []  # per round: the median of the later no-op re-applies, per tenant
+    floors: list[float] = []  # per round: the later re-applies' CPU floor, per tenant
     for r in range(args.rounds):
         batch = ids[1 + r * n : 1 + (r + 1) * n]
         with _Work() as many_work:
@@ -237,10 +256,17 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
             noops = provisioning.provision(prov, batch, parallel=n)
         t_noop, load_noop = noop_work.wall, _load()
         later = []  # the later re-applies' wall time per tenant
-        for _ in range(args.again):
-            started = time.perf_counter()
-            noops += provisioning.provision(prov, batch, parallel=n)
-            later.append((time.perf_counter() - started) / n)
+        with _Requests() as later_requests, _Work() as later_work:
+            for _ in range(args.again):
+                later_requests.lines.clear()  # --trace lists the last one
+                later_requests.started = started = time.perf_counter()
+                noops += provisioning.provision(prov, batch, parallel=n)
+                later.append((time.perf_counter() - started) / n)
+        paused = None
+        if args.pause and r == args.rounds - 1:
+            time.sleep(args.pause)
+            with _Work() as paused:
+                noops += provisioning.provision(prov, batch, parallel=n)
         calls = sum(o.mutating_calls for o in noops)
         bad = [o for o in many + noops if o.state != "active"]
         failed += len({o.pilot_id for o in bad})
@@ -252,22 +278,37 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
         )
         print(
             f"| round {r + 1}: no-op re-apply of {n} (s, per tenant) | {t_noop:.2f} "
-            f"({t_noop / n:.3f}); {noop_requests.summary()} HTTP requests; {noop_work.cpu()} "
-            f"| — | {load_noop} |"
+            f"({t_noop / n:.3f}); {noop_requests.summary()} HTTP requests; {noop_work.cpu()}; "
+            f"CPU floor {noop_work.floor(n):.3f} | — | {load_noop} |"
         )
         if later:
             again_s.append(statistics.median(later))
+            floor = later_work.floor(n * len(later))
+            floors.append(floor)
             print(
                 f"| round {r + 1}: {len(later)} more no-op re-applies (s per tenant) | "
-                f"{' '.join(f'{t:.3f}' for t in later)} | — | {_load()} |"
+                f"{' '.join(f'{t:.3f}' for t in later)}; all {len(later)}: "
+                f"{later_requests.summary()} HTTP requests; {later_work.cpu()}; "
+                f"CPU floor {floor:.3f} | — | {_load()} |"
+            )
+        if paused is not None:
+            print(
+                f"| round {r + 1}: no-op re-apply after {args.pause:.0f} s idle (s, per tenant) | "
+                f"{paused.wall:.2f} ({paused.wall / n:.3f}); {paused.cpu()}; CPU floor "
+                f"{paused.floor(n):.3f} | — | {_load()} |"
             )
         if args.trace and r == 0:
             for line in noop_requests.lines:
                 print(f"    {line}")
+            if later:
+                print(f"  the last of the {len(later)} later no-op re-applies:")
+                for line in later_requests.lines:
+                    print(f"    {line}")
         for o in bad:
             print(f"|   failed {o.pilot_id}: {(o.report.error if o.report else '')[:120]} | | | |")
         if r == args.rounds - 1:
             _observation(prov, batch)
+            _read_costs(prov, batch)
         for pid in batch:
             provisioning.teardown(prov, pid)
     if rounds:
@@ -287,7 +328,8 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
         print(
             f"| later no-op re-applies, {len(again_s)} rounds (s per tenant; each round's "
             f"median of {args.again}) | median {statistics.median(again_s):.3f}, "
-            f"{min(again_s):.3f}–{max(again_s):.3f} | — | |"
+            f"{min(again_s):.3f}–{max(again_s):.3f} | CPU floor: median "
+            f"{statistics.median(floors):.3f}, {min(floors):.3f}–{max(floors):.3f} | |"
         )
     print(f"| failed tenants in {args.rounds} rounds | {failed} | — | goal 0 |")
     print(f"| mutating calls in the no-op re-applies | {noop_calls} | — | goal 0 |")
@@ -396,6 +438,17 @@ class _Work:
         now = _cloud_cpu()
         self.cloud = {k: v - cloud.get(k, 0.0) for k, v in now.items()}
 
+    def floor(self, tenants: int) -> float:
+        """Seconds per tenant below which the work could not have run on this machine.
+
+        All the CPU it took (devcloud's, MariaDB's, RabbitMQ's and this
+        process's) spread evenly over every core: when the wall time is close
+        to it, the machine's CPU, not waiting, is what the time is made of.
+        (The daemons' own background work in that time is counted too.)
+        """
+        total = sum(self.cloud.values()) + self.client
+        return total / ((os.cpu_count() or 1) * tenants)
+
     def cpu(self) -> str:
         """Devcloud's CPU (the three dearest daemons named) and this process's."""
         top = sorted(self.cloud.items(), key=lambda kv: -kv[1])[:3]
@@ -406,15 +459,7 @@ class _Work:
 
 def _observation(prov: provisioning.Provisioner, batch: list[str]) -> None:
     """The batch observed one at a time beside one bulk snapshot, on one backend."""
-    from ngc_pilot.lifecycle.shared import tenants_in
-    from ngc_pilot.tenant_rows import desired_for
-
-    with session_scope(prov.engine) as session:
-        wanted = [
-            desired_for(t, p, a, prov)
-            for t, p, a in tenants_in(session, ("active",))
-            if t.pilot_id in batch
-        ]
+    wanted = _wanted(prov, batch)
     backend = OpenStackBackend("devcloud", CLOUDS)
     backend.observe(wanted[0])  # domain and roles cached, as in a reconcile
     started = time.perf_counter()
@@ -429,6 +474,70 @@ def _observation(prov: provisioning.Provisioner, batch: list[str]) -> None:
         f"{t_bulk:.2f} ({t_bulk / len(wanted):.3f}) | one at a time {t_single:.2f} "
         f"({t_single / len(wanted):.3f}) | {load_bulk} (one at a time {load_single}) |"
     )
+
+
+def _read_costs(prov: provisioning.Provisioner, batch: list[str], repeat: int = 3) -> None:
+    """The CPU one read costs of each kind a re-apply still sends per tenant.
+
+    No API lists these across projects or users (``observe_bulk``'s
+    docstring): Nova's and Cinder's quotas and the PI's application
+    credential.  ngc-pilot's own reads are used, one at a time: each kind is
+    read for every tenant of ``batch``, ``repeat`` times, with
+    nothing else under way, so the CPU each daemon used divided by the reads
+    is what one read costs it (Nova's quota read includes Keystone's answer to
+    Nova's check that the project exists).
+    """
+    from provisioner.openstack.observe import LiveReads
+
+    wanted = _wanted(prov, batch)
+    backend = OpenStackBackend("devcloud", CLOUDS)
+    observed = backend.observe_many(wanted)
+    reads = LiveReads(backend.admin)
+    found = [
+        (d, o)
+        for d, o in zip(wanted, observed, strict=True)
+        if isinstance(o, ObservedTenant) and o.project_id and o.user_id
+    ]
+    calls = {
+        "compute_quota": [(o.project_id,) for _, o in found],
+        "volume_quota": [(o.project_id,) for _, o in found],
+        "app_credential": [(SimpleNamespace(id=o.user_id), d.app_credential) for d, o in found],
+    }
+    parts, total = [], 0.0
+    for kind, each in calls.items():
+        getattr(reads, kind)(*each[0])  # a first read, not counted (connections made)
+        with _Work() as work:
+            for _ in range(repeat):
+                for args in each:
+                    getattr(reads, kind)(*args)
+        sent = repeat * len(each)
+        per = {k: v / sent for k, v in work.cloud.items()}
+        cloud = sum(per.values())
+        total += cloud + work.client / sent
+        top = sorted(per.items(), key=lambda kv: -kv[1])[:2]
+        named = ", ".join(f"{k} {v * 1000:.1f}" for k, v in top)
+        parts.append(
+            f"{kind} {cloud * 1000:.1f} ({named}; client {work.client / sent * 1000:.1f}), "
+            f"wall {work.wall / sent * 1000:.1f}"
+        )
+    print(
+        f"| reads with no listing across projects, one at a time (CPU ms per read) | "
+        f"{' · '.join(parts)} | {total * 1000:.1f} ms of CPU per tenant, "
+        f"{total / (os.cpu_count() or 1):.3f} s per tenant on all cores | {_load()} |"
+    )
+
+
+def _wanted(prov: provisioning.Provisioner, batch: list[str]) -> list[Any]:
+    """The desired tenants of ``batch``, as the provisioner makes them."""
+    from ngc_pilot.lifecycle.shared import tenants_in
+    from ngc_pilot.tenant_rows import desired_for
+
+    with session_scope(prov.engine) as session:
+        return [
+            desired_for(t, p, a, prov)
+            for t, p, a in tenants_in(session, ("active",))
+            if t.pilot_id in batch
+        ]
 
 
 if __name__ == "__main__":

@@ -498,6 +498,9 @@ def _read_costs(prov: provisioning.Provisioner, batch: list[str], repeat: int = 
         for d, o in zip(wanted, observed, strict=True)
         if isinstance(o, ObservedTenant) and o.project_id and o.user_id
     ]
+    if not found:
+        print("| reads with no listing across projects | no tenant of the round was found | | |")
+        return
     calls = {
         "compute_quota": [(o.project_id,) for _, o in found],
         "volume_quota": [(o.project_id,) for _, o in found],

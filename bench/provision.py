@@ -68,6 +68,8 @@ from devcloudctl.layout import Layout  # noqa: E402
 from devcloudctl.processes import Processes, cpu_seconds  # noqa: E402
 
 CLOUDS = REPO / ".devcloud" / "clouds.yaml"
+# The cores the CPU floors spread the measured CPU over (devcloud's daemons run on all).
+CORES = os.cpu_count() or 1
 
 
 def baseline(tag: str) -> float:
@@ -169,6 +171,11 @@ def main() -> None:
         "round 1's first and last no-op re-apply, in order",
     )
     args = parser.parse_args()
+    if args.pause and not args.rounds:
+        parser.error(
+            f"argument --pause: {args.pause:g}: allowed only with --rounds of at least 1 "
+            "(it re-applies the last round's tenants)"
+        )
     # The SQLite database and the tenants' folders go when the run ends.
     with tempfile.TemporaryDirectory(prefix="ngc-bench-") as scratch:
         _run(args, Path(scratch))
@@ -258,8 +265,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
         later = []  # the later re-applies' wall time per tenant
         with _Requests() as later_requests, _Work() as later_work:
             for _ in range(args.again):
-                later_requests.lines.clear()  # --trace lists the last one
-                later_requests.started = started = time.perf_counter()
+                started = later_requests.restart()  # --trace lists the last one
                 noops += provisioning.provision(prov, batch, parallel=n)
                 later.append((time.perf_counter() - started) / n)
         paused = None
@@ -307,8 +313,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
         for o in bad:
             print(f"|   failed {o.pilot_id}: {(o.report.error if o.report else '')[:120]} | | | |")
         if r == args.rounds - 1:
-            _observation(prov, batch)
-            _read_costs(prov, batch)
+            _read_costs(*_observation(prov, batch))
         for pid in batch:
             provisioning.teardown(prov, pid)
     if rounds:
@@ -367,6 +372,12 @@ class _Requests:
 
         requests.Session.request = request  # type: ignore[method-assign]
         return self
+
+    def restart(self) -> float:
+        """Forget the requests listed so far and time the next from now (returned)."""
+        self.lines.clear()
+        self.started = time.perf_counter()
+        return self.started
 
     def __exit__(self, *exc: object) -> None:
         import requests
@@ -447,7 +458,7 @@ class _Work:
         (The daemons' own background work in that time is counted too.)
         """
         total = sum(self.cloud.values()) + self.client
-        return total / ((os.cpu_count() or 1) * tenants)
+        return total / (CORES * tenants)
 
     def cpu(self) -> str:
         """Devcloud's CPU (the three dearest daemons named) and this process's."""
@@ -457,9 +468,23 @@ class _Work:
         return f"CPU: devcloud {total:.2f} s ({named}), client {self.client:.2f} s"
 
 
-def _observation(prov: provisioning.Provisioner, batch: list[str]) -> None:
-    """The batch observed one at a time beside one bulk snapshot, on one backend."""
-    wanted = _wanted(prov, batch)
+def _observation(
+    prov: provisioning.Provisioner, batch: list[str]
+) -> tuple[OpenStackBackend, list[Any], list[Any]]:
+    """The batch observed one at a time beside one bulk snapshot, on one backend.
+
+    Returns the backend, the desired tenants and the bulk observation (for
+    :func:`_read_costs`).
+    """
+    from ngc_pilot.lifecycle.shared import tenants_in
+    from ngc_pilot.tenant_rows import desired_for
+
+    with session_scope(prov.engine) as session:
+        wanted = [
+            desired_for(t, p, a, prov)
+            for t, p, a in tenants_in(session, ("active",))
+            if t.pilot_id in batch
+        ]
     backend = OpenStackBackend("devcloud", CLOUDS)
     backend.observe(wanted[0])  # domain and roles cached, as in a reconcile
     started = time.perf_counter()
@@ -474,24 +499,24 @@ def _observation(prov: provisioning.Provisioner, batch: list[str]) -> None:
         f"{t_bulk:.2f} ({t_bulk / len(wanted):.3f}) | one at a time {t_single:.2f} "
         f"({t_single / len(wanted):.3f}) | {load_bulk} (one at a time {load_single}) |"
     )
+    return backend, wanted, bulk
 
 
-def _read_costs(prov: provisioning.Provisioner, batch: list[str], repeat: int = 3) -> None:
+def _read_costs(
+    backend: OpenStackBackend, wanted: list[Any], observed: list[Any], repeat: int = 3
+) -> None:
     """The CPU one read costs of each kind a re-apply still sends per tenant.
 
     No API lists these across projects or users (``observe_bulk``'s
     docstring): Nova's and Cinder's quotas and the PI's application
     credential.  ngc-pilot's own reads are used, one at a time: each kind is
-    read for every tenant of ``batch``, ``repeat`` times, with
+    read for every tenant ``observed`` found, ``repeat`` times, with
     nothing else under way, so the CPU each daemon used divided by the reads
     is what one read costs it (Nova's quota read includes Keystone's answer to
     Nova's check that the project exists).
     """
     from provisioner.openstack.observe import LiveReads
 
-    wanted = _wanted(prov, batch)
-    backend = OpenStackBackend("devcloud", CLOUDS)
-    observed = backend.observe_many(wanted)
     reads = LiveReads(backend.admin)
     found = [
         (d, o)
@@ -526,21 +551,8 @@ def _read_costs(prov: provisioning.Provisioner, batch: list[str], repeat: int = 
     print(
         f"| reads with no listing across projects, one at a time (CPU ms per read) | "
         f"{' · '.join(parts)} | {total * 1000:.1f} ms of CPU per tenant, "
-        f"{total / (os.cpu_count() or 1):.3f} s per tenant on all cores | {_load()} |"
+        f"{total / CORES:.3f} s per tenant on all cores | {_load()} |"
     )
-
-
-def _wanted(prov: provisioning.Provisioner, batch: list[str]) -> list[Any]:
-    """The desired tenants of ``batch``, as the provisioner makes them."""
-    from ngc_pilot.lifecycle.shared import tenants_in
-    from ngc_pilot.tenant_rows import desired_for
-
-    with session_scope(prov.engine) as session:
-        return [
-            desired_for(t, p, a, prov)
-            for t, p, a in tenants_in(session, ("active",))
-            if t.pilot_id in batch
-        ]
 
 
 if __name__ == "__main__":

@@ -20,7 +20,17 @@ Same run, same cloud:
 * observation — the eight observed one at a time beside ``observe_many``
   (one listing per resource kind), as reconcile does; then the CPU one read
   costs of each kind that is still read per tenant (no API lists Nova's or
-  Cinder's quotas or the PI's credential across projects), by daemon.
+  Cinder's quotas or the PI's credential across projects), by daemon;
+* at scale, with ``--keep`` — the rounds' tenants are kept instead of torn
+  down after each round, and after the last round all of them are re-applied
+  at once (no-op) and reconciled (``drift.reconcile``, report only: what the
+  hourly job does), each per tenant beside its CPU floor, to set beside the
+  rounds' re-applies of eight: what a tenant costs when the listings are
+  shared by many; with ``--pause S`` the pause comes before one more
+  reconcile of all of them instead (Keystone's cache cold, as at the hour).
+  devcloud's 4,000 cores hold the quotas of 62 tenants of 64 cores; kept
+  tenants pass the capacity gate as over-commit (audited, in the scratch
+  ledger): a quota is a limit, nothing is allocated.
 The machine's load average is printed beside every figure, and a summary
 (median and range of each figure over the rounds) at the end; beside the
 times, the CPU seconds devcloud's daemons (with MariaDB and RabbitMQ) and this
@@ -30,7 +40,7 @@ core, a time per tenant no scheduling of the same requests could beat here.
 Everything created is torn down at the end.
 
     devcloud/devcloud up && python bench/provision.py [--tenants 8] [--rounds 20] [--again 3]
-        [--pause 660] [--trace]
+        [--pause 660] [--keep] [--trace]
 """
 
 from __future__ import annotations
@@ -55,6 +65,7 @@ from openstack.config import loader
 
 from ngc_pilot import intake, migrate, provisioning, selection
 from ngc_pilot.db import make_engine, session_scope
+from ngc_pilot.errors import InputError
 from ngc_pilot.synthetic import nominations
 from policies.selection_policy import default_policy_path, parse_policy
 from policies.tenancy import load_tenant_policy
@@ -162,13 +173,21 @@ def main() -> None:
         type=seconds(0, 3600),
         default=0.0,
         help="in the last round, wait this long idle, then re-apply once more (0: not): "
-        "past Keystone's cache lifetime (600 s in devcloud), what the hourly reconcile meets",
+        "past Keystone's cache lifetime (600 s in devcloud), what the hourly reconcile meets; "
+        "with --keep, wait before one more reconcile of all the tenants kept",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep each round's tenants; after the last round re-apply and reconcile all of "
+        "them at once, per tenant (the listings shared by many); all torn down at the end",
     )
     parser.add_argument(
         "--trace",
         action="store_true",
         help="print every HTTP request (method, API, path) of the one-tenant run and of "
-        "round 1's first and last no-op re-apply, in order",
+        "round 1's first and last no-op re-apply, in order (with --keep, the last round's "
+        "too: the cloud at its largest)",
     )
     args = parser.parse_args()
     if args.pause and not args.rounds:
@@ -176,6 +195,8 @@ def main() -> None:
             f"argument --pause: {args.pause:g}: allowed only with --rounds of at least 1 "
             "(it re-applies the last round's tenants)"
         )
+    if args.keep and not args.rounds:
+        parser.error("argument --keep: allowed only with --rounds of at least 1 (no tenant kept)")
     # The SQLite database and the tenants' folders go when the run ends.
     with tempfile.TemporaryDirectory(prefix="ngc-bench-") as scratch:
         _run(args, Path(scratch))
@@ -249,30 +270,56 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
     if args.trace:
         for line in one_calls.lines:
             print(f"    {line}")
+    live = [ids[0]]  # torn down at the end, however the run ends
+    try:
+        _rounds(args, prov, ids, base, live)
+    finally:
+        for pid in live:
+            try:
+                provisioning.teardown(prov, pid)
+            except InputError:
+                pass  # refused before its tenant was made (the capacity gate): nothing to remove
+
+
+def _rounds(
+    args: argparse.Namespace,
+    prov: provisioning.Provisioner,
+    ids: list[str],
+    base: float,
+    live: list[str],
+) -> None:
+    """The rounds of ``args.tenants`` in parallel and their re-applies; ``live`` holds
+    every tenant made and not yet torn down (the caller removes them)."""
     failed = noop_calls = 0
     n = args.tenants
     rounds: list[tuple[float, float, float, float]] = []  # parallel s, its load, no-op s, load
     again_s: list[float] = []  # per round: the median of the later no-op re-applies, per tenant
     floors: list[float] = []  # per round: the later re-applies' CPU floor, per tenant
+
+    def apply(batch: list[str]) -> list[provisioning.TenantOutcome]:
+        # kept tenants pass the capacity gate as over-commit (the module docstring)
+        return provisioning.provision(prov, batch, parallel=n, allow_overcommit=args.keep)
+
     for r in range(args.rounds):
         batch = ids[1 + r * n : 1 + (r + 1) * n]
+        live.extend(batch)
         with _Work() as many_work:
-            many = provisioning.provision(prov, batch, parallel=n)
+            many = apply(batch)
         t_many, load_many = many_work.wall, _load()
         with _Requests() as noop_requests, _Work() as noop_work:
-            noops = provisioning.provision(prov, batch, parallel=n)
+            noops = apply(batch)
         t_noop, load_noop = noop_work.wall, _load()
         later = []  # the later re-applies' wall time per tenant
         with _Requests() as later_requests, _Work() as later_work:
             for _ in range(args.again):
                 started = later_requests.restart()  # --trace lists the last one
-                noops += provisioning.provision(prov, batch, parallel=n)
+                noops += apply(batch)
                 later.append((time.perf_counter() - started) / n)
         paused = None
-        if args.pause and r == args.rounds - 1:
+        if args.pause and not args.keep and r == args.rounds - 1:
             time.sleep(args.pause)
             with _Work() as paused:
-                noops += provisioning.provision(prov, batch, parallel=n)
+                noops += apply(batch)
         calls = sum(o.mutating_calls for o in noops)
         bad = [o for o in many + noops if o.state != "active"]
         failed += len({o.pilot_id for o in bad})
@@ -303,7 +350,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
                 f"{paused.wall:.2f} ({paused.wall / n:.3f}); {paused.cpu()}; CPU floor "
                 f"{paused.floor(n):.3f} | — | {_load()} |"
             )
-        if args.trace and r == 0:
+        if args.trace and (r == 0 or args.keep and r == args.rounds - 1):
             for line in noop_requests.lines:
                 print(f"    {line}")
             if later:
@@ -314,8 +361,12 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
             print(f"|   failed {o.pilot_id}: {(o.report.error if o.report else '')[:120]} | | | |")
         if r == args.rounds - 1:
             _read_costs(*_observation(prov, batch))
-        for pid in batch:
-            provisioning.teardown(prov, pid)
+        if not args.keep:
+            for pid in batch:
+                provisioning.teardown(prov, pid)
+                live.remove(pid)
+    if args.keep and args.rounds:
+        _at_scale(prov, ids[1 : 1 + n * args.rounds], n, args.pause)
     if rounds:
         many_s, many_load, noop_s, noop_load = zip(*rounds, strict=True)
         print(
@@ -338,7 +389,40 @@ def _run(args: argparse.Namespace, tmp: Path) -> None:
         )
     print(f"| failed tenants in {args.rounds} rounds | {failed} | — | goal 0 |")
     print(f"| mutating calls in the no-op re-applies | {noop_calls} | — | goal 0 |")
-    provisioning.teardown(prov, ids[0])
+
+
+def _at_scale(prov: provisioning.Provisioner, kept: list[str], parallel: int, pause: float) -> None:
+    """All the kept tenants re-applied at once, then reconciled (report only), per tenant.
+
+    The rounds' re-applies share each listing among eight tenants; here all
+    of them share it, as the hourly reconcile of every active tenant does.
+    The one-tenant run's tenant is active too, so the reconcile checks one more.
+    """
+    from ngc_pilot.lifecycle.drift import reconcile
+
+    with _Requests() as requests, _Work() as work:
+        outcomes = provisioning.provision(prov, kept, parallel=parallel, allow_overcommit=True)
+    bad = sum(o.state != "active" for o in outcomes)
+    writes = sum(o.mutating_calls for o in outcomes)
+    print(
+        f"| all {len(kept)} kept tenants: no-op re-apply, {parallel} in parallel (s, per tenant) | "
+        f"{work.wall:.2f} ({work.wall / len(kept):.3f}); {requests.summary()} HTTP requests; "
+        f"{work.cpu()}; CPU floor {work.floor(len(kept)):.3f}; {bad} not active, "
+        f"{writes} mutating calls | the rounds' re-applies of {parallel}, above | {_load()} |"
+    )
+    runs = [("right after", 0.0)] + ([(f"after {pause:.0f} s idle", pause)] if pause else [])
+    for when, idle in runs:
+        time.sleep(idle)
+        with _Requests() as requests, _Work() as work:
+            report = reconcile(prov, repair=False, namespaces_too=False)
+        checked = len(report.tenants)
+        drifted = sum(bool(t.drift) or t.error is not None for t in report.tenants)
+        print(
+            f"| reconcile of all {checked} active tenants, {when} (s, per tenant) | "
+            f"{work.wall:.2f} ({work.wall / checked:.3f}); {requests.summary()} HTTP requests; "
+            f"{work.cpu()}; CPU floor {work.floor(checked):.3f}; {drifted} with drift or an "
+            f"error | the observation of eight, above | {_load()} |"
+        )
 
 
 class _Requests:

@@ -41,7 +41,24 @@ def three(devcloud):
         apply(plan_teardown(d, backend.observe(d, deep=True)), d, backend)
 
 
-def test_the_bulk_snapshot_is_the_per_tenant_observation_for_three_tenants(three):
+@pytest.fixture(params=["apart", "few", "everything"])
+def listed(request, monkeypatch):
+    """Each way of listing, forced here with three tenants: a few projects in a
+    large cloud (Neutron filtered, one effective listing per project), a few in
+    a small one (the effective listing of the whole cloud), and more than
+    ``FILTER_UP_TO`` (everything listed whole, as a reconcile)."""
+    from provisioner.openstack import observe_bulk
+
+    if request.param == "apart":
+        monkeypatch.setattr(observe_bulk, "EXPAND_RATIO", 0)
+    elif request.param == "few":
+        monkeypatch.setattr(observe_bulk, "EXPAND_RATIO", 10**9)
+    else:
+        monkeypatch.setattr(observe_bulk, "FILTER_UP_TO", 0)
+    return request.param
+
+
+def test_the_bulk_snapshot_is_the_per_tenant_observation_for_three_tenants(three, listed):
     backend, tenants = three
     conn = backend.conn
     first = tenants[0]
@@ -54,6 +71,29 @@ def test_the_bulk_snapshot_is_the_per_tenant_observation_for_three_tenants(three
     assert bulk == [backend.observe(d) for d in wanted]
     assert bulk[0].compute_quota["cores"] == 3 and bulk[4].foreign
     assert bulk[1].router_has_interface and bulk[1].security_group_rules
+
+
+def test_a_few_projects_groups_are_expanded_one_project_at_a_time(three, listed, monkeypatch):
+    """For a few projects in a large cloud Keystone expands only theirs (one
+    effective listing per project, not every group in the cloud); else one
+    listing of the whole cloud."""
+    from provisioner.openstack import observe_bulk
+
+    backend, tenants = three
+    sent: list[dict] = []
+    listing = observe_bulk.rows
+
+    def spied(proxy, path, key, params=None, **kw):
+        if path == "/role_assignments" and (params or {}).get("effective"):
+            sent.append(dict(params))
+        return listing(proxy, path, key, params, **kw)
+
+    monkeypatch.setattr(observe_bulk, "rows", spied)
+    projects = sorted(o.project_id for o in backend.observe_many(tenants))
+    if listed == "apart":
+        assert sorted(p["scope.project.id"] for p in sent) == projects
+    else:
+        assert sent == [{"effective": True}]
 
 
 def test_parallel_workers_share_one_token_a_bounded_pool_and_retry_connect_failures(devcloud):
@@ -90,7 +130,9 @@ def test_plans_from_the_snapshot_are_the_per_tenant_plans_and_a_noop_changes_not
     assert all(p.empty for p in again)
 
 
-def test_membership_is_read_from_the_effective_listing_and_drift_in_it_is_seen(three, monkeypatch):
+def test_membership_is_read_from_the_effective_listing_and_drift_in_it_is_seen(
+    three, listed, monkeypatch
+):
     """The PI's membership comes from one effective role-assignment listing (no
     read per tenant) while the group holds a role; a removed membership shows,
     and a group stripped of its role is asked directly — as observing alone."""

@@ -21,7 +21,8 @@ users: compute and volume quotas (Nova, Cinder) and the PI's application
 credential (Keystone), a network quota Neutron does not list (a project
 still on the defaults), the name of a router's external network when it is
 not in the network listing, and the PI's group membership when the group
-holds no role anywhere (drift: the effective listing cannot show its members).
+holds no role anywhere (drift: the effective listing cannot show its members),
+or, when the projects are expanded one at a time, none on a wanted project.
 
 What this module deliberately does not do: read servers, volumes or ports
 of researchers (``deep``; teardown observes one tenant at a time), or change

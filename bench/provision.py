@@ -53,6 +53,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -365,8 +366,8 @@ def _rounds(
             for pid in batch:
                 provisioning.teardown(prov, pid)
                 live.remove(pid)
-    if args.keep and args.rounds:
-        _at_scale(prov, ids[1 : 1 + n * args.rounds], n, args.pause)
+    if args.keep:
+        _at_scale(prov, apply, ids[1 : 1 + n * args.rounds], n, args.pause)
     if rounds:
         many_s, many_load, noop_s, noop_load = zip(*rounds, strict=True)
         print(
@@ -391,8 +392,15 @@ def _rounds(
     print(f"| mutating calls in the no-op re-applies | {noop_calls} | — | goal 0 |")
 
 
-def _at_scale(prov: provisioning.Provisioner, kept: list[str], parallel: int, pause: float) -> None:
-    """All the kept tenants re-applied at once, then reconciled (report only), per tenant.
+def _at_scale(
+    prov: provisioning.Provisioner,
+    apply: Callable[[list[str]], list[provisioning.TenantOutcome]],
+    kept: list[str],
+    parallel: int,
+    pause: float,
+) -> None:
+    """All the kept tenants re-applied at once (``apply``, as the rounds' re-applies),
+    then reconciled (report only), per tenant.
 
     The rounds' re-applies share each listing among eight tenants; here all
     of them share it, as the hourly reconcile of every active tenant does.
@@ -401,7 +409,7 @@ def _at_scale(prov: provisioning.Provisioner, kept: list[str], parallel: int, pa
     from ngc_pilot.lifecycle.drift import reconcile
 
     with _Requests() as requests, _Work() as work:
-        outcomes = provisioning.provision(prov, kept, parallel=parallel, allow_overcommit=True)
+        outcomes = apply(kept)
     bad = sum(o.state != "active" for o in outcomes)
     writes = sum(o.mutating_calls for o in outcomes)
     print(

@@ -118,11 +118,10 @@ class SnapshotReads(ConcurrentReads):
         held = sum(len(got[("projects", d)]) for d in domains)
         apart = few and len(projects) * EXPAND_RATIO <= held
         scopes = [{"scope.project.id": p} for p in projects] if apart else [{}]
-        effective = {
-            ("effective", i): listing(ident, "role_assignments", {"effective": True, **scope})
-            for i, scope in enumerate(scopes)
-        }
-        got.update({key: future.result() for key, future in {**keystone, **effective}.items()})
+        effective = [
+            listing(ident, "role_assignments", {"effective": True, **scope}) for scope in scopes
+        ]
+        got.update({key: future.result() for key, future in keystone.items()})
         self._groups: dict[tuple[str, str], Any] = {}
         self._users: dict[tuple[str, str], Any] = {}
         for domain_id in domains:
@@ -141,8 +140,8 @@ class SnapshotReads(ConcurrentReads):
         }
         self._members = {
             membership
-            for key in effective
-            for a in got[key]
+            for future in effective
+            for a in future.result()
             if (membership := _membership(a)) is not None
         }
         self._roles: dict[str, Any] = {}
@@ -159,17 +158,17 @@ class SnapshotReads(ConcurrentReads):
         if not projects:
             return {}
         net = self.net
-        few = {"project_id": projects} if filtered else {}
-        found = {kind: listing(net, kind, few) for kind in ("networks", "subnets", "routers")}
+        only = {"project_id": projects} if filtered else {}
+        found = {kind: listing(net, kind, only) for kind in ("networks", "subnets", "routers")}
         # Only routers' interfaces: the observation reads no other port (a
         # reconcile would otherwise list every server's port in the cloud).
-        found["ports"] = listing(net, "ports", {**few, "device_owner": list(ROUTER_INTERFACES)})
-        found["security_groups"] = listing(net, "security-groups", self._groups_filter(few))
+        found["ports"] = listing(net, "ports", {**only, "device_owner": list(ROUTER_INTERFACES)})
+        found["security_groups"] = listing(net, "security-groups", self._groups_filter(only))
         found["quotas"] = listing(net, "quotas", names=NETWORK_QUOTA)
         return found
 
-    def _groups_filter(self, few: dict[str, list[str]]) -> dict[str, list[str]]:
-        """The security-group listing's filter: ``few``'s projects, the admin's own first.
+    def _groups_filter(self, only: dict[str, list[str]]) -> dict[str, list[str]]:
+        """The security-group listing's filter: ``only``'s projects, the admin's own first.
 
         Neutron (29, ``get_security_groups``) makes the "default" group of the
         *first* project a listing is filtered by, if missing, or else of the
@@ -177,8 +176,8 @@ class SnapshotReads(ConcurrentReads):
         makes no more than an unfiltered one does (the admin's group, which
         exists), and no wanted project gets a group by being observed.
         """
-        own = self.admin.conn.current_project_id if few else None
-        return {"project_id": [own, *few["project_id"]]} if own else {}
+        own = self.admin.conn.current_project_id if only else None
+        return {"project_id": [own, *only["project_id"]]} if own else {}
 
     def _net(self) -> dict[str, Any]:
         """The Neutron listings, indexed (waited for on first use, once)."""

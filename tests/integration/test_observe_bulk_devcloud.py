@@ -133,7 +133,7 @@ def test_plans_from_the_snapshot_are_the_per_tenant_plans_and_a_noop_changes_not
 def test_membership_is_read_from_the_effective_listing_and_drift_in_it_is_seen(
     three, listed, monkeypatch
 ):
-    """The PI's membership comes from one effective role-assignment listing (no
+    """The PI's membership comes from the effective role-assignment listing (no
     read per tenant) while the group holds a role; a removed membership shows,
     and a group stripped of its role is asked directly — as observing alone."""
     from provisioner.openstack.observe import LiveReads

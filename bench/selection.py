@@ -2,10 +2,12 @@
 
 For N generated nominations (``ngc_pilot.synthetic``, deterministic) it times,
 in the same run: ngc-pilot's optimizer (bound fixing from the LP relaxation,
-dominance reduction, compact MILP, tuned HiGHS), the previous optimizer
-(dominance reduction and compact MILP on what is left, no bound fixing), the
-current optimizer with the tuning before issue 14 (cut separation at every
-branch-and-bound node, not only at the root), and a naive formulation of the same model with the same solver
+dominance reduction, compact MILP, tuned HiGHS with its parallel tree search
+on two workers), the same with the tree search on one worker, the previous
+optimizer (dominance reduction and compact MILP on what is left, no bound
+fixing), the current optimizer with the tuning before issue 14 (one worker,
+cut separation at every branch-and-bound node, not only at the root), and a
+naive formulation of the same model with the same solver
 (``policies.testing.solve_naive``: binary coverage indicators, every
 candidate, default HiGHS settings).  It also reports the gap to the optimum of
 greedy + local search (the optimizer's fallback when HiGHS finds nothing in
@@ -38,11 +40,12 @@ from policies.portfolio import make_candidate, make_instance, objective
 from policies.scoring import score
 from policies.selection_model import build_compact, candidate_arrays
 from policies.selection_policy import load_policy
-from policies.solver import TUNED_OPTIONS, solve
+from policies.solver import SERIAL_SEARCH, solve
 from policies.testing import canonical_swaps_loop, solve_naive
 
-# The solver tuning before issue 14: cuts separated at every node, not only the root.
-NODE_CUTS = {**TUNED_OPTIONS, "mip_allow_cut_separation_at_nodes": True}
+# The solver tuning before issue 14: one search worker, cuts separated at
+# every node, not only the root.
+NODE_CUTS = {**SERIAL_SEARCH, "mip_allow_cut_separation_at_nodes": True}
 
 
 def _instance(n: int, policy, seed: int = 2021):
@@ -108,15 +111,21 @@ def main() -> None:
         f"# selection benchmark — {platform.processor() or platform.machine()}, Python {platform.python_version()}, seed {args.seed}"
     )
     print(
-        "| N | ngc-pilot wall / CPU (s) | certified | after reduction | with node cuts (s) | previous optimizer (s) | naive wall / CPU (s) | naive status | speed-up (wall) | tie-break swaps on the MILP's candidates, vectorised · loop (CPU s) | greedy gap | load 1/5/15 min |"
+        "| N | ngc-pilot wall / CPU (s) | certified | after reduction | one search worker (s) | with node cuts (s) | previous optimizer (s) | naive wall / CPU (s) | naive status | speed-up (wall) | tie-break swaps on the MILP's candidates, vectorised · loop (CPU s) | greedy gap | load 1/5/15 min |"
     )
-    print("|---:|---:|:---:|---:|---:|---:|---:|:---:|---:|---:|---:|:---:|")
+    print("|---:|---:|:---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|:---:|")
     for n in args.sizes:
         instance = _instance(n, policy, args.seed)
         repeat = 5 if n <= 100 else 3 if n <= 1000 else 1
         ours_t, ours_cpu, ours = _median_time(
             lambda instance=instance: optimize(instance, args.time_limit), repeat
         )
+        serial_t, serial_cpu, serial = _median_time(
+            lambda instance=instance: optimize(instance, args.time_limit, options=SERIAL_SEARCH),
+            repeat,
+        )
+        if serial.optimal and ours.optimal:
+            assert abs(serial.objective - ours.objective) < 1e-4, (serial.objective, ours.objective)
         cuts_t, cuts_cpu, cuts = _median_time(
             lambda instance=instance: optimize(instance, args.time_limit, options=NODE_CUTS),
             repeat,
@@ -164,9 +173,11 @@ def main() -> None:
         speedup = f"{naive_t / ours_t:.1f}×" + ("" if status == "optimal" else " (at least)")
         certified = "yes" if ours.optimal else "no, gap " + format(ours.gap or 0, ".2%")
         other = "" if cuts.selected == ours.selected else " (other set, same objective)"
+        other_serial = "" if serial.selected == ours.selected else " (other set, same objective)"
         print(
             f"| {n:,} | {_cell(ours_t, ours_cpu)} | {certified} | "
-            f"{ours.candidates_after_reduction:,} | {_cell(cuts_t, cuts_cpu)}{other} | "
+            f"{ours.candidates_after_reduction:,} | {_cell(serial_t, serial_cpu)}{other_serial} | "
+            f"{_cell(cuts_t, cuts_cpu)}{other} | "
             f"{_cell(previous_t, previous_cpu)} | {naive_cell} | {naive_status} | {speedup} | "
             f"{swaps_cpu:.3f} · {loop_cpu:.3f} | {gap:.2%} | {_load()} |",
             flush=True,
@@ -174,9 +185,10 @@ def main() -> None:
     print()
     print(
         "| N | LP relaxation, priced · every column (CPU s) | incumbents (CPU s) | after bound fixing "
-        "| dominance (CPU s) | final MILP (CPU s) | root gap | load 1/5/15 min |"
+        "| dominance (CPU s) | final MILP, wall / CPU (s) | the same, one search worker "
+        "| root gap | load 1/5/15 min |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|:---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|:---:|")
     for n in args.sizes:
         if n > 100:
             print(f"| {n:,} | {_profile(_instance(n, policy, args.seed))} {_load()} |", flush=True)
@@ -187,6 +199,13 @@ def _cpu(fn):
     started = time.process_time()
     result = fn()
     return time.process_time() - started, result
+
+
+def _timed(fn):
+    """(wall seconds, CPU seconds, result) of one call."""
+    started = time.perf_counter()
+    cpu, result = _cpu(fn)
+    return time.perf_counter() - started, cpu, result
 
 
 def _profile(instance) -> str:
@@ -201,11 +220,13 @@ def _profile(instance) -> str:
     restricted = dataclasses.replace(instance, candidates=fixed, lock_out=frozenset())
     dominance_t, kept = _cpu(lambda: reduce_dominated(restricted))
     lp, n = build_compact(candidate_arrays(kept, instance), instance)
-    highs_t, outcome = _cpu(lambda: solve(lp, n, None))
+    highs_wall, highs_t, outcome = _timed(lambda: solve(lp, n, None))
+    serial_wall, serial_t, serial = _timed(lambda: solve(lp, n, None, SERIAL_SEARCH))
     gap = (z_priced - outcome.objective) / outcome.objective
     return (
         f"{priced_t:.3f} · {whole_t:.3f} | {incumbent_t:.3f} | {len(fixed):,} | "
-        f"{dominance_t:.3f} | {highs_t:.3f} ({outcome.nodes:,} nodes) | {gap:.2%} |"
+        f"{dominance_t:.3f} | {_cell(highs_wall, highs_t)} ({outcome.nodes:,} nodes) | "
+        f"{_cell(serial_wall, serial_t)} ({serial.nodes:,} nodes) | {gap:.2%} |"
     )
 
 

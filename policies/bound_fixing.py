@@ -32,7 +32,7 @@ import numpy as np
 from policies.greedy import greedy
 from policies.portfolio import Candidate, SelectionInstance, objective, violations
 from policies.selection_model import build_compact, candidate_arrays, row_layout, subset_arrays
-from policies.solver import TUNED_OPTIONS, new_highs, solve
+from policies.solver import SERIAL_SEARCH, new_highs, run, solve
 
 # Bounds within this of the incumbent keep the candidate: the LP's primal and
 # dual feasibility tolerances are 1e-7, and a wrong drop would lose the optimum.
@@ -98,7 +98,7 @@ def lp_bounds(
         lp.integrality_ = []
         highs = new_highs(None, {})
         highs.passModel(lp)
-        highs.run()
+        run(highs)
         if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             if active.all():
                 return None
@@ -196,13 +196,15 @@ def best_incumbent(
 def small_milp(instance: SelectionInstance, part: Sequence[Candidate]) -> float | None:
     """The best set a node-limited MILP finds among ``part`` (a feasible set's value), or None.
 
-    A node limit, not a time limit, so the same input always gives the same value.
+    A node limit, not a time limit, and one search worker (how two share
+    the nodes up to the limit is HiGHS's to change), so the same input always
+    gives the same value.
     """
     if len(part) < instance.k_min:
         return None
     a = candidate_arrays(part, instance)
     lp, n = build_compact(a, instance)
-    outcome = solve(lp, n, None, {**TUNED_OPTIONS, "mip_max_nodes": SUB_MILP_NODES})
+    outcome = solve(lp, n, None, {**SERIAL_SEARCH, "mip_max_nodes": SUB_MILP_NODES})
     if outcome.x is None:
         return None
     chosen = [part[i] for i in np.flatnonzero(outcome.x > 0.5)]

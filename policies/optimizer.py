@@ -15,8 +15,8 @@ steps, each in its own module:
    (``infeasibility``).
 
 Ties: candidates are ordered by id before the model is built and HiGHS runs
-single-threaded with a fixed seed, so the same input always yields the same
-set; :func:`canonical_swaps` then moves, among sets of equal objective one
+with a fixed seed and a fixed number of search workers (``solver``), so the
+same input always yields the same set; :func:`canonical_swaps` then moves, among sets of equal objective one
 swap apart, to the one with the alphabetically earlier ids.
 
 Deliberately not here: loading data, recording decisions, explanations

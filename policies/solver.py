@@ -3,11 +3,13 @@
 Why it exists: every MILP the package solves (the selection, the
 feasibility checks of the infeasibility diagnosis, the benchmark's naive
 model) must run the same way — silent (HiGHS's C banner would corrupt JSON on
-stdout), single-threaded with a fixed seed (the same input gives the same
-set), ``mip_rel_gap = 0`` (so "optimal" is proven) — and report the same
-outcome.  The tuning is passed to :func:`solve` explicitly, never changed in
-a shared global, so solves in several threads cannot see each other's
-options.
+stdout), deterministic (a fixed seed, and HiGHS's parallel tree search with a
+fixed number of workers, ``SEARCH_THREADS``, whatever the machine's cores: the
+same input gives the same set on every machine), ``mip_rel_gap = 0`` (so
+"optimal" is proven) — and report the same outcome.  The tuning is passed to
+:func:`solve` explicitly, never changed in a shared global, so solves in
+several threads cannot see each other's options; the one thing HiGHS shares
+across a process, its thread scheduler, every instance made here sizes alike.
 
 Deliberately not here: building models (``selection_model``) or deciding
 what a status means for the selection (``optimizer``).  No MIP start is
@@ -27,10 +29,26 @@ from types import MappingProxyType
 import highspy
 import numpy as np
 
+# HiGHS's threads, for every instance in the process: its scheduler is one
+# per process and refuses an instance asking for another number.  Two, not
+# the machine's cores, so that a MILP's search (and so its set among equal
+# optima) is the same on every machine; two cores are what the service is
+# sized for.  On a machine with one core the two workers take turns.
+SEARCH_THREADS = 2
+
+Option = bool | int | float | str
+
 # Tuned on generated instances (bench/selection.py): HiGHS's primal heuristics
 # cost more than they find on this model.
-TUNED_OPTIONS: Mapping[str, bool | int | float] = MappingProxyType(
+TUNED_OPTIONS: Mapping[str, Option] = MappingProxyType(
     {
+        # HiGHS's parallel tree search (deterministic: the same nodes and set
+        # in every run, under load or not): the final MILP after reduction on
+        # 13 seeds, N = 10,000, 62.0 -> 43.3 s in all (median 3.9 -> 2.6 s,
+        # the slowest 14.9 -> 7.9 s), N = 1,000 a wash (3.16 -> 3.26 s), the
+        # same sets; docs/performance.md, the seventh machine.  LPs stay on
+        # the serial simplex (this is not set for them).
+        "parallel": "on",
         "mip_heuristic_effort": 0.0,
         "mip_heuristic_run_rins": False,
         "mip_heuristic_run_rens": False,
@@ -45,7 +63,11 @@ TUNED_OPTIONS: Mapping[str, bool | int | float] = MappingProxyType(
     }
 )
 # HiGHS's own defaults (the benchmark's baseline).
-HIGHS_DEFAULTS: Mapping[str, bool | int | float] = MappingProxyType({})
+HIGHS_DEFAULTS: Mapping[str, Option] = MappingProxyType({})
+# The tuning with the tree search on one worker (the benchmark's baseline for
+# the parallel search, and the node-limited MILPs whose result must not depend
+# on how two workers share the nodes).
+SERIAL_SEARCH: Mapping[str, Option] = MappingProxyType({**TUNED_OPTIONS, "parallel": "off"})
 
 _banner_lock = threading.Lock()
 _banner_suppressed = False
@@ -64,9 +86,9 @@ class MilpOutcome:
 
 
 def new_highs(
-    time_limit: float | None, options: Mapping[str, bool | int | float] = TUNED_OPTIONS
+    time_limit: float | None, options: Mapping[str, Option] = TUNED_OPTIONS
 ) -> highspy.Highs:
-    """A silent, single-threaded, seeded HiGHS instance with these options."""
+    """A silent, seeded HiGHS instance of ``SEARCH_THREADS`` threads with these options."""
     global _banner_suppressed
     with _banner_lock:
         if not _banner_suppressed:
@@ -88,7 +110,7 @@ def new_highs(
     highs.setOptionValue("log_to_console", False)
     highs.setOptionValue("mip_rel_gap", 0.0)
     highs.setOptionValue("mip_abs_gap", 1e-7)
-    highs.setOptionValue("threads", 1)
+    highs.setOptionValue("threads", SEARCH_THREADS)
     highs.setOptionValue("random_seed", 0)
     for key, value in options.items():
         highs.setOptionValue(key, value)
@@ -101,12 +123,12 @@ def solve(
     lp: highspy.HighsLp,
     n: int,
     time_limit: float | None,
-    options: Mapping[str, bool | int | float] = TUNED_OPTIONS,
+    options: Mapping[str, Option] = TUNED_OPTIONS,
 ) -> MilpOutcome:
     """Run HiGHS on ``lp``; ``n`` is the number of candidate columns."""
     highs = new_highs(time_limit, options)
     highs.passModel(lp)
-    highs.run()
+    run(highs)
     model_status = highs.getModelStatus()
     info = highs.getInfo()
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
@@ -121,3 +143,19 @@ def solve(
     if model_status == highspy.HighsModelStatus.kOptimal:
         return MilpOutcome("optimal", x, objective_value, bound, 0.0, nodes)
     return MilpOutcome("time_limit", x, objective_value, bound, info.mip_gap, nodes)
+
+
+def run(highs: highspy.Highs) -> None:
+    """``highs.run()``, raising where HiGHS refused to run at all.
+
+    An error here is not an answer about the model (HiGHS reports those as
+    model statuses): it is, for instance, an instance asking for other
+    threads than the process's scheduler has, which would otherwise read as
+    "no solution" and quietly fall back to greedy.
+    """
+    if highs.run() == highspy.HighsStatus.kError:
+        raise RuntimeError(
+            "HiGHS refused to run the model; one cause is a HiGHS instance elsewhere "
+            "in this process that started HiGHS's scheduler with another number of "
+            f"threads than SEARCH_THREADS = {SEARCH_THREADS}"
+        )

@@ -1,5 +1,6 @@
 """The portfolio optimizer: exact, deterministic, constraint-respecting, explainable."""
 
+import dataclasses
 import random
 from itertools import combinations
 
@@ -13,8 +14,8 @@ from policies.greedy import greedy
 from policies.infeasibility import diagnose_infeasibility
 from policies.optimizer import canonical_swaps, optimize
 from policies.portfolio import Candidate, SelectionInstance, objective, violations
-from policies.selection_model import candidate_arrays
-from policies.solver import TUNED_OPTIONS
+from policies.selection_model import build_compact, candidate_arrays
+from policies.solver import SEARCH_THREADS, SERIAL_SEARCH, TUNED_OPTIONS, new_highs, run, solve
 from policies.testing import brute_force, canonical_swaps_loop, solve_naive
 
 VALUES = [f"a={i}" for i in range(4)] + [f"b={i}" for i in range(3)] + ["c=x", "c=y"]
@@ -447,3 +448,46 @@ def test_tie_break_swaps_move_to_the_earlier_ids_on_a_large_tied_instance():
     assert canonical_swaps(chosen, pool, instance) == canonical_swaps_loop(chosen, pool, instance)
     late = sorted(pool, key=lambda c: c.id)[-6:]
     assert canonical_swaps(late, pool, instance) == canonical_swaps_loop(late, pool, instance)
+
+
+# HiGHS's parallel tree search (issue 14): deterministic, and the optimum of one worker.
+
+
+def _generated(n, seed):
+    """The benchmark's instance: n generated nominations, reduced as the optimizer reduces them."""
+    from ngc_pilot.synthetic import nominations
+    from policies.portfolio import make_candidate, make_instance
+    from policies.scoring import score
+    from policies.selection_policy import load_policy
+
+    policy = load_policy()
+    candidates = [
+        make_candidate(x, score(x, policy).total, policy) for x in nominations(n, policy, seed=seed)
+    ]
+    instance = make_instance(candidates, policy)
+    fixed, _ = fix_by_bound(instance.candidates, instance)
+    return reduce_dominated(dataclasses.replace(instance, candidates=fixed)), instance
+
+
+def test_the_parallel_search_gives_the_same_nodes_and_set_every_time_and_one_workers_optimum():
+    kept, instance = _generated(1000, seed=2021)
+    lp, n = build_compact(candidate_arrays(kept, instance), instance)
+    first, again = solve(lp, n, 60), solve(lp, n, 60)
+    serial = solve(lp, n, 60, SERIAL_SEARCH)
+    assert TUNED_OPTIONS["parallel"] == "on" and SERIAL_SEARCH["parallel"] == "off"
+    assert first.status == again.status == serial.status == "optimal"
+    assert first.nodes > 100  # a real tree, shared by the two workers
+    assert first.nodes == again.nodes
+    assert (first.x > 0.5).tolist() == (again.x > 0.5).tolist()
+    assert first.objective == pytest.approx(serial.objective, abs=1e-6)
+
+
+def test_a_run_highs_refuses_raises_instead_of_reading_as_no_solution():
+    instance = _many(40, k_max=4)
+    lp, n = build_compact(candidate_arrays(list(instance.candidates), instance), instance)
+    assert solve(lp, n, 30).status == "optimal"  # HiGHS's scheduler now runs SEARCH_THREADS
+    highs = new_highs(30)
+    highs.setOptionValue("threads", SEARCH_THREADS + 1)
+    highs.passModel(lp)
+    with pytest.raises(RuntimeError, match="SEARCH_THREADS = 2"):
+        run(highs)

@@ -209,7 +209,8 @@ def _timed(fn):
 
 
 def _profile(instance) -> str:
-    """One row of the phase profile (CPU seconds) of a selection on ``instance``."""
+    """One row of the phase profile of a selection on ``instance`` (CPU seconds; the final MILP on
+    two search workers and on one also wall seconds)."""
     pool = tuple(c for c in instance.candidates if c.id not in instance.lock_out)
     priced_t, (z_priced, upper) = _cpu(lambda: lp_bounds(pool, instance))
     whole_t, (z_whole, _) = _cpu(lambda: lp_bounds(pool, instance, first_columns=len(pool)))

@@ -4,8 +4,8 @@ Why it exists: every MILP the package solves (the selection, the
 feasibility checks of the infeasibility diagnosis, the benchmark's naive
 model) must run the same way — silent (HiGHS's C banner would corrupt JSON on
 stdout), deterministic (a fixed seed, and HiGHS's parallel tree search with a
-fixed number of workers, ``SEARCH_THREADS``, whatever the machine's cores: the
-same input gives the same set on every machine), ``mip_rel_gap = 0`` (so
+fixed number of workers, ``SEARCH_THREADS``, whatever the machine's cores, so
+the same input gives the same set), ``mip_rel_gap = 0`` (so
 "optimal" is proven) — and report the same outcome.  The tuning is passed to
 :func:`solve` explicitly, never changed in a shared global, so solves in
 several threads cannot see each other's options; the one thing HiGHS shares
@@ -32,7 +32,7 @@ import numpy as np
 # HiGHS's threads, for every instance in the process: its scheduler is one
 # per process and refuses an instance asking for another number.  Two, not
 # the machine's cores, so that a MILP's search (and so its set among equal
-# optima) is the same on every machine; two cores are what the service is
+# optima) does not depend on the machine; two cores are what the service is
 # sized for.  On a machine with one core the two workers take turns.
 SEARCH_THREADS = 2
 
@@ -42,8 +42,9 @@ Option = bool | int | float | str
 # cost more than they find on this model.
 TUNED_OPTIONS: Mapping[str, Option] = MappingProxyType(
     {
-        # HiGHS's parallel tree search (deterministic: the same nodes and set
-        # in every run, under load or not): the final MILP after reduction on
+        # HiGHS's parallel tree search (deterministic as measured: the same
+        # nodes and set in 8 runs of each of 4 instances, 4 of them with a
+        # busy core): the final MILP after reduction on
         # 13 seeds, N = 10,000, 62.0 -> 43.3 s in all (median 3.9 -> 2.6 s,
         # the slowest 14.9 -> 7.9 s), N = 1,000 a wash (3.16 -> 3.26 s), the
         # same sets; docs/performance.md, the seventh machine.  LPs stay on

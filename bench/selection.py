@@ -31,13 +31,12 @@ import time
 
 from arguments import count, listing, seconds
 
-from ngc_pilot.synthetic import nominations
-from policies.bound_fixing import best_incumbent, fix_by_bound, lp_bounds
+from ngc_pilot import synthetic
+from policies.bound_fixing import best_incumbent, lp_bounds
 from policies.dominance import reduce_dominated
 from policies.greedy import greedy
-from policies.optimizer import canonical_swaps, optimize
-from policies.portfolio import make_candidate, make_instance, objective
-from policies.scoring import score
+from policies.optimizer import canonical_swaps, optimize, reduce_candidates
+from policies.portfolio import objective
 from policies.selection_model import build_compact, candidate_arrays
 from policies.selection_policy import load_policy
 from policies.solver import SERIAL_SEARCH, solve
@@ -48,25 +47,11 @@ from policies.testing import canonical_swaps_loop, solve_naive
 NODE_CUTS = {**SERIAL_SEARCH, "mip_allow_cut_separation_at_nodes": True}
 
 
-def _instance(n: int, policy, seed: int = 2021):
-    noms = nominations(n, policy, seed=seed)
-    candidates = [make_candidate(x, score(x, policy).total, policy) for x in noms]
-    return make_instance(candidates, policy)
-
-
 def _previous(instance, time_limit: float):
     """The optimizer before bound fixing: dominance reduction, then the compact MILP (old tuning)."""
     reduced = reduce_dominated(instance)
     lp, n = build_compact(candidate_arrays(reduced, instance), instance)
     return solve(lp, n, time_limit, NODE_CUTS)
-
-
-def _kept(instance):
-    """The candidates the optimizer hands to the MILP and the tie-break (bound fixing, then dominance)."""
-    pool = tuple(c for c in instance.candidates if c.id not in instance.lock_out)
-    fixed, _ = fix_by_bound(pool, instance)
-    restricted = dataclasses.replace(instance, candidates=fixed, lock_out=frozenset())
-    return list(reduce_dominated(restricted))
 
 
 def _load() -> str:
@@ -115,7 +100,7 @@ def main() -> None:
     )
     print("|---:|---:|:---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|:---:|")
     for n in args.sizes:
-        instance = _instance(n, policy, args.seed)
+        instance = synthetic.instance(n, policy, args.seed)
         repeat = 5 if n <= 100 else 3 if n <= 1000 else 1
         ours_t, ours_cpu, ours = _median_time(
             lambda instance=instance: optimize(instance, args.time_limit), repeat
@@ -144,7 +129,7 @@ def main() -> None:
         if naive_value is not None and ours.optimal and status == "optimal":
             assert abs(naive_value - ours.objective) < 1e-4, (naive_value, ours.objective)
         chosen = [instance.by_id()[i] for i in ours.selected]
-        pool = _kept(instance)
+        pool = list(reduce_candidates(instance)[0])  # what the MILP and the tie-break get
         swaps_t, swaps_cpu, swapped = _median_time(
             lambda chosen=chosen, pool=pool, instance=instance: canonical_swaps(
                 chosen, pool, instance
@@ -191,7 +176,10 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|---:|:---:|")
     for n in args.sizes:
         if n > 100:
-            print(f"| {n:,} | {_profile(_instance(n, policy, args.seed))} {_load()} |", flush=True)
+            print(
+                f"| {n:,} | {_profile(synthetic.instance(n, policy, args.seed))} {_load()} |",
+                flush=True,
+            )
 
 
 def _cpu(fn):

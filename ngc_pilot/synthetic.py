@@ -10,6 +10,8 @@ import random
 from datetime import timedelta
 
 from policies.nomination import Nomination
+from policies.portfolio import SelectionInstance, make_candidate, make_instance
+from policies.scoring import score
 from policies.selection_policy import SelectionPolicy
 
 INSTITUTIONS = [
@@ -82,3 +84,12 @@ def nominations(count: int, policy: SelectionPolicy, seed: int = 2021) -> list[N
         }
         out.append(Nomination.model_validate(record, context={"vocabularies": vocab}))
     return out
+
+
+def instance(count: int, policy: SelectionPolicy, seed: int = 2021) -> SelectionInstance:
+    """The selection over ``count`` generated nominations, each scored by ``policy``
+    (every one taken as eligible: the benchmark's and the optimizer tests' input)."""
+    candidates = [
+        make_candidate(x, score(x, policy).total, policy) for x in nominations(count, policy, seed)
+    ]
+    return make_instance(candidates, policy)

@@ -90,7 +90,7 @@ def optimize(
             problems.append(f"locked but not a selectable candidate: {', '.join(sorted(unknown))}")
         return _infeasible(instance, problems, started, len(instance.candidates), 0)
     considered = len(instance.candidates)
-    kept, reduced = _reduce(instance)
+    kept, reduced = reduce_candidates(instance)
     by_id = {c.id: c for c in reduced}
     a = candidate_arrays(kept, instance)
     lp, n = build_compact(a, instance)
@@ -144,7 +144,9 @@ def optimize(
     )
 
 
-def _reduce(instance: SelectionInstance) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
+def reduce_candidates(
+    instance: SelectionInstance,
+) -> tuple[tuple[Candidate, ...], tuple[Candidate, ...]]:
     """(candidates for the MILP, candidates for the greedy fallback).
 
     Bound fixing first: it is cheap on every candidate and leaves few, so the

@@ -1,6 +1,5 @@
 """The portfolio optimizer: exact, deterministic, constraint-respecting, explainable."""
 
-import dataclasses
 import random
 from itertools import combinations
 
@@ -12,7 +11,7 @@ from policies.bound_fixing import fix_by_bound, lp_bounds
 from policies.dominance import reduce_dominated
 from policies.greedy import greedy
 from policies.infeasibility import diagnose_infeasibility
-from policies.optimizer import canonical_swaps, optimize
+from policies.optimizer import canonical_swaps, optimize, reduce_candidates
 from policies.portfolio import Candidate, SelectionInstance, objective, violations
 from policies.selection_model import build_compact, candidate_arrays
 from policies.solver import SEARCH_THREADS, SERIAL_SEARCH, TUNED_OPTIONS, new_highs, run, solve
@@ -454,19 +453,12 @@ def test_tie_break_swaps_move_to_the_earlier_ids_on_a_large_tied_instance():
 
 
 def _generated(n, seed):
-    """The benchmark's instance: n generated nominations, reduced as the optimizer reduces them."""
-    from ngc_pilot.synthetic import nominations
-    from policies.portfolio import make_candidate, make_instance
-    from policies.scoring import score
+    """The benchmark's instance of n generated nominations, and the candidates the optimizer keeps."""
+    from ngc_pilot import synthetic
     from policies.selection_policy import load_policy
 
-    policy = load_policy()
-    candidates = [
-        make_candidate(x, score(x, policy).total, policy) for x in nominations(n, policy, seed=seed)
-    ]
-    instance = make_instance(candidates, policy)
-    fixed, _ = fix_by_bound(instance.candidates, instance)
-    return reduce_dominated(dataclasses.replace(instance, candidates=fixed)), instance
+    instance = synthetic.instance(n, load_policy(), seed)
+    return reduce_candidates(instance)[0], instance
 
 
 def test_the_parallel_search_gives_the_same_nodes_and_set_every_time_and_one_workers_optimum():

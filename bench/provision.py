@@ -67,6 +67,7 @@ from openstack.config import loader
 from ngc_pilot import intake, migrate, provisioning, selection
 from ngc_pilot.db import make_engine, session_scope
 from ngc_pilot.errors import InputError
+from ngc_pilot.lifecycle.drift import reconcile
 from ngc_pilot.synthetic import nominations
 from policies.selection_policy import default_policy_path, parse_policy
 from policies.tenancy import load_tenant_policy
@@ -406,8 +407,6 @@ def _at_scale(
     of them share it, as the hourly reconcile of every active tenant does.
     The one-tenant run's tenant is active too, so the reconcile checks one more.
     """
-    from ngc_pilot.lifecycle.drift import reconcile
-
     with _Requests() as requests, _Work() as work:
         outcomes = apply(kept)
     bad = sum(o.state != "active" for o in outcomes)

@@ -32,7 +32,7 @@ import time
 from arguments import count, listing, seconds
 
 from ngc_pilot import synthetic
-from policies.bound_fixing import best_incumbent, lp_bounds
+from policies.bound_fixing import best_incumbent, lp_bounds, survivors
 from policies.dominance import reduce_dominated
 from policies.greedy import greedy
 from policies.optimizer import canonical_swaps, optimize, reduce_candidates
@@ -204,8 +204,7 @@ def _profile(instance) -> str:
     whole_t, (z_whole, _) = _cpu(lambda: lp_bounds(pool, instance, first_columns=len(pool)))
     assert abs(z_priced - z_whole) < 1e-6, (z_priced, z_whole)
     incumbent_t, z = _cpu(lambda: best_incumbent(instance, pool, upper))
-    margin = 1e-4 * max(1.0, abs(z) * 1e-3)
-    fixed = tuple(c for c, u in zip(pool, upper, strict=True) if u >= z - margin)
+    fixed = survivors(pool, instance, upper, z)
     restricted = dataclasses.replace(instance, candidates=fixed, lock_out=frozenset())
     dominance_t, kept = _cpu(lambda: reduce_dominated(restricted))
     lp, n = build_compact(candidate_arrays(kept, instance), instance)

@@ -160,10 +160,17 @@ def fix_by_bound(
     z = best_incumbent(instance, pool, upper)
     if z is None:
         return tuple(pool), None
+    return survivors(pool, instance, upper, z), z
+
+
+def survivors(
+    pool: Sequence[Candidate], instance: SelectionInstance, upper: np.ndarray, z: float
+) -> tuple[Candidate, ...]:
+    """The candidates of ``pool`` whose LP bound ``upper`` reaches the incumbent value ``z``
+    (within ``MARGIN``), and the locked-in ones."""
     margin = MARGIN * max(1.0, abs(z) * 1e-3)
     keep = upper >= z - margin
-    kept = tuple(c for c, k in zip(pool, keep, strict=True) if k or c.id in instance.lock_in)
-    return kept, z
+    return tuple(c for c, k in zip(pool, keep, strict=True) if k or c.id in instance.lock_in)
 
 
 def best_incumbent(
